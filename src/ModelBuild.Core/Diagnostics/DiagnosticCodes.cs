@@ -1,0 +1,60 @@
+namespace ModelBuild.Diagnostics;
+
+/// <summary>
+/// Every diagnostic code ModelBuild emits. The thousands digit is the class, and the class fixes the exit code:
+/// MB1xxx manifest and MB2xxx model/data problems are bad input (exit 2), MB3xxx are failed checks (exit 1),
+/// MB9xxx are internal errors (exit 3). docs/diagnostics.md lists them for users; keep both in step.
+/// </summary>
+public static class DiagnosticCodes
+{
+    // MB1xxx — the manifest (deploy.yaml).
+    public const string YamlSyntax = "MB1001";
+    public const string UnsupportedSchema = "MB1002";
+    public const string UnknownKey = "MB1003";
+    public const string InvalidValue = "MB1004";
+    public const string MissingKey = "MB1005";
+    public const string InvalidName = "MB1006";
+    public const string DuplicateName = "MB1007";
+    public const string FileNotFound = "MB1008";
+    public const string ToolVersionNotSatisfied = "MB1009";
+    public const string InvalidVersionRange = "MB1010";
+    public const string UnknownVariantReference = "MB1011";
+    public const string NotSupportedYet = "MB1012";
+    public const string ManifestTooComplex = "MB1013";
+    public const string ManifestNotFound = "MB1014";
+    public const string PathEscapesRoot = "MB1015";
+
+    // MB2xxx — models and data named by the manifest.
+    public const string ModelUnreadable = "MB2001";
+    public const string ModelInvalid = "MB2002";
+    public const string RuntimeRejectedModel = "MB2003";
+    public const string ModelInterfaceMismatch = "MB2004";
+    public const string DataUnreadable = "MB2010";
+    public const string DataMismatch = "MB2011";
+    public const string UnsupportedModelSource = "MB2020";
+    public const string PassFailed = "MB2030";
+    public const string OutputWriteFailed = "MB2040";
+
+    // MB3xxx — checks and thresholds.
+    public const string ParityFailed = "MB3001";
+    public const string AccuracyBelowMinimum = "MB3002";
+    public const string AccuracyDropTooLarge = "MB3003";
+    public const string LatencyOverBudget = "MB3004";
+    public const string SizeOverBudget = "MB3005";
+    public const string OutputNotFinite = "MB3006";
+    public const string NoVariantPassed = "MB3007";
+
+    // MB9xxx — bugs and crashes inside ModelBuild.
+    public const string Internal = "MB9001";
+    public const string Cancelled = "MB9002";
+
+    public static ExitCode ExitCodeOf(string code) =>
+        code.Length >= 3 && code.StartsWith("MB", StringComparison.Ordinal)
+            ? code[2] switch
+            {
+                '1' or '2' => ExitCode.BadInput,
+                '3' => ExitCode.CheckFailed,
+                _ => ExitCode.InternalError,
+            }
+            : ExitCode.InternalError;
+}

@@ -1,0 +1,8 @@
+namespace ModelBuild.Diagnostics;
+
+public enum Severity
+{
+    Info,
+    Warning,
+    Error,
+}

@@ -1,0 +1,47 @@
+using ModelBuild.Diagnostics;
+
+namespace ModelBuild.Manifest;
+
+/// <summary>A threshold as written in the manifest: its value and where, so a violation points at that line.</summary>
+public readonly record struct Threshold(double Value, SourceLocation Location);
+
+public abstract class CheckSpec
+{
+    /// <summary><c>severity: warning</c> downgrades a violation to a warning.</summary>
+    public Severity Severity { get; init; } = Severity.Error;
+    public required SourceLocation Location { get; init; }
+}
+
+public sealed class ParityCheckSpec : CheckSpec
+{
+    public required Threshold MaxAbs { get; init; }
+}
+
+public sealed class AccuracyCheckSpec : CheckSpec
+{
+    public Threshold? Min { get; init; }
+
+    /// <summary>Largest allowed absolute drop versus the source model, as a fraction (0.01 = one point).</summary>
+    public Threshold? MaxDrop { get; init; }
+}
+
+public sealed class LatencyCheckSpec : CheckSpec
+{
+    public required Threshold P95Ms { get; init; }
+    public int Batch { get; init; } = 1;
+}
+
+public sealed class SizeCheckSpec : CheckSpec
+{
+    public required Threshold MaxMb { get; init; }
+}
+
+public sealed class ChecksSpec
+{
+    public ParityCheckSpec? Parity { get; init; }
+    public AccuracyCheckSpec? Accuracy { get; init; }
+    public LatencyCheckSpec? Latency { get; init; }
+    public SizeCheckSpec? Size { get; init; }
+    public bool Checklist { get; init; }
+    public SourceLocation? ChecklistLocation { get; init; }
+}

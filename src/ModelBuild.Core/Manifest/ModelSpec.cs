@@ -1,0 +1,100 @@
+using ModelBuild.Diagnostics;
+
+namespace ModelBuild.Manifest;
+
+public sealed class ModelSpec
+{
+    public required Located<string> Name { get; init; }
+    public required ModelSource Source { get; init; }
+
+    /// <summary>Declared inputs; required for TorchScript, optional for ONNX (checked against the model when given).</summary>
+    public IReadOnlyList<TensorSpec>? Inputs { get; init; }
+    public IReadOnlyList<OutputSpec>? Outputs { get; init; }
+    public ExportSpec Export { get; init; } = new();
+    public IReadOnlyList<VariantSpec> Variants { get; init; } = Array.Empty<VariantSpec>();
+    public EvaluateSpec? Evaluate { get; init; }
+    public ChecksSpec Checks { get; init; } = new();
+    public DeploySpec Deploy { get; init; } = new();
+
+    /// <summary>Where the model's mapping starts in the manifest.</summary>
+    public required SourceLocation Location { get; init; }
+
+    public IEnumerable<string> ReferencedFiles
+    {
+        get
+        {
+            if (Source.Path is { } p) yield return p;
+            if (Source.TorchSharp is { } ts)
+            {
+                yield return ts.Assembly;
+                if (ts.Weights is { } w) yield return w;
+            }
+            if (Evaluate is { } e)
+                foreach (var f in e.Files) yield return f;
+            foreach (var v in Variants)
+                foreach (var f in v.ReferencedFiles) yield return f;
+        }
+    }
+}
+
+public enum ModelSourceKind
+{
+    Onnx,
+    TorchScript,
+    TorchSharp,
+}
+
+public sealed class ModelSource
+{
+    public required ModelSourceKind Kind { get; init; }
+
+    /// <summary>Full path of the .onnx or .pt file (null for TorchSharp sources).</summary>
+    public string? Path { get; init; }
+
+    public TorchSharpSource? TorchSharp { get; init; }
+    public required SourceLocation Location { get; init; }
+}
+
+public sealed record TorchSharpSource(string Assembly, string Type, string? Weights);
+
+public enum TensorElementType
+{
+    Float32,
+    Float16,
+    Int64,
+    Int32,
+    UInt8,
+    Bool,
+}
+
+/// <summary>A dimension: a fixed size, or a named dynamic axis (<c>batch</c>).</summary>
+public readonly record struct Dimension(long? Size, string? Symbol)
+{
+    public static Dimension Fixed(long size) => new(size, null);
+    public static Dimension Dynamic(string symbol) => new(null, symbol);
+    public bool IsDynamic => Size is null;
+    public override string ToString() => Size?.ToString() ?? Symbol ?? "?";
+}
+
+public sealed class TensorSpec
+{
+    public required Located<string> Name { get; init; }
+    public required IReadOnlyList<Dimension> Shape { get; init; }
+    public TensorElementType DType { get; init; } = TensorElementType.Float32;
+    public required SourceLocation Location { get; init; }
+}
+
+public sealed class OutputSpec
+{
+    public required Located<string> Name { get; init; }
+
+    /// <summary>Declared value range for the deployment checklist (outputs must stay inside it).</summary>
+    public (double Min, double Max)? Range { get; init; }
+    public required SourceLocation Location { get; init; }
+}
+
+public sealed class ExportSpec
+{
+    public int OnnxOpset { get; init; } = 17;
+    public bool TorchScript { get; init; }
+}

@@ -1,0 +1,96 @@
+using ModelBuild.Diagnostics;
+
+namespace ModelBuild.Manifest;
+
+public enum OptimizationLevel
+{
+    None,
+    Basic,
+    Extended,
+}
+
+/// <summary>One variant: a chain of passes applied to <see cref="From"/> ("base" or another variant).</summary>
+public sealed class VariantSpec
+{
+    public const string BaseName = "base";
+
+    public required Located<string> Name { get; init; }
+    public Located<string> From { get; init; }
+    public Located<OptimizationLevel>? Optimize { get; init; }
+    public QuantizeSpec? Quantize { get; init; }
+    public Fp16Spec? Fp16 { get; init; }
+    public PruneSpec? Prune { get; init; }
+    public required SourceLocation Location { get; init; }
+
+    public IEnumerable<string> ReferencedFiles
+    {
+        get
+        {
+            if (Quantize?.Calibration?.Data is { } c) yield return c;
+            if (Prune?.Finetune?.Data is { } f) yield return f;
+        }
+    }
+}
+
+public enum QuantizeMode
+{
+    Dynamic,
+    Static,
+}
+
+public enum CalibrationMethod
+{
+    MinMax,
+    Percentile,
+    Entropy,
+}
+
+public sealed class QuantizeSpec
+{
+    public required QuantizeMode Mode { get; init; }
+    public bool PerChannel { get; init; }
+    public CalibrationSpec? Calibration { get; init; }
+    public IReadOnlyList<string> ExcludeOps { get; init; } = Array.Empty<string>();
+    public IReadOnlyList<string> ExcludeNodes { get; init; } = Array.Empty<string>();
+    public required SourceLocation Location { get; init; }
+}
+
+public sealed class CalibrationSpec
+{
+    /// <summary>Full path of the calibration data file.</summary>
+    public required string Data { get; init; }
+    public int Samples { get; init; } = 256;
+    public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
+    public required SourceLocation Location { get; init; }
+}
+
+public sealed class Fp16Spec
+{
+    public bool KeepIoTypes { get; init; } = true;
+    public required SourceLocation Location { get; init; }
+}
+
+public enum PruneMethod
+{
+    L1Structured,
+    L1Unstructured,
+    RandomUnstructured,
+    GlobalUnstructured,
+}
+
+public sealed class PruneSpec
+{
+    public required PruneMethod Method { get; init; }
+
+    /// <summary>One rate, or a schedule of rates tried in order.</summary>
+    public required IReadOnlyList<double> Amounts { get; init; }
+    public FinetuneSpec? Finetune { get; init; }
+    public required SourceLocation Location { get; init; }
+}
+
+public sealed class FinetuneSpec
+{
+    public required string Data { get; init; }
+    public int Epochs { get; init; } = 1;
+    public required SourceLocation Location { get; init; }
+}
