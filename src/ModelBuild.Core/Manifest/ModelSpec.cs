@@ -65,6 +65,10 @@ public enum TensorElementType
     Int32,
     UInt8,
     Bool,
+
+    // Not declarable in a manifest (schema 1), but models may use them.
+    Float64,
+    Int8,
 }
 
 /// <summary>A dimension: a fixed size, or a named dynamic axis (<c>batch</c>).</summary>

@@ -1,0 +1,81 @@
+using ModelBuild.Manifest;
+
+namespace ModelBuild.Data;
+
+/// <summary>
+/// A dense, row-major n-dimensional array: what data files hold and what models take and return.
+/// The backing store is a flat .NET array whose element type matches <see cref="ElementType"/>
+/// (float[], Half[], long[], int[], byte[], bool[]).
+/// </summary>
+public sealed class NdArray
+{
+    public NdArray(TensorElementType elementType, long[] shape, Array data)
+    {
+        var expected = ElementCount(shape);
+        if (data.LongLength != expected)
+            throw new ArgumentException($"Shape [{string.Join(",", shape)}] needs {expected} elements, got {data.LongLength}.");
+        if (data.GetType().GetElementType() != ClrType(elementType))
+            throw new ArgumentException($"A {elementType} array needs {ClrType(elementType).Name}[] storage, got {data.GetType().Name}.");
+        ElementType = elementType;
+        Shape = shape;
+        Data = data;
+    }
+
+    public TensorElementType ElementType { get; }
+    public long[] Shape { get; }
+    public Array Data { get; }
+    public long Length => Data.LongLength;
+
+    public static NdArray Of(float[] data, params long[] shape) => new(TensorElementType.Float32, shape, data);
+    public static NdArray Of(long[] data, params long[] shape) => new(TensorElementType.Int64, shape, data);
+
+    public T[] As<T>() => Data as T[] ?? throw new InvalidCastException($"Array holds {ElementType}, not {typeof(T).Name}.");
+
+    /// <summary>Rows [start, start+count) along the first axis, copied.</summary>
+    public NdArray Slice(long start, long count)
+    {
+        if (Shape.Length == 0) throw new InvalidOperationException("Cannot slice a scalar.");
+        var rowSize = Shape.Length == 1 ? 1 : ElementCount(Shape[1..]);
+        var dest = Array.CreateInstance(Data.GetType().GetElementType()!, count * rowSize);
+        Array.Copy(Data, start * rowSize, dest, 0, count * rowSize);
+        var shape = (long[])Shape.Clone();
+        shape[0] = count;
+        return new NdArray(ElementType, shape, dest);
+    }
+
+    /// <summary>The values as doubles, for metrics and comparisons.</summary>
+    public double[] ToDoubles()
+    {
+        var result = new double[Length];
+        switch (Data)
+        {
+            case float[] f: for (var i = 0; i < f.Length; i++) result[i] = f[i]; break;
+            case Half[] h: for (var i = 0; i < h.Length; i++) result[i] = (double)h[i]; break;
+            case double[] d: Array.Copy(d, result, d.Length); break;
+            case long[] l: for (var i = 0; i < l.Length; i++) result[i] = l[i]; break;
+            case int[] n: for (var i = 0; i < n.Length; i++) result[i] = n[i]; break;
+            case byte[] b: for (var i = 0; i < b.Length; i++) result[i] = b[i]; break;
+            case sbyte[] sb: for (var i = 0; i < sb.Length; i++) result[i] = sb[i]; break;
+            case bool[] z: for (var i = 0; i < z.Length; i++) result[i] = z[i] ? 1 : 0; break;
+            default: throw new NotSupportedException(Data.GetType().Name);
+        }
+        return result;
+    }
+
+    public static long ElementCount(IEnumerable<long> shape) => shape.Aggregate(1L, (a, b) => checked(a * b));
+
+    public static Type ClrType(TensorElementType type) => type switch
+    {
+        TensorElementType.Float32 => typeof(float),
+        TensorElementType.Float16 => typeof(Half),
+        TensorElementType.Int64 => typeof(long),
+        TensorElementType.Int32 => typeof(int),
+        TensorElementType.UInt8 => typeof(byte),
+        TensorElementType.Bool => typeof(bool),
+        TensorElementType.Float64 => typeof(double),
+        TensorElementType.Int8 => typeof(sbyte),
+        _ => throw new ArgumentOutOfRangeException(nameof(type)),
+    };
+
+    public override string ToString() => $"{ElementType}[{string.Join(",", Shape)}]";
+}
