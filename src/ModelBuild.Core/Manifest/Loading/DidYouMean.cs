@@ -20,7 +20,12 @@ internal static class DidYouMean
         if (best is null) return null;
         // Short words need a tight bound or every two-letter key "matches" everything.
         var allowed = Math.Max(1, Math.Min(3, best.Length / 3));
-        return bestDistance <= allowed ? best : null;
+        if (bestDistance <= allowed) return best;
+
+        // Abbreviations ("max_batch" for "max_batch_size") are too far by edit distance; accept a unique prefix.
+        if (word.Length < 4) return null;
+        var prefixed = candidates.Where(c => c.StartsWith(word, StringComparison.OrdinalIgnoreCase)).Take(2).ToList();
+        return prefixed.Count == 1 ? prefixed[0] : null;
     }
 
     /// <summary>"; did you mean 'x'?" or "" — ready to append to a message.</summary>

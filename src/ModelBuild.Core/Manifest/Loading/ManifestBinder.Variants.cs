@@ -188,9 +188,10 @@ internal sealed partial class ManifestBinder
         {
             var from = v.From.Value;
             if (from == VariantSpec.BaseName || byName.ContainsKey(from)) continue;
+            var options = known.Where(k => k != v.Name.Value).ToList();
             reader.Report(DiagnosticCodes.UnknownVariantReference,
-                $"variant '{v.Name.Value}' is built from unknown variant '{from}'; expected one of: {string.Join(", ", known)}"
-                + DidYouMean.Hint(from, known), v.From.Location);
+                $"variant '{v.Name.Value}' is built from unknown variant '{from}'; expected one of: {string.Join(", ", options)}"
+                + DidYouMean.Hint(from, options), v.From.Location);
         }
 
         // Follow each chain; a chain that returns to a variant already on it is a cycle. Report each cycle once,

@@ -44,7 +44,7 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
             else if (!requires!.Satisfies(toolVersion))
             {
                 reader.Report(DiagnosticCodes.ToolVersionNotSatisfied,
-                    $"this manifest requires ModelBuild {requires.PrettyPrint()} ('{req.Value}'), but this is ModelBuild {toolVersion}",
+                    $"this manifest requires ModelBuild '{req.Value}' ({requires.ToNormalizedString()}), but this is ModelBuild {toolVersion}",
                     reqNode);
                 return null;
             }

@@ -41,7 +41,8 @@ internal static class YamlSafetyScanner
                         "a manifest holds one YAML document; remove the second '---' document", e.Start);
                     ok = false;
                 }
-                if (e is not NodeEvent node) 
+                // AnchorAlias is not a NodeEvent, but it stands for a node.
+                if (e is not (NodeEvent or AnchorAlias))
                 {
                     if (e is MappingEnd or SequenceEnd) stack.Pop();
                     continue;
