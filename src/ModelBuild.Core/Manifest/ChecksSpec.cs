@@ -43,5 +43,8 @@ public sealed class ChecksSpec
     public LatencyCheckSpec? Latency { get; init; }
     public SizeCheckSpec? Size { get; init; }
     public bool Checklist { get; init; }
+
+    /// <summary><c>checklist: { severity: warning }</c> downgrades checklist findings to warnings.</summary>
+    public Severity ChecklistSeverity { get; init; } = Severity.Error;
     public SourceLocation? ChecklistLocation { get; init; }
 }

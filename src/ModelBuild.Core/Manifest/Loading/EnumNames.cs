@@ -1,0 +1,45 @@
+namespace ModelBuild.Manifest.Loading;
+
+/// <summary>The spelling of each enum value in deploy.yaml, in the order messages list them.</summary>
+internal static class EnumNames
+{
+    public static readonly (string, TensorElementType)[] DType =
+    [
+        ("float32", TensorElementType.Float32), ("float16", TensorElementType.Float16),
+        ("int64", TensorElementType.Int64), ("int32", TensorElementType.Int32),
+        ("uint8", TensorElementType.UInt8), ("bool", TensorElementType.Bool),
+    ];
+
+    public static readonly (string, OptimizationLevel)[] Optimize =
+        [("none", OptimizationLevel.None), ("basic", OptimizationLevel.Basic), ("extended", OptimizationLevel.Extended)];
+
+    public static readonly (string, QuantizeMode)[] QuantizeMode =
+        [("dynamic", Manifest.QuantizeMode.Dynamic), ("static", Manifest.QuantizeMode.Static)];
+
+    public static readonly (string, CalibrationMethod)[] Calibration =
+    [
+        ("minmax", CalibrationMethod.MinMax), ("percentile", CalibrationMethod.Percentile),
+        ("entropy", CalibrationMethod.Entropy),
+    ];
+
+    public static readonly (string, PruneMethod)[] Prune =
+    [
+        ("l1-structured", PruneMethod.L1Structured), ("l1-unstructured", PruneMethod.L1Unstructured),
+        ("random-unstructured", PruneMethod.RandomUnstructured), ("global-unstructured", PruneMethod.GlobalUnstructured),
+    ];
+
+    public static readonly (string, MetricKind)[] Metric =
+        [("top1", MetricKind.Top1), ("top5", MetricKind.Top5), ("mae", MetricKind.Mae), ("cosine", MetricKind.Cosine)];
+
+    public static readonly (string, Diagnostics.Severity)[] Severity =
+        [("error", Diagnostics.Severity.Error), ("warning", Diagnostics.Severity.Warning)];
+
+    public static readonly (string, DockerTarget)[] Docker =
+        [("triton", DockerTarget.Triton), ("server", DockerTarget.Server), ("none", DockerTarget.None)];
+
+    public static readonly (string, InstanceKind)[] InstanceKind =
+        [("cpu", Manifest.InstanceKind.Cpu), ("gpu", Manifest.InstanceKind.Gpu)];
+
+    /// <summary>deploy.mobile: "none" reads as not set.</summary>
+    public static readonly (string, bool)[] Mobile = [("ort", true), ("none", false)];
+}

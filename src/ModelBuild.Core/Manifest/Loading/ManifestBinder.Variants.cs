@@ -1,0 +1,230 @@
+using ModelBuild.Diagnostics;
+using YamlDotNet.RepresentationModel;
+
+namespace ModelBuild.Manifest.Loading;
+
+internal sealed partial class ManifestBinder
+{
+    private List<VariantSpec> BindVariants(YamlNode node, string modelName)
+    {
+        var result = new List<VariantSpec>();
+        if (reader.List(node, "variants") is not { } items) return result;
+        var owner = modelName.Length > 0 ? $"model '{modelName}'" : "this model";
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (reader.Map(items[i], $"variants[{i}]", $"in variants[{i}] of {owner}") is not { } map) continue;
+            var name = BindName(map, "variant");
+            if (NameRules.ReservedVariantNames.Contains(name.Value))
+            {
+                reader.Report(DiagnosticCodes.InvalidName,
+                    $"variant name '{name.Value}' is reserved ('base' is the plain export, 'best' picks the fastest passing variant); choose another name",
+                    name.Location);
+                name = new("", name.Location);
+            }
+            else if (name.Value.Length > 0 && !seen.Add(name.Value))
+            {
+                reader.Report(DiagnosticCodes.DuplicateName,
+                    $"duplicate variant name '{name.Value}' in {owner}", name.Location);
+            }
+            if (name.Value.Length > 0) map.Context = $"in variant '{name.Value}' of {owner}";
+            result.Add(BindVariant(map, name));
+        }
+        return result;
+    }
+
+    private VariantSpec BindVariant(YamlMap map, Located<string> name)
+    {
+        var ctx = map.Context;
+        map.CheckKeys(ManifestKeys.Variant);
+
+        var from = new Located<string>(VariantSpec.BaseName, map.Location);
+        if (map["from"] is { } fromNode && reader.Text(fromNode, "from") is { } f) from = f;
+
+        Located<OptimizationLevel>? optimize = null;
+        if (map["optimize"] is { } optNode && reader.Enum(optNode, "optimize", EnumNames.Optimize) is { } level)
+            optimize = new(level, reader.At(optNode));
+
+        var quantize = map["quantize"] is { } q ? BindQuantize(q, ctx) : null;
+        var fp16 = map["fp16"] is { } h ? BindFp16(h, ctx) : null;
+        var prune = map["prune"] is { } p ? BindPrune(p, ctx) : null;
+
+        if (!map.Has("optimize") && !map.Has("quantize") && !map.Has("fp16") && !map.Has("prune"))
+            reader.Report(DiagnosticCodes.MissingKey,
+                $"nothing to do {ctx}; give the variant at least one of: optimize, quantize, fp16, prune", map.Node);
+        if (map.KeyNode("quantize") is not null && map.KeyNode("fp16") is { } fp16Key && fp16 is not null)
+            reader.Report(DiagnosticCodes.InvalidValue,
+                $"'quantize' and 'fp16' can't be combined in one variant {ctx}; make them separate variants", fp16Key);
+
+        return new VariantSpec
+        {
+            Name = name,
+            From = from,
+            Optimize = optimize,
+            Quantize = quantize,
+            Fp16 = fp16,
+            Prune = prune,
+            Location = map.Location,
+        };
+    }
+
+    private QuantizeSpec? BindQuantize(YamlNode node, string ctx)
+    {
+        if (reader.Map(node, "quantize", $"in 'quantize' {ctx}") is not { } map) return null;
+        map.CheckKeys(ManifestKeys.Quantize);
+        var mode = map.Require("mode") is { } m ? reader.Enum(m, "quantize.mode", EnumNames.QuantizeMode) : null;
+        var perChannel = map["per_channel"] is { } pc && (reader.Bool(pc, "quantize.per_channel") ?? false);
+
+        CalibrationSpec? calibration = null;
+        if (map["calibration"] is { } calNode && reader.Map(calNode, "quantize.calibration", $"in 'quantize.calibration' {ctx}") is { } cal)
+        {
+            cal.CheckKeys(ManifestKeys.Calibration);
+            var data = cal.Require("data") is { } d ? FilePath(d, "quantize.calibration.data", [".npy", ".npz"]) : null;
+            var samples = cal["samples"] is { } s ? reader.Int(s, "quantize.calibration.samples", min: 1) : null;
+            var method = cal["method"] is { } me ? reader.Enum(me, "quantize.calibration.method", EnumNames.Calibration) : null;
+            calibration = new CalibrationSpec
+            {
+                Data = data ?? "",
+                Samples = samples ?? 256,
+                Method = method ?? CalibrationMethod.MinMax,
+                Location = cal.Location,
+            };
+        }
+        else if (mode == QuantizeMode.Static && !map.Has("calibration"))
+        {
+            map.Require("calibration", "static quantization needs representative input data to calibrate with");
+        }
+
+        IReadOnlyList<string> ops = [], nodes = [];
+        if (map["exclude"] is { } exNode && reader.Map(exNode, "quantize.exclude", $"in 'quantize.exclude' {ctx}") is { } ex)
+        {
+            ex.CheckKeys(ManifestKeys.Exclude);
+            ops = ex["ops"] is { } o ? StringList(o, "quantize.exclude.ops") : [];
+            nodes = ex["nodes"] is { } n ? StringList(n, "quantize.exclude.nodes") : [];
+        }
+
+        return new QuantizeSpec
+        {
+            Mode = mode ?? QuantizeMode.Dynamic,
+            PerChannel = perChannel,
+            Calibration = calibration,
+            ExcludeOps = ops,
+            ExcludeNodes = nodes,
+            Location = map.Location,
+        };
+    }
+
+    /// <summary><c>fp16: { keep_io_types: bool }</c>, or the shorthand <c>fp16: true</c>.</summary>
+    private Fp16Spec? BindFp16(YamlNode node, string ctx)
+    {
+        if (node is YamlScalarNode)
+            return reader.Bool(node, "fp16") == true ? new Fp16Spec { Location = reader.At(node) } : null;
+        if (reader.Map(node, "fp16", $"in 'fp16' {ctx}") is not { } map) return null;
+        map.CheckKeys(ManifestKeys.Fp16);
+        var keep = map["keep_io_types"] is { } k ? reader.Bool(k, "fp16.keep_io_types") : null;
+        return new Fp16Spec { KeepIoTypes = keep ?? true, Location = map.Location };
+    }
+
+    private PruneSpec? BindPrune(YamlNode node, string ctx)
+    {
+        if (reader.Map(node, "prune", $"in 'prune' {ctx}") is not { } map) return null;
+        map.CheckKeys(ManifestKeys.Prune);
+        var method = map.Require("method") is { } m ? reader.Enum(m, "prune.method", EnumNames.Prune) : null;
+
+        var amounts = new List<double>();
+        if (map.Require("amount") is { } a)
+        {
+            if (a is YamlSequenceNode && reader.List(a, "prune.amount") is { } list)
+            {
+                if (list.Count == 0)
+                    reader.Report(DiagnosticCodes.InvalidValue, "'prune.amount' must list at least one rate", a);
+                foreach (var item in list)
+                    if (Amount(item) is { } v) amounts.Add(v);
+            }
+            else if (Amount(a) is { } v)
+            {
+                amounts.Add(v);
+            }
+        }
+
+        FinetuneSpec? finetune = null;
+        if (map["finetune"] is { } ftNode && reader.Map(ftNode, "prune.finetune", $"in 'prune.finetune' {ctx}") is { } ft)
+        {
+            ft.CheckKeys(ManifestKeys.Finetune);
+            var data = ft.Require("data") is { } d ? FilePath(d, "prune.finetune.data", [".npz"]) : null;
+            var epochs = ft["epochs"] is { } e ? reader.Int(e, "prune.finetune.epochs", min: 1) : null;
+            finetune = new FinetuneSpec { Data = data ?? "", Epochs = epochs ?? 1, Location = ft.Location };
+        }
+
+        return new PruneSpec
+        {
+            Method = method ?? PruneMethod.L1Unstructured,
+            Amounts = amounts,
+            Finetune = finetune,
+            Location = map.Location,
+        };
+
+        double? Amount(YamlNode n) => reader.Number(n, "prune.amount", 0, 1, minExclusive: true, maxExclusive: true);
+    }
+
+    private List<string> StringList(YamlNode node, string what)
+    {
+        var result = new List<string>();
+        if (reader.List(node, what) is not { } items) return result;
+        foreach (var item in items)
+            if (reader.Text(item, what) is { } s) result.Add(s.Value);
+        return result;
+    }
+
+    /// <summary>Every <c>from</c> and <c>deploy.variant</c> must name base, a declared variant (or best), without cycles.</summary>
+    private void CheckVariantReferences(IReadOnlyList<VariantSpec> variants, DeploySpec deploy)
+    {
+        var byName = new Dictionary<string, VariantSpec>(StringComparer.Ordinal);
+        foreach (var v in variants)
+            if (v.Name.Value.Length > 0) byName.TryAdd(v.Name.Value, v);
+
+        var known = byName.Keys.Prepend(VariantSpec.BaseName).ToList();
+        foreach (var v in variants)
+        {
+            var from = v.From.Value;
+            if (from == VariantSpec.BaseName || byName.ContainsKey(from)) continue;
+            var options = known.Where(k => k != v.Name.Value).ToList();
+            reader.Report(DiagnosticCodes.UnknownVariantReference,
+                $"variant '{v.Name.Value}' is built from unknown variant '{from}'; expected one of: {string.Join(", ", options)}"
+                + DidYouMean.Hint(from, options), v.From.Location);
+        }
+
+        // Follow each chain; a chain that returns to a variant already on it is a cycle. Report each cycle once,
+        // at the 'from' of its first variant in document order.
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var v in variants)
+        {
+            if (v.Name.Value.Length == 0 || reported.Contains(v.Name.Value)) continue;
+            var chain = new List<string> { v.Name.Value };
+            var current = v;
+            while (byName.TryGetValue(current.From.Value, out var next))
+            {
+                if (next.Name.Value == v.Name.Value)
+                {
+                    reported.UnionWith(chain);
+                    reader.Report(DiagnosticCodes.UnknownVariantReference,
+                        $"variants build from each other in a cycle: {string.Join(" <- ", chain)} <- {v.Name.Value}; one of them must start from 'base'",
+                        v.From.Location);
+                    break;
+                }
+                if (chain.Contains(next.Name.Value)) break; // a cycle further up; reported from its own members
+                chain.Add(next.Name.Value);
+                current = next;
+            }
+        }
+
+        var target = deploy.Variant.Value;
+        if (target != VariantSpec.BaseName && target != DeploySpec.BestVariant && !byName.ContainsKey(target))
+        {
+            var options = known.Append(DeploySpec.BestVariant).ToList();
+            reader.Report(DiagnosticCodes.UnknownVariantReference,
+                $"'deploy.variant' names unknown variant '{target}'; expected one of: {string.Join(", ", options)}"
+                + DidYouMean.Hint(target, options), deploy.Variant.Location);
+        }
+    }
+}

@@ -1,0 +1,33 @@
+namespace ModelBuild.Manifest.Loading;
+
+/// <summary>The keys deploy.yaml schema 1 accepts at each level. schema/deploy.schema.json must list the same.</summary>
+internal static class ManifestKeys
+{
+    public static readonly string[] Root = ["schema", "requires", "models"];
+    public static readonly string[] Model = ["name", "source", "inputs", "outputs", "export", "variants", "evaluate", "checks", "deploy"];
+    public static readonly string[] Source = ["torchsharp"];
+    public static readonly string[] TorchSharp = ["assembly", "type", "weights"];
+    public static readonly string[] Input = ["name", "shape", "dtype"];
+    public static readonly string[] Output = ["name", "range"];
+    public static readonly string[] Export = ["onnx", "torchscript"];
+    public static readonly string[] ExportOnnx = ["opset"];
+    public static readonly string[] Variant = ["name", "from", "optimize", "quantize", "fp16", "prune"];
+    public static readonly string[] Quantize = ["mode", "per_channel", "calibration", "exclude"];
+    public static readonly string[] Calibration = ["data", "samples", "method"];
+    public static readonly string[] Exclude = ["ops", "nodes"];
+    public static readonly string[] Fp16 = ["keep_io_types"];
+    public static readonly string[] Prune = ["method", "amount", "finetune"];
+    public static readonly string[] Finetune = ["data", "epochs"];
+    public static readonly string[] Evaluate = ["data", "metric", "samples"];
+    public static readonly string[] EvaluateData = ["inputs", "labels"];
+    public static readonly string[] Checks = ["parity", "accuracy", "latency", "size", "checklist"];
+    public static readonly string[] Parity = ["max_abs", "severity"];
+    public static readonly string[] Accuracy = ["min", "max_drop", "severity"];
+    public static readonly string[] Latency = ["p95_ms", "batch", "severity"];
+    public static readonly string[] Size = ["max_mb", "severity"];
+    public static readonly string[] Checklist = ["severity"];
+    public static readonly string[] Deploy = ["variant", "triton", "docker", "kserve", "mobile"];
+    public static readonly string[] Triton = ["max_batch_size", "dynamic_batching", "instance_group"];
+    public static readonly string[] DynamicBatching = ["max_queue_delay_us", "preferred_batch_size"];
+    public static readonly string[] InstanceGroup = ["kind", "count"];
+}
