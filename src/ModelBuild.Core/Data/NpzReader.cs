@@ -5,8 +5,8 @@ namespace ModelBuild.Data;
 
 /// <summary>
 /// Reads NumPy .npz archives: a zip of <c>&lt;name&gt;.npy</c> entries, stored or deflated.
-/// Every failure (not a zip, corrupt entry, bad .npy, entry over the size cap, entry name with a path
-/// separator or repeated) is MB2010 naming the archive and the entry.
+/// Every failure (not a zip, corrupt entry or CRC mismatch, bad .npy, entry over the size cap, entry name with
+/// a path separator or repeated) is MB2010 naming the archive and the entry.
 /// </summary>
 public static class NpzReader
 {
@@ -98,6 +98,10 @@ public static class NpzReader
         {
             throw NpyReader.Unreadable(path, entry.FullName, e.Message.TrimEnd('.'), e);
         }
-        using (stream) return NpyReader.Read(stream, entry.Length, path, entry.FullName);
+        using var checkedStream = new Crc32Stream(stream);
+        var array = NpyReader.Read(checkedStream, entry.Length, path, entry.FullName);
+        if (checkedStream.Crc32 != entry.Crc32)
+            throw NpyReader.Unreadable(path, entry.FullName, $"CRC-32 mismatch (0x{checkedStream.Crc32:X8}, archive says 0x{entry.Crc32:X8}): the archive is corrupt");
+        return array;
     }
 }
