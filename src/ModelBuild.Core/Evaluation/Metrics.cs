@@ -86,8 +86,11 @@ public static class Metrics
         }
         if (xx == 0 && yy == 0) return 1;
         if (xx == 0 || yy == 0) return 0;
+        // sqrt(xx * yy) is exact when xx == yy, so identical arrays give exactly 1; split only if the product over/underflows.
+        var product = xx * yy;
+        var norm = double.IsFinite(product) && product > 0 ? Math.Sqrt(product) : Math.Sqrt(xx) * Math.Sqrt(yy);
         // Rounding can push the ratio a hair past ±1.
-        return Math.Clamp(dot / (Math.Sqrt(xx) * Math.Sqrt(yy)), -1, 1);
+        return Math.Clamp(dot / norm, -1, 1);
     }
 
     internal static (double[] X, double[] Y) Pair(NdArray a, NdArray b)
