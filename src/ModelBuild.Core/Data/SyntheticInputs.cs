@@ -1,0 +1,95 @@
+using System.Text;
+using ModelBuild.Manifest;
+using ModelBuild.Onnx;
+
+namespace ModelBuild.Data;
+
+/// <summary>
+/// Deterministic stand-in inputs for when no evaluation data is given (parity checks, latency runs).
+/// </summary>
+/// <remarks>
+/// Shapes: a dynamic first axis becomes <c>batch</c>; any other dynamic axis becomes 1.
+/// Values: floats ~ N(0,1) (Box-Muller), integers uniform in [0, 10), bools fair coin flips.
+/// Each input gets its own generator seeded from <c>seed</c> and the input's name, so the values of one
+/// input do not depend on which other inputs the model has. The generator is specified (SplitMix64), unlike
+/// System.Random's, so integers and bools are identical everywhere; floats can differ in the last bit across
+/// platforms only because Math.Log/Sin/Cos may.
+/// </remarks>
+public static class SyntheticInputs
+{
+    public static IReadOnlyDictionary<string, NdArray> Generate(IReadOnlyList<TensorInfo> inputs, int batch, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        var result = new Dictionary<string, NdArray>(StringComparer.Ordinal);
+        foreach (var input in inputs)
+        {
+            var shape = ShapeOf(input, batch);
+            var count = NdArray.ElementCount(shape);
+            if (count > Array.MaxLength)
+                throw new ArgumentException($"Input {input} with batch {batch} has {count} elements, too many for one array.", nameof(inputs));
+            var rng = new SplitMix64(Mix((ulong)(uint)seed, Fnv1a(input.Name)));
+            result[input.Name] = new NdArray(input.ElementType, shape, Fill(input.ElementType, (int)count, rng));
+        }
+        return result;
+    }
+
+    /// <summary>The concrete shape used for <paramref name="input"/>.</summary>
+    public static long[] ShapeOf(TensorInfo input, int batch) =>
+        input.Dims.Select((d, axis) => d.Size ?? (axis == 0 ? batch : 1L)).ToArray();
+
+    private static Array Fill(TensorElementType type, int count, SplitMix64 rng)
+    {
+        switch (type)
+        {
+            case TensorElementType.Float32: { var a = new float[count]; for (var i = 0; i < count; i++) a[i] = (float)rng.NextGaussian(); return a; }
+            case TensorElementType.Float64: { var a = new double[count]; for (var i = 0; i < count; i++) a[i] = rng.NextGaussian(); return a; }
+            case TensorElementType.Float16: { var a = new Half[count]; for (var i = 0; i < count; i++) a[i] = (Half)rng.NextGaussian(); return a; }
+            case TensorElementType.Int64: { var a = new long[count]; for (var i = 0; i < count; i++) a[i] = rng.NextBelow(10); return a; }
+            case TensorElementType.Int32: { var a = new int[count]; for (var i = 0; i < count; i++) a[i] = rng.NextBelow(10); return a; }
+            case TensorElementType.UInt8: { var a = new byte[count]; for (var i = 0; i < count; i++) a[i] = (byte)rng.NextBelow(10); return a; }
+            case TensorElementType.Int8: { var a = new sbyte[count]; for (var i = 0; i < count; i++) a[i] = (sbyte)rng.NextBelow(10); return a; }
+            case TensorElementType.Bool: { var a = new bool[count]; for (var i = 0; i < count; i++) a[i] = (rng.Next() >> 63) != 0; return a; }
+            default: throw new ArgumentOutOfRangeException(nameof(type), type, null);
+        }
+    }
+
+    private static ulong Fnv1a(string text)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var b in Encoding.UTF8.GetBytes(text)) hash = (hash ^ b) * 1099511628211UL;
+        return hash;
+    }
+
+    private static ulong Mix(ulong a, ulong b) => new SplitMix64(a ^ (b * 0x9E3779B97F4A7C15UL)).Next();
+
+    /// <summary>SplitMix64 (Steele et al.): tiny, fast, and fully specified, so results never drift.</summary>
+    private sealed class SplitMix64(ulong state)
+    {
+        private double? _spare;
+
+        public ulong Next()
+        {
+            var z = state += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+
+        /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
+        public double NextDouble() => (Next() >> 11) * (1.0 / (1UL << 53));
+
+        /// <summary>Uniform in [0, n) for small n; the modulo bias (n / 2^64) is negligible.</summary>
+        public int NextBelow(int n) => (int)(Next() % (ulong)n);
+
+        public double NextGaussian()
+        {
+            if (_spare is { } s) { _spare = null; return s; }
+            var u1 = 1.0 - NextDouble(); // (0, 1], so the log is finite
+            var u2 = NextDouble();
+            var r = Math.Sqrt(-2.0 * Math.Log(u1));
+            _spare = r * Math.Sin(2 * Math.PI * u2);
+            return r * Math.Cos(2 * Math.PI * u2);
+        }
+    }
+}
