@@ -26,7 +26,10 @@ public static class NpyReader
         return Read(stream, stream.Length, path, entry: null);
     }
 
-    /// <summary>Reads the array at the stream's position; <paramref name="sourceName"/> is the file named in diagnostics.</summary>
+    /// <summary>
+    /// Reads the array at the stream's position; the rest of the stream must be exactly that one array (trailing bytes
+    /// are MB2010). <paramref name="sourceName"/> is the file named in diagnostics.
+    /// </summary>
     /// <remarks>A non-seekable stream is buffered first so its length is known before the array is allocated.</remarks>
     public static NdArray Read(Stream stream, string sourceName)
     {
