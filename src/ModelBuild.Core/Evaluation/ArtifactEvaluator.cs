@@ -1,0 +1,42 @@
+using ModelBuild.Data;
+using ModelBuild.Diagnostics;
+using ModelBuild.Manifest;
+using ModelBuild.Onnx;
+using ModelBuild.Reports;
+using ModelBuild.Runtime;
+
+namespace ModelBuild.Evaluation;
+
+/// <summary>
+/// Runs one artifact in ONNX Runtime on the model's evaluation set and measures what the checks judge:
+/// parity with the source model's outputs, the metric score, latency, and size on disk.
+/// </summary>
+public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, MetricKind metric, int evaluationBatch, int intraOpThreads, CancellationToken cancellation)
+{
+    public IReadOnlyDictionary<string, NdArray> Run(string artifactPath, SourceLocation location)
+    {
+        using var runner = new ModelRunner(artifactPath, location, intraOpThreads);
+        return BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), cancellation);
+    }
+
+    public void Measure(ArtifactReport report, string artifactPath, IReadOnlyDictionary<string, NdArray> reference, int latencyBatch, SourceLocation location)
+    {
+        report.SizeBytes = new FileInfo(artifactPath).Length;
+        using var runner = new ModelRunner(artifactPath, location, intraOpThreads);
+        var outputs = BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), cancellation);
+
+        foreach (var (name, expected) in reference)
+        {
+            if (!outputs.TryGetValue(name, out var actual))
+                throw new ModelBuildException(DiagnosticCodes.ModelInterfaceMismatch, $"artifact '{report.Name}' lost output '{name}'", location);
+            var parity = ParityResult.Compare(expected, actual);
+            report.Parity[name] = new ParityReport(parity.MaxAbs, parity.MeanAbs, parity.MaxRel, parity.Cosine);
+        }
+
+        var primary = model.Outputs[0].Name;
+        report.Score = Scorer.Score(metric, outputs[primary], reference[primary], set.Labels, location);
+
+        var stats = new LatencyBenchmark().Measure(runner, set.Take(latencyBatch), latencyBatch, cancellation);
+        report.Latency = new LatencyReport(stats.Batch, stats.Iterations, stats.P50Ms, stats.P95Ms, stats.P99Ms, stats.MeanMs, stats.ThroughputPerSecond);
+    }
+}

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
+using ModelBuild.Data;
+using ModelBuild.Runtime;
+
+namespace ModelBuild.Evaluation;
+
+/// <summary>Latency of one model on one batch: percentiles over repeated timed runs after warm-up.</summary>
+public sealed record LatencyStats(int Batch, int Iterations, double P50Ms, double P95Ms, double P99Ms, double MeanMs)
+{
+    public double ThroughputPerSecond => MeanMs > 0 ? Batch * 1000.0 / MeanMs : 0;
+}
+
+/// <summary>
+/// Measures latency the same way for every artifact: one intra-op thread, warm-up runs first (allocator and
+/// kernel caches), then timed runs until both a minimum count and a minimum time are reached, capped.
+/// Inputs are converted once, outside the timed region, so only the model is measured.
+/// </summary>
+public sealed class LatencyBenchmark(int warmupRuns = 10, int minRuns = 30, int maxRuns = 500, double minSeconds = 0.5)
+{
+    public LatencyStats Measure(ModelRunner runner, IReadOnlyDictionary<string, NdArray> inputs, int batch, CancellationToken cancellation = default)
+    {
+        var names = inputs.Keys.ToArray();
+        var values = names.Select(n => ModelRunner.ToOrtValue(inputs[n])).ToArray();
+        try
+        {
+            for (var i = 0; i < warmupRuns; i++)
+                runner.RunDiscardingOutputs(names, values);
+
+            var samples = new List<double>(maxRuns);
+            var total = Stopwatch.StartNew();
+            while (samples.Count < maxRuns && (samples.Count < minRuns || total.Elapsed.TotalSeconds < minSeconds))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var start = Stopwatch.GetTimestamp();
+                runner.RunDiscardingOutputs(names, values);
+                samples.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+            return new LatencyStats(batch, samples.Count,
+                Percentiles.Of(samples, 50), Percentiles.Of(samples, 95), Percentiles.Of(samples, 99), samples.Average());
+        }
+        finally
+        {
+            foreach (var v in values) v.Dispose();
+        }
+    }
+}

@@ -1,0 +1,16 @@
+namespace ModelBuild.IO;
+
+/// <summary>The output layout of contract v1, relative to the output folder, '/'-separated.</summary>
+public static class OutputLayout
+{
+    public const string JsonReport = "modelbuild-report.json";
+    public const string MarkdownReport = "modelbuild-report.md";
+    public const string Dockerfile = "deploy/Dockerfile";
+    public const string DockerIgnore = "deploy/.dockerignore";
+
+    public static string BaseModel(string model) => $"models/{model}/model.onnx";
+    public static string VariantModel(string model, string variant) => $"models/{model}/{variant}/model.onnx";
+    public static string MobileModel(string model, string variant) => $"models/{model}/{variant}/model.ort";
+    public static string TritonConfig(string model) => $"deploy/triton/{model}/config.pbtxt";
+    public static string TritonModel(string model, int version = 1) => $"deploy/triton/{model}/{version}/model.onnx";
+}

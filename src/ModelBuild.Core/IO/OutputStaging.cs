@@ -1,0 +1,86 @@
+using ModelBuild.Diagnostics;
+
+namespace ModelBuild.IO;
+
+/// <summary>
+/// Artifacts are built in a private staging folder and moved into the output folder only when the run
+/// succeeds (or fails a check, so the report can be read). A crash or bad input leaves the output folder as it was.
+/// </summary>
+public sealed class OutputStaging : IDisposable
+{
+    /// <summary>Bookkeeping folder inside the output folder: what the last run read and wrote.</summary>
+    public const string StateFolder = ".modelbuild";
+    public const string OutputsListFile = "outputs.txt";
+    public const string InputsListFile = "inputs.txt";
+
+    private readonly SortedSet<string> _files = new(StringComparer.Ordinal);
+
+    public OutputStaging(string outputDirectory)
+    {
+        OutputDirectory = Path.GetFullPath(outputDirectory);
+        StagingDirectory = Path.Combine(OutputDirectory, StateFolder, $"staging-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(StagingDirectory);
+    }
+
+    public string OutputDirectory { get; }
+    public string StagingDirectory { get; }
+
+    /// <summary>Output paths (relative, '/'-separated) written so far.</summary>
+    public IReadOnlyCollection<string> Files => _files;
+
+    /// <summary>The staging path for a relative output path; the path must stay inside the output folder.</summary>
+    public string PathFor(string relativePath)
+    {
+        var full = Path.GetFullPath(Path.Combine(StagingDirectory, relativePath));
+        if (!full.StartsWith(StagingDirectory + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw new ModelBuildException(DiagnosticCodes.PathEscapesRoot, $"output path '{relativePath}' would leave the output folder");
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        _files.Add(Path.GetRelativePath(StagingDirectory, full).Replace('\\', '/'));
+        return full;
+    }
+
+    public void WriteText(string relativePath, string content) => AtomicFile.WriteAllText(PathFor(relativePath), content);
+
+    public void WriteBytes(string relativePath, byte[] content) => AtomicFile.WriteAllBytes(PathFor(relativePath), content);
+
+    public void CopyFile(string source, string relativePath) => AtomicFile.Copy(source, PathFor(relativePath));
+
+    /// <summary>
+    /// Moves every staged file into place (each move atomic), deletes outputs of the previous run that this run
+    /// no longer produces, and records what was read and written for incremental builds.
+    /// </summary>
+    public void Commit(IEnumerable<string> inputFiles)
+    {
+        var previous = ReadList(Path.Combine(OutputDirectory, StateFolder, OutputsListFile));
+        foreach (var relative in _files)
+        {
+            var destination = Path.Combine(OutputDirectory, relative);
+            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+            File.Move(Path.Combine(StagingDirectory, relative), destination, overwrite: true);
+        }
+        foreach (var stale in previous.Except(_files, StringComparer.Ordinal))
+        {
+            var path = Path.GetFullPath(Path.Combine(OutputDirectory, stale));
+            if (path.StartsWith(OutputDirectory + Path.DirectorySeparatorChar, StringComparison.Ordinal) && File.Exists(path))
+                File.Delete(path);
+        }
+        var state = Path.Combine(OutputDirectory, StateFolder);
+        AtomicFile.WriteAllText(Path.Combine(state, InputsListFile), string.Join('\n', inputFiles.Order(StringComparer.Ordinal)) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(state, OutputsListFile), string.Join('\n', _files) + "\n");
+    }
+
+    private static IReadOnlyList<string> ReadList(string path) =>
+        File.Exists(path) ? File.ReadAllLines(path).Where(l => l.Length > 0).ToList() : Array.Empty<string>();
+
+    public void Dispose()
+    {
+        try
+        {
+            if (Directory.Exists(StagingDirectory)) Directory.Delete(StagingDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Leftover staging folders are harmless: they are private to one run and ignored by the next.
+        }
+    }
+}

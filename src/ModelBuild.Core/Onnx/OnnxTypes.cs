@@ -1,0 +1,25 @@
+using ModelBuild.Manifest;
+using static Onnx.TensorProto.Types;
+
+namespace ModelBuild.Onnx;
+
+/// <summary>Maps ONNX element types (TensorProto.DataType) to ModelBuild's.</summary>
+public static class OnnxTypes
+{
+    public static TensorElementType? FromOnnx(int dataType) => (DataType)dataType switch
+    {
+        DataType.Float => TensorElementType.Float32,
+        DataType.Float16 => TensorElementType.Float16,
+        DataType.Double => TensorElementType.Float64,
+        DataType.Int64 => TensorElementType.Int64,
+        DataType.Int32 => TensorElementType.Int32,
+        DataType.Int8 => TensorElementType.Int8,
+        DataType.Uint8 => TensorElementType.UInt8,
+        DataType.Bool => TensorElementType.Bool,
+        _ => null,
+    };
+
+    public static string OnnxName(int dataType) => ((DataType)dataType).ToString().ToLowerInvariant();
+
+    public static string ManifestName(TensorElementType type) => type.ToString().ToLowerInvariant();
+}

@@ -1,0 +1,18 @@
+namespace ModelBuild.Passes;
+
+/// <summary>
+/// One rewrite of an ONNX model: reads <see cref="PassContext.InputPath"/>, writes <see cref="PassContext.OutputPath"/>.
+/// Each pass lives in its own file with its typed settings; <see cref="PassPlanner"/> turns a variant into passes.
+/// </summary>
+public interface IModelPass
+{
+    /// <summary>Short name for logs and the report ("optimize:extended").</summary>
+    string Name { get; }
+
+    /// <summary>True when outputs must match the input model's to float tolerance, so the parity check applies.</summary>
+    bool IsLossless { get; }
+
+    void Run(PassContext context);
+}
+
+public sealed record PassContext(string InputPath, string OutputPath, string ModelName, string VariantName, CancellationToken Cancellation);

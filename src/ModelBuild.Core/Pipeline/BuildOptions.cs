@@ -1,0 +1,20 @@
+namespace ModelBuild.Pipeline;
+
+public sealed class BuildOptions
+{
+    public required string OutputDirectory { get; init; }
+
+    /// <summary>ONNX Runtime intra-op threads for evaluation and latency (1 keeps numbers stable on shared CI machines).</summary>
+    public int IntraOpThreads { get; init; } = 1;
+
+    /// <summary>Evaluation batch size for models with a dynamic batch axis.</summary>
+    public int EvaluationBatch { get; init; } = 32;
+
+    /// <summary>Samples generated for parity when the manifest gives no evaluation data.</summary>
+    public int SyntheticSamples { get; init; } = 16;
+
+    public int Seed { get; init; } = 20240611;
+
+    public IBuildLog Log { get; init; } = new NullBuildLog();
+    public CancellationToken Cancellation { get; init; }
+}

@@ -1,0 +1,80 @@
+using ModelBuild.Diagnostics;
+using ModelBuild.IO;
+using ModelBuild.Manifest;
+using ModelBuild.Reports;
+using ModelBuild.Targets;
+
+namespace ModelBuild.Pipeline;
+
+/// <summary>
+/// <c>modelbuild build</c> from top to bottom: read the manifests, run each model's pipeline into a staging
+/// folder, write the shared targets and the reports, then move everything into the output folder at once.
+/// </summary>
+public static class BuildPipeline
+{
+    public static BuildReport? Run(IReadOnlyList<string> manifestPaths, BuildOptions options, DiagnosticBag diagnostics)
+    {
+        var timer = new StepTimer(options.Log);
+        var manifests = timer.Time("read manifests", () => LoadManifests(manifestPaths, diagnostics));
+        if (manifests is null) return null;
+
+        using var staging = new OutputStaging(options.OutputDirectory);
+        var report = new BuildReport
+        {
+            ToolVersion = ToolInfo.Version.ToNormalizedString(),
+            Manifests = manifests.Select(m => Path.GetFileName(m.Path)).ToList(),
+        };
+
+        foreach (var manifest in manifests)
+            foreach (var model in manifest.Models)
+            {
+                try
+                {
+                    report.Models.Add(new ModelPipeline(model, manifest, staging, options, timer, diagnostics).Run());
+                }
+                catch (ModelBuildException e)
+                {
+                    // Keep going: one run should report the problems of every model, not only the first.
+                    diagnostics.Add(e.Diagnostic);
+                }
+            }
+
+        // Bad input or a crash: leave the output folder exactly as it was.
+        if (diagnostics.ExitCode > ExitCode.CheckFailed) return null;
+
+        if (manifests.SelectMany(m => m.Models).Any(m => m.Deploy.Docker == DockerTarget.Triton))
+        {
+            staging.WriteText(OutputLayout.Dockerfile, DockerfileWriter.WriteTriton());
+            staging.WriteText(OutputLayout.DockerIgnore, DockerIgnoreWriter.WriteTriton());
+        }
+
+        report.Passed = !diagnostics.HasErrors;
+        foreach (var d in diagnostics)
+            report.Diagnostics.Add(new DiagnosticReport(d.Code, d.Severity.ToString().ToLowerInvariant(), d.Message, d.Location?.ToString()));
+        foreach (var (step, ms) in timer.TotalsMs)
+            report.TimingsMs[step] = Math.Round(ms, 1);
+
+        staging.WriteText(OutputLayout.JsonReport, ReportJsonWriter.Write(report));
+        staging.WriteText(OutputLayout.MarkdownReport, ReportMarkdownWriter.Write(report));
+        var inputs = manifests.Select(m => m.Path).Concat(manifests.SelectMany(m => m.ReferencedFiles)).Distinct(StringComparer.Ordinal);
+        staging.Commit(inputs);
+        return report;
+    }
+
+    private static List<DeployManifest>? LoadManifests(IReadOnlyList<string> paths, DiagnosticBag diagnostics)
+    {
+        var manifests = new List<DeployManifest>();
+        foreach (var path in paths)
+            if (ManifestLoader.Load(Path.GetFullPath(path), diagnostics, ToolInfo.Version) is { } manifest)
+                manifests.Add(manifest);
+
+        // Models share one output folder, so names must be unique across manifests too.
+        var seen = new Dictionary<string, ModelSpec>(StringComparer.Ordinal);
+        foreach (var model in manifests.SelectMany(m => m.Models))
+            if (!seen.TryAdd(model.Name.Value, model))
+                diagnostics.Error(DiagnosticCodes.DuplicateName,
+                    $"model name '{model.Name.Value}' is also used at {seen[model.Name.Value].Name.Location}; names must be unique across manifests built together",
+                    model.Name.Location);
+        return diagnostics.HasErrors ? null : manifests;
+    }
+}

@@ -1,0 +1,56 @@
+using ModelBuild.Diagnostics;
+using ModelBuild.Manifest;
+using ModelBuild.Onnx;
+
+namespace ModelBuild.Pipeline;
+
+/// <summary>The model a manifest entry names, brought into ONNX and checked against what the manifest declares.</summary>
+public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
+{
+    public static SourceModel Load(ModelSpec spec)
+    {
+        var location = spec.Source.Location;
+        if (spec.Source.Kind != ModelSourceKind.Onnx)
+            throw new ModelBuildException(DiagnosticCodes.UnsupportedModelSource,
+                $"{spec.Source.Kind} sources are not supported by this version of ModelBuild yet; export the model to ONNX and name the .onnx file",
+                location);
+
+        var path = spec.Source.Path!;
+        var model = OnnxModelFile.Load(path, location);
+        OnnxModelValidator.Validate(model, path, location);
+        var modelInterface = ModelInterfaceReader.Read(model, location);
+        CheckDeclaredInterface(spec, modelInterface);
+        return new SourceModel(path, modelInterface);
+    }
+
+    /// <summary>Declared inputs and outputs are a promise the app relies on: hold the model to it.</summary>
+    private static void CheckDeclaredInterface(ModelSpec spec, ModelInterface actual)
+    {
+        if (spec.Inputs is { } declared)
+        {
+            var actualNames = string.Join(", ", actual.Inputs.Select(i => i.ToString()));
+            if (declared.Count != actual.Inputs.Count)
+                throw Mismatch($"the manifest declares {declared.Count} input(s) but the model has {actual.Inputs.Count}: {actualNames}", declared.FirstOrDefault()?.Location ?? spec.Location);
+            foreach (var input in declared)
+            {
+                var match = actual.Inputs.FirstOrDefault(i => i.Name == input.Name.Value)
+                    ?? throw Mismatch($"the model has no input '{input.Name.Value}'; its inputs are {actualNames}", input.Name.Location);
+                if (match.ElementType != input.DType)
+                    throw Mismatch($"input '{match.Name}' is {OnnxTypes.ManifestName(match.ElementType)} in the model, not {OnnxTypes.ManifestName(input.DType)}", input.Location);
+                if (!ShapesAgree(input.Shape, match.Dims))
+                    throw Mismatch($"input '{match.Name}' has shape [{string.Join(",", match.Dims)}] in the model, not [{string.Join(",", input.Shape)}]", input.Location);
+            }
+        }
+        if (spec.Outputs is { } outputs)
+            foreach (var output in outputs)
+                if (actual.Outputs.All(o => o.Name != output.Name.Value))
+                    throw Mismatch($"the model has no output '{output.Name.Value}'; its outputs are {string.Join(", ", actual.Outputs.Select(o => o.Name))}", output.Name.Location);
+    }
+
+    /// <summary>Fixed sizes must be equal; a dynamic axis in the manifest matches any dynamic axis in the model.</summary>
+    private static bool ShapesAgree(IReadOnlyList<Dimension> declared, IReadOnlyList<Dimension> actual) =>
+        declared.Count == actual.Count && declared.Zip(actual).All(p => p.First.IsDynamic ? p.Second.IsDynamic : p.First.Size == p.Second.Size);
+
+    private static ModelBuildException Mismatch(string message, SourceLocation location) =>
+        new(DiagnosticCodes.ModelInterfaceMismatch, message, location);
+}

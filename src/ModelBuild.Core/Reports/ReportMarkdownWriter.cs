@@ -1,0 +1,44 @@
+using System.Globalization;
+using System.Text;
+
+namespace ModelBuild.Reports;
+
+/// <summary>modelbuild-report.md: one table per model, short enough for a CI step summary.</summary>
+public static class ReportMarkdownWriter
+{
+    public static string Write(BuildReport report)
+    {
+        var md = new StringBuilder();
+        md.Append("# ModelBuild report\n\n");
+        md.Append($"{(report.Passed ? "✅ all checks passed" : "❌ checks failed")} · ModelBuild {report.ToolVersion} · {string.Join(", ", report.Manifests)}\n");
+        foreach (var model in report.Models)
+        {
+            md.Append($"\n## {model.Name}\n\n");
+            md.Append($"Source `{model.Source}` ({model.SourceKind}); deployed: **{model.Deployed}**.");
+            if (model.Evaluation is { } e)
+                md.Append($" Evaluated on {e.Data}, {e.Samples} samples, metric {e.Metric}" +
+                          (e.SourceScore is { } s ? $" (source model: {F(s)})" : "") + ".");
+            md.Append("\n\n| artifact | size (MB) | parity max abs | score | drop | p50 ms | p95 ms | p99 ms | checks |\n");
+            md.Append("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+            foreach (var a in model.Artifacts)
+            {
+                var checks = a.Checks.Count == 0 ? "—" : string.Join("<br>", a.Checks.Select(c => $"{(c.Passed ? "✅" : c.Severity == "warning" ? "⚠️" : "❌")} {c.Check} {c.Comparison} {F(c.Threshold)} (measured {F(c.Measured)})"));
+                md.Append($"| {a.Name}{(a.Name == model.Deployed ? " 🚀" : "")} | {F(a.SizeMb)} | {F(a.ParityMaxAbs)} | {F(a.Score)} | {F(a.ScoreDrop)} | {F(a.Latency?.P50Ms)} | {F(a.Latency?.P95Ms)} | {F(a.Latency?.P99Ms)} | {checks} |\n");
+            }
+        }
+        if (report.Diagnostics.Count > 0)
+        {
+            md.Append("\n## Diagnostics\n\n");
+            foreach (var d in report.Diagnostics)
+                md.Append($"- **{d.Severity} {d.Code}** {(d.Location is null ? "" : $"`{d.Location}` ")}{d.Message}\n");
+        }
+        return md.ToString();
+    }
+
+    private static string F(double? value) => value switch
+    {
+        null => "—",
+        var v when Math.Abs(v.Value) is > 0 and < 1e-3 => v.Value.ToString("0.00e+0", CultureInfo.InvariantCulture),
+        var v => v.Value.ToString("0.####", CultureInfo.InvariantCulture),
+    };
+}

@@ -1,0 +1,73 @@
+using System.Text;
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+
+namespace ModelBuild.Tasks;
+
+/// <summary>
+/// Runs <c>modelbuild build</c> in its own process through the .NET host. ToolTask gives us, for free: the
+/// canonical-format parser that turns <c>deploy.yaml(12,7): error MB3002: …</c> lines into real MSBuild errors
+/// with file, line, column and code; killing the whole process tree when the build is cancelled; and timeouts.
+/// </summary>
+public sealed class ModelBuildTask : ToolTask
+{
+    /// <summary>The manifests to build together into <see cref="OutputDirectory"/>.</summary>
+    [Required]
+    public ITaskItem[] Manifests { get; set; } = Array.Empty<ITaskItem>();
+
+    [Required]
+    public string OutputDirectory { get; set; } = "";
+
+    /// <summary>The tool's entry assembly (modelbuild.dll).</summary>
+    [Required]
+    public string ToolAssembly { get; set; } = "";
+
+    /// <summary>Folders the .NET host searches for package assets (the NuGet packages folder holding the native runtimes).</summary>
+    public string[] ProbingPaths { get; set; } = Array.Empty<string>();
+
+    /// <summary>ONNX Runtime intra-op threads for evaluation.</summary>
+    public int Threads { get; set; } = 1;
+
+    /// <summary>The dotnet host; the SDK sets DOTNET_HOST_PATH for tasks.</summary>
+    public string? DotnetHostPath { get; set; }
+
+    protected override string ToolName => "dotnet";
+
+    // Progress lines and per-step timings appear at `-v:n`; errors are parsed from any stream.
+    protected override MessageImportance StandardOutputLoggingImportance => MessageImportance.Normal;
+    protected override MessageImportance StandardErrorLoggingImportance => MessageImportance.High;
+    protected override Encoding StandardOutputEncoding => Encoding.UTF8;
+    protected override Encoding StandardErrorEncoding => Encoding.UTF8;
+
+    protected override string GenerateFullPathToTool()
+    {
+        if (!string.IsNullOrEmpty(DotnetHostPath)) return DotnetHostPath!;
+        var fromSdk = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+        return string.IsNullOrEmpty(fromSdk) ? ToolName : fromSdk!;
+    }
+
+    protected override string GenerateCommandLineCommands()
+    {
+        var builder = new CommandLineBuilder();
+        builder.AppendSwitch("exec");
+        foreach (var probe in ProbingPaths.Where(p => !string.IsNullOrWhiteSpace(p)))
+            builder.AppendSwitchIfNotNull("--additionalprobingpath ", probe.TrimEnd('/', '\\'));
+        builder.AppendFileNameIfNotNull(ToolAssembly);
+        builder.AppendSwitch("build");
+        foreach (var manifest in Manifests)
+            builder.AppendFileNameIfNotNull(manifest.GetMetadata("FullPath"));
+        builder.AppendSwitchIfNotNull("--out ", OutputDirectory.TrimEnd('/', '\\'));
+        builder.AppendSwitchIfNotNull("--threads ", Threads.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return builder.ToString();
+    }
+
+    protected override bool ValidateParameters()
+    {
+        if (!File.Exists(ToolAssembly))
+        {
+            Log.LogError(null, "MB9003", null, null, 0, 0, 0, 0, "The modelbuild tool was not found at '{0}'. Restore the ModelBuild package again.", ToolAssembly);
+            return false;
+        }
+        return base.ValidateParameters();
+    }
+}

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using ModelBuild.Diagnostics;
+using ModelBuild.Pipeline;
+
+namespace ModelBuild.Tool.Commands;
+
+/// <summary><c>modelbuild build [deploy.yaml] --out DIR</c>: the whole pipeline.</summary>
+internal static class BuildCommand
+{
+    public static Command Create()
+    {
+        var manifests = ManifestArguments.Create();
+        var output = new Option<DirectoryInfo>("--out", "-o")
+        {
+            Description = "Output folder (models/, deploy/, reports).",
+            DefaultValueFactory = _ => new DirectoryInfo("modelbuild-out"),
+        };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "ONNX Runtime intra-op threads for evaluation and latency (default 1: stable numbers).",
+            DefaultValueFactory = _ => 1,
+        };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Print diagnostics only, no progress lines." };
+        var command = new Command("build", "Run the whole pipeline: export, variants, evaluation, checks, deployment targets, reports.")
+        {
+            manifests, output, threads, quiet,
+        };
+        command.SetAction((parse, cancellation) => Task.FromResult(CommandRunner.Run(() =>
+        {
+            var diagnostics = new DiagnosticBag();
+            diagnostics.Reported += CommandRunner.Report;
+            var outDir = parse.GetValue(output)!.FullName;
+            var options = new BuildOptions
+            {
+                OutputDirectory = outDir,
+                IntraOpThreads = Math.Max(1, parse.GetValue(threads)),
+                Log = parse.GetValue(quiet) ? new NullBuildLog() : new ConsoleBuildLog(Console.Out),
+                Cancellation = cancellation,
+            };
+            var report = BuildPipeline.Run(ManifestArguments.Resolve(parse.GetValue(manifests)), options, diagnostics);
+            if (report is not null && !parse.GetValue(quiet))
+                SummaryTable.Print(report, Console.Out, outDir);
+            return diagnostics.ExitCode;
+        })));
+        return command;
+    }
+}

@@ -1,0 +1,28 @@
+using System.CommandLine;
+using ModelBuild.Diagnostics;
+using ModelBuild.Manifest;
+
+namespace ModelBuild.Tool.Commands;
+
+/// <summary><c>modelbuild check [deploy.yaml]</c>: validate manifests only; no model is loaded.</summary>
+internal static class CheckCommand
+{
+    public static Command Create()
+    {
+        var manifests = ManifestArguments.Create();
+        var command = new Command("check", "Validate deploy.yaml (keys, types, names, files, version range) without touching models.") { manifests };
+        command.SetAction(parse => CommandRunner.Run(() =>
+        {
+            var diagnostics = new DiagnosticBag();
+            diagnostics.Reported += CommandRunner.Report;
+            var paths = ManifestArguments.Resolve(parse.GetValue(manifests));
+            var models = 0;
+            foreach (var path in paths)
+                models += ManifestLoader.Load(path, diagnostics, ToolInfo.Version)?.Models.Count ?? 0;
+            if (!diagnostics.HasErrors)
+                Console.Out.WriteLine($"modelbuild: {string.Join(", ", paths.Select(Path.GetFileName))} OK ({models} model(s))");
+            return diagnostics.ExitCode;
+        }));
+        return command;
+    }
+}

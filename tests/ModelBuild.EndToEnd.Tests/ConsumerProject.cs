@@ -1,0 +1,54 @@
+namespace ModelBuild.EndToEnd.Tests;
+
+/// <summary>A brand-new project outside the repository whose only ModelBuild setup is the PackageReference.</summary>
+public sealed class ConsumerProject : IDisposable
+{
+    public ConsumerProject(PackageFeedFixture feed, string deployYaml, string name = "Consumer")
+    {
+        Directory = System.IO.Directory.CreateTempSubdirectory("modelbuild-consumer-").FullName;
+        Name = name;
+        File.WriteAllText(Path.Combine(Directory, $"{name}.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="ModelBuild" Version="{feed.Version}" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(Directory, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="modelbuild-local" value="{feed.Feed}" />
+              </packageSources>
+            </configuration>
+            """);
+        File.WriteAllText(Path.Combine(Directory, "Program.cs"), "Console.WriteLine(\"consumer\");\n");
+        System.IO.Directory.CreateDirectory(Path.Combine(Directory, "models"));
+        System.IO.Directory.CreateDirectory(Path.Combine(Directory, "data"));
+        File.Copy(RepoPaths.Asset("digits-mlp.onnx"), Path.Combine(Directory, "models", "digits-mlp.onnx"));
+        File.Copy(RepoPaths.Asset("digits-test.npz"), Path.Combine(Directory, "data", "digits-test.npz"));
+        WriteManifest(deployYaml);
+    }
+
+    public string Directory { get; }
+    public string Name { get; }
+    public string ManifestPath => Path.Combine(Directory, "deploy.yaml");
+    public string OutputDirectory => Path.Combine(Directory, "bin", "Debug", "net10.0");
+    public string IntermediateArtifacts => Path.Combine(Directory, "obj", "Debug", "net10.0", "modelbuild", "out");
+    public string Stamp => Path.Combine(Directory, "obj", "Debug", "net10.0", "modelbuild", "modelbuild.stamp");
+
+    public void WriteManifest(string yaml) => File.WriteAllText(ManifestPath, yaml);
+
+    public ProcessResult Dotnet(params string[] args) => ProcessRunner.Dotnet(Directory, [.. args, "-nodeReuse:false"]);
+
+    public void Dispose()
+    {
+        try { System.IO.Directory.Delete(Directory, recursive: true); }
+        catch (IOException) { }
+    }
+}

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace ModelBuild.EndToEnd.Tests;
+
+public sealed record ProcessResult(int ExitCode, string Output)
+{
+    public override string ToString() => $"exit {ExitCode}\n{Output}";
+}
+
+/// <summary>Runs dotnet commands the way a user's shell would: a clean MSBuild environment, no node reuse.</summary>
+public static class ProcessRunner
+{
+    public static ProcessResult Dotnet(string workingDirectory, params string[] args) => Run("dotnet", workingDirectory, args);
+
+    public static ProcessResult Run(string fileName, string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo(fileName)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        // The test host runs under MSBuild-related variables that would steer the child build; a user's shell has none.
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k.StartsWith("VSTEST", StringComparison.OrdinalIgnoreCase)).ToList())
+            start.Environment.Remove(key);
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+
+        using var process = Process.Start(start)!;
+        var output = new StringBuilder();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{fileName} {string.Join(' ', args)} did not finish in 10 minutes:\n{output}");
+        }
+        process.WaitForExit();
+        return new ProcessResult(process.ExitCode, output.ToString());
+    }
+}

@@ -1,0 +1,11 @@
+using System.Reflection;
+
+namespace ModelBuild.EndToEnd.Tests;
+
+public static class RepoPaths
+{
+    public static string Root { get; } = typeof(RepoPaths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .First(a => a.Key == "RepoRoot").Value!;
+
+    public static string Asset(string name) => Path.Combine(AppContext.BaseDirectory, "assets", name);
+}
