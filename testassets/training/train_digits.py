@@ -104,7 +104,7 @@ def main():
         "train_top1": round(train_acc, 4),
         "test_top1_360": round(test_acc, 4),
         "test_labels_first4": y_test[:4].tolist(),
-        "reference_probs_first4": [[float(f"{v:.6g}") for v in row] for row in probs[:4]],
+        "reference_probs_first4": [[float(v) for v in row] for row in probs[:4]],
     }
     with open(os.path.join(HERE, "digits-metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
