@@ -16,14 +16,14 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
     public IReadOnlyDictionary<string, NdArray> Run(string artifactPath, SourceLocation location)
     {
         using var runner = new ModelRunner(artifactPath, location, intraOpThreads);
-        return BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), cancellation);
+        return BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), BatchedRunner.HasFixedBatch(model), cancellation);
     }
 
     public void Measure(ArtifactReport report, string artifactPath, IReadOnlyDictionary<string, NdArray> reference, int latencyBatch, SourceLocation location)
     {
         report.SizeBytes = new FileInfo(artifactPath).Length;
         using var runner = new ModelRunner(artifactPath, location, intraOpThreads);
-        var outputs = BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), cancellation);
+        var outputs = BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), BatchedRunner.HasFixedBatch(model), cancellation);
 
         foreach (var (name, expected) in reference)
         {

@@ -8,10 +8,9 @@ namespace ModelBuild.Evaluation;
 /// <summary>Runs a model over a whole evaluation set in batches and joins the outputs.</summary>
 public static class BatchedRunner
 {
-    /// <summary>
-    /// Batch size: the configured one when every input has a dynamic first axis, else the model's fixed batch.
-    /// Samples that do not fill a last fixed-size batch are left out (counted in <see cref="Run"/>'s result).
-    /// </summary>
+    /// <summary>Batch size: the configured one when every input has a dynamic first axis, else the model's fixed batch.</summary>
+    public static bool HasFixedBatch(ModelInterface model) => !model.Inputs.All(i => i.HasDynamicBatch);
+
     public static int BatchSizeFor(ModelInterface model, int preferred)
     {
         if (model.Inputs.All(i => i.HasDynamicBatch)) return preferred;
@@ -19,9 +18,13 @@ public static class BatchedRunner
         return first is null ? preferred : (int)first.Dims[0].Size!.Value;
     }
 
-    public static IReadOnlyDictionary<string, NdArray> Run(ModelRunner runner, EvaluationSet set, int batchSize, CancellationToken cancellation)
+    /// <summary>
+    /// Runs every sample. With a fixed batch axis, samples that do not fill a last batch are left out: the
+    /// outputs then have fewer rows than the set, and scoring uses the matching first labels.
+    /// </summary>
+    public static IReadOnlyDictionary<string, NdArray> Run(ModelRunner runner, EvaluationSet set, int batchSize, bool fixedBatch, CancellationToken cancellation)
     {
-        var usable = set.Count / batchSize * batchSize;
+        var usable = fixedBatch ? set.Count / batchSize * batchSize : set.Count;
         if (usable == 0)
             throw new ModelBuildException(DiagnosticCodes.DataMismatch,
                 $"the model takes batches of {batchSize} but the evaluation data has only {set.Count} sample(s)");
@@ -29,7 +32,8 @@ public static class BatchedRunner
         for (var start = 0; start < usable; start += batchSize)
         {
             cancellation.ThrowIfCancellationRequested();
-            var batch = set.Inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(start, batchSize), StringComparer.Ordinal);
+            var size = Math.Min(batchSize, usable - start);
+            var batch = set.Inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(start, size), StringComparer.Ordinal);
             foreach (var (name, output) in runner.Run(batch))
             {
                 if (!parts.TryGetValue(name, out var list)) parts[name] = list = new List<NdArray>();
