@@ -7,5 +7,8 @@ public static class RepoPaths
     public static string Root { get; } = typeof(RepoPaths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .First(a => a.Key == "RepoRoot").Value!;
 
+    public static string ToolAssembly { get; } = typeof(RepoPaths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .First(a => a.Key == "ToolAssembly").Value!;
+
     public static string Asset(string name) => Path.Combine(AppContext.BaseDirectory, "assets", name);
 }

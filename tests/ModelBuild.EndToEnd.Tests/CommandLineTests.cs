@@ -1,0 +1,95 @@
+using System.Text.RegularExpressions;
+
+namespace ModelBuild.EndToEnd.Tests;
+
+/// <summary>The `modelbuild` command as a shell user or CI script runs it: output, diagnostics and exit codes.</summary>
+public sealed class CommandLineTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("modelbuild-cli-").FullName;
+
+    public CommandLineTests()
+    {
+        File.Copy(RepoPaths.Asset("digits-mlp.onnx"), Path.Combine(_dir, "digits.onnx"));
+        File.Copy(RepoPaths.Asset("digits-test.npz"), Path.Combine(_dir, "digits.npz"));
+    }
+
+    private ProcessResult Modelbuild(params string[] args) => ProcessRunner.Dotnet(_dir, [RepoPaths.ToolAssembly, .. args]);
+
+    private void Manifest(string yaml) => File.WriteAllText(Path.Combine(_dir, "deploy.yaml"), yaml);
+
+    private const string Valid = """
+        schema: 1
+        models:
+          - name: digits
+            source: digits.onnx
+            evaluate: { data: digits.npz, metric: top1 }
+            checks:
+              accuracy: { min: 0.85 }
+        """;
+
+    [Fact]
+    public void Build_succeeds_with_exit_0_and_prints_the_summary()
+    {
+        Manifest(Valid);
+        var result = Modelbuild("build", "--out", "out");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches(new Regex(@"digits \(deployed: base\)"), result.Output);
+        Assert.Contains("all checks passed", result.Output);
+        Assert.True(File.Exists(Path.Combine(_dir, "out", "models", "digits", "model.onnx")));
+    }
+
+    [Fact]
+    public void A_failed_check_exits_1_with_a_located_diagnostic()
+    {
+        Manifest(Valid.Replace("0.85", "0.99"));
+        var result = Modelbuild("build", "deploy.yaml", "--out", "out", "-q");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Matches(new Regex(@"deploy\.yaml\(7,24\): error MB3002: model 'digits', base export: top1 is 0\.91\d*, which breaks accuracy\.min >= 0\.99"), result.Output);
+    }
+
+    [Fact]
+    public void Bad_input_exits_2_and_writes_nothing()
+    {
+        Manifest(Valid.Replace("digits.onnx", "missing.onnx"));
+        var result = Modelbuild("build", "--out", "out");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Matches(new Regex(@"deploy\.yaml\(4,13\): error MB1008: .*missing\.onnx"), result.Output);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "out", "models")));
+    }
+
+    [Fact]
+    public void Check_validates_without_touching_models()
+    {
+        Manifest(Valid);
+        File.WriteAllText(Path.Combine(_dir, "digits.onnx"), "not a model, but check never reads it");
+        var ok = Modelbuild("check");
+        Assert.True(ok.ExitCode == 0, ok.ToString());
+        Assert.Contains("deploy.yaml OK (1 model(s))", ok.Output);
+
+        Manifest(Valid.Replace("metric: top1", "metric: top3"));
+        var bad = Modelbuild("check", "deploy.yaml");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Matches(new Regex(@"deploy\.yaml\(5,43\): error MB1004: .*top3"), bad.Output);
+    }
+
+    [Fact]
+    public void Inspect_shows_the_interface_and_ops()
+    {
+        var result = Modelbuild("inspect", "digits.onnx");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("pixels: Float32[batch,64]", result.Output);
+        Assert.Contains("probs: Float32[batch,10]", result.Output);
+        Assert.Matches(new Regex(@"Gemm\s+2"), result.Output);
+
+        File.WriteAllBytes(Path.Combine(_dir, "junk.onnx"), [1, 2, 3, 4, 5]);
+        var junk = Modelbuild("inspect", "junk.onnx");
+        Assert.Equal(2, junk.ExitCode);
+        Assert.Contains("error MB2001", junk.Output);
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); }
+        catch (IOException) { }
+    }
+}
