@@ -10,83 +10,96 @@ namespace ModelBuild.Checks;
 /// Judges one artifact against the manifest's checks and records each outcome (threshold, measured value,
 /// pass/fail, the yaml location of the threshold) on the artifact's report.
 /// Which checks apply: parity to the base export and to lossless variants (a quantized model is judged by
-/// accuracy, not by 1e-4 parity); accuracy to every artifact; latency and size to deployment candidates.
+/// accuracy, not by 1e-4 parity); accuracy to every artifact; latency and size to deployment candidates;
+/// finite outputs to every artifact, always; declared output ranges to every artifact.
 /// </summary>
 public static class CheckRunner
 {
-    public static void Judge(ArtifactReport artifact, ChecksSpec checks, MetricKind metric, double? sourceScore, bool isDeploymentCandidate)
+    public static void Judge(ArtifactReport artifact, ModelSpec spec, MetricKind metric, double? sourceScore, bool isDeploymentCandidate)
     {
+        var checks = spec.Checks;
         if (checks.Parity is { } parity && artifact.Lossless && artifact.ParityMaxAbs is { } maxAbs)
-            Add(artifact, parity, "parity.max_abs", "<=", parity.MaxAbs, maxAbs,
+            Add(artifact, parity.Severity, "parity.max_abs", DiagnosticCodes.ParityFailed, "<=", parity.MaxAbs, maxAbs,
                 $"max abs difference from the source model's outputs is {Format(maxAbs)}");
 
         if (checks.Accuracy is { } accuracy && artifact.Score is { } score)
-        {
-            var higherIsBetter = Scorer.HigherIsBetter(metric);
-            var metricName = metric.ToString().ToLowerInvariant();
-            if (accuracy.Min is { } min)
-                Add(artifact, accuracy, "accuracy.min", higherIsBetter ? ">=" : "<=", min, score,
-                    $"{metricName} is {Format(score)}");
-            if (accuracy.MaxDrop is { } maxDrop && sourceScore is { } baseline)
-            {
-                var drop = higherIsBetter ? baseline - score : score - baseline;
-                artifact.ScoreDrop = drop;
-                Add(artifact, accuracy, "accuracy.max_drop", "<=", maxDrop, drop,
-                    $"{metricName} dropped by {Format(drop)} (source model {Format(baseline)}, this artifact {Format(score)})");
-            }
-        }
+            JudgeAccuracy(artifact, accuracy, metric, score, sourceScore);
+
+        JudgeOutputs(artifact, spec);
 
         if (!isDeploymentCandidate) return;
 
         if (checks.Latency is { } latency && artifact.Latency is { } measured)
-            Add(artifact, latency, "latency.p95_ms", "<=", latency.P95Ms, measured.P95Ms,
+            Add(artifact, latency.Severity, "latency.p95_ms", DiagnosticCodes.LatencyOverBudget, "<=", latency.P95Ms, measured.P95Ms,
                 $"p95 latency at batch {measured.Batch} is {Format(measured.P95Ms)} ms");
 
         if (checks.Size is { } size)
-            Add(artifact, size, "size.max_mb", "<=", size.MaxMb, artifact.SizeMb,
+            Add(artifact, size.Severity, "size.max_mb", DiagnosticCodes.SizeOverBudget, "<=", size.MaxMb, artifact.SizeMb,
                 $"size is {Format(artifact.SizeMb)} MB ({artifact.SizeBytes} bytes)");
     }
 
-    private static void Add(ArtifactReport artifact, CheckSpec check, string name, string comparison, Threshold threshold, double measured, string what)
+    private static void JudgeAccuracy(ArtifactReport artifact, AccuracyCheckSpec accuracy, MetricKind metric, double score, double? sourceScore)
+    {
+        var higherIsBetter = Scorer.HigherIsBetter(metric);
+        var metricName = metric.ToString().ToLowerInvariant();
+        if (accuracy.Min is { } min)
+            Add(artifact, accuracy.Severity, "accuracy.min", DiagnosticCodes.AccuracyBelowMinimum, higherIsBetter ? ">=" : "<=", min, score,
+                $"{metricName} is {Format(score)}");
+        if (sourceScore is not { } baseline) return;
+
+        var drop = higherIsBetter ? baseline - score : score - baseline;
+        artifact.ScoreDrop = drop;
+        var context = $"(source model {Format(baseline)}, this artifact {Format(score)})";
+        if (accuracy.MaxDrop is { } maxDrop)
+            Add(artifact, accuracy.Severity, "accuracy.max_drop", DiagnosticCodes.AccuracyDropTooLarge, "<=", maxDrop, drop,
+                $"{metricName} dropped by {Format(drop)} {context}");
+        if (accuracy.MaxDropPercent is { } maxPercent)
+        {
+            var percent = baseline == 0 ? (drop > 0 ? double.PositiveInfinity : 0) : drop / Math.Abs(baseline) * 100;
+            Add(artifact, accuracy.Severity, "accuracy.max_drop_percent", DiagnosticCodes.AccuracyDropTooLarge, "<=", maxPercent, percent,
+                $"{metricName} dropped by {Format(percent)} % of the source score {context}");
+        }
+    }
+
+    /// <summary>NaN or infinite outputs are never deployable; declared ranges are a promise to the app.</summary>
+    private static void JudgeOutputs(ArtifactReport artifact, ModelSpec spec)
+    {
+        foreach (var (name, stats) in artifact.OutputStats)
+        {
+            var bad = stats.NanCount + stats.InfCount;
+            Add(artifact, Severity.Error, $"outputs.{name}.finite", DiagnosticCodes.OutputNotFinite, "<=", new Threshold(0, spec.Location), bad,
+                $"output '{name}' has {stats.NanCount} NaN and {stats.InfCount} infinite value(s) on the evaluation data");
+            var declared = spec.Outputs?.FirstOrDefault(o => o.Name.Value == name);
+            if (declared?.Range is not { } range) continue;
+            var low = new Threshold(range.Min, declared.Location);
+            var high = new Threshold(range.Max, declared.Location);
+            Add(artifact, Severity.Error, $"outputs.{name}.range.min", DiagnosticCodes.OutputOutOfRange, ">=", low, stats.Min,
+                $"output '{name}' goes down to {Format(stats.Min)}");
+            Add(artifact, Severity.Error, $"outputs.{name}.range.max", DiagnosticCodes.OutputOutOfRange, "<=", high, stats.Max,
+                $"output '{name}' goes up to {Format(stats.Max)}");
+        }
+    }
+
+    public static void Add(ArtifactReport artifact, Severity severity, string name, string code, string comparison, Threshold threshold, double measured, string what)
     {
         var passed = comparison == "<=" ? measured <= threshold.Value : measured >= threshold.Value;
         var message = passed
             ? $"{what}; within {name} {comparison} {Format(threshold.Value)}"
             : $"{what}, which breaks {name} {comparison} {Format(threshold.Value)}";
-        artifact.Checks.Add(new CheckReport(name, comparison, threshold.Value, measured, passed,
-            check.Severity == Severity.Warning ? "warning" : "error", threshold.Location.ToString(), message));
+        artifact.Checks.Add(new CheckReport(name, code, comparison, threshold.Value, measured, passed,
+            severity == Severity.Warning ? "warning" : "error", threshold.Location.ToString(), message, threshold.Location));
     }
 
     /// <summary>The diagnostics for an artifact's failed checks, each at the yaml location of its threshold.</summary>
-    public static IEnumerable<Diagnostic> Failures(string modelName, ArtifactReport artifact, ChecksSpec checks) =>
+    public static IEnumerable<Diagnostic> Failures(string modelName, ArtifactReport artifact) =>
         artifact.Checks.Where(c => !c.Passed).Select(c => new Diagnostic(
-            CodeOf(c.Check),
+            c.Code,
             c.Severity == "warning" ? Severity.Warning : Severity.Error,
             $"model '{modelName}', {Describe(artifact)}: {c.Message}",
-            LocationOf(c.Check, checks)));
+            c.At));
 
     private static string Describe(ArtifactReport artifact) =>
         artifact.Name == VariantSpec.BaseName ? "base export" : $"variant '{artifact.Name}'";
-
-    private static string CodeOf(string check) => check switch
-    {
-        "parity.max_abs" => DiagnosticCodes.ParityFailed,
-        "accuracy.min" => DiagnosticCodes.AccuracyBelowMinimum,
-        "accuracy.max_drop" => DiagnosticCodes.AccuracyDropTooLarge,
-        "latency.p95_ms" => DiagnosticCodes.LatencyOverBudget,
-        "size.max_mb" => DiagnosticCodes.SizeOverBudget,
-        _ => DiagnosticCodes.Internal,
-    };
-
-    private static SourceLocation? LocationOf(string check, ChecksSpec checks) => check switch
-    {
-        "parity.max_abs" => checks.Parity?.MaxAbs.Location,
-        "accuracy.min" => checks.Accuracy?.Min?.Location,
-        "accuracy.max_drop" => checks.Accuracy?.MaxDrop?.Location,
-        "latency.p95_ms" => checks.Latency?.P95Ms.Location,
-        "size.max_mb" => checks.Size?.MaxMb.Location,
-        _ => null,
-    };
 
     internal static string Format(double value) => value.ToString(Math.Abs(value) is > 0 and < 1e-3 ? "0.###e+0" : "0.####", CultureInfo.InvariantCulture);
 }

@@ -43,6 +43,8 @@ public static class DiagnosticCodes
     public const string SizeOverBudget = "MB3005";
     public const string OutputNotFinite = "MB3006";
     public const string NoVariantPassed = "MB3007";
+    public const string ChecklistFailed = "MB3008";
+    public const string OutputOutOfRange = "MB3009";
 
     // MB9xxx — bugs and crashes inside ModelBuild.
     public const string Internal = "MB9001";

@@ -33,10 +33,27 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
             report.Parity[name] = new ParityReport(parity.MaxAbs, parity.MeanAbs, parity.MaxRel, parity.Cosine);
         }
 
+        foreach (var (name, actual) in outputs)
+            report.OutputStats[name] = Stats(actual);
+
         var primary = model.Outputs[0].Name;
         report.Score = Scorer.Score(metric, outputs[primary], reference[primary], set.Labels, location);
 
         var stats = new LatencyBenchmark().Measure(runner, set.Take(latencyBatch), latencyBatch, cancellation);
         report.Latency = new LatencyReport(stats.Batch, stats.Iterations, stats.P50Ms, stats.P95Ms, stats.P99Ms, stats.MeanMs, stats.ThroughputPerSecond);
+    }
+
+    private static OutputStatsReport Stats(NdArray output)
+    {
+        double min = double.PositiveInfinity, max = double.NegativeInfinity;
+        long nan = 0, inf = 0;
+        foreach (var v in output.ToDoubles())
+        {
+            if (double.IsNaN(v)) { nan++; continue; }
+            if (double.IsInfinity(v)) { inf++; continue; }
+            min = Math.Min(min, v);
+            max = Math.Max(max, v);
+        }
+        return new OutputStatsReport(double.IsInfinity(min) ? 0 : min, double.IsInfinity(max) ? 0 : max, nan, inf);
     }
 }

@@ -23,6 +23,9 @@ public sealed class AccuracyCheckSpec : CheckSpec
 
     /// <summary>Largest allowed absolute drop versus the source model, as a fraction (0.01 = one point).</summary>
     public Threshold? MaxDrop { get; init; }
+
+    /// <summary>Largest allowed drop relative to the source model's score, in percent (1 = 1 % of the source score).</summary>
+    public Threshold? MaxDropPercent { get; init; }
 }
 
 public sealed class LatencyCheckSpec : CheckSpec

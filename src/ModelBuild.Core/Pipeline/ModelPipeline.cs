@@ -123,12 +123,12 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         var wanted = spec.Deploy.Variant.Value;
         var best = wanted == DeploySpec.BestVariant;
         foreach (var artifact in report.Artifacts)
-            CheckRunner.Judge(artifact, spec.Checks, metric, sourceScore, isDeploymentCandidate: best || artifact.Name == wanted);
+            CheckRunner.Judge(artifact, spec, metric, sourceScore, isDeploymentCandidate: best || artifact.Name == wanted);
 
         if (!best)
         {
             foreach (var artifact in report.Artifacts)
-                foreach (var failure in CheckRunner.Failures(Name, artifact, spec.Checks))
+                foreach (var failure in CheckRunner.Failures(Name, artifact))
                     diagnostics.Add(failure);
             return report.Artifacts.First(a => a.Name == wanted);
         }

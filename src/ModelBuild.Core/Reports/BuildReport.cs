@@ -47,6 +47,7 @@ public sealed class ArtifactReport
     public long SizeBytes { get; set; }
     public double SizeMb => SizeBytes / (1024.0 * 1024.0);
     public Dictionary<string, ParityReport> Parity { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, OutputStatsReport> OutputStats { get; } = new(StringComparer.Ordinal);
     public double? ParityMaxAbs => Parity.Count == 0 ? null : Parity.Values.Max(p => p.MaxAbs);
     public double? Score { get; set; }
     public double? ScoreDrop { get; set; }
@@ -55,10 +56,15 @@ public sealed class ArtifactReport
     public bool Passed => Checks.All(c => c.Passed || c.Severity != "error");
 }
 
+/// <summary>Value range of one output over the evaluation set, and how many values were NaN or infinite.</summary>
+public sealed record OutputStatsReport(double Min, double Max, long NanCount, long InfCount);
+
 public sealed record ParityReport(double MaxAbs, double MeanAbs, double MaxRel, double Cosine);
 
 public sealed record LatencyReport(int Batch, int Iterations, double P50Ms, double P95Ms, double P99Ms, double MeanMs, double ThroughputPerSecond);
 
-public sealed record CheckReport(string Check, string Comparison, double Threshold, double? Measured, bool Passed, string Severity, string? Location, string Message);
+/// <summary>One check of one artifact. <see cref="At"/> is where the diagnostic points (not serialized; <see cref="Location"/> is).</summary>
+public sealed record CheckReport(string Check, string Code, string Comparison, double Threshold, double? Measured, bool Passed, string Severity, string? Location, string Message,
+    [property: System.Text.Json.Serialization.JsonIgnore] ModelBuild.Diagnostics.SourceLocation? At = null);
 
 public sealed record DiagnosticReport(string Code, string Severity, string Message, string? Location);

@@ -22,13 +22,14 @@ internal sealed partial class ManifestBinder
         {
             var min = a.Map["min"] is { } mn ? Threshold(mn, "checks.accuracy.min", 0, 1) : null;
             var drop = a.Map["max_drop"] is { } md ? Threshold(md, "checks.accuracy.max_drop", 0, 1) : null;
-            if (!a.Map.Has("min") && !a.Map.Has("max_drop"))
+            var dropPercent = a.Map["max_drop_percent"] is { } mp ? Threshold(mp, "checks.accuracy.max_drop_percent", 0, 100) : null;
+            if (!a.Map.Has("min") && !a.Map.Has("max_drop") && !a.Map.Has("max_drop_percent"))
                 reader.Report(DiagnosticCodes.MissingKey,
-                    $"'checks.accuracy' needs 'min', 'max_drop' or both {ctx}", a.Map.Node);
+                    $"'checks.accuracy' needs 'min', 'max_drop' or 'max_drop_percent' {ctx}", a.Map.Node);
             if (!hasEvaluate)
                 reader.Report(DiagnosticCodes.MissingKey,
                     $"'checks.accuracy' needs labelled data: add an 'evaluate' section {ctx}", map.KeyNode("accuracy")!);
-            accuracy = new AccuracyCheckSpec { Min = min, MaxDrop = drop, Severity = a.Severity, Location = a.Map.Location };
+            accuracy = new AccuracyCheckSpec { Min = min, MaxDrop = drop, MaxDropPercent = dropPercent, Severity = a.Severity, Location = a.Map.Location };
         }
 
         LatencyCheckSpec? latency = null;

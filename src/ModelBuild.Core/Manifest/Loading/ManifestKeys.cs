@@ -22,7 +22,7 @@ internal static class ManifestKeys
     public static readonly string[] EvaluateData = ["inputs", "labels"];
     public static readonly string[] Checks = ["parity", "accuracy", "latency", "size", "checklist"];
     public static readonly string[] Parity = ["max_abs", "severity"];
-    public static readonly string[] Accuracy = ["min", "max_drop", "severity"];
+    public static readonly string[] Accuracy = ["min", "max_drop", "max_drop_percent", "severity"];
     public static readonly string[] Latency = ["p95_ms", "batch", "severity"];
     public static readonly string[] Size = ["max_mb", "severity"];
     public static readonly string[] Checklist = ["severity"];
