@@ -90,6 +90,11 @@ public static class CheckRunner
             severity == Severity.Warning ? "warning" : "error", threshold.Location.ToString(), message, threshold.Location));
     }
 
+    /// <summary>A yes/no check (a checklist item): recorded as measured 1 or 0 against a threshold of 1.</summary>
+    public static void AddItem(ArtifactReport artifact, Severity severity, string name, string code, bool passed, string message, SourceLocation at) =>
+        artifact.Checks.Add(new CheckReport(name, code, "==", 1, passed ? 1 : 0, passed,
+            severity == Severity.Warning ? "warning" : "error", at.ToString(), message, at));
+
     /// <summary>The diagnostics for an artifact's failed checks, each at the yaml location of its threshold.</summary>
     public static IEnumerable<Diagnostic> Failures(string modelName, ArtifactReport artifact) =>
         artifact.Checks.Where(c => !c.Passed).Select(c => new Diagnostic(

@@ -70,7 +70,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         };
 
         // 3. Checks and the deployed artifact.
-        var deployed = SelectDeployed(report, metric, sourceScore);
+        var deployed = SelectDeployed(report, metric, sourceScore, artifactPaths, source.Interface);
         report.Deployed = deployed.Name;
 
         // 4. Deployment targets for the deployed artifact.
@@ -118,12 +118,15 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     /// A named variant is judged and deployed as is. <c>best</c> judges every artifact as a candidate and deploys
     /// the fastest (p50) that passes every check; the others' failures are then information, not errors.
     /// </summary>
-    private ArtifactReport SelectDeployed(ModelReport report, MetricKind metric, double? sourceScore)
+    private ArtifactReport SelectDeployed(ModelReport report, MetricKind metric, double? sourceScore, IReadOnlyDictionary<string, string> artifactPaths, ModelInterface modelInterface)
     {
         var wanted = spec.Deploy.Variant.Value;
         var best = wanted == DeploySpec.BestVariant;
         foreach (var artifact in report.Artifacts)
+        {
             CheckRunner.Judge(artifact, spec, metric, sourceScore, isDeploymentCandidate: best || artifact.Name == wanted);
+            DeploymentChecklist.Judge(artifact, artifactPaths[artifact.Name], spec, modelInterface);
+        }
 
         if (!best)
         {
