@@ -35,6 +35,8 @@ public static class DiagnosticCodes
     public const string UnsupportedTorchScript = "MB2021";
     public const string PassFailed = "MB2030";
     public const string OutputWriteFailed = "MB2040";
+    /// <summary>TorchSharp's native libraries cannot be loaded on this system (e.g. a missing GLIBCXX version).</summary>
+    public const string TorchRuntimeUnavailable = "MB2050";
 
     // MB3xxx — checks and thresholds.
     public const string ParityFailed = "MB3001";

@@ -14,7 +14,7 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
     {
         var location = spec.Source.Location;
         if (spec.Source.Kind == ModelSourceKind.TorchScript)
-            return FromTorchScript(spec, ArchiveSource.Read(spec.Source.Path!, location));
+            return FromTorchScript(spec, TorchScriptReader.Read(spec.Source.Path!, location));
         if (spec.Source.Kind != ModelSourceKind.Onnx)
             throw new ModelBuildException(DiagnosticCodes.UnsupportedModelSource,
                 $"{spec.Source.Kind} sources are not supported by this version of ModelBuild yet; export the model to ONNX and name the .onnx file",

@@ -100,7 +100,7 @@ public sealed class ConverterErrorTests
         var dir = Path.Combine(Path.GetTempPath(), "mb-conv-pipeline-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var source = SourceModel.FromTorchScript(spec, TestArchiveLoader.Load(spec.Source.Path!), dir);
+            var source = SourceModel.FromTorchScript(spec, TorchScriptReader.Read(spec.Source.Path!, loc), dir);
             Assert.True(File.Exists(source.OnnxPath));
             Assert.Equal("image", Assert.Single(source.Interface.Inputs).Name);
             Assert.Equal("logits", Assert.Single(source.Interface.Outputs).Name);
@@ -109,17 +109,27 @@ public sealed class ConverterErrorTests
     }
 
     [Fact]
-    public void Pipeline_reports_the_missing_reader_clearly()
+    public void Pipeline_load_reads_converts_and_reports_interface_mismatch()
     {
         var loc = new SourceLocation("deploy.yaml", 3, 5);
         var spec = new ModelSpec
         {
-            Name = new("cnn", loc),
-            Source = new ModelSource { Kind = ModelSourceKind.TorchScript, Path = ConverterParityTests.Asset("cnn.pt"), Location = loc },
+            Name = new("mlp", loc),
+            Source = new ModelSource { Kind = ModelSourceKind.TorchScript, Path = ConverterParityTests.Asset("mlp.pt"), Location = loc },
+            Inputs = [new TensorSpec { Name = new("x", loc), Shape = [Dimension.Dynamic("batch"), Dimension.Fixed(20)], Location = loc }],
             Location = loc,
         };
-        var e = Assert.Throws<ModelBuildException>(() => SourceModel.Load(spec));
-        Assert.Equal(DiagnosticCodes.UnsupportedModelSource, e.Diagnostic.Code);
+        var source = SourceModel.Load(spec);
+        Assert.Equal("output0", Assert.Single(source.Interface.Outputs).Name);
+
+        // A wrong feature size fails in conversion (Gemm shapes) or ONNX Runtime, never silently.
+        var bad = new ModelSpec
+        {
+            Name = spec.Name, Source = spec.Source, Location = loc,
+            Inputs = [new TensorSpec { Name = new("x", loc), Shape = [Dimension.Dynamic("batch"), Dimension.Fixed(20)], Location = loc }],
+            Outputs = [new OutputSpec { Name = new("probs", loc), Location = loc }, new OutputSpec { Name = new("extra", loc), Location = loc }],
+        };
+        var e = Assert.Throws<ModelBuildException>(() => SourceModel.Load(bad));
         Assert.Equal(loc, e.Diagnostic.Location);
     }
 }

@@ -3,6 +3,7 @@ using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Runtime;
+using ModelBuild.TorchScript;
 using ModelBuild.TorchScript.Conversion;
 using Xunit.Abstractions;
 
@@ -48,7 +49,7 @@ public sealed class ConverterParityTests(ITestOutputHelper output)
 
     public static double ConvertAndCompare(string fixture, IReadOnlyDictionary<string, NdArray> reference, int opset, IReadOnlyDictionary<string, object?> flags)
     {
-        var archive = TestArchiveLoader.Load(Asset(fixture + ".pt"));
+        var archive = TorchScriptReader.Read(Asset(fixture + ".pt"), new SourceLocation(Asset(fixture + ".pt")));
         var inputNames = reference.Keys.Where(k => !k.StartsWith("output", StringComparison.Ordinal)).ToArray();
         var outputNames = reference.Keys.Where(k => k.StartsWith("output", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
         var options = new ConversionOptions

@@ -1,0 +1,248 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using ModelBuild.Diagnostics;
+using ModelBuild.Torch.Native;
+using TorchSharp;
+
+namespace ModelBuild.Torch;
+
+/// <summary>What <see cref="TorchNativeLoader.EnsureLoaded"/> did.</summary>
+/// <param name="LibTorchSharpPath">The libLibTorchSharp the package ships (never modified).</param>
+/// <param name="PatchedCopyPath">The weakened copy that was loaded instead, or null when none was needed.</param>
+/// <param name="WeakenedVersions">The version needs marked weak in that copy (e.g. "libstdc++.so.6:GLIBCXX_3.4.32").</param>
+/// <param name="LoadTime">Wall time of the first load, patching included.</param>
+public sealed record TorchNativeStatus(
+    string? LibTorchSharpPath, string? PatchedCopyPath, IReadOnlyList<string> WeakenedVersions, TimeSpan LoadTime);
+
+/// <summary>
+/// Makes TorchSharp's native library loadable before its first use. TorchSharp 0.107.0's libLibTorchSharp.so needs
+/// GLIBCXX_3.4.32 for a single marker symbol, which Debian 12 / Ubuntu 22.04 libstdc++ lack; ld.so then refuses
+/// the library and TorchSharp reports a misleading "no reference to libtorch-cpu" error. When the only missing
+/// versions are such markers, this loads a copy with those needs marked weak (see <see cref="ElfVersionPatcher"/>),
+/// kept in a private cache; otherwise it fails with MB2050 naming the missing version.
+/// Call <see cref="EnsureLoaded"/> before any other TorchSharp call in the process.
+/// </summary>
+public static class TorchNativeLoader
+{
+    private const string LibTorchSharpFile = "libLibTorchSharp.so";
+    private static readonly Lock Gate = new();
+    private static TorchNativeStatus? _status;
+    private static ModelBuildException? _failure;
+    private static IntPtr _patchedHandle;
+
+    /// <summary>Loads libtorch and LibTorchSharp once per process; later calls return the first result (or rethrow its failure).</summary>
+    public static TorchNativeStatus EnsureLoaded()
+    {
+        lock (Gate)
+        {
+            if (_status is not null) return _status;
+            if (_failure is not null) throw _failure;
+            try
+            {
+                return _status = Load();
+            }
+            catch (ModelBuildException e)
+            {
+                _failure = e;
+                throw;
+            }
+        }
+    }
+
+    /// <summary>The cache root for patched copies: $XDG_CACHE_HOME/modelbuild/torchsharp (or ~/.cache/...).</summary>
+    public static string CacheRoot()
+    {
+        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        var root = !string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg)
+            ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        return Path.Combine(root, "modelbuild", "torchsharp");
+    }
+
+    private static TorchNativeStatus Load()
+    {
+        var clock = Stopwatch.StartNew();
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64)
+        {
+            // Only linux-x64 ships the affected build; elsewhere TorchSharp's own loader is all there is.
+            InitializeTorchSharp(IntPtr.Zero);
+            return new TorchNativeStatus(null, null, [], clock.Elapsed);
+        }
+
+        var original = FindNative(LibTorchSharpFile)
+            ?? throw Unavailable($"{LibTorchSharpFile} was not found next to TorchSharp.dll or in the application's native search paths. " +
+                                 "Reference the TorchSharp and libtorch-cpu-linux-x64 packages.");
+        var libtorchDir = FindNative("libtorch_cpu.so") is { } cpu ? Path.GetDirectoryName(cpu)! : null;
+        if (libtorchDir is null)
+            throw Unavailable("libtorch_cpu.so was not found in the application's native search paths. Reference the libtorch-cpu-linux-x64 package.");
+
+        var libstdcxx = SystemLibStdCxx();
+        var defined = libstdcxx is null ? null : ElfImage.Open(libstdcxx).VersionDefinitions();
+        IReadOnlySet<string>? Definitions(string file) => file == "libstdc++.so.6" ? defined : null;
+
+        // libtorch itself must load as is: we only patch what is provably a marker.
+        foreach (var dep in new[] { "libc10.so", "libtorch_cpu.so", "libtorch.so" })
+        {
+            var path = Path.Combine(libtorchDir, dep);
+            if (!File.Exists(path)) continue;
+            var depGaps = ElfVersionPatcher.FindGaps(ElfImage.Open(path), Definitions);
+            if (depGaps.Count > 0) throw MissingVersions(path, libstdcxx, depGaps);
+        }
+
+        var image = ElfImage.Open(original);
+        var gaps = ElfVersionPatcher.FindGaps(image, Definitions);
+        if (gaps.Count == 0)
+        {
+            InitializeTorchSharp(IntPtr.Zero);
+            return new TorchNativeStatus(original, null, [], clock.Elapsed);
+        }
+        if (gaps.Any(g => !g.Patchable)) throw MissingVersions(original, libstdcxx, gaps);
+
+        var patched = EnsurePatchedCopy(original, gaps.Select(g => g.Need).ToList());
+
+        // ld.so finds the patched copy's NEEDED libtorch/libc10 by soname once they are loaded; its RUNPATH
+        // ($ORIGIN) points into the cache, so load them from the package folder first.
+        foreach (var dep in new[] { "libc10.so", "libtorch_cpu.so", "libtorch.so" })
+        {
+            var path = Path.Combine(libtorchDir, dep);
+            if (File.Exists(path) && !NativeLibrary.TryLoad(path, out _))
+                throw Unavailable($"{path} could not be loaded (dlopen failed).");
+        }
+        if (!NativeLibrary.TryLoad(patched, out _patchedHandle))
+            throw Unavailable($"the patched copy {patched} of {original} could not be loaded.");
+        InitializeTorchSharp(_patchedHandle);
+        return new TorchNativeStatus(original, patched,
+            gaps.Select(g => $"{g.Need.File}:{g.Need.Version}").ToList(), clock.Elapsed);
+    }
+
+    /// <summary>The cached weakened copy for this exact original, created (atomically) if missing or wrong.</summary>
+    internal static string EnsurePatchedCopy(string original, IReadOnlyList<ElfVersionNeed> needs, string? cacheRoot = null)
+    {
+        var bytes = File.ReadAllBytes(original);
+        var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        var target = Path.Combine(cacheRoot ?? CacheRoot(), hash, LibTorchSharpFile);
+        if (File.Exists(target) && IsExpectedCopy(bytes, target, needs)) return target;
+        try
+        {
+            ElfVersionPatcher.WriteWeakenedCopy(original, target, needs);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Unavailable($"could not write the patched copy of {original} to {target}: {e.Message}. " +
+                              "Set XDG_CACHE_HOME to a writable folder.");
+        }
+        if (!IsExpectedCopy(bytes, target, needs))
+            throw Unavailable($"the patched copy {target} does not match its original {original} after writing.");
+        return target;
+    }
+
+    // The copy must equal the original except for the weak bit of the given needs' flags.
+    private static bool IsExpectedCopy(byte[] original, string copyPath, IReadOnlyList<ElfVersionNeed> needs)
+    {
+        var copy = File.ReadAllBytes(copyPath);
+        if (copy.Length != original.Length) return false;
+        var expected = (byte[])original.Clone();
+        foreach (var n in needs) expected[n.FlagsFileOffset] |= (byte)ElfImage.VerFlagWeak;
+        return expected.AsSpan().SequenceEqual(copy);
+    }
+
+    private static void InitializeTorchSharp(IntPtr libTorchSharp)
+    {
+        if (libTorchSharp != IntPtr.Zero)
+        {
+            try
+            {
+                // P/Invokes of TorchSharp bind to the handle we loaded, whatever the probing would find.
+                NativeLibrary.SetDllImportResolver(typeof(torch).Assembly, (name, _, _) =>
+                    name is "LibTorchSharp" or LibTorchSharpFile ? libTorchSharp : IntPtr.Zero);
+            }
+            catch (InvalidOperationException)
+            {
+                // Someone set a resolver already; the preloaded copy still satisfies the soname lookup.
+            }
+        }
+        try
+        {
+            torch.InitializeDeviceType(DeviceType.CPU);
+        }
+        catch (Exception e) when (e is NotSupportedException or TypeInitializationException or DllNotFoundException)
+        {
+            throw Unavailable($"TorchSharp's native backend did not initialize: {FirstLine(e)}");
+        }
+    }
+
+    private static string FirstLine(Exception e)
+    {
+        var inner = e;
+        while (inner.InnerException is not null) inner = inner.InnerException;
+        var line = inner.Message.Split('\n')[0];
+        return line.Length > 300 ? line[..300] + "…" : line;
+    }
+
+    /// <summary>Where the process would find a native file: the deps.json native search directories, then beside TorchSharp.dll.</summary>
+    internal static string? FindNative(string file)
+    {
+        var dirs = new List<string>();
+        if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string list)
+            dirs.AddRange(list.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
+        var asmDir = Path.GetDirectoryName(typeof(torch).Assembly.Location);
+        if (!string.IsNullOrEmpty(asmDir))
+        {
+            dirs.Add(asmDir);
+            dirs.Add(Path.Combine(asmDir, "runtimes", "linux-x64", "native"));
+            // Running from the NuGet cache: torchsharp/<v>/lib/<tfm>/TorchSharp.dll → torchsharp/<v>/runtimes/...
+            dirs.Add(Path.Combine(asmDir, "..", "..", "runtimes", "linux-x64", "native"));
+        }
+        return dirs.Select(d => Path.Combine(d, file)).Where(File.Exists).Select(Path.GetFullPath).FirstOrDefault();
+    }
+
+    /// <summary>The libstdc++.so.6 this process uses: the mapped one if loaded (the .NET runtime links it), else the usual folders.</summary>
+    internal static string? SystemLibStdCxx()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/maps"))
+            {
+                var slash = line.IndexOf('/');
+                if (slash < 0) continue;
+                var path = line[slash..];
+                if (Path.GetFileName(path).StartsWith("libstdc++.so.6", StringComparison.Ordinal)) return path;
+            }
+        }
+        catch (IOException) { }
+        foreach (var dir in new[] { "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/lib64", "/usr/lib" })
+        {
+            var path = Path.Combine(dir, "libstdc++.so.6");
+            if (File.Exists(path)) return path;
+        }
+        return null;
+    }
+
+    internal static ModelBuildException MissingVersions(string library, string? libstdcxx, IReadOnlyList<ElfVersionGap> gaps)
+    {
+        var have = libstdcxx is null
+            ? ""
+            : $" The system's {libstdcxx} provides up to {NewestGlibcxx(libstdcxx)}.";
+        var lines = string.Join("; ", gaps.Select(g =>
+            $"{g.Need.Version} not found (required by {Path.GetFileName(library)} from {g.Need.File}; {g.Reason})"));
+        return Unavailable($"{library}: {lines}.{have} Remedy: run on a system whose libstdc++ provides these versions " +
+                           "(GCC 13 or newer runtime, e.g. Debian 13 / Ubuntu 24.04), or put such a libstdc++.so.6 on LD_LIBRARY_PATH.");
+    }
+
+    private static string NewestGlibcxx(string libstdcxx)
+    {
+        try
+        {
+            return ElfImage.Open(libstdcxx).VersionDefinitions()
+                .Where(v => v.StartsWith("GLIBCXX_", StringComparison.Ordinal))
+                .OrderBy(v => Version.TryParse(v["GLIBCXX_".Length..], out var ver) ? ver : new Version())
+                .LastOrDefault() ?? "no GLIBCXX version";
+        }
+        catch (InvalidDataException) { return "an unreadable version table"; }
+    }
+
+    private static ModelBuildException Unavailable(string message) =>
+        new(DiagnosticCodes.TorchRuntimeUnavailable, $"TorchSharp cannot run here: {message}");
+}

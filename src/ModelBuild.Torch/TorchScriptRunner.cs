@@ -1,0 +1,104 @@
+using ModelBuild.Data;
+using ModelBuild.Diagnostics;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ModelBuild.Torch;
+
+/// <summary>
+/// Runs a TorchScript model with libtorch itself (torch.jit.load through TorchSharp): the reference that converted
+/// ONNX models are compared against. Single-threaded, so results and timings are stable on busy machines.
+/// </summary>
+public sealed class TorchScriptRunner : IDisposable
+{
+    private readonly jit.ScriptModule _module;
+    private readonly string _path;
+    private readonly SourceLocation? _location;
+
+    private TorchScriptRunner(jit.ScriptModule module, string path, SourceLocation? location)
+    {
+        _module = module;
+        _path = path;
+        _location = location;
+    }
+
+    /// <summary>Loads <paramref name="path"/> (after <see cref="TorchNativeLoader.EnsureLoaded"/>) in eval mode.</summary>
+    public static TorchScriptRunner Load(string path, SourceLocation? location = null)
+    {
+        TorchNativeLoader.EnsureLoaded();
+        torch.set_num_threads(1);
+        if (!File.Exists(path))
+            throw new ModelBuildException(DiagnosticCodes.ModelUnreadable, $"TorchScript model not found: {path}", location);
+        try
+        {
+            var module = jit.load(path);
+            module.eval();
+            return new TorchScriptRunner(module, path, location);
+        }
+        catch (Exception e) when (e is not ModelBuildException)
+        {
+            throw new ModelBuildException(DiagnosticCodes.RuntimeRejectedModel,
+                $"libtorch could not load {path}: {FirstLine(e.Message)}", location, e);
+        }
+    }
+
+    internal jit.ScriptModule Module => _module;
+
+    /// <summary>
+    /// Calls forward. Arguments are <see cref="NdArray"/> (become tensors) or bool/long/double (TorchScript scalars,
+    /// e.g. a <c>use_dropout: bool</c> flag). Returns the output tensors, tuples/lists flattened in order.
+    /// </summary>
+    public IReadOnlyList<NdArray> Run(params object[] inputs)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var args = inputs.Select(ToArgument).ToArray();
+        object result;
+        try
+        {
+            result = _module.call(args);
+        }
+        catch (Exception e) when (e is not ModelBuildException)
+        {
+            throw new ModelBuildException(DiagnosticCodes.RuntimeRejectedModel,
+                $"libtorch failed to run {_path}: {FirstLine(e.Message)}", _location, e);
+        }
+        var outputs = new List<NdArray>();
+        Flatten(result, outputs);
+        return outputs;
+    }
+
+    private static object ToArgument(object input) => input switch
+    {
+        NdArray a => TorchTensors.ToTensor(a),
+        bool or long or double => input,
+        int i => (long)i,
+        float f => (double)f,
+        _ => throw new ArgumentException($"unsupported TorchScript argument type {input.GetType().Name}"),
+    };
+
+    private void Flatten(object? value, List<NdArray> into)
+    {
+        switch (value)
+        {
+            case Tensor t: into.Add(TorchTensors.ToNdArray(t)); break;
+            case System.Runtime.CompilerServices.ITuple tuple: // TorchSharp returns tuples as ValueTuple
+                for (var i = 0; i < tuple.Length; i++) Flatten(tuple[i], into);
+                break;
+            case System.Collections.IEnumerable items when value is not string:
+                foreach (var item in items) Flatten(item, into);
+                break;
+            default:
+                throw new ModelBuildException(DiagnosticCodes.ModelInterfaceMismatch,
+                    $"{_path} returned a {value?.GetType().Name ?? "None"}; only tensors and tuples/lists of tensors are supported", _location);
+        }
+    }
+
+    internal static string FirstLine(string message)
+    {
+        var line = message.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? message;
+        return line.Length > 400 ? line[..400] + "…" : line;
+    }
+
+    public void Dispose() => _module.Dispose();
+}

@@ -1,0 +1,43 @@
+using ModelBuild.Data;
+using ModelBuild.Manifest;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ModelBuild.Torch;
+
+/// <summary>Copies between <see cref="NdArray"/> and TorchSharp tensors (CPU, contiguous).</summary>
+internal static class TorchTensors
+{
+    public static Tensor ToTensor(NdArray a) => a.Data switch
+    {
+        float[] f => tensor(f, a.Shape),
+        double[] d => tensor(d, a.Shape),
+        long[] l => tensor(l, a.Shape),
+        int[] i => tensor(i, a.Shape),
+        byte[] b => tensor(b, a.Shape),
+        bool[] z => tensor(z, a.Shape),
+        sbyte[] s => tensor(s.Select(v => (int)v).ToArray(), a.Shape).to(int8),
+        Half[] h => tensor(h.Select(v => (float)v).ToArray(), a.Shape).to(float16),
+        _ => throw new NotSupportedException($"{a.ElementType} inputs are not supported"),
+    };
+
+    public static NdArray ToNdArray(Tensor t)
+    {
+        using var c = t.detach().cpu().contiguous();
+        var shape = c.shape.ToArray();
+        switch (c.dtype)
+        {
+            case ScalarType.Float32: return new NdArray(TensorElementType.Float32, shape, c.data<float>().ToArray());
+            case ScalarType.Float64: return new NdArray(TensorElementType.Float64, shape, c.data<double>().ToArray());
+            case ScalarType.Int64: return new NdArray(TensorElementType.Int64, shape, c.data<long>().ToArray());
+            case ScalarType.Int32: return new NdArray(TensorElementType.Int32, shape, c.data<int>().ToArray());
+            case ScalarType.Byte: return new NdArray(TensorElementType.UInt8, shape, c.data<byte>().ToArray());
+            case ScalarType.Bool: return new NdArray(TensorElementType.Bool, shape, c.data<bool>().ToArray());
+            case ScalarType.Int8:
+                using (var w = c.to(int32)) return new NdArray(TensorElementType.Int8, shape, w.data<int>().ToArray().Select(v => (sbyte)v).ToArray());
+            case ScalarType.Float16:
+                using (var w = c.to(float32)) return new NdArray(TensorElementType.Float16, shape, w.data<float>().ToArray().Select(v => (Half)v).ToArray());
+            default: throw new NotSupportedException($"output dtype {c.dtype} is not supported");
+        }
+    }
+}
