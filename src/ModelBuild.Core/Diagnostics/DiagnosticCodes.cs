@@ -32,6 +32,7 @@ public static class DiagnosticCodes
     public const string DataUnreadable = "MB2010";
     public const string DataMismatch = "MB2011";
     public const string UnsupportedModelSource = "MB2020";
+    public const string UnsupportedTorchScript = "MB2021";
     public const string PassFailed = "MB2030";
     public const string OutputWriteFailed = "MB2040";
     /// <summary>TorchSharp's native libraries cannot be loaded on this system (e.g. a missing GLIBCXX version).</summary>

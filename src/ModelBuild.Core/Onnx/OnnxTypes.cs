@@ -19,6 +19,19 @@ public static class OnnxTypes
         _ => null,
     };
 
+    public static int ToOnnx(TensorElementType type) => (int)(type switch
+    {
+        TensorElementType.Float32 => DataType.Float,
+        TensorElementType.Float16 => DataType.Float16,
+        TensorElementType.Float64 => DataType.Double,
+        TensorElementType.Int64 => DataType.Int64,
+        TensorElementType.Int32 => DataType.Int32,
+        TensorElementType.Int8 => DataType.Int8,
+        TensorElementType.UInt8 => DataType.Uint8,
+        TensorElementType.Bool => DataType.Bool,
+        _ => throw new ArgumentOutOfRangeException(nameof(type)),
+    });
+
     public static string OnnxName(int dataType) => ((DataType)dataType).ToString().ToLowerInvariant();
 
     public static string ManifestName(TensorElementType type) => type.ToString().ToLowerInvariant();

@@ -1,6 +1,9 @@
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
+using ModelBuild.Runtime;
+using ModelBuild.TorchScript;
+using ModelBuild.TorchScript.Conversion;
 
 namespace ModelBuild.Pipeline;
 
@@ -10,6 +13,8 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
     public static SourceModel Load(ModelSpec spec)
     {
         var location = spec.Source.Location;
+        if (spec.Source.Kind == ModelSourceKind.TorchScript)
+            return FromTorchScript(spec, TorchScriptReader.Read(spec.Source.Path!, location));
         if (spec.Source.Kind != ModelSourceKind.Onnx)
             throw new ModelBuildException(DiagnosticCodes.UnsupportedModelSource,
                 $"{spec.Source.Kind} sources are not supported by this version of ModelBuild yet; export the model to ONNX and name the .onnx file",
@@ -18,6 +23,33 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
         var path = spec.Source.Path!;
         var model = OnnxModelFile.Load(path, location);
         OnnxModelValidator.Validate(model, path, location);
+        var modelInterface = ModelInterfaceReader.Read(model, location);
+        CheckDeclaredInterface(spec, modelInterface);
+        return new SourceModel(path, modelInterface);
+    }
+
+    /// <summary>
+    /// Converts a TorchScript archive with the manifest's inputs, outputs and opset, writes the ONNX next to other
+    /// temporary files, and holds it to the same checks as an ONNX source (structure, ONNX Runtime, interface).
+    /// </summary>
+    public static SourceModel FromTorchScript(ModelSpec spec, TorchScriptArchive archive, string? workDir = null)
+    {
+        var location = spec.Source.Location;
+        var model = TorchScriptToOnnx.Convert(archive, ConversionOptions.FromManifest(spec));
+        workDir ??= Path.Combine(Path.GetTempPath(), "modelbuild-" + Environment.ProcessId);
+        Directory.CreateDirectory(workDir);
+        var path = Path.Combine(workDir, $"{spec.Name.Value}-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, OnnxModelFile.Serialize(model));
+        OnnxModelValidator.Validate(model, path, location);
+        try
+        {
+            using var runner = new ModelRunner(path, location);
+        }
+        catch (ModelBuildException e)
+        {
+            throw new ModelBuildException(DiagnosticCodes.UnsupportedTorchScript,
+                $"the ONNX converted from '{archive.Path}' does not load in ONNX Runtime (a converter bug; please report it): {e.Message}", location, e);
+        }
         var modelInterface = ModelInterfaceReader.Read(model, location);
         CheckDeclaredInterface(spec, modelInterface);
         return new SourceModel(path, modelInterface);

@@ -1,0 +1,106 @@
+namespace ModelBuild.TorchScript.Conversion.Ops;
+
+/// <summary>The fused transformer fast paths PyTorch takes in eval mode (_transformer_encoder_layer_fwd,
+/// _native_multi_head_attention), spelled out as MatMul/Softmax/LayerNorm.</summary>
+public static partial class AttentionOps
+{
+    public static void Register(OpRegistry r)
+    {
+        r.Add(EncoderLayer, "_transformer_encoder_layer_fwd");
+        r.Add(NativeMha, "_native_multi_head_attention");
+    }
+}
+
+public static partial class AttentionOps
+{
+    private static object EncoderLayer(OpCall c)
+    {
+        var x = c.Tensor(0, "src");
+        var embed = c.Int(1, "embed_dim");
+        var heads = c.Int(2, "num_heads");
+        var qkvW = c.Tensor(3, "qkv_weight");
+        var qkvB = c.OptionalTensor(4, "qkv_bias");
+        var projW = c.Tensor(5, "proj_weight");
+        var projB = c.OptionalTensor(6, "proj_bias");
+        var useGelu = c.Bool(7, "use_gelu");
+        var normFirst = c.Bool(8, "norm_first");
+        var eps = c.Double(9, "eps", 1e-5);
+        var n1W = c.OptionalTensor(10, "norm_weight_1");
+        var n1B = c.OptionalTensor(11, "norm_bias_1");
+        var n2W = c.OptionalTensor(12, "norm_weight_2");
+        var n2B = c.OptionalTensor(13, "norm_bias_2");
+        var f1W = c.Tensor(14, "ffn_weight_1");
+        var f1B = c.OptionalTensor(15, "ffn_bias_1");
+        var f2W = c.Tensor(16, "ffn_weight_2");
+        var f2B = c.OptionalTensor(17, "ffn_bias_2");
+        if (c.Arg(18, "mask") is not null) throw c.Unsupported("attention masks");
+        if (x.Rank != 3) throw c.Unsupported("unbatched or nested input");
+        var e = c.E;
+
+        TensorValue SelfAttention(TensorValue h) => Attention(c, h, h, h, embed, heads, qkvW, qkvB, projW, projB, false, false).Output;
+        TensorValue Ffn(TensorValue h)
+        {
+            var hidden = LinearOps.Linear(c, h, f1W, f1B);
+            hidden = useGelu ? ActivationOps.Gelu(c, hidden, "none") : e.Unary("Relu", hidden);
+            return LinearOps.Linear(c, hidden, f2W, f2B);
+        }
+        TensorValue Norm(TensorValue h, TensorValue? w, TensorValue? b) => NormalizationOps.LayerNorm(c, h, 1, w, b, eps);
+
+        if (normFirst)
+        {
+            x = e.Binary("Add", x, SelfAttention(Norm(x, n1W, n1B)));
+            return e.Binary("Add", x, Ffn(Norm(x, n2W, n2B)));
+        }
+        x = Norm(e.Binary("Add", x, SelfAttention(x)), n1W, n1B);
+        return Norm(e.Binary("Add", x, Ffn(x)), n2W, n2B);
+    }
+
+    private static object NativeMha(OpCall c)
+    {
+        var q = c.Tensor(0, "query");
+        var k = c.Tensor(1, "key");
+        var v = c.Tensor(2, "value");
+        if (c.Arg(9, "mask") is not null) throw c.Unsupported("attention masks");
+        var needWeights = c.Bool(10, "need_weights", true);
+        var average = c.Bool(11, "average_attn_weights", true);
+        var (output, weights) = Attention(c, q, k, v, c.Int(3, "embed_dim"), c.Int(4, "num_head"), c.Tensor(5, "qkv_weight"),
+            c.OptionalTensor(6, "qkv_bias"), c.Tensor(7, "proj_weight"), c.OptionalTensor(8, "proj_bias"), needWeights, average);
+        return new TupleValue([output, weights]);
+    }
+
+    /// <summary>Multi-head attention on [B, S, E]: project (one fused projection when q, k, v are one tensor),
+    /// split heads, softmax(q·kᵀ/√d)·v, merge heads, output projection.</summary>
+    public static (TensorValue Output, TensorValue? Weights) Attention(OpCall c, TensorValue query, TensorValue key, TensorValue value,
+        long embed, long heads, TensorValue qkvW, TensorValue? qkvB, TensorValue projW, TensorValue? projB, bool needWeights, bool average)
+    {
+        var e = c.E;
+        var headDim = embed / heads;
+        TensorValue q, k, v;
+        if (ReferenceEquals(query, key) && ReferenceEquals(key, value))
+        {
+            var parts = e.Split(LinearOps.Linear(c, query, qkvW, qkvB), 2, [embed, embed, embed]);
+            (q, k, v) = (parts[0], parts[1], parts[2]);
+        }
+        else
+        {
+            var ws = e.Split(qkvW, 0, [embed, embed, embed]);
+            var bs = qkvB is null ? null : e.Split(qkvB, 0, [embed, embed, embed]);
+            q = LinearOps.Linear(c, query, ws[0], bs?[0]);
+            k = LinearOps.Linear(c, key, ws[1], bs?[1]);
+            v = LinearOps.Linear(c, value, ws[2], bs?[2]);
+        }
+        TensorValue Heads(TensorValue t, long[] perm) =>
+            e.Transpose(e.Reshape(t, [t.Dims[0], t.Dims[1], SymInt.Of(heads), SymInt.Of(headDim)]), perm);
+        var qh = Heads(q, [0, 2, 1, 3]);   // [B, H, S, D]
+        var kh = Heads(k, [0, 2, 3, 1]);   // [B, H, D, S]
+        var vh = Heads(v, [0, 2, 1, 3]);
+        var scores = e.Binary("Mul", e.MatMul(qh, kh), 1.0 / Math.Sqrt(headDim));
+        var probs = e.Unary("Softmax", scores, Attr.Int("axis", 3));
+        var context = e.Transpose(e.MatMul(probs, vh), [0, 2, 1, 3]); // [B, S, H, D]
+        var merged = e.Reshape(context, [context.Dims[0], context.Dims[1], SymInt.Of(embed)]);
+        var output = LinearOps.Linear(c, merged, projW, projB);
+        TensorValue? weights = null;
+        if (needWeights) weights = average ? e.Reduce("ReduceMean", probs, [1], false) : probs;
+        return (output, weights);
+    }
+}

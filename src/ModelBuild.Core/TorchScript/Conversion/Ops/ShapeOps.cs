@@ -1,0 +1,161 @@
+using ModelBuild.Manifest;
+
+namespace ModelBuild.TorchScript.Conversion.Ops;
+
+/// <summary>Shape and layout ops: flatten/view/reshape keep the batch dynamic (0 copies an axis, -1 infers one),
+/// permute/transpose, (un)squeeze, cat/stack/chunk/split, slice/select, dtype casts and identities.</summary>
+public static class ShapeOps
+{
+    public static void Register(OpRegistry r)
+    {
+        r.Add(Flatten, "flatten");
+        r.Add(c => c.E.Reshape(c.Tensor(0, "self"), c.Sizes(1, "size")), "view", "reshape", "_reshape_alias");
+        r.Add(c => c.E.Reshape(c.Tensor(0, "self"), c.Tensor(1, "other").Dims), "view_as", "reshape_as");
+        r.Add(c => c.E.Transpose(c.Tensor(0, "self"), c.Ints(1, "dims")), "permute");
+        r.Add(c =>
+        {
+            var x = c.Tensor(0, "self");
+            var perm = Enumerable.Range(0, x.Rank).Select(i => (long)i).ToArray();
+            var a = TensorValue.NormalizeAxis(c.Int(1, "dim0"), x.Rank);
+            var b = TensorValue.NormalizeAxis(c.Int(2, "dim1"), x.Rank);
+            (perm[a], perm[b]) = (perm[b], perm[a]);
+            return c.E.Transpose(x, perm);
+        }, "transpose", "transpose_", "swapaxes");
+        r.Add(c => c.Tensor(0, "self") is var x && x.Rank < 2 ? x : c.E.Transpose(x, [1, 0]), "t", "numpy_T");
+        r.Add(c => c.Tensor(0, "self"), "contiguous", "detach", "clone", "alias", "dropout", "dropout_", "feature_dropout",
+            "feature_dropout_", "alpha_dropout", "alpha_dropout_", "feature_alpha_dropout");
+        r.Add(Squeeze, "squeeze", "squeeze_");
+        r.Add(c => c.E.Unsqueeze(c.Tensor(0, "self"), c.Int(1, "dim")), "unsqueeze", "unsqueeze_");
+        r.Add(c => c.E.Concat(c.TensorList(0, "tensors"), c.Int(1, "dim", 0)), "cat", "concat", "concatenate");
+        r.Add(c =>
+        {
+            var parts = c.TensorList(0, "tensors");
+            var dim = c.Int(1, "dim", 0);
+            var axis = dim < 0 ? dim + parts[0].Rank + 1 : dim;
+            return c.E.Concat(parts.Select(p => c.E.Unsqueeze(p, axis)).ToArray(), axis);
+        }, "stack");
+        r.Add(Chunk, "chunk");
+        r.Add(SplitOp, "split", "split_with_sizes");
+        r.Add(c =>
+        {
+            var x = c.Tensor(0, "self");
+            var dim = TensorValue.NormalizeAxis(c.Int(1, "dim", 0), x.Rank);
+            var n = x.Dims[(int)dim].Value ?? throw c.Unsupported("unbind along a dynamic axis");
+            return new TupleValue(c.E.Split(x, dim, Enumerable.Repeat(1L, (int)n).ToArray()).Select(p => (object?)c.E.Squeeze(p, dim)).ToArray());
+        }, "unbind");
+        r.Add(c =>
+        {
+            var x = c.Tensor(0, "self");
+            return c.E.Slice(x, c.Int(1, "dim", 0), c.Arg(2, "start") is null ? 0 : c.Int(2, "start"),
+                c.Arg(3, "end") is null ? long.MaxValue : c.Int(3, "end"), c.Int(4, "step", 1));
+        }, "slice");
+        r.Add(c =>
+        {
+            var x = c.Tensor(0, "self");
+            var dim = c.Int(1, "dim");
+            var index = c.Int(2, "index");
+            return c.E.Select(x, dim, index);
+        }, "select");
+        r.Add(c =>
+        {
+            var x = c.Tensor(0, "self");
+            var dim = TensorValue.NormalizeAxis(c.Int(1, "dim"), x.Rank);
+            var index = c.Tensor(2, "index");
+            var dims = x.Dims.Select((d, i) => i == dim ? index.Dims[0] : d).ToArray();
+            return c.E.Node("Gather", [x.Name, c.E.Cast(index, TensorElementType.Int64).Name], x.Type, dims, Attr.Int("axis", dim));
+        }, "index_select");
+        r.Add(c =>
+        {
+            var x = c.Tensor(0, "self");
+            var sizes = c.Sizes(1, "size");
+            // expand's -1 keeps the input's size; ONNX Expand broadcasts, where 1 keeps it too.
+            var target = sizes.Select((s, i) => s.IsKnown && s.Value == -1 ? SymInt.Of(1) : s).ToArray();
+            var dims = sizes.Select((s, i) => s.IsKnown && s.Value == -1 ? x.Dims[i - (sizes.Length - x.Rank)] : s).ToArray();
+            return c.E.Node("Expand", [x.Name, c.G.ShapeTensor(target)], x.Type, dims);
+        }, "expand");
+        r.Add(c => c.E.Node("Expand", [c.Tensor(0, "self").Name, c.G.ShapeOf(c.Tensor(1, "other").Name)], c.Tensor(0, "self").Type, c.Tensor(1, "other").Dims), "expand_as");
+        r.Add(To, "to");
+        r.Add(c => c.E.Cast(c.Tensor(0, "self"), c.Tensor(1, "other").Type), "type_as");
+        r.Add(c => c.E.Cast(c.Tensor(0, "self"), TensorElementType.Float32), "float");
+        r.Add(c => c.E.Cast(c.Tensor(0, "self"), TensorElementType.Int64), "long");
+        r.Add(c => c.E.Cast(c.Tensor(0, "self"), TensorElementType.Int32), "int");
+    }
+
+    private static object Flatten(OpCall c)
+    {
+        var x = c.Tensor(0, "self");
+        if (x.Rank == 0) return c.E.Reshape(x, [SymInt.Of(1)]);
+        var start = TensorValue.NormalizeAxis(c.Int(1, "start_dim", 0), x.Rank);
+        var end = TensorValue.NormalizeAxis(c.Int(2, "end_dim", -1), x.Rank);
+        if (start >= end) return x;
+        if (end == x.Rank - 1 && start == 1 && x.Rank >= 2)
+        {
+            var rest = x.Dims.Skip(1).All(d => d.IsKnown) ? SymInt.Of(x.Dims.Skip(1).Aggregate(1L, (a, d) => a * d.Value!.Value)) : null;
+            return c.E.Node("Flatten", [x.Name], x.Type, [x.Dims[0], rest], Attr.Int("axis", 1));
+        }
+        var target = new List<SymInt>();
+        for (var i = 0; i < start; i++) target.Add(x.Dims[i]);
+        var merged = x.Dims.Skip((int)start).Take((int)(end - start + 1)).ToArray();
+        target.Add(merged.All(d => d.IsKnown) ? SymInt.Of(merged.Aggregate(1L, (a, d) => a * d.Value!.Value)) : SymInt.Of(-1));
+        for (var i = (int)end + 1; i < x.Rank; i++) target.Add(x.Dims[i]);
+        if (target.Count(t => t.IsKnown && t.Value == -1) + target.Count(t => !t.IsKnown) > 1 && !merged.All(d => d.IsKnown))
+            throw c.Unsupported("flatten of several dynamic axes");
+        return c.E.Reshape(x, target);
+    }
+
+    private static object Squeeze(OpCall c)
+    {
+        var x = c.Tensor(0, "self");
+        if (!c.Has(1, "dim"))
+        {
+            if (x.Dims.Any(d => !d.IsKnown)) throw c.Unsupported("squeeze() without dims on a tensor with dynamic axes");
+            return c.E.Squeeze(x, x.Dims.Select((d, i) => (d, (long)i)).Where(p => p.d.Value == 1).Select(p => p.Item2).ToArray());
+        }
+        var dims = c.Ints(1, "dim");
+        // PyTorch leaves axes that are not 1 alone; ONNX would fail, so drop them here.
+        var axes = dims.Select(d => TensorValue.NormalizeAxis(d, x.Rank)).Where(a => !x.Dims[(int)a].IsKnown || x.Dims[(int)a].Value == 1).ToArray();
+        return c.E.Squeeze(x, axes);
+    }
+
+    private static object Chunk(OpCall c)
+    {
+        var x = c.Tensor(0, "self");
+        var chunks = c.Int(1, "chunks");
+        var dim = TensorValue.NormalizeAxis(c.Int(2, "dim", 0), x.Rank);
+        var n = x.Dims[(int)dim].Value ?? throw c.Unsupported("chunk along a dynamic axis");
+        var size = (n + chunks - 1) / chunks;
+        var sizes = new List<long>();
+        for (var left = n; left > 0; left -= size) sizes.Add(Math.Min(size, left));
+        return new TupleValue(c.E.Split(x, dim, sizes).Cast<object?>().ToArray());
+    }
+
+    private static object SplitOp(OpCall c)
+    {
+        var x = c.Tensor(0, "self");
+        var dim = TensorValue.NormalizeAxis(c.Int(2, "dim", 0), x.Rank);
+        var n = x.Dims[(int)dim].Value ?? throw c.Unsupported("split along a dynamic axis");
+        var arg = c.Required(1, "split_size");
+        List<long> sizes;
+        if (ScalarMath.IsInt(arg))
+        {
+            var size = ScalarMath.ToLong(arg, "split_size");
+            sizes = [];
+            for (var left = n; left > 0; left -= size) sizes.Add(Math.Min(size, left));
+        }
+        else sizes = c.Ints(1, "split_sizes").ToList();
+        return new TupleValue(c.E.Split(x, dim, sizes).Cast<object?>().ToArray());
+    }
+
+    private static object To(OpCall c)
+    {
+        var x = c.Tensor(0, "self");
+        // to(dtype, ...), to(device, dtype, ...), to(other, ...): find a dtype code among the arguments.
+        foreach (var a in c.Args.Skip(1).Take(2))
+        {
+            if (a is TensorValue other) return c.E.Cast(x, other.Type);
+            if (ScalarMath.IsInt(a) && a is not bool) return c.E.Cast(x, CreationOps.DType(a)!.Value);
+        }
+        if (c.Kwargs.TryGetValue("dtype", out var dt) && CreationOps.DType(dt) is { } t) return c.E.Cast(x, t);
+        return x;
+    }
+}

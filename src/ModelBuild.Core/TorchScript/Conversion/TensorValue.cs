@@ -1,0 +1,46 @@
+using ModelBuild.Data;
+using ModelBuild.Manifest;
+
+namespace ModelBuild.TorchScript.Conversion;
+
+/// <summary>
+/// A tensor during conversion: its ONNX value name, element type and shape (each dim known or dynamic), and the
+/// data when it is a constant (weights, folded values), so lowerings can rearrange weights at conversion time.
+/// </summary>
+public sealed class TensorValue(string name, TensorElementType type, IReadOnlyList<SymInt> dims, NdArray? constant = null)
+{
+    public string Name { get; } = name;
+    public TensorElementType Type { get; } = type;
+    public IReadOnlyList<SymInt> Dims { get; } = dims;
+    public NdArray? Constant { get; } = constant;
+    public int Rank => Dims.Count;
+
+    /// <summary>Made by torch.zeros: lets RNN lowerings drop an all-zero initial state.</summary>
+    public bool IsZeros { get; init; }
+
+    public bool IsFloat => Type is TensorElementType.Float32 or TensorElementType.Float16 or TensorElementType.Float64;
+
+    public long[]? StaticShape => Dims.All(d => d.IsKnown) ? Dims.Select(d => d.Value!.Value).ToArray() : null;
+
+    public SymInt Dim(long axis) => Dims[(int)NormalizeAxis(axis, Rank)];
+
+    public static long NormalizeAxis(long axis, int rank) => axis < 0 ? axis + rank : axis;
+
+    public override string ToString() => $"{Name}: {Type}[{string.Join(",", Dims)}]";
+}
+
+/// <summary>A dotted name being built up from <c>torch</c>, <c>ops</c> or <c>__torch__</c>: resolved when called.</summary>
+public sealed record QualifiedName(string Name)
+{
+    public QualifiedName Member(string member) => new($"{Name}.{member}");
+    public override string ToString() => Name;
+}
+
+/// <summary>A tuple value (Python tuple); lists are List&lt;object?&gt;.</summary>
+public sealed record TupleValue(IReadOnlyList<object?> Items);
+
+/// <summary>A method bound to its receiver (<c>(self.conv1).forward</c>, or a free function when Self is null).</summary>
+public sealed record BoundMethod(ScriptObject? Self, Syntax.FunctionDef Function);
+
+/// <summary>torch.device(...), a dtype or layout: values the converter carries but does not use.</summary>
+public sealed record OpaqueValue(string Description);

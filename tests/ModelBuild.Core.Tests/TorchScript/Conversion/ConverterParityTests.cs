@@ -1,0 +1,91 @@
+using ModelBuild.Data;
+using ModelBuild.Diagnostics;
+using ModelBuild.Manifest;
+using ModelBuild.Onnx;
+using ModelBuild.Runtime;
+using ModelBuild.TorchScript;
+using ModelBuild.TorchScript.Conversion;
+using Xunit.Abstractions;
+
+namespace ModelBuild.Core.Tests.TorchScript.Conversion;
+
+/// <summary>Each fixture is converted, opened in real ONNX Runtime and compared with PyTorch's own outputs
+/// (saved by testassets/training/make_converter_fixtures.py), at batch 3 and batch 1 from one dynamic-batch graph.</summary>
+public sealed class ConverterParityTests(ITestOutputHelper output)
+{
+    public const double Tolerance = 1e-4;
+
+    public static string Asset(string name) => Path.Combine(AppContext.BaseDirectory, "assets", "converter", name);
+
+    public static IEnumerable<object[]> Cases() =>
+        from f in new[] { "cnn", "mlp", "resnet", "mobilenet", "flagged", "misc", "lstm", "encoder", "attention" }
+        from opset in new[] { 13, 17 }
+        select new object[] { f, opset };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Converted_model_matches_pytorch(string fixture, int opset)
+    {
+        var reference = NpzReader.ReadAll(Asset(fixture + ".npz"));
+        var maxAbs = ConvertAndCompare(fixture, reference, opset, new Dictionary<string, object?>());
+        output.WriteLine($"{fixture} opset {opset}: max-abs {maxAbs:E2}");
+    }
+
+    [Fact]
+    public void Flag_argument_selects_the_branch()
+    {
+        var reference = NpzReader.ReadAll(Asset("flagged_normalize.npz"));
+        var maxAbs = ConvertAndCompare("flagged", reference, 17, new Dictionary<string, object?> { ["normalize"] = true });
+        output.WriteLine($"flagged normalize=True: max-abs {maxAbs:E2}");
+    }
+
+    [Fact]
+    public void Wrong_flag_gives_different_outputs()
+    {
+        // The default branch must not match the normalize=True reference: proves the comparison can fail.
+        var reference = NpzReader.ReadAll(Asset("flagged_normalize.npz"));
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => ConvertAndCompare("flagged", reference, 17, new Dictionary<string, object?>()));
+    }
+
+    public static double ConvertAndCompare(string fixture, IReadOnlyDictionary<string, NdArray> reference, int opset, IReadOnlyDictionary<string, object?> flags)
+    {
+        var archive = TorchScriptReader.Read(Asset(fixture + ".pt"), new SourceLocation(Asset(fixture + ".pt")));
+        var inputNames = reference.Keys.Where(k => !k.StartsWith("output", StringComparison.Ordinal)).ToArray();
+        var outputNames = reference.Keys.Where(k => k.StartsWith("output", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
+        var options = new ConversionOptions
+        {
+            Inputs = inputNames.Select(n => new ConversionInput(n, reference[n].ElementType,
+                reference[n].Shape.Select((d, i) => i == 0 ? Dimension.Dynamic("batch") : Dimension.Fixed(d)).ToArray())).ToArray(),
+            OutputNames = outputNames,
+            Opset = opset,
+            ConstantArguments = flags,
+        };
+        var model = TorchScriptToOnnx.Convert(archive, options);
+        var path = Path.Combine(Path.GetTempPath(), $"mb-conv-{fixture}-{opset}-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, OnnxModelFile.Serialize(model));
+        try
+        {
+            OnnxModelValidator.Validate(model, path, new SourceLocation(path));
+            using var runner = new ModelRunner(path, new SourceLocation(path));
+            var worst = 0.0;
+            foreach (var batch in new long[] { reference[inputNames[0]].Shape[0], 1 })
+            {
+                var inputs = inputNames.ToDictionary(n => n, n => reference[n].Slice(0, batch));
+                var results = runner.Run(inputs);
+                foreach (var o in outputNames)
+                {
+                    var expected = reference[o].Slice(0, batch);
+                    var actual = results[o];
+                    Assert.Equal(expected.Shape, actual.Shape);
+                    var e = expected.ToDoubles();
+                    var a = actual.ToDoubles();
+                    var maxAbs = e.Zip(a, (x, y) => Math.Abs(x - y)).DefaultIfEmpty(0).Max();
+                    Assert.True(maxAbs <= Tolerance, $"{fixture} opset {opset} batch {batch} {o}: max-abs {maxAbs:E3} > {Tolerance}");
+                    worst = Math.Max(worst, maxAbs);
+                }
+            }
+            return worst;
+        }
+        finally { File.Delete(path); }
+    }
+}
