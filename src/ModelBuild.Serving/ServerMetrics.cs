@@ -100,6 +100,12 @@ public sealed class ServerMetrics
         c.ComputeSeconds.Observe(computeSeconds);
     }
 
+    /// <summary>Model executions so far.</summary>
+    public long Executions(string model) => Interlocked.Read(ref For(model).Executions);
+
+    /// <summary>Batch rows inferred so far.</summary>
+    public long Inferences(string model) => Interlocked.Read(ref For(model).Inferences);
+
     /// <summary>Mean requests per execution so far (tests and the load test read it).</summary>
     public double MeanBatchSize(string model) => For(model).BatchSize.Mean();
 
