@@ -64,12 +64,13 @@ public static class DeployedModels
         return entries;
     }
 
+    /// <summary>models/&lt;name&gt;/model.onnx, else a Triton repository's &lt;name&gt;/1/model.onnx (the server image's layout).</summary>
     private static List<DeployedModelEntry> FromFolders(string root)
     {
         var models = Path.Combine(root, "models");
-        if (!Directory.Exists(models)) return new List<DeployedModelEntry>();
-        return Directory.GetDirectories(models)
-            .Select(d => new DeployedModelEntry(Path.GetFileName(d), null, Path.Combine(d, "model.onnx")))
+        var (folder, file) = Directory.Exists(models) ? (models, "model.onnx") : (root, Path.Combine("1", "model.onnx"));
+        return Directory.GetDirectories(folder)
+            .Select(d => new DeployedModelEntry(Path.GetFileName(d), null, Path.Combine(d, file)))
             .Where(e => File.Exists(e.Path))
             .OrderBy(e => e.Name, StringComparer.Ordinal)
             .ToList();

@@ -14,7 +14,9 @@ public static partial class TritonConfigReader
 {
     public static BatchingConfig Read(string directory, string model)
     {
+        // An output folder holds the repository under deploy/triton; the server image serves the repository itself.
         var path = Path.Combine(directory, "deploy", "triton", model, "config.pbtxt");
+        if (!File.Exists(path)) path = Path.Combine(directory, model, "config.pbtxt");
         if (!File.Exists(path)) return new BatchingConfig(null, null, null);
         var text = File.ReadAllText(path);
         return new BatchingConfig(Int(MaxBatch().Match(text)), Int(QueueDelay().Match(text)), Int(Count().Match(text)));

@@ -42,9 +42,14 @@ public static class BuildPipeline
         // Bad input or a crash: leave the output folder exactly as it was.
         if (diagnostics.ExitCode > ExitCode.CheckFailed) return null;
 
-        if (manifests.SelectMany(m => m.Models).Any(m => m.Deploy.Docker == DockerTarget.Triton))
+        // One deploy/Dockerfile serves every model: Triton when any model asks for it, else modelbuild serve.
+        var docker = manifests.SelectMany(m => m.Models).Select(m => m.Deploy.Docker).ToHashSet();
+        if (docker.Contains(DockerTarget.Triton) || docker.Contains(DockerTarget.Server))
         {
-            staging.WriteText(OutputLayout.Dockerfile, DockerfileWriter.WriteTriton());
+            staging.WriteText(OutputLayout.Dockerfile, docker.Contains(DockerTarget.Triton)
+                ? DockerfileWriter.WriteTriton()
+                : DockerfileWriter.WriteServer(ToolInfo.Version.ToNormalizedString()));
+            // Both images copy only the Triton repository.
             staging.WriteText(OutputLayout.DockerIgnore, DockerIgnoreWriter.WriteTriton());
         }
 
