@@ -1,3 +1,4 @@
+using ModelBuild.CodeGen;
 using ModelBuild.Diagnostics;
 using ModelBuild.IO;
 using ModelBuild.Manifest;
@@ -25,12 +26,16 @@ public static class BuildPipeline
             Manifests = manifests.Select(m => Path.GetFileName(m.Path)).ToList(),
         };
 
+        var typed = new List<TypedModel>();
         foreach (var manifest in manifests)
             foreach (var model in manifest.Models)
             {
                 try
                 {
-                    report.Models.Add(new ModelPipeline(model, manifest, staging, options, timer, diagnostics).Run());
+                    var pipeline = new ModelPipeline(model, manifest, staging, options, timer, diagnostics);
+                    var modelReport = pipeline.Run();
+                    report.Models.Add(modelReport);
+                    typed.Add(new TypedModel(modelReport.Name, modelReport.Deployed!, pipeline.DeployedInterface!));
                 }
                 catch (ModelBuildException e)
                 {
@@ -63,6 +68,9 @@ public static class BuildPipeline
         staging.WriteText(OutputLayout.MarkdownReport, ReportMarkdownWriter.Write(report));
         var inputs = manifests.Select(m => m.Path).Concat(manifests.SelectMany(m => m.ReferencedFiles)).Distinct(StringComparer.Ordinal);
         staging.Commit(inputs);
+        // Typed model classes for apps that reference ModelBuild.Runtime. Kept in the state folder, not the
+        // outputs list: it is compiled into the app (build/ModelBuild.targets), never copied as content.
+        AtomicFile.WriteAllText(Path.Combine(staging.OutputDirectory, OutputStaging.StateFolder, TypedModelWriter.FileName), TypedModelWriter.Write(typed));
         return report;
     }
 
