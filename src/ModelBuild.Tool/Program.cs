@@ -7,5 +7,7 @@ var root = new RootCommand("ModelBuild: deploy.yaml in, validated and deployable
     BuildCommand.Create(),
     CheckCommand.Create(),
     InspectCommand.Create(),
+    ServeCommand.Create(),
+    BenchServeCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -1,27 +1,27 @@
 using System.IO.Compression;
-using Microsoft.ML.OnnxRuntime;
+using ModelBuild.Models;
 
-// The model ModelBuild deployed sits in the app's output folder as content, like any other file.
-var modelPath = Path.Combine(AppContext.BaseDirectory, "models", "fashion", "optimized", "model.onnx");
+// FashionModel is generated at build time from the deployed model's real interface (input float32[batch,1,28,28],
+// output logits float32[batch,10]): if the model's interface changes, this file stops compiling.
 var dataPath = Path.Combine(AppContext.BaseDirectory, "data", "test.npz");
 string[] classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
-using var session = new InferenceSession(modelPath);
+using var model = FashionModel.Load();
 var (images, labels) = SampleData.Read(dataPath, count: 8);
 
+// One batched call for all images.
+var logits = model.Run(images, batch: labels.Length).Logits;
 var correct = 0;
 for (var i = 0; i < labels.Length; i++)
 {
-    using var input = OrtValue.CreateTensorValueFromMemory(images[(i * 784)..((i + 1) * 784)], new long[] { 1, 1, 28, 28 });
-    using var outputs = session.Run(new RunOptions(), new[] { "input" }, new[] { input }, new[] { "logits" });
-    var logits = outputs[0].GetTensorDataAsSpan<float>();
+    var row = logits.AsSpan(i * classes.Length, classes.Length);
     var predicted = 0;
-    for (var c = 1; c < logits.Length; c++)
-        if (logits[c] > logits[predicted]) predicted = c;
+    for (var c = 1; c < row.Length; c++)
+        if (row[c] > row[predicted]) predicted = c;
     correct += predicted == labels[i] ? 1 : 0;
     Console.WriteLine($"image {i}: predicted {classes[predicted],-12} actual {classes[labels[i]]}");
 }
-Console.WriteLine($"{correct} of {labels.Length} correct, model {Path.GetRelativePath(AppContext.BaseDirectory, modelPath)}");
+Console.WriteLine($"{correct} of {labels.Length} correct, model {Path.GetRelativePath(AppContext.BaseDirectory, model.Model.Path)}");
 
 /// <summary>Reads the first images and labels from the sample's test.npz (float32 and int64 .npy entries).</summary>
 internal static class SampleData

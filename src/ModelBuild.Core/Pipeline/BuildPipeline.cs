@@ -1,3 +1,4 @@
+using ModelBuild.CodeGen;
 using ModelBuild.Diagnostics;
 using ModelBuild.IO;
 using ModelBuild.Manifest;
@@ -25,12 +26,16 @@ public static class BuildPipeline
             Manifests = manifests.Select(m => Path.GetFileName(m.Path)).ToList(),
         };
 
+        var typed = new List<TypedModel>();
         foreach (var manifest in manifests)
             foreach (var model in manifest.Models)
             {
                 try
                 {
-                    report.Models.Add(new ModelPipeline(model, manifest, staging, options, timer, diagnostics).Run());
+                    var pipeline = new ModelPipeline(model, manifest, staging, options, timer, diagnostics);
+                    var modelReport = pipeline.Run();
+                    report.Models.Add(modelReport);
+                    typed.Add(new TypedModel(modelReport.Name, modelReport.Deployed!, pipeline.DeployedInterface!));
                 }
                 catch (ModelBuildException e)
                 {
@@ -42,9 +47,14 @@ public static class BuildPipeline
         // Bad input or a crash: leave the output folder exactly as it was.
         if (diagnostics.ExitCode > ExitCode.CheckFailed) return null;
 
-        if (manifests.SelectMany(m => m.Models).Any(m => m.Deploy.Docker == DockerTarget.Triton))
+        // One deploy/Dockerfile serves every model: Triton when any model asks for it, else modelbuild serve.
+        var docker = manifests.SelectMany(m => m.Models).Select(m => m.Deploy.Docker).ToHashSet();
+        if (docker.Contains(DockerTarget.Triton) || docker.Contains(DockerTarget.Server))
         {
-            staging.WriteText(OutputLayout.Dockerfile, DockerfileWriter.WriteTriton());
+            staging.WriteText(OutputLayout.Dockerfile, docker.Contains(DockerTarget.Triton)
+                ? DockerfileWriter.WriteTriton()
+                : DockerfileWriter.WriteServer(ToolInfo.Version.ToNormalizedString()));
+            // Both images copy only the Triton repository.
             staging.WriteText(OutputLayout.DockerIgnore, DockerIgnoreWriter.WriteTriton());
         }
 
@@ -58,6 +68,9 @@ public static class BuildPipeline
         staging.WriteText(OutputLayout.MarkdownReport, ReportMarkdownWriter.Write(report));
         var inputs = manifests.Select(m => m.Path).Concat(manifests.SelectMany(m => m.ReferencedFiles)).Distinct(StringComparer.Ordinal);
         staging.Commit(inputs);
+        // Typed model classes for apps that reference ModelBuild.Runtime. Kept in the state folder, not the
+        // outputs list: it is compiled into the app (build/ModelBuild.targets), never copied as content.
+        AtomicFile.WriteAllText(Path.Combine(staging.OutputDirectory, OutputStaging.StateFolder, TypedModelWriter.FileName), TypedModelWriter.Write(typed));
         return report;
     }
 

@@ -19,6 +19,9 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
 {
     private string Name => spec.Name.Value;
 
+    /// <summary>The deployed artifact's real interface (variants may change it, e.g. fp16 without keep_io_types); set by <see cref="Run"/>.</summary>
+    public ModelInterface? DeployedInterface { get; private set; }
+
     public ModelReport Run()
     {
         // Refuse what this version cannot do before spending time on the model.
@@ -72,6 +75,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         // 3. Checks and the deployed artifact.
         var deployed = SelectDeployed(report, metric, sourceScore, artifactPaths, source.Interface);
         report.Deployed = deployed.Name;
+        DeployedInterface = ModelInterfaceReader.Read(OnnxModelFile.Load(artifactPaths[deployed.Name], spec.Source.Location), spec.Source.Location);
 
         // 4. Deployment targets for the deployed artifact.
         timer.Time($"[{Name}] write deployment targets", () =>

@@ -33,8 +33,5 @@ public static class DeploymentWriter
         if (deploy.KServe)
             throw new ModelBuildException(DiagnosticCodes.NotSupportedYet,
                 "'kserve' manifests are not supported by this version of ModelBuild yet", deploy.Location ?? spec.Location);
-        if (deploy.Docker == DockerTarget.Server)
-            throw new ModelBuildException(DiagnosticCodes.NotSupportedYet,
-                "'docker: server' is not supported by this version of ModelBuild yet; use 'docker: triton'", deploy.Location ?? spec.Location);
     }
 }

@@ -67,7 +67,8 @@ internal static class DockerfileLint
         }
 
         var ignore = ReadIgnore(contextDir);
-        foreach (var copy in ins.Where(i => i.Keyword is "COPY" or "ADD"))
+        // COPY --from copies out of an earlier stage, not the build context.
+        foreach (var copy in ins.Where(i => i.Keyword is "COPY" or "ADD" && !i.Arguments.StartsWith("--from=", StringComparison.Ordinal)))
         {
             var args = copy.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(a => !a.StartsWith("--")).ToList();
             if (args.Count < 2) { problems.Add($"line {copy.Line}: {copy.Keyword} needs a source and a destination"); continue; }

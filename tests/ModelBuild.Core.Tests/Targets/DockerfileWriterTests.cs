@@ -65,6 +65,20 @@ public sealed class DockerfileWriterTests : IDisposable
         Assert.Equal("8000 8001 8002", Assert.Single(ins, i => i.Keyword == "EXPOSE").Arguments);
     }
 
+    [Fact]
+    public void Server_dockerfile_passes_the_lint_pinned_non_root_with_health_check()
+    {
+        var dockerfile = DockerfileWriter.WriteServer("0.1.0");
+        WriteLayout(dockerfile);
+        Assert.Empty(DockerfileLint.Check(dockerfile, _deploy, [DockerfileWriter.ServerPort]));
+        var ins = DockerfileLint.Parse(dockerfile);
+        Assert.Equal(DockerfileWriter.AspNetImage, ins.Last(i => i.Keyword == "FROM").Arguments);
+        Assert.Contains(ins, i => i.Keyword == "USER" && i.Arguments == "$APP_UID");
+        Assert.Contains("--version 0.1.0", ins.First(i => i.Keyword == "RUN").Arguments);
+        Assert.Contains("/v2/health/ready", ins.Single(i => i.Keyword == "HEALTHCHECK").Arguments);
+        Assert.Throws<ArgumentException>(() => DockerfileWriter.WriteServer("1.0 && rm -rf /"));
+    }
+
     public static TheoryData<string, string, string> BrokenDockerfiles => new()
     {
         { "FROM nvcr.io/nvidia/tritonserver:24.08-py3", "FROM nvcr.io/nvidia/tritonserver:latest", "uses 'latest'" },

@@ -1,0 +1,66 @@
+namespace ModelBuild.Runtime;
+
+/// <summary>Element types a deployed model's inputs and outputs may have, and the .NET array each one uses.</summary>
+public enum TensorType
+{
+    /// <summary>float32, held in <see cref="float"/>[].</summary>
+    Float32,
+    /// <summary>float16, held in <see cref="Half"/>[].</summary>
+    Float16,
+    /// <summary>float64, held in <see cref="double"/>[].</summary>
+    Float64,
+    /// <summary>int64, held in <see cref="long"/>[].</summary>
+    Int64,
+    /// <summary>int32, held in <see cref="int"/>[].</summary>
+    Int32,
+    /// <summary>int8, held in <see cref="sbyte"/>[].</summary>
+    Int8,
+    /// <summary>uint8, held in <see cref="byte"/>[].</summary>
+    UInt8,
+    /// <summary>bool, held in <see cref="bool"/>[].</summary>
+    Bool,
+}
+
+/// <summary>Names and element sizes of <see cref="TensorType"/>.</summary>
+public static class TensorTypes
+{
+    /// <summary>The element type of a .NET array, or null when no tensor type uses it.</summary>
+    public static TensorType? Of(Array data) => data switch
+    {
+        float[] => TensorType.Float32,
+        Half[] => TensorType.Float16,
+        double[] => TensorType.Float64,
+        long[] => TensorType.Int64,
+        int[] => TensorType.Int32,
+        sbyte[] => TensorType.Int8,
+        byte[] => TensorType.UInt8,
+        bool[] => TensorType.Bool,
+        _ => null,
+    };
+
+    /// <summary>A new zeroed array for <paramref name="length"/> elements of <paramref name="type"/>.</summary>
+    public static Array NewArray(TensorType type, int length) => type switch
+    {
+        TensorType.Float32 => new float[length],
+        TensorType.Float16 => new Half[length],
+        TensorType.Float64 => new double[length],
+        TensorType.Int64 => new long[length],
+        TensorType.Int32 => new int[length],
+        TensorType.Int8 => new sbyte[length],
+        TensorType.UInt8 => new byte[length],
+        TensorType.Bool => new bool[length],
+        _ => throw new ArgumentOutOfRangeException(nameof(type)),
+    };
+
+    /// <summary>Bytes per element.</summary>
+    public static int ElementSize(TensorType type) => type switch
+    {
+        TensorType.Float32 or TensorType.Int32 => 4,
+        TensorType.Float16 => 2,
+        TensorType.Float64 or TensorType.Int64 => 8,
+        _ => 1,
+    };
+
+    /// <summary>The manifest's spelling: float32, int64, ...</summary>
+    public static string Name(TensorType type) => type.ToString().ToLowerInvariant();
+}

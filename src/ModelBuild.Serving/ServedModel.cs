@@ -1,0 +1,75 @@
+using ModelBuild.Runtime;
+
+namespace ModelBuild.Serving;
+
+/// <summary>A model the server answers for: its session, and its batcher when it can batch.</summary>
+public sealed class ServedModel : IAsyncDisposable
+{
+    public ServedModel(DeployedModel model, ServerOptions options, ServerMetrics metrics)
+    {
+        Model = model;
+        var config = TritonConfigReader.Read(options.Directory, model.Name);
+        var batchable = model.Inputs.Concat(model.Outputs).All(t => t.HasDynamicBatch);
+        // Like Triton: max_batch_size 0 means the model has no batch axis the server may use.
+        MaxBatchSize = batchable ? Math.Max(options.MaxBatchSize ?? config.MaxBatchSize ?? 8, 0) : 0;
+        if (MaxBatchSize > 1)
+            Batcher = new DynamicBatcher(model, metrics, MaxBatchSize,
+                Math.Max(options.MaxQueueDelayMicroseconds ?? config.MaxQueueDelayMicroseconds ?? 100, 0),
+                Math.Max(options.Instances ?? config.Instances ?? 1, 1), Math.Max(options.MaxQueueLength, 1));
+        _metrics = metrics;
+    }
+
+    private readonly ServerMetrics _metrics;
+
+    public DeployedModel Model { get; }
+    public string Name => Model.Name;
+
+    /// <summary>The largest batch a request may carry; 0 when the model has no dynamic batch axis.</summary>
+    public int MaxBatchSize { get; }
+
+    /// <summary>Null when batching is off (max batch 1 or no batch axis): requests run on their own threads.</summary>
+    public DynamicBatcher? Batcher { get; }
+
+    /// <summary>Validates, then runs through the batcher or directly.</summary>
+    public async Task<IReadOnlyList<ModelTensor>> InferAsync(IReadOnlyList<ModelTensor> inputs)
+    {
+        try
+        {
+            Model.Validate(inputs);
+        }
+        catch (ModelInputException e)
+        {
+            throw RequestException.BadRequest(e.Message);
+        }
+        if (MaxBatchSize > 0)
+        {
+            var rows = inputs[0].Shape[0];
+            if (inputs.Any(t => t.Shape[0] != rows))
+                throw RequestException.BadRequest($"inputs disagree on the batch size (first axis): {string.Join(", ", inputs.Select(t => $"{t.Name}={t.Shape[0]}"))}");
+            if (rows > MaxBatchSize)
+                throw RequestException.BadRequest($"batch size {rows} exceeds model '{Name}' max_batch_size {MaxBatchSize}");
+            if (rows == 0)
+                throw RequestException.BadRequest("batch size must be at least 1");
+        }
+        try
+        {
+            if (Batcher is not null) return await Batcher.InferAsync(inputs).ConfigureAwait(false);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var outputs = Model.Run(inputs);
+            var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+            _metrics.Execution(Name, 1, inputs[0].Shape.Length > 0 ? inputs[0].Shape[0] : 1, 0, seconds);
+            return outputs;
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            // Inputs passed validation, so what ONNX Runtime refuses is about their values (an index out of range...).
+            throw RequestException.BadRequest($"model '{Name}' failed on these inputs: {e.Message.Split('\n')[0]}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Batcher is not null) await Batcher.DisposeAsync().ConfigureAwait(false);
+        Model.Dispose();
+    }
+}

@@ -1,0 +1,71 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using ModelBuild.Diagnostics;
+using ModelBuild.Serving;
+
+namespace ModelBuild.Tool.Commands;
+
+/// <summary><c>modelbuild serve DIR</c>: the KServe v2 HTTP server over an output folder's deployed models.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var dir = new Argument<DirectoryInfo>("dir") { Description = "A ModelBuild output folder (modelbuild build --out DIR, or an app's bin folder)." };
+        var port = new Option<int>("--port") { Description = "HTTP port (0 = any free port).", DefaultValueFactory = _ => 8000 };
+        var host = new Option<string>("--host") { Description = "Address to bind; 0.0.0.0 to accept other machines.", DefaultValueFactory = _ => "127.0.0.1" };
+        var models = new Option<string[]>("--model") { Description = "Serve only this model (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var maxBody = new Option<int>("--max-request-mb") { Description = "Largest request body in MB (bigger ones get 413).", DefaultValueFactory = _ => 16 };
+        var labels = new Option<string?>("--labels") { Description = "/predict class names: a file with one per line, or a comma-separated list." };
+        var mean = new Option<float>("--image-mean") { Description = "/predict: pixels are scaled to [0,1], then (x - mean) / std.", DefaultValueFactory = _ => 0f };
+        var std = new Option<float>("--image-std") { Description = "/predict: see --image-mean.", DefaultValueFactory = _ => 1f };
+        var shared = new ServeOptionsArguments();
+        var command = new Command("serve", "Serve the deployed models of an output folder over the KServe v2 HTTP protocol (Triton's).")
+        {
+            dir, port, host, models, maxBody, labels, mean, std,
+        };
+        shared.AddTo(command);
+        command.SetAction(async (parse, cancellation) =>
+        {
+            if (parse.GetValue(std) <= 0 || parse.GetValue(maxBody) <= 0)
+            {
+                CommandRunner.Report(Diagnostic.Error(DiagnosticCodes.InvalidValue, "--image-std and --max-request-mb must be positive"));
+                return (int)ExitCode.BadInput;
+            }
+            var options = shared.Apply(parse, new ServerOptions
+            {
+                Directory = parse.GetValue(dir)!.FullName,
+                Host = parse.GetValue(host)!,
+                Port = parse.GetValue(port),
+                Models = parse.GetValue(models) ?? [],
+                MaxRequestBodyBytes = parse.GetValue(maxBody) * 1024L * 1024L,
+                Labels = ServeOptionsArguments.ReadLabels(parse.GetValue(labels)),
+                ImageMean = parse.GetValue(mean),
+                ImageStd = parse.GetValue(std),
+                ConsoleLogging = true,
+            });
+            ModelServer server;
+            try
+            {
+                server = await ModelServer.StartAsync(options, cancellation);
+            }
+            catch (Exception e) when (e is IOException or SocketException or ArgumentException or InvalidOperationException
+                                         or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or UnauthorizedAccessException)
+            {
+                var code = e is IOException or SocketException ? DiagnosticCodes.InvalidValue : DiagnosticCodes.ModelUnreadable;
+                CommandRunner.Report(Diagnostic.Error(e is DirectoryNotFoundException ? DiagnosticCodes.FileNotFound : code, $"cannot serve: {e.Message}"));
+                return (int)ExitCode.BadInput;
+            }
+            await using (server)
+            {
+                foreach (var m in server.Models.All)
+                    Console.WriteLine($"model {m.Name} ({m.Model.Variant ?? "model.onnx"}): " +
+                        (m.Batcher is { } b ? $"dynamic batching up to {b.MaxBatchSize}, {b.MaxQueueDelayMicroseconds} µs, {b.Workers} instance(s)" : "no batching"));
+                Console.WriteLine($"serving on {server.Address} (KServe v2: {server.Address}v2, metrics: {server.Address}metrics); Ctrl+C stops");
+                await server.WaitForShutdownAsync(cancellation);
+                Console.WriteLine("stopping: finishing in-flight requests");
+            }
+            return (int)ExitCode.Success;
+        });
+        return command;
+    }
+}
