@@ -2,6 +2,7 @@ using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
+using ModelBuild.Pipeline;
 using ModelBuild.Reports;
 using ModelBuild.Runtime;
 
@@ -17,6 +18,21 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
     {
         using var runner = new ModelRunner(artifactPath, location, intraOpThreads);
         return BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), BatchedRunner.HasFixedBatch(model), cancellation);
+    }
+
+    /// <summary>Runs the source model in libtorch (TorchScript sources): PyTorch's own outputs, named like the ONNX outputs.</summary>
+    public IReadOnlyDictionary<string, NdArray> RunReference(ITorchReference reference)
+    {
+        var inputNames = model.Inputs.Select(i => i.Name).ToList();
+        var outputNames = model.Outputs.Select(o => o.Name).ToList();
+        return BatchedRunner.Run(batch =>
+        {
+            var outputs = reference.Run(inputNames.Select(n => batch[n]).ToList());
+            if (outputs.Count != outputNames.Count)
+                throw new ModelBuildException(DiagnosticCodes.ModelInterfaceMismatch,
+                    $"PyTorch returned {outputs.Count} output(s) but the converted model has {outputNames.Count}");
+            return outputNames.Select((n, i) => (n, outputs[i])).ToDictionary(p => p.n, p => p.Item2, StringComparer.Ordinal);
+        }, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), BatchedRunner.HasFixedBatch(model), cancellation);
     }
 
     public void Measure(ArtifactReport report, string artifactPath, IReadOnlyDictionary<string, NdArray> reference, int latencyBatch, SourceLocation location)

@@ -22,7 +22,12 @@ public static class BatchedRunner
     /// Runs every sample. With a fixed batch axis, samples that do not fill a last batch are left out: the
     /// outputs then have fewer rows than the set, and scoring uses the matching first labels.
     /// </summary>
-    public static IReadOnlyDictionary<string, NdArray> Run(ModelRunner runner, EvaluationSet set, int batchSize, bool fixedBatch, CancellationToken cancellation)
+    public static IReadOnlyDictionary<string, NdArray> Run(ModelRunner runner, EvaluationSet set, int batchSize, bool fixedBatch, CancellationToken cancellation) =>
+        Run(runner.Run, set, batchSize, fixedBatch, cancellation);
+
+    /// <summary>The same batching around any runner (ONNX Runtime, or libtorch for the reference outputs).</summary>
+    public static IReadOnlyDictionary<string, NdArray> Run(Func<IReadOnlyDictionary<string, NdArray>, IReadOnlyDictionary<string, NdArray>> run,
+        EvaluationSet set, int batchSize, bool fixedBatch, CancellationToken cancellation)
     {
         var usable = fixedBatch ? set.Count / batchSize * batchSize : set.Count;
         if (usable == 0)
@@ -34,7 +39,7 @@ public static class BatchedRunner
             cancellation.ThrowIfCancellationRequested();
             var size = Math.Min(batchSize, usable - start);
             var batch = set.Inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(start, size), StringComparer.Ordinal);
-            foreach (var (name, output) in runner.Run(batch))
+            foreach (var (name, output) in run(batch))
             {
                 if (!parts.TryGetValue(name, out var list)) parts[name] = list = new List<NdArray>();
                 list.Add(output);

@@ -9,6 +9,7 @@ public static class OutputLayout
     public const string DockerIgnore = "deploy/.dockerignore";
 
     public static string BaseModel(string model) => $"models/{model}/model.onnx";
+    public static string TorchScriptModel(string model) => $"models/{model}/model.pt";
     public static string VariantModel(string model, string variant) => $"models/{model}/{variant}/model.onnx";
     public static string MobileModel(string model, string variant) => $"models/{model}/{variant}/model.ort";
     public static string TritonConfig(string model) => $"deploy/triton/{model}/config.pbtxt";

@@ -15,6 +15,9 @@ public sealed class BuildOptions
 
     public int Seed { get; init; } = 20240611;
 
+    /// <summary>libtorch for TorchScript sources (reference outputs, export.torchscript); null where it is not available.</summary>
+    public ITorchBackend? Torch { get; init; }
+
     public IBuildLog Log { get; init; } = new NullBuildLog();
     public CancellationToken Cancellation { get; init; }
 }

@@ -28,7 +28,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         foreach (var variant in spec.Variants) PassPlanner.Plan(variant);
         DeploymentWriter.Preflight(spec);
 
-        var source = timer.Time($"[{Name}] load source", () => SourceModel.Load(spec));
+        var source = timer.Time($"[{Name}] load source", () => SourceModel.Load(spec, Path.Combine(staging.StagingDirectory, ".work")));
         var report = new ModelReport
         {
             Name = Name,
@@ -55,7 +55,9 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
             EvaluationSet.Create(spec.Evaluate, source.Interface, manifest.Directory, options.SyntheticSamples, options.Seed));
         var metric = spec.Evaluate?.Metric ?? MetricKind.Cosine;
         var evaluator = new ArtifactEvaluator(set, source.Interface, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation);
-        var reference = timer.Time($"[{Name}] run source model", () => evaluator.Run(source.OnnxPath, spec.Source.Location));
+        var reference = timer.Time($"[{Name}] run source model", () => RunReference(evaluator, source, report));
+        if (spec.Export.TorchScript)
+            timer.Time($"[{Name}] export torchscript", () => ExportTorchScript(set));
         var latencyBatch = LatencyBatch(source.Interface);
 
         foreach (var artifact in report.Artifacts)
@@ -81,6 +83,39 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         timer.Time($"[{Name}] write deployment targets", () =>
             DeploymentWriter.Write(spec, source.Interface, artifactPaths[deployed.Name], staging));
         return report;
+    }
+
+    /// <summary>
+    /// The outputs every artifact is compared with: PyTorch's own (libtorch runs the TorchScript source) when the
+    /// source is TorchScript, so the converted base export is held to checks.parity too; else the ONNX source's.
+    /// </summary>
+    private IReadOnlyDictionary<string, NdArray> RunReference(ArtifactEvaluator evaluator, SourceModel source, ModelReport report)
+    {
+        if (spec.Source.Kind == ModelSourceKind.TorchScript)
+        {
+            if (options.Torch is { } torch)
+            {
+                using var reference = torch.Open(spec.Source.Path!, spec.Source.Location);
+                report.ParityReference = "pytorch";
+                return evaluator.RunReference(reference);
+            }
+            diagnostics.Warning(DiagnosticCodes.TorchRuntimeUnavailable,
+                $"model '{Name}': libtorch is not available, so the converted model is not compared with PyTorch's own outputs",
+                spec.Source.Location);
+        }
+        report.ParityReference = "onnx source";
+        return evaluator.Run(source.OnnxPath, spec.Source.Location);
+    }
+
+    /// <summary><c>export.torchscript</c>: the source re-saved by libtorch in eval mode, reloaded and verified on evaluation samples.</summary>
+    private void ExportTorchScript(EvaluationSet set)
+    {
+        if (options.Torch is not { } torch)
+            throw new ModelBuildException(DiagnosticCodes.TorchRuntimeUnavailable,
+                $"model '{Name}': export.torchscript needs libtorch, which is not available to this run", spec.Source.Location);
+        var samples = set.Take(Math.Min(2, set.Count));
+        var inputs = (spec.Inputs ?? Array.Empty<TensorSpec>()).Select(i => samples[i.Name.Value]).ToList();
+        torch.Resave(spec.Source.Path!, staging.PathFor(OutputLayout.TorchScriptModel(Name)), new[] { inputs }, spec.Source.Location);
     }
 
     private void BuildVariant(VariantSpec variant, Dictionary<string, string> artifactPaths, ModelReport report)

@@ -10,11 +10,12 @@ namespace ModelBuild.Pipeline;
 /// <summary>The model a manifest entry names, brought into ONNX and checked against what the manifest declares.</summary>
 public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
 {
-    public static SourceModel Load(ModelSpec spec)
+    /// <param name="workDir">Where a converted model is written (the run's private staging folder, removed after the run).</param>
+    public static SourceModel Load(ModelSpec spec, string? workDir = null)
     {
         var location = spec.Source.Location;
         if (spec.Source.Kind == ModelSourceKind.TorchScript)
-            return FromTorchScript(spec, TorchScriptReader.Read(spec.Source.Path!, location));
+            return FromTorchScript(spec, TorchScriptReader.Read(spec.Source.Path!, location), workDir);
         if (spec.Source.Kind != ModelSourceKind.Onnx)
             throw new ModelBuildException(DiagnosticCodes.UnsupportedModelSource,
                 $"{spec.Source.Kind} sources are not supported by this version of ModelBuild yet; export the model to ONNX and name the .onnx file",

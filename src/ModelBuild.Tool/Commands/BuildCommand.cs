@@ -36,6 +36,8 @@ internal static class BuildCommand
                 IntraOpThreads = Math.Max(1, parse.GetValue(threads)),
                 Log = parse.GetValue(quiet) ? new NullBuildLog() : new ConsoleBuildLog(Console.Out),
                 Cancellation = cancellation,
+                // libtorch loads only when a TorchScript source needs it.
+                Torch = new ModelBuild.Torch.TorchBackend(),
             };
             var report = BuildPipeline.Run(ManifestArguments.Resolve(parse.GetValue(manifests)), options, diagnostics);
             if (report is not null && !parse.GetValue(quiet))

@@ -54,7 +54,7 @@ public sealed class BuildPipelineTests
             Assert.True(artifact.Latency!.P50Ms > 0 && artifact.Latency.P50Ms <= artifact.Latency.P95Ms && artifact.Latency.P95Ms <= artifact.Latency.P99Ms);
         }
         var checks = model.Artifacts.Single(a => a.Name == "optimized").Checks;
-        Assert.Equal(new[] { "parity.max_abs", "accuracy.min", "accuracy.max_drop", "size.max_mb" }, checks.Select(c => c.Check));
+        Assert.Equal(new[] { "parity.max_abs", "accuracy.min", "accuracy.max_drop", "outputs.logits.finite", "size.max_mb" }, checks.Select(c => c.Check));
         Assert.All(checks, c => Assert.True(c.Passed));
 
         // The deployed artifact really runs and classifies: recompute its accuracy independently.
