@@ -7,5 +7,6 @@ var root = new RootCommand("ModelBuild: deploy.yaml in, validated and deployable
     BuildCommand.Create(),
     CheckCommand.Create(),
     InspectCommand.Create(),
+    BenchCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -33,7 +33,9 @@ public sealed class FashionQuantizationTests(ITestOutputHelper output)
         Assert.True(ops["QuantizeLinear"] >= 4, "activations of both Convs and Gemms are quantized");
         Assert.True(Fp32Top1.Value - top1 <= 0.005, $"top-1 drop {Fp32Top1.Value - top1}");
         Assert.True(ratio <= 0.30, $"size ratio {ratio}");
-        Assert.Contains(outcome.LayerErrors, e => e.OpType == "Conv" && e.Cosine > 0.99);
+        // Conv+Relu and Gemm+Relu report under the Relu (folded into the Q); every layer stays close to float.
+        Assert.Equal(3, outcome.LayerErrors.Count(e => e.OpType == "Relu" && e.Tensor.Length > 0));
+        Assert.All(outcome.LayerErrors, e => Assert.True(e.Cosine > 0.99, $"{e.Node}: cosine {e.Cosine}"));
     }
 
     [Fact]

@@ -29,7 +29,7 @@ public static class Calibrator
         foreach (var batch in batches)
         {
             cancellation.ThrowIfCancellationRequested();
-            foreach (var (name, value) in probe.Run(batch))
+            foreach (var (name, value) in probe.Run(batch).Concat(batch))
             {
                 if (!wanted.Contains(name) || value.Data is not float[] data || data.Length == 0) continue;
                 var (min, max) = MinMax(data);
@@ -42,7 +42,7 @@ public static class Calibrator
         foreach (var batch in batches)
         {
             cancellation.ThrowIfCancellationRequested();
-            foreach (var (name, value) in probe.Run(batch))
+            foreach (var (name, value) in probe.Run(batch).Concat(batch))
                 if (histograms.TryGetValue(name, out var h) && value.Data is float[] data) Fill(h, data, ranges[name]);
         }
         foreach (var (name, h) in histograms)

@@ -21,7 +21,14 @@ public static class LayerErrorAnalyzer
     {
         var tensors = nodes.Select(n => n.Output[0]).Distinct().ToList();
         var a = Gather(reference, tensors, batches, location);
-        var b = Gather(quantized, tensors, batches, location);
+        // In the quantized graph read what the next layer sees: the DequantizeLinear after a tensor's Q
+        // (a Relu folded into that Q only clamps there).
+        var g = new Onnx.GraphEditor(quantized);
+        var seen = tensors.ToDictionary(t => t, t =>
+            g.ConsumersOf(t).FirstOrDefault(c => c.OpType == "QuantizeLinear") is { } q
+            && g.ConsumersOf(q.Output[0]).FirstOrDefault(c => c.OpType == "DequantizeLinear") is { } dq ? dq.Output[0] : t, StringComparer.Ordinal);
+        var gathered = Gather(quantized, seen.Values.ToList(), batches, location);
+        var b = tensors.Where(t => gathered.ContainsKey(seen[t])).ToDictionary(t => t, t => gathered[seen[t]], StringComparer.Ordinal);
         var error = new Dictionary<string, double>(StringComparer.Ordinal);
         var result = new List<LayerError>();
         foreach (var node in nodes)

@@ -87,6 +87,7 @@ public sealed class QdqQuantizer(StaticQuantConfig config)
     /// <summary>Rewrites the graph with the given activation ranges (tensors without one stay float).</summary>
     public void Apply(GraphEditor g, IReadOnlyList<NodeQuantPlan> plans, IReadOnlyDictionary<string, TensorRange> ranges)
     {
+        if (!config.SymmetricActivations) plans = FoldRelus(g, plans, ranges);
         // Params per tensor; ops that only move values reuse their input's initializers (same scale → int8 pass-through).
         var paramsOf = new Dictionary<string, (QuantParams P, string Scale, string Zp)>(StringComparer.Ordinal);
         var byOutput = plans.Where(p => p.Output == OutputQuant.SameAsInput).ToDictionary(p => p.Node.Output[0], StringComparer.Ordinal);
@@ -132,17 +133,48 @@ public sealed class QdqQuantizer(StaticQuantConfig config)
             }
         }
 
+        // One Q per tensor, one DQ per reader: ONNX Runtime fuses a DQ→op→Q group only when the DQ feeds that op alone.
+        g.Refresh();
         foreach (var (t, (_, scale, zp)) in paramsOf)
         {
+            var readers = g.ConsumersOf(t).ToList();
             var q = g.UniqueName(t + "_quantized");
-            var dq = g.UniqueName(t + "_dequantized");
-            var qNode = g.AddNode("QuantizeLinear", [t, scale, zp], [q], t + "_QuantizeLinear");
-            g.RedirectConsumers(t, dq, new HashSet<NodeProto> { qNode });
-            g.AddNode("DequantizeLinear", [q, scale, zp], [dq], t + "_DequantizeLinear");
+            g.AddNode("QuantizeLinear", [t, scale, zp], [q], t + "_QuantizeLinear");
+            foreach (var reader in readers)
+            {
+                var dq = g.UniqueName(t + "_dequantized");
+                g.AddNode("DequantizeLinear", [q, scale, zp], [dq], t + "_DequantizeLinear");
+                for (var i = 0; i < reader.Input.Count; i++) if (reader.Input[i] == t) reader.Input[i] = dq;
+            }
         }
         foreach (var name in weightCache.Keys.Select(k => k.Item1).Concat(replaced).Distinct().ToList()) g.RemoveInitializerIfUnused(name);
         g.TopologicalSort();
         g.Refresh();
+    }
+
+    /// <summary>
+    /// A Relu between a quantized producer and its Q is redundant with asymmetric activations: the Q's zero point
+    /// is real 0, so clamping to it is the Relu. Removing it lets ONNX Runtime see DQ→Conv→Q and fuse QLinearConv.
+    /// </summary>
+    private static List<NodeQuantPlan> FoldRelus(GraphEditor g, IReadOnlyList<NodeQuantPlan> plans, IReadOnlyDictionary<string, TensorRange> ranges)
+    {
+        var planned = plans.Select(p => p.Node).ToHashSet();
+        var kept = new List<NodeQuantPlan>();
+        foreach (var plan in plans)
+        {
+            var relu = plan.Node;
+            if (relu.OpType == "Relu" && ranges.TryGetValue(relu.Output[0], out var r) && r.Min >= 0
+                && g.ProducerOf(relu.Input[0]) is { } producer && planned.Contains(producer) && FusableProducers.Contains(producer.OpType)
+                && g.ConsumersOf(relu.Input[0]).Count == 1 && !g.GraphOutputs.Contains(relu.Input[0]))
+            {
+                producer.Output[0] = relu.Output[0];
+                g.Graph.Node.Remove(relu);
+                continue;
+            }
+            kept.Add(plan);
+        }
+        g.Refresh();
+        return kept;
     }
 
     private (string Dq, float[] Scales) QuantizeWeight(GraphEditor g, string name, int axis)

@@ -19,8 +19,10 @@ public sealed class TensorProbe : IDisposable
     {
         var copy = model.Clone();
         var existing = copy.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        // Only tensors this graph computes: a rewrite may have removed some (a Relu folded into its Q).
+        var computed = copy.Graph.Node.SelectMany(n => n.Output).ToHashSet(StringComparer.Ordinal);
         foreach (var t in tensors.Distinct())
-            if (existing.Add(t)) copy.Graph.Output.Add(new ValueInfoProto { Name = t });
+            if (computed.Contains(t) && existing.Add(t)) copy.Graph.Output.Add(new ValueInfoProto { Name = t });
         _path = Path.Combine(Path.GetTempPath(), $"modelbuild-probe-{Guid.NewGuid():N}.onnx");
         File.WriteAllBytes(_path, OnnxModelFile.Serialize(copy));
         try
