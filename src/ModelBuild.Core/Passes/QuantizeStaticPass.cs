@@ -83,7 +83,12 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
     {
         var a = RunAll(reference, data);
         var b = RunAll(quantized, data);
-        if (data.Labels is { } labels) return Metrics.Top1Accuracy(a, labels) - Metrics.Top1Accuracy(b, labels);
+        // Whole batches only: the labels of a left-over partial batch are dropped with it.
+        if (data.Labels is { } labels)
+        {
+            labels = labels.Slice(0, a.Shape[0]);
+            return Metrics.Top1Accuracy(a, labels) - Metrics.Top1Accuracy(b, labels);
+        }
         return 1 - Metrics.CosineSimilarity(a, b);
     }
 
