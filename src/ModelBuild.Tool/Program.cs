@@ -9,5 +9,6 @@ var root = new RootCommand("ModelBuild: deploy.yaml in, validated and deployable
     InspectCommand.Create(),
     ServeCommand.Create(),
     BenchServeCommand.Create(),
+    BenchCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

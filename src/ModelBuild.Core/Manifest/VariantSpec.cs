@@ -45,10 +45,28 @@ public enum CalibrationMethod
     Entropy,
 }
 
+public enum QuantizeFormat
+{
+    Qdq,
+    QOperator,
+}
+
 public sealed class QuantizeSpec
 {
     public required QuantizeMode Mode { get; init; }
     public bool PerChannel { get; init; }
+
+    /// <summary>Static only: QDQ pairs (default) or fused QLinear* operators.</summary>
+    public QuantizeFormat Format { get; init; } = QuantizeFormat.Qdq;
+
+    /// <summary>Symmetric activations (zero point 0); asymmetric by default.</summary>
+    public bool Symmetric { get; init; }
+
+    /// <summary>7-bit weights, for CPUs without VNNI where 8-bit products can saturate.</summary>
+    public bool ReduceRange { get; init; }
+
+    /// <summary>Static only: keep the layers that add the most error in float until checks.accuracy holds.</summary>
+    public bool AccuracyAware { get; init; }
     public CalibrationSpec? Calibration { get; init; }
     public IReadOnlyList<string> ExcludeOps { get; init; } = Array.Empty<string>();
     public IReadOnlyList<string> ExcludeNodes { get; init; } = Array.Empty<string>();
@@ -67,6 +85,9 @@ public sealed class CalibrationSpec
 public sealed class Fp16Spec
 {
     public bool KeepIoTypes { get; init; } = true;
+
+    /// <summary>Ops kept in float32; null means the default list.</summary>
+    public IReadOnlyList<string>? BlockOps { get; init; }
     public required SourceLocation Location { get; init; }
 }
 

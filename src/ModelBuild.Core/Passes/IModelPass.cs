@@ -15,4 +15,14 @@ public interface IModelPass
     void Run(PassContext context);
 }
 
-public sealed record PassContext(string InputPath, string OutputPath, string ModelName, string VariantName, CancellationToken Cancellation);
+public sealed record PassContext(string InputPath, string OutputPath, string ModelName, string VariantName, CancellationToken Cancellation)
+{
+    /// <summary>What a pass found out along the way, for the build report (per-layer quantization errors, notes).</summary>
+    public PassOutcome Outcome { get; init; } = new();
+}
+
+public sealed class PassOutcome
+{
+    public List<Quantization.LayerError> LayerErrors { get; } = new();
+    public List<string> Notes { get; } = new();
+}

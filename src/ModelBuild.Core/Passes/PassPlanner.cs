@@ -1,5 +1,6 @@
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
+using ModelBuild.Passes.Quantization;
 
 namespace ModelBuild.Passes;
 
@@ -9,7 +10,8 @@ namespace ModelBuild.Passes;
 /// </summary>
 public static class PassPlanner
 {
-    public static IReadOnlyList<IModelPass> Plan(VariantSpec variant)
+    /// <param name="model">The owning model, for accuracy-aware quantization (evaluate data, checks.accuracy).</param>
+    public static IReadOnlyList<IModelPass> Plan(VariantSpec variant, ModelSpec? model = null)
     {
         var passes = new List<IModelPass>();
         if (variant.Prune is { } prune)
@@ -17,13 +19,52 @@ public static class PassPlanner
         if (variant.Optimize is { } optimize)
             passes.Add(new OptimizePass(optimize.Value, optimize.Location));
         if (variant.Quantize is { } quantize)
-            throw NotYet("quantize", quantize.Location);
+            passes.Add(PlanQuantize(quantize, model));
         if (variant.Fp16 is { } fp16)
-            throw NotYet("fp16", fp16.Location);
+            passes.Add(new Fp16Pass(new Fp16Config
+            {
+                KeepIoTypes = fp16.KeepIoTypes,
+                BlockedOps = (fp16.BlockOps ?? Fp16Config.DefaultBlockedOps).ToHashSet(StringComparer.Ordinal),
+            }, fp16.Location));
         if (passes.Count == 0)
             throw new ModelBuildException(DiagnosticCodes.InvalidValue,
                 $"variant '{variant.Name.Value}' applies no pass; give it optimize, quantize, fp16 or prune", variant.Location);
         return passes;
+    }
+
+    private static IModelPass PlanQuantize(QuantizeSpec q, ModelSpec? model)
+    {
+        var excludeOps = q.ExcludeOps.ToHashSet(StringComparer.Ordinal);
+        var excludeNodes = q.ExcludeNodes.ToHashSet(StringComparer.Ordinal);
+        if (q.Mode == QuantizeMode.Dynamic)
+            return new QuantizeDynamicPass(new DynamicQuantConfig
+            {
+                PerChannel = q.PerChannel,
+                ReduceRange = q.ReduceRange,
+                ExcludeOps = excludeOps,
+                ExcludeNodes = excludeNodes,
+            }, q.Location);
+
+        var calibration = q.Calibration
+            ?? throw new ModelBuildException(DiagnosticCodes.MissingKey, "static quantization needs 'calibration'", q.Location);
+        AccuracyTarget? target = null;
+        if (q.AccuracyAware)
+        {
+            var maxDrop = model?.Checks.Accuracy?.MaxDrop?.Value
+                ?? throw new ModelBuildException(DiagnosticCodes.MissingKey,
+                    "'quantize.accuracy_aware' needs checks.accuracy.max_drop: the drop it works to stay within", q.Location);
+            target = new AccuracyTarget(model.Evaluate, maxDrop);
+        }
+        return new QuantizeStaticPass(new StaticQuantConfig
+        {
+            Method = calibration.Method,
+            PerChannel = q.PerChannel,
+            SymmetricActivations = q.Symmetric,
+            ReduceRange = q.ReduceRange,
+            Format = q.Format == QuantizeFormat.QOperator ? QuantFormat.QOperator : QuantFormat.Qdq,
+            ExcludeOps = excludeOps,
+            ExcludeNodes = excludeNodes,
+        }, calibration.Data, calibration.Samples, q.Location, target);
     }
 
     private static ModelBuildException NotYet(string key, SourceLocation location) =>

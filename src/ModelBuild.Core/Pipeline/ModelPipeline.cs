@@ -25,7 +25,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     public ModelReport Run()
     {
         // Refuse what this version cannot do before spending time on the model.
-        foreach (var variant in spec.Variants) PassPlanner.Plan(variant);
+        foreach (var variant in spec.Variants) PassPlanner.Plan(variant, spec);
         DeploymentWriter.Preflight(spec);
 
         var source = timer.Time($"[{Name}] load source", () => SourceModel.Load(spec, Path.Combine(staging.StagingDirectory, ".work")));
@@ -121,11 +121,12 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     private void BuildVariant(VariantSpec variant, Dictionary<string, string> artifactPaths, ModelReport report)
     {
         var parent = VariantOrder.ParentOf(variant);
-        var passes = PassPlanner.Plan(variant);
+        var passes = PassPlanner.Plan(variant, spec);
         var input = artifactPaths[parent];
         var output = OutputLayout.VariantModel(Name, variant.Name.Value);
         var outputPath = staging.PathFor(output);
         var temps = new List<string>();
+        var outcome = new PassOutcome();
         try
         {
             foreach (var (pass, index) in passes.Select((p, i) => (p, i)))
@@ -133,7 +134,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
                 options.Cancellation.ThrowIfCancellationRequested();
                 var target = index == passes.Count - 1 ? outputPath : AtomicFile.TempPathFor(outputPath);
                 if (target != outputPath) temps.Add(target);
-                pass.Run(new PassContext(input, target, Name, variant.Name.Value, options.Cancellation));
+                pass.Run(new PassContext(input, target, Name, variant.Name.Value, options.Cancellation) { Outcome = outcome });
                 input = target;
             }
         }
@@ -143,6 +144,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         }
         artifactPaths[variant.Name.Value] = outputPath;
         var parentLossless = report.Artifacts.First(a => a.Name == parent).Lossless;
+        foreach (var note in outcome.Notes) options.Log.Info($"modelbuild: [{Name}] {variant.Name.Value}: {note}");
         report.Artifacts.Add(new ArtifactReport
         {
             Name = variant.Name.Value,
@@ -150,6 +152,10 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
             From = parent,
             Passes = passes.Select(p => p.Name).ToList(),
             Lossless = parentLossless && passes.All(p => p.IsLossless),
+            PassNotes = outcome.Notes.ToList(),
+            LayerErrors = outcome.LayerErrors
+                .Select(e => new LayerErrorReport(e.Node, e.OpType, e.Tensor, Math.Round(e.Cosine, 6), Math.Round(e.RelativeError, 6), Math.Round(e.Added, 6)))
+                .ToList(),
         });
     }
 

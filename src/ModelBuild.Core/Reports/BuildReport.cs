@@ -47,6 +47,12 @@ public sealed class ArtifactReport
     public string? From { get; init; }
     public IReadOnlyList<string> Passes { get; init; } = Array.Empty<string>();
     public bool Lossless { get; init; }
+
+    /// <summary>What the passes reported (accuracy-aware rounds, nothing to quantize, …).</summary>
+    public IReadOnlyList<string> PassNotes { get; init; } = Array.Empty<string>();
+
+    /// <summary>Quantized variants: each quantized node's output, float vs quantized, on calibration samples.</summary>
+    public IReadOnlyList<LayerErrorReport> LayerErrors { get; init; } = Array.Empty<LayerErrorReport>();
     public long SizeBytes { get; set; }
     public double SizeMb => SizeBytes / (1024.0 * 1024.0);
     public Dictionary<string, ParityReport> Parity { get; } = new(StringComparer.Ordinal);
@@ -61,6 +67,9 @@ public sealed class ArtifactReport
 
 /// <summary>Value range of one output over the evaluation set, and how many values were NaN or infinite.</summary>
 public sealed record OutputStatsReport(double Min, double Max, long NanCount, long InfCount);
+
+/// <param name="AddedError">Relative error this layer adds over its inputs' — the layers worth keeping in float.</param>
+public sealed record LayerErrorReport(string Node, string OpType, string Tensor, double Cosine, double RelativeError, double AddedError);
 
 public sealed record ParityReport(double MaxAbs, double MeanAbs, double MaxRel, double Cosine);
 

@@ -13,10 +13,10 @@ public sealed class ModelRunner : IDisposable
     private readonly InferenceSession _session;
     private readonly SourceLocation _location;
 
-    public ModelRunner(string modelPath, SourceLocation location, int intraOpThreads = 1)
+    public ModelRunner(string modelPath, SourceLocation location, int intraOpThreads = 1, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
         _location = location;
-        using var options = OrtSessionFactory.CreateOptions(intraOpThreads);
+        using var options = OrtSessionFactory.CreateOptions(intraOpThreads, level);
         _session = OrtSessionFactory.Open(modelPath, options, location);
         OutputNames = _session.OutputNames.ToArray();
     }

@@ -16,6 +16,9 @@ internal static class EnumNames
     public static readonly (string, QuantizeMode)[] QuantizeMode =
         [("dynamic", Manifest.QuantizeMode.Dynamic), ("static", Manifest.QuantizeMode.Static)];
 
+    public static readonly (string, QuantizeFormat)[] QuantizeFormat =
+        [("qdq", Manifest.QuantizeFormat.Qdq), ("qoperator", Manifest.QuantizeFormat.QOperator)];
+
     public static readonly (string, CalibrationMethod)[] Calibration =
     [
         ("minmax", CalibrationMethod.MinMax), ("percentile", CalibrationMethod.Percentile),

@@ -74,6 +74,17 @@ internal sealed partial class ManifestBinder
         map.CheckKeys(ManifestKeys.Quantize);
         var mode = map.Require("mode") is { } m ? reader.Enum(m, "quantize.mode", EnumNames.QuantizeMode) : null;
         var perChannel = map["per_channel"] is { } pc && (reader.Bool(pc, "quantize.per_channel") ?? false);
+        var format = map["format"] is { } fo ? reader.Enum(fo, "quantize.format", EnumNames.QuantizeFormat) : null;
+        var symmetric = map["symmetric"] is { } sy && (reader.Bool(sy, "quantize.symmetric") ?? false);
+        var reduceRange = map["reduce_range"] is { } rr && (reader.Bool(rr, "quantize.reduce_range") ?? false);
+        var accuracyAware = map["accuracy_aware"] is { } aa && (reader.Bool(aa, "quantize.accuracy_aware") ?? false);
+        if (mode == QuantizeMode.Dynamic)
+        {
+            if (map.KeyNode("format") is { } k1)
+                reader.Report(DiagnosticCodes.InvalidValue, $"'quantize.format' applies to static quantization only {ctx}; dynamic quantization always writes MatMulInteger", k1);
+            if (accuracyAware && map.KeyNode("accuracy_aware") is { } k2)
+                reader.Report(DiagnosticCodes.InvalidValue, $"'quantize.accuracy_aware' needs static quantization {ctx}", k2);
+        }
 
         CalibrationSpec? calibration = null;
         if (map["calibration"] is { } calNode && reader.Map(calNode, "quantize.calibration", $"in 'quantize.calibration' {ctx}") is { } cal)
@@ -107,6 +118,10 @@ internal sealed partial class ManifestBinder
         {
             Mode = mode ?? QuantizeMode.Dynamic,
             PerChannel = perChannel,
+            Format = format ?? QuantizeFormat.Qdq,
+            Symmetric = symmetric,
+            ReduceRange = reduceRange,
+            AccuracyAware = accuracyAware,
             Calibration = calibration,
             ExcludeOps = ops,
             ExcludeNodes = nodes,
@@ -114,7 +129,7 @@ internal sealed partial class ManifestBinder
         };
     }
 
-    /// <summary><c>fp16: { keep_io_types: bool }</c>, or the shorthand <c>fp16: true</c>.</summary>
+    /// <summary><c>fp16: { keep_io_types: bool, block_ops: [..] }</c>, or the shorthand <c>fp16: true</c>.</summary>
     private Fp16Spec? BindFp16(YamlNode node, string ctx)
     {
         if (node is YamlScalarNode)
@@ -122,7 +137,8 @@ internal sealed partial class ManifestBinder
         if (reader.Map(node, "fp16", $"in 'fp16' {ctx}") is not { } map) return null;
         map.CheckKeys(ManifestKeys.Fp16);
         var keep = map["keep_io_types"] is { } k ? reader.Bool(k, "fp16.keep_io_types") : null;
-        return new Fp16Spec { KeepIoTypes = keep ?? true, Location = map.Location };
+        var block = map["block_ops"] is { } b ? StringList(b, "fp16.block_ops") : null;
+        return new Fp16Spec { KeepIoTypes = keep ?? true, BlockOps = block, Location = map.Location };
     }
 
     private PruneSpec? BindPrune(YamlNode node, string ctx)

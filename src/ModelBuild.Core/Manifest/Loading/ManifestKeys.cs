@@ -12,10 +12,10 @@ internal static class ManifestKeys
     public static readonly string[] Export = ["onnx", "torchscript"];
     public static readonly string[] ExportOnnx = ["opset"];
     public static readonly string[] Variant = ["name", "from", "optimize", "quantize", "fp16", "prune"];
-    public static readonly string[] Quantize = ["mode", "per_channel", "calibration", "exclude"];
+    public static readonly string[] Quantize = ["mode", "per_channel", "format", "symmetric", "reduce_range", "accuracy_aware", "calibration", "exclude"];
     public static readonly string[] Calibration = ["data", "samples", "method"];
     public static readonly string[] Exclude = ["ops", "nodes"];
-    public static readonly string[] Fp16 = ["keep_io_types"];
+    public static readonly string[] Fp16 = ["keep_io_types", "block_ops"];
     public static readonly string[] Prune = ["method", "amount", "finetune"];
     public static readonly string[] Finetune = ["data", "epochs"];
     public static readonly string[] Evaluate = ["data", "metric", "samples"];

@@ -1,0 +1,121 @@
+using ModelBuild.Diagnostics;
+using ModelBuild.Onnx;
+using Onnx;
+
+namespace ModelBuild.Passes;
+
+public sealed record Fp16Config
+{
+    /// <summary>Ops whose fp16 versions lose too much or have no fp16 kernel: they stay float32 with Casts around them.</summary>
+    public static readonly IReadOnlyList<string> DefaultBlockedOps = ["Resize", "Upsample", "TopK", "NonMaxSuppression", "Range", "CumSum", "RoiAlign"];
+
+    public bool KeepIoTypes { get; init; } = true;
+    public IReadOnlySet<string> BlockedOps { get; init; } = DefaultBlockedOps.ToHashSet(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// float32 → float16: float initializers and Constant values (clamped to ±65504), float Casts, graph inputs/outputs
+/// (or Casts at the boundary with keep_io_types), and float32 islands for blocked ops. Tensor types come from
+/// ONNX Runtime's own inference, so shape tensors and other non-float values are left alone.
+/// </summary>
+public sealed class Fp16Pass(Fp16Config config, SourceLocation location) : IModelPass
+{
+    private const float HalfMax = 65504f;
+
+    public string Name => config.KeepIoTypes ? "fp16:keep_io_types" : "fp16";
+    public bool IsLossless => false;
+
+    public void Run(PassContext context)
+    {
+        var model = OnnxModelFile.Load(context.InputPath, location);
+        Convert(model, config, location);
+        File.WriteAllBytes(context.OutputPath, OnnxModelFile.Serialize(model));
+    }
+
+    public static void Convert(ModelProto model, Fp16Config config, SourceLocation location)
+    {
+        var g = new GraphEditor(model);
+        var types = TensorTypeInference.Infer(model, location);
+        bool IsFloat(string t) => t.Length > 0 && types.TryGetValue(t, out var ty) && ty == TensorData.Float;
+        var blocked = g.Graph.Node.Where(n => n.Domain is "" or "ai.onnx" && config.BlockedOps.Contains(n.OpType)).ToList();
+
+        foreach (var t in g.Graph.Initializer.Where(t => t.DataType == TensorData.Float).ToList())
+            Replace(g.Graph.Initializer, t, ToHalf(t));
+        foreach (var node in g.Graph.Node.ToList())
+        {
+            if (blocked.Contains(node)) continue;
+            foreach (var a in node.Attribute)
+                if (a.T is { DataType: TensorData.Float } tensor) a.T = ToHalf(tensor);
+            if (node.OpType == "Cast" && GraphEditor.AttrInt(node, "to", 0) == TensorData.Float)
+                GraphEditor.SetAttr(node, "to", (long)TensorData.Float16);
+        }
+
+        // Blocked ops: Cast float inputs up and outputs back down.
+        var keptOutputs = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var node in blocked)
+        {
+            for (var i = 0; i < node.Input.Count; i++)
+            {
+                if (!IsFloat(node.Input[i])) continue;
+                var up = g.UniqueName(node.Input[i] + "_fp32");
+                GraphEditor.SetAttr(g.AddNode("Cast", [node.Input[i]], [up], node.Name + "_input_cast"), "to", (long)TensorData.Float);
+                node.Input[i] = up;
+            }
+            for (var i = 0; i < node.Output.Count; i++)
+            {
+                if (!IsFloat(node.Output[i])) continue;
+                var original = node.Output[i];
+                var narrow = g.UniqueName(original + "_fp16");
+                if (g.GraphOutputs.Contains(original) && config.KeepIoTypes)
+                {
+                    // The graph output stays float32 as written; other readers get an fp16 copy.
+                    keptOutputs.Add(original);
+                    GraphEditor.SetAttr(g.AddNode("Cast", [original], [narrow], node.Name + "_output_cast"), "to", (long)TensorData.Float16);
+                    var cast = g.Graph.Node[^1];
+                    g.RedirectConsumers(original, narrow, new HashSet<NodeProto> { cast });
+                    continue;
+                }
+                var wide = g.UniqueName(original + "_fp32");
+                node.Output[i] = wide;
+                GraphEditor.SetAttr(g.AddNode("Cast", [wide], [original], node.Name + "_output_cast"), "to", (long)TensorData.Float16);
+            }
+        }
+
+        foreach (var input in g.Graph.Input.Where(i => g.GraphInputs.Contains(i.Name) && IsFloat(i.Name)))
+        {
+            if (!config.KeepIoTypes) { input.Type.TensorType.ElemType = TensorData.Float16; continue; }
+            var half = g.UniqueName(input.Name + "_fp16");
+            var cast = g.AddNode("Cast", [input.Name], [half], input.Name + "_to_fp16");
+            GraphEditor.SetAttr(cast, "to", (long)TensorData.Float16);
+            g.RedirectConsumers(input.Name, half, new HashSet<NodeProto> { cast });
+        }
+        g.Refresh();
+        foreach (var output in g.Graph.Output.Where(o => IsFloat(o.Name)))
+        {
+            if (keptOutputs.Contains(output.Name)) continue;
+            if (!config.KeepIoTypes) { output.Type.TensorType.ElemType = TensorData.Float16; continue; }
+            var half = g.UniqueName(output.Name + "_fp16");
+            foreach (var node in g.Graph.Node)
+            {
+                for (var i = 0; i < node.Output.Count; i++) if (node.Output[i] == output.Name) node.Output[i] = half;
+                for (var i = 0; i < node.Input.Count; i++) if (node.Input[i] == output.Name) node.Input[i] = half;
+            }
+            GraphEditor.SetAttr(g.AddNode("Cast", [half], [output.Name], output.Name + "_to_fp32"), "to", (long)TensorData.Float);
+        }
+        // Intermediate types changed; ONNX Runtime infers them again.
+        g.Graph.ValueInfo.Clear();
+        g.Refresh();
+        g.TopologicalSort();
+    }
+
+    private static void Replace(Google.Protobuf.Collections.RepeatedField<TensorProto> list, TensorProto old, TensorProto replacement) =>
+        list[list.IndexOf(old)] = replacement;
+
+    internal static TensorProto ToHalf(TensorProto t)
+    {
+        var values = TensorData.ToFloats(t);
+        var half = new Half[values.Length];
+        for (var i = 0; i < values.Length; i++) half[i] = (Half)Math.Clamp(values[i], -HalfMax, HalfMax);
+        return TensorData.FromHalfs(t.Name, t.Dims, half);
+    }
+}

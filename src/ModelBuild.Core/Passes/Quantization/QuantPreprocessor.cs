@@ -1,0 +1,41 @@
+using ModelBuild.Diagnostics;
+using ModelBuild.Manifest;
+using ModelBuild.Onnx;
+using Onnx;
+
+namespace ModelBuild.Passes.Quantization;
+
+/// <summary>
+/// What every quantizer needs first: Constant-node weights as initializers, opset 13, BatchNorm folded into Conv,
+/// then ONNX Runtime's basic (hardware-independent) optimizer — constant folding and the like — run offline.
+/// </summary>
+public static class QuantPreprocessor
+{
+    public static ModelProto Run(string inputPath, string workDirectory, SourceLocation location, bool optimize = true)
+    {
+        var model = OnnxModelFile.Load(inputPath, location);
+        var g = new GraphEditor(model);
+        g.PromoteConstants();
+        OpsetUpgrader.Upgrade(g, location);
+        FoldBatchNormPass.Fold(g);
+        g.TopologicalSort();
+        if (!optimize) return model;
+
+        var staged = Path.Combine(workDirectory, $"pre-{Guid.NewGuid():N}.onnx");
+        var optimized = Path.ChangeExtension(staged, ".opt.onnx");
+        try
+        {
+            File.WriteAllBytes(staged, OnnxModelFile.Serialize(model));
+            new OptimizePass(OptimizationLevel.Basic, location).Run(new PassContext(staged, optimized, "", "", CancellationToken.None));
+            var result = OnnxModelFile.Load(optimized, location);
+            var r = new GraphEditor(result);
+            r.PromoteConstants();
+            return result;
+        }
+        finally
+        {
+            File.Delete(staged);
+            File.Delete(optimized);
+        }
+    }
+}

@@ -1,0 +1,200 @@
+using System.CommandLine;
+using ModelBuild.Data;
+using ModelBuild.Diagnostics;
+using ModelBuild.Evaluation;
+using ModelBuild.Manifest;
+using ModelBuild.Onnx;
+using ModelBuild.Passes;
+using ModelBuild.Passes.Quantization;
+using ModelBuild.Runtime;
+
+namespace ModelBuild.Tool.Commands;
+
+/// <summary>
+/// <c>modelbuild bench MODEL[,calib=FILE][,test=FILE][,variants=static+dynamic+fp16][,seq=N] ...</c>:
+/// builds the variants of every model and measures each next to its float32 original in one run, on one intra-op
+/// thread: p50 latency ratio, size ratio, and top-1 (with labelled test data) or output cosine.
+/// </summary>
+internal static class BenchCommand
+{
+    private static readonly SourceLocation Where = new("bench");
+
+    public static Command Create()
+    {
+        var models = new Argument<string[]>("models")
+        {
+            Description = "MODEL.onnx with optional ,calib=FILE (.npy/.npz) ,test=FILE (.npz with labels) ,variants=static+dynamic+fp16 ,seq=N (length of other dynamic axes, default 128)",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var samples = new Option<int>("--samples") { Description = "Calibration samples (default 128).", DefaultValueFactory = _ => 128 };
+        var command = new Command("bench", "Measure quantized/fp16 variants against the float32 model: latency, size and accuracy ratios.") { models, samples };
+        command.SetAction(parse => CommandRunner.Run(() =>
+        {
+            var rows = new List<string[]>();
+            foreach (var spec in parse.GetValue(models)!)
+                rows.AddRange(Bench(BenchTarget.Parse(spec), parse.GetValue(samples)));
+            Print(rows);
+            return ExitCode.Success;
+        }));
+        return command;
+    }
+
+    private sealed record BenchTarget(string Model, string? Calibration, string? Test, string[] Variants, int Sequence)
+    {
+        public static BenchTarget Parse(string text)
+        {
+            var parts = text.Split(',');
+            var options = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.Ordinal);
+            var unknown = options.Keys.Except(["calib", "test", "variants", "seq"]).ToList();
+            if (unknown.Count > 0)
+                throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown option(s) {string.Join(", ", unknown)} in '{text}'", Where);
+            return new BenchTarget(Path.GetFullPath(parts[0]), options.GetValueOrDefault("calib"), options.GetValueOrDefault("test"),
+                options.TryGetValue("variants", out var v) ? v.Split('+', StringSplitOptions.RemoveEmptyEntries) : [],
+                options.TryGetValue("seq", out var s) ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : 128);
+        }
+    }
+
+    private static IEnumerable<string[]> Bench(BenchTarget target, int calibrationSamples)
+    {
+        var model = OnnxModelFile.Load(target.Model, Where);
+        var io = ModelInterfaceReader.Read(model, Where);
+        var hasConv = model.Graph.Node.Any(n => n.OpType == "Conv");
+        var variants = target.Variants.Length > 0 ? target.Variants : [hasConv ? "static" : "dynamic"];
+        var work = Directory.CreateTempSubdirectory("modelbuild-bench-").FullName;
+        try
+        {
+            // Evaluation inputs: the labelled test set, or deterministic synthetic inputs (16 samples) for cosine.
+            NdArray? labels = null;
+            IReadOnlyDictionary<string, NdArray> eval;
+            if (target.Test is { } test)
+            {
+                var arrays = NpzReader.ReadAll(test);
+                eval = io.Inputs.ToDictionary(i => i.Name, i => arrays[i.Name]);
+                labels = arrays.GetValueOrDefault("labels");
+            }
+            else
+            {
+                eval = Synthetic(io, 16, target.Sequence);
+            }
+            var one = eval.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(0, 1));
+
+            var calibration = target.Calibration;
+            if (variants.Contains("static") && calibration is null)
+            {
+                // No real calibration data: synthetic inputs, said so in the row.
+                calibration = Path.Combine(work, "calib.npz");
+                NpzWriter.Write(calibration, Synthetic(io, 8, target.Sequence));
+            }
+
+            var fp32Path = target.Model;
+            var built = new List<(string Name, string Path)>();
+            foreach (var v in variants)
+            {
+                var outPath = Path.Combine(work, v + ".onnx");
+                IModelPass pass = v switch
+                {
+                    "static" => new QuantizeStaticPass(new StaticQuantConfig { PerChannel = true }, calibration!, calibrationSamples, Where),
+                    "dynamic" => new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = true }, Where),
+                    "fp16" => new Fp16Pass(new Fp16Config(), Where),
+                    _ => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown variant '{v}' (static, dynamic, fp16)", Where),
+                };
+                pass.Run(new PassContext(target.Model, outPath, "bench", v, CancellationToken.None));
+                built.Add((v + (v == "static" && target.Calibration is null ? " (synthetic calib)" : ""), outPath));
+            }
+
+            var fp32Out = RunAll(fp32Path, eval, io);
+            var fp32Latency = new List<double>();
+            var latency = built.ToDictionary(b => b.Name, _ => new List<double>());
+            // Alternate fp32 and variants a few rounds so background load hits both alike; median of the p50s.
+            for (var round = 0; round < 3; round++)
+            {
+                fp32Latency.Add(P50(fp32Path, one));
+                foreach (var (name, path) in built) latency[name].Add(P50(path, one));
+            }
+            var baseP50 = Median(fp32Latency);
+            var baseSize = new FileInfo(fp32Path).Length;
+            var fp32Top1 = labels is not null ? Metrics.Top1Accuracy(fp32Out, labels) : (double?)null;
+            var modelName = Path.GetFileName(target.Model);
+            yield return [modelName, "fp32", $"{baseP50:0.00}", "1.00", "1.00", fp32Top1 is { } t ? $"top1 {t:0.0000}" : "cosine 1.0000"];
+            foreach (var (name, path) in built)
+            {
+                var output = RunAll(path, eval, io);
+                var quality = labels is not null
+                    ? $"top1 {Metrics.Top1Accuracy(output, labels):0.0000} (drop {100 * (fp32Top1!.Value - Metrics.Top1Accuracy(output, labels)):0.00} pt)"
+                    : $"cosine {Metrics.CosineSimilarity(fp32Out, output):0.0000}";
+                var p50 = Median(latency[name]);
+                yield return [modelName, name, $"{p50:0.00}", $"{p50 / baseP50:0.00}", $"{(double)new FileInfo(path).Length / baseSize:0.00}", quality];
+            }
+        }
+        finally
+        {
+            // MODELBUILD_BENCH_KEEP=1 leaves the built variants for inspection.
+            if (Environment.GetEnvironmentVariable("MODELBUILD_BENCH_KEEP") == "1") Console.Error.WriteLine($"bench: variants kept in {work}");
+            else Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>Synthetic inputs; int64 token-style inputs get plausible values (ids, all-ones mask, zero segment ids).</summary>
+    private static Dictionary<string, NdArray> Synthetic(ModelInterface io, int batch, int sequence)
+    {
+        var result = new Dictionary<string, NdArray>(StringComparer.Ordinal);
+        var rng = new Random(7);
+        foreach (var input in io.Inputs)
+        {
+            // Axis 0 is the sample axis even for fixed-batch models; runs slice it to the model's own batch.
+            var shape = input.Dims.Select((d, axis) => axis == 0 ? batch : d.Size ?? sequence).ToArray();
+            var count = (int)NdArray.ElementCount(shape);
+            if (input.ElementType == TensorElementType.Int64)
+            {
+                var name = input.Name.ToLowerInvariant();
+                var values = new long[count];
+                for (var i = 0; i < count; i++)
+                    values[i] = name.Contains("mask") ? 1 : name.Contains("type") ? 0 : rng.Next(1000, 20000);
+                result[input.Name] = new NdArray(TensorElementType.Int64, shape, values);
+            }
+            else
+            {
+                result[input.Name] = SyntheticInputs.Generate([input with { Dims = shape.Select(Dimension.Fixed).ToList() }], (int)shape[0], 7)[input.Name];
+            }
+        }
+        return result;
+    }
+
+    private static NdArray RunAll(string path, IReadOnlyDictionary<string, NdArray> inputs, ModelInterface io)
+    {
+        using var runner = new ModelRunner(path, Where);
+        var count = inputs.Values.First().Shape[0];
+        var batch = BatchedRunner.BatchSizeFor(io, 64);
+        var dynamic = io.Inputs.All(i => i.HasDynamicBatch);
+        var parts = new List<NdArray>();
+        for (long start = 0; start < count; start += batch)
+        {
+            var size = dynamic ? Math.Min(batch, count - start) : batch;
+            if (start + size > count) break;
+            parts.Add(runner.Run(inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(start, size)))[runner.OutputNames[0]]);
+        }
+        return NdArrayConcat.AlongFirstAxis(parts);
+    }
+
+    private static double P50(string path, IReadOnlyDictionary<string, NdArray> one)
+    {
+        using var runner = new ModelRunner(path, Where, intraOpThreads: 1);
+        return new LatencyBenchmark(warmupRuns: 5, minRuns: 20, maxRuns: 300, minSeconds: 0.6).Measure(runner, one, 1).P50Ms;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[sorted.Count / 2];
+    }
+
+    private static void Print(List<string[]> rows)
+    {
+        string[] header = ["model", "variant", "p50 ms", "p50 ratio", "size ratio", "accuracy"];
+        var all = rows.Prepend(header).ToList();
+        var widths = Enumerable.Range(0, header.Length).Select(c => all.Max(r => r[c].Length)).ToArray();
+        Console.WriteLine("one intra-op thread, batch 1; ratios are variant / fp32");
+        foreach (var row in all)
+            Console.WriteLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
+    }
+}
