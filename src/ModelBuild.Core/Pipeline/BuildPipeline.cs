@@ -25,12 +25,15 @@ public static class BuildPipeline
             Manifests = manifests.Select(m => Path.GetFileName(m.Path)).ToList(),
         };
 
+        var engines = new List<TensorRtEngine>();
         foreach (var manifest in manifests)
             foreach (var model in manifest.Models)
             {
                 try
                 {
-                    report.Models.Add(new ModelPipeline(model, manifest, staging, options, timer, diagnostics).Run());
+                    var pipeline = new ModelPipeline(model, manifest, staging, options, timer, diagnostics);
+                    report.Models.Add(pipeline.Run());
+                    if (pipeline.Engine is { } engine) engines.Add(engine);
                 }
                 catch (ModelBuildException e)
                 {
@@ -42,10 +45,25 @@ public static class BuildPipeline
         // Bad input or a crash: leave the output folder exactly as it was.
         if (diagnostics.ExitCode > ExitCode.CheckFailed) return null;
 
-        if (manifests.SelectMany(m => m.Models).Any(m => m.Deploy.Docker == DockerTarget.Triton))
+        var models = manifests.SelectMany(m => m.Models).ToList();
+        if (models.Any(m => m.Deploy.Docker == DockerTarget.Triton))
         {
-            staging.WriteText(OutputLayout.Dockerfile, DockerfileWriter.WriteTriton());
-            staging.WriteText(OutputLayout.DockerIgnore, DockerIgnoreWriter.WriteTriton());
+            staging.WriteText(OutputLayout.Dockerfile, DockerfileWriter.WriteTriton(engines: engines));
+            staging.WriteText(OutputLayout.DockerIgnore, DockerIgnoreWriter.WriteTriton(withEngines: engines.Count > 0));
+        }
+        var services = models.Where(m => m.Deploy.KServe is not null)
+            .Select(m => new KServeWriter.Service(m.Name.Value, m.Deploy.KServe!, m.Deploy.Triton)).ToList();
+        if (services.Count > 0)
+        {
+            try
+            {
+                staging.WriteText(OutputLayout.KServe, KServeWriter.Write(services));
+            }
+            catch (ModelBuildException e)
+            {
+                diagnostics.Add(e.Diagnostic);
+                return null;
+            }
         }
 
         report.Passed = !diagnostics.HasErrors;
