@@ -22,6 +22,7 @@ public static class DeploymentWriter
             case TritonBackendKind.TensorRt:
                 // The plan is built by the Dockerfile on a GPU; the repository gets its config, the engine stage the ONNX.
                 engine = TensorRtEngine.For(name, modelInterface, triton!);
+                RefuseNonStandardOps(deployedModelPath, deploy.Variant.Value, triton!.Location);
                 staging.WriteText(OutputLayout.TritonConfig(name),
                     TritonConfigWriter.Write(name, modelInterface, triton, TritonPlatform.TensorRtPlan));
                 staging.CopyFile(deployedModelPath, OutputLayout.Deploy(TritonLayout.EngineSourcePath(name)));
@@ -53,6 +54,23 @@ public static class DeploymentWriter
         staging.WriteText(OutputLayout.TritonConfig(name), TritonConfigWriter.Write(name, modelInterface, triton, platform));
         staging.CopyFile(artifactPath,
             OutputLayout.Deploy(TritonLayout.ModelPath(name, platform, triton?.Version ?? TritonLayout.DefaultVersion)));
+    }
+
+    /// <summary>
+    /// TensorRT's ONNX parser knows the standard operator set only; ONNX Runtime's extended optimizations add
+    /// com.microsoft fused ops (FusedConv, FusedGemm), which would fail the image build much later.
+    /// </summary>
+    private static void RefuseNonStandardOps(string onnxPath, string variant, SourceLocation location)
+    {
+        var custom = OnnxModelFile.Load(onnxPath, location).Graph.Node
+            .Where(n => n.Domain is not ("" or "ai.onnx"))
+            .Select(n => $"{n.Domain}.{n.OpType}")
+            .Distinct().Order(StringComparer.Ordinal).ToList();
+        if (custom.Count > 0)
+            throw new ModelBuildException(DiagnosticCodes.InvalidValue,
+                $"'platform: tensorrt': TensorRT reads standard ONNX operators only, but the deployed artifact '{variant}' uses " +
+                $"{string.Join(", ", custom)} (added by 'optimize: extended'); deploy a variant with 'optimize: basic' or 'none', or base",
+                location);
     }
 
     /// <summary>Refuses targets this version cannot write before any model work starts.</summary>

@@ -232,9 +232,23 @@ public sealed class BuildPipelineTests
     }
 
     [Fact]
-    public void Tensorrt_platform_hands_the_onnx_model_to_the_engine_stage()
+    public void Tensorrt_platform_refuses_an_artifact_with_onnx_runtime_fused_ops()
     {
         using var ws = new PipelineWorkspace(Manifest.Replace(
+            "triton: { max_batch_size: 8 }", "triton: { max_batch_size: 8, platform: tensorrt }"));
+
+        Assert.Null(ws.Build());
+
+        var d = Assert.Single(ws.Diagnostics);
+        Assert.Equal(DiagnosticCodes.InvalidValue, d.Code);
+        Assert.Contains("uses com.microsoft.FusedConv, com.microsoft.FusedGemm", d.Message);
+        Assert.Equal(ws.Find("max_batch_size: 8").Line, d.Location!.Line);
+    }
+
+    [Fact]
+    public void Tensorrt_platform_hands_the_onnx_model_to_the_engine_stage()
+    {
+        using var ws = new PipelineWorkspace(Manifest.Replace("optimize: extended", "optimize: basic").Replace(
             "triton: { max_batch_size: 8 }",
             "triton: { max_batch_size: 8, platform: tensorrt, optimization: { precision: fp16, max_workspace_mb: 1024 } }"));
 
