@@ -5,8 +5,10 @@ public static class OutputLayout
 {
     public const string JsonReport = "modelbuild-report.json";
     public const string MarkdownReport = "modelbuild-report.md";
+    public const string DeployFolder = "deploy";
     public const string Dockerfile = "deploy/Dockerfile";
     public const string DockerIgnore = "deploy/.dockerignore";
+    public const string KServe = "deploy/kserve.yaml";
 
     public static string BaseModel(string model) => $"models/{model}/model.onnx";
     public static string TorchScriptModel(string model) => $"models/{model}/model.pt";
@@ -14,4 +16,7 @@ public static class OutputLayout
     public static string MobileModel(string model, string variant) => $"models/{model}/{variant}/model.ort";
     public static string TritonConfig(string model) => $"deploy/triton/{model}/config.pbtxt";
     public static string TritonModel(string model, int version = 1) => $"deploy/triton/{model}/{version}/model.onnx";
+
+    /// <summary>A file under the deploy folder, from a path relative to it.</summary>
+    public static string Deploy(string relative) => $"{DeployFolder}/{relative}";
 }

@@ -17,11 +17,26 @@ public sealed class DeploySpec
     public Located<string> Variant { get; init; } = new("base", new SourceLocation(""));
     public TritonSpec? Triton { get; init; }
     public DockerTarget Docker { get; init; } = DockerTarget.None;
-    public bool KServe { get; init; }
+
+    /// <summary>Set when <c>deploy.kserve</c> is <c>true</c> or a mapping: emit an InferenceService.</summary>
+    public KServeSpec? KServe { get; init; }
 
     /// <summary>"ort" to emit an ORT-format model for ONNX Runtime Mobile.</summary>
     public string? Mobile { get; init; }
     public SourceLocation? Location { get; init; }
+}
+
+/// <summary>The backend that serves the model in Triton (<c>deploy.triton.platform</c>).</summary>
+public enum TritonBackendKind
+{
+    /// <summary>onnxruntime_onnx: the deployed ONNX artifact as is.</summary>
+    OnnxRuntime,
+
+    /// <summary>tensorrt_plan: an engine built from the deployed ONNX artifact by trtexec in the Dockerfile.</summary>
+    TensorRt,
+
+    /// <summary>pytorch_libtorch: the TorchScript artifact (export.torchscript).</summary>
+    PyTorch,
 }
 
 public sealed class TritonSpec
@@ -29,6 +44,13 @@ public sealed class TritonSpec
     public int MaxBatchSize { get; init; }
     public DynamicBatchingSpec? DynamicBatching { get; init; }
     public IReadOnlyList<InstanceGroupSpec> InstanceGroups { get; init; } = Array.Empty<InstanceGroupSpec>();
+    public TritonBackendKind Platform { get; init; } = TritonBackendKind.OnnxRuntime;
+    public TritonOptimizationSpec? Optimization { get; init; }
+    public VersionPolicySpec VersionPolicy { get; init; } = VersionPolicySpec.Latest;
+
+    /// <summary>The numbered version folder the deployed artifact goes into.</summary>
+    public int Version { get; init; } = 1;
+    public WarmupSpec? Warmup { get; init; }
     public required SourceLocation Location { get; init; }
 }
 
@@ -45,3 +67,74 @@ public enum InstanceKind
 }
 
 public sealed record InstanceGroupSpec(InstanceKind Kind, int Count);
+
+public enum AcceleratorKind
+{
+    None,
+    TensorRt,
+    OpenVino,
+}
+
+public enum PrecisionKind
+{
+    Fp32,
+    Fp16,
+    Int8,
+}
+
+/// <summary>
+/// <c>deploy.triton.optimization</c>: an ONNX Runtime execution accelerator, and the precision and workspace that
+/// TensorRT uses (the accelerator's, or trtexec's when the platform is tensorrt).
+/// </summary>
+public sealed class TritonOptimizationSpec
+{
+    public AcceleratorKind Accelerator { get; init; }
+    public PrecisionKind Precision { get; init; } = PrecisionKind.Fp32;
+
+    /// <summary>True when the manifest names a precision (so it can be refused where it means nothing).</summary>
+    public bool PrecisionSet { get; init; }
+    public int? MaxWorkspaceMb { get; init; }
+    public required SourceLocation Location { get; init; }
+}
+
+public enum VersionPolicyKind
+{
+    Latest,
+    All,
+    Specific,
+}
+
+public sealed record VersionPolicySpec(VersionPolicyKind Kind, IReadOnlyList<long> Versions)
+{
+    public static readonly VersionPolicySpec Latest = new(VersionPolicyKind.Latest, []);
+    public static readonly VersionPolicySpec All = new(VersionPolicyKind.All, []);
+}
+
+/// <summary><c>deploy.triton.warmup</c>: one warm-up request of random data at this batch size.</summary>
+public sealed record WarmupSpec(int BatchSize);
+
+public enum ScaleMetricKind
+{
+    Concurrency,
+    Rps,
+    Cpu,
+    Memory,
+}
+
+/// <summary><c>deploy.kserve</c>: settings of the InferenceService written to deploy/kserve.yaml.</summary>
+public sealed class KServeSpec
+{
+    public const string DefaultRuntime = "kserve-tritonserver";
+
+    /// <summary>Where the deploy/triton folder is uploaded; null = a placeholder the user must replace.</summary>
+    public string? StorageUri { get; init; }
+    public string Runtime { get; init; } = DefaultRuntime;
+    public int? MinReplicas { get; init; }
+    public int? MaxReplicas { get; init; }
+    public int? ScaleTarget { get; init; }
+    public ScaleMetricKind? ScaleMetric { get; init; }
+    public string? Cpu { get; init; }
+    public string? Memory { get; init; }
+    public int? Gpu { get; init; }
+    public SourceLocation? Location { get; init; }
+}

@@ -27,6 +27,7 @@ public static class BuildPipeline
         };
 
         var typed = new List<TypedModel>();
+        var engines = new List<TensorRtEngine>();
         foreach (var manifest in manifests)
             foreach (var model in manifest.Models)
             {
@@ -36,6 +37,7 @@ public static class BuildPipeline
                     var modelReport = pipeline.Run();
                     report.Models.Add(modelReport);
                     typed.Add(new TypedModel(modelReport.Name, modelReport.Deployed!, pipeline.DeployedInterface!));
+                    if (pipeline.Engine is { } engine) engines.Add(engine);
                 }
                 catch (ModelBuildException e)
                 {
@@ -48,14 +50,32 @@ public static class BuildPipeline
         if (diagnostics.ExitCode > ExitCode.CheckFailed) return null;
 
         // One deploy/Dockerfile serves every model: Triton when any model asks for it, else modelbuild serve.
-        var docker = manifests.SelectMany(m => m.Models).Select(m => m.Deploy.Docker).ToHashSet();
-        if (docker.Contains(DockerTarget.Triton) || docker.Contains(DockerTarget.Server))
+        var models = manifests.SelectMany(m => m.Models).ToList();
+        var docker = models.Select(m => m.Deploy.Docker).ToHashSet();
+        if (docker.Contains(DockerTarget.Triton))
         {
-            staging.WriteText(OutputLayout.Dockerfile, docker.Contains(DockerTarget.Triton)
-                ? DockerfileWriter.WriteTriton()
-                : DockerfileWriter.WriteServer(ToolInfo.Version.ToNormalizedString()));
-            // Both images copy only the Triton repository.
+            staging.WriteText(OutputLayout.Dockerfile, DockerfileWriter.WriteTriton(engines: engines));
+            staging.WriteText(OutputLayout.DockerIgnore, DockerIgnoreWriter.WriteTriton(withEngines: engines.Count > 0));
+        }
+        else if (docker.Contains(DockerTarget.Server))
+        {
+            staging.WriteText(OutputLayout.Dockerfile, DockerfileWriter.WriteServer(ToolInfo.Version.ToNormalizedString()));
+            // The server image copies only the Triton repository too.
             staging.WriteText(OutputLayout.DockerIgnore, DockerIgnoreWriter.WriteTriton());
+        }
+        var services = models.Where(m => m.Deploy.KServe is not null)
+            .Select(m => new KServeWriter.Service(m.Name.Value, m.Deploy.KServe!, m.Deploy.Triton)).ToList();
+        if (services.Count > 0)
+        {
+            try
+            {
+                staging.WriteText(OutputLayout.KServe, KServeWriter.Write(services));
+            }
+            catch (ModelBuildException e)
+            {
+                diagnostics.Add(e.Diagnostic);
+                return null;
+            }
         }
 
         report.Passed = !diagnostics.HasErrors;

@@ -22,6 +22,9 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     /// <summary>The deployed artifact's real interface (variants may change it, e.g. fp16 without keep_io_types); set by <see cref="Run"/>.</summary>
     public ModelInterface? DeployedInterface { get; private set; }
 
+    /// <summary>After <see cref="Run"/>: the TensorRT engine the Dockerfile must build for this model, if any.</summary>
+    public TensorRtEngine? Engine { get; private set; }
+
     public ModelReport Run()
     {
         // Refuse what this version cannot do before spending time on the model.
@@ -81,7 +84,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
 
         // 4. Deployment targets for the deployed artifact.
         timer.Time($"[{Name}] write deployment targets", () =>
-            DeploymentWriter.Write(spec, source.Interface, artifactPaths[deployed.Name], staging));
+            Engine = DeploymentWriter.Write(spec, source.Interface, artifactPaths[deployed.Name], staging));
         return report;
     }
 

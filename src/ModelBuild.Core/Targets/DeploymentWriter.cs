@@ -8,15 +8,31 @@ namespace ModelBuild.Targets;
 /// <summary>Writes the per-model deployment targets for the deployed artifact: Triton repository entry and ORT mobile model.</summary>
 public static class DeploymentWriter
 {
-    public static void Write(ModelSpec spec, ModelInterface modelInterface, string deployedModelPath, OutputStaging staging)
+    /// <returns>The TensorRT engine the Dockerfile must build for this model, or null.</returns>
+    public static TensorRtEngine? Write(ModelSpec spec, ModelInterface modelInterface, string deployedModelPath, OutputStaging staging)
     {
         var name = spec.Name.Value;
         var deploy = spec.Deploy;
+        var triton = deploy.Triton;
+        TensorRtEngine? engine = null;
 
         // The Triton repository is always written: it is the most common serving layout and costs one small file.
-        staging.WriteText(OutputLayout.TritonConfig(name),
-            TritonConfigWriter.Write(name, modelInterface, deploy.Triton, TritonPlatform.OnnxRuntime));
-        staging.CopyFile(deployedModelPath, OutputLayout.TritonModel(name));
+        switch (triton?.Platform ?? TritonBackendKind.OnnxRuntime)
+        {
+            case TritonBackendKind.TensorRt:
+                // The plan is built by the Dockerfile on a GPU; the repository gets its config, the engine stage the ONNX.
+                engine = TensorRtEngine.For(name, modelInterface, triton!);
+                RefuseNonStandardOps(deployedModelPath, deploy.Variant.Value, triton!.Location);
+                staging.WriteText(OutputLayout.TritonConfig(name),
+                    TritonConfigWriter.Write(name, modelInterface, triton, TritonPlatform.TensorRtPlan));
+                staging.CopyFile(deployedModelPath, OutputLayout.Deploy(TritonLayout.EngineSourcePath(name)));
+                break;
+            case TritonBackendKind.PyTorch:
+                throw PyTorchNotYet(spec);
+            default:
+                WriteTritonModel(name, modelInterface, triton, TritonPlatform.OnnxRuntime, deployedModelPath, staging);
+                break;
+        }
 
         if (deploy.Mobile is "ort")
         {
@@ -24,14 +40,50 @@ public static class DeploymentWriter
             var relative = variant is null ? $"models/{name}/model.ort" : OutputLayout.MobileModel(name, variant);
             OrtFormatWriter.Write(deployedModelPath, staging.PathFor(relative), deploy.Location ?? spec.Location);
         }
+        return engine;
+    }
+
+    /// <summary>
+    /// One Triton repository entry: <c>config.pbtxt</c> and the artifact in its version folder. The TorchScript
+    /// artifact goes through here with <see cref="TritonPlatform.PyTorchLibTorch"/> (tensors INPUT__i/OUTPUT__i,
+    /// shapes and types from the ONNX export's interface, which the TorchScript module shares).
+    /// </summary>
+    public static void WriteTritonModel(
+        string name, ModelInterface modelInterface, TritonSpec? triton, TritonPlatform platform, string artifactPath, OutputStaging staging)
+    {
+        staging.WriteText(OutputLayout.TritonConfig(name), TritonConfigWriter.Write(name, modelInterface, triton, platform));
+        staging.CopyFile(artifactPath,
+            OutputLayout.Deploy(TritonLayout.ModelPath(name, platform, triton?.Version ?? TritonLayout.DefaultVersion)));
+    }
+
+    /// <summary>
+    /// TensorRT's ONNX parser knows the standard operator set only; ONNX Runtime's extended optimizations add
+    /// com.microsoft fused ops (FusedConv, FusedGemm), which would fail the image build much later.
+    /// </summary>
+    private static void RefuseNonStandardOps(string onnxPath, string variant, SourceLocation location)
+    {
+        var custom = OnnxModelFile.Load(onnxPath, location).Graph.Node
+            .Where(n => n.Domain is not ("" or "ai.onnx"))
+            .Select(n => $"{n.Domain}.{n.OpType}")
+            .Distinct().Order(StringComparer.Ordinal).ToList();
+        if (custom.Count > 0)
+            throw new ModelBuildException(DiagnosticCodes.InvalidValue,
+                $"'platform: tensorrt': TensorRT reads standard ONNX operators only, but the deployed artifact '{variant}' uses " +
+                $"{string.Join(", ", custom)} (added by 'optimize: extended'); deploy a variant with 'optimize: basic' or 'none', or base",
+                location);
     }
 
     /// <summary>Refuses targets this version cannot write before any model work starts.</summary>
     public static void Preflight(ModelSpec spec)
     {
         var deploy = spec.Deploy;
-        if (deploy.KServe)
-            throw new ModelBuildException(DiagnosticCodes.NotSupportedYet,
-                "'kserve' manifests are not supported by this version of ModelBuild yet", deploy.Location ?? spec.Location);
+        if (deploy.Triton is { Platform: TritonBackendKind.PyTorch })
+            throw PyTorchNotYet(spec);
     }
+
+    private static ModelBuildException PyTorchNotYet(ModelSpec spec) =>
+        new(DiagnosticCodes.NotSupportedYet,
+            "'triton.platform: pytorch' is not supported by this version of ModelBuild yet (it serves the TorchScript artifact, " +
+            "which this version does not build); use 'platform: onnxruntime'",
+            spec.Deploy.Triton?.Location ?? spec.Location);
 }

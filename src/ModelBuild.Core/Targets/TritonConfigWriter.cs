@@ -26,14 +26,13 @@ public static class TritonConfigWriter
         ArgumentNullException.ThrowIfNull(model);
 
         var maxBatch = spec?.MaxBatchSize ?? 0;
-        Validate(model, spec, maxBatch);
+        Validate(model, spec, maxBatch, platform);
 
         var w = new StringBuilder();
         w.Append("name: ").Append(Quote(modelName)).Append('\n');
         w.Append("platform: ").Append(Quote(PlatformName(platform))).Append('\n');
         w.Append("max_batch_size: ").Append(Int(maxBatch)).Append('\n');
-        // Only version 1 is written; pinning the policy keeps Triton from serving stray version folders.
-        w.Append("version_policy: { latest: { num_versions: 1 } }\n");
+        WriteVersionPolicy(w, spec?.VersionPolicy ?? VersionPolicySpec.Latest);
 
         WriteTensors(w, "input", model.Inputs, "INPUT__", platform, maxBatch);
         WriteTensors(w, "output", model.Outputs, "OUTPUT__", platform, maxBatch);
@@ -61,14 +60,101 @@ public static class TritonConfigWriter
             w.Append("]\n");
         }
 
+        if (spec?.Optimization is { Accelerator: not AcceleratorKind.None } opt)
+            WriteOptimization(w, opt);
+        if (spec?.Warmup is { } warmup)
+            WriteWarmup(w, model.Inputs, platform, maxBatch, warmup);
+
         return w.ToString();
     }
+
+    /// <summary>The config for a TorchScript artifact served by the libtorch backend (tensors named INPUT__i/OUTPUT__i).</summary>
+    public static string WriteLibTorch(string modelName, ModelInterface model, TritonSpec? spec) =>
+        Write(modelName, model, spec, TritonPlatform.PyTorchLibTorch);
+
+    private static void WriteVersionPolicy(StringBuilder w, VersionPolicySpec policy)
+    {
+        // Pinning a policy even for the default keeps the intent visible in the file.
+        w.Append("version_policy: ").Append(policy.Kind switch
+        {
+            VersionPolicyKind.All => "{ all: { } }",
+            VersionPolicyKind.Specific => "{ specific: { versions: " + List(policy.Versions) + " } }",
+            _ => "{ latest: { num_versions: 1 } }",
+        }).Append('\n');
+    }
+
+    private static void WriteOptimization(StringBuilder w, TritonOptimizationSpec opt)
+    {
+        w.Append("optimization {\n");
+        w.Append("  execution_accelerators {\n");
+        if (opt.Accelerator == AcceleratorKind.TensorRt)
+        {
+            // ONNX Runtime's TensorRT execution provider, configured through the backend's documented parameters.
+            w.Append("    gpu_execution_accelerator [\n");
+            w.Append("      {\n");
+            w.Append("        name: \"tensorrt\"\n");
+            w.Append("        parameters { key: \"precision_mode\" value: ").Append(Quote(PrecisionName(opt.Precision))).Append(" }\n");
+            if (opt.MaxWorkspaceMb is { } mb)
+                w.Append("        parameters { key: \"max_workspace_size_bytes\" value: ").Append(Quote(Int(mb * 1024L * 1024L))).Append(" }\n");
+            w.Append("      }\n");
+            w.Append("    ]\n");
+        }
+        else
+        {
+            w.Append("    cpu_execution_accelerator [\n");
+            w.Append("      {\n");
+            w.Append("        name: \"openvino\"\n");
+            w.Append("      }\n");
+            w.Append("    ]\n");
+        }
+        w.Append("  }\n");
+        w.Append("}\n");
+    }
+
+    /// <summary>The backend's <c>precision_mode</c> value.</summary>
+    public static string PrecisionName(PrecisionKind precision) => precision switch
+    {
+        PrecisionKind.Fp16 => "FP16",
+        PrecisionKind.Int8 => "INT8",
+        _ => "FP32",
+    };
+
+    private static void WriteWarmup(StringBuilder w, IReadOnlyList<TensorInfo> inputs, TritonPlatform platform, int maxBatch, WarmupSpec warmup)
+    {
+        w.Append("model_warmup [\n");
+        w.Append("  {\n");
+        w.Append("    name: ").Append(Quote($"random_batch_{Int(warmup.BatchSize)}")).Append('\n');
+        w.Append("    batch_size: ").Append(Int(warmup.BatchSize)).Append('\n');
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            var t = inputs[i];
+            // Warm-up dims exclude the batch axis, like the input's own dims.
+            var dims = TensorDims(t, maxBatch);
+            w.Append("    inputs {\n");
+            w.Append("      key: ").Append(Quote(TensorName(t, i, "INPUT__", platform))).Append('\n');
+            w.Append("      value: {\n");
+            w.Append("        data_type: ").Append(DataTypeName(t.ElementType)).Append('\n');
+            w.Append("        dims: ").Append(List(dims.Count == 0 ? (IEnumerable<long>)[1L] : dims.Select(d => d!.Value))).Append('\n');
+            w.Append("        random_data: true\n");
+            w.Append("      }\n");
+            w.Append("    }\n");
+        }
+        w.Append("  }\n");
+        w.Append("]\n");
+    }
+
+    private static List<long?> TensorDims(TensorInfo t, int maxBatch) =>
+        (maxBatch > 0 ? t.Dims.Skip(1) : t.Dims).Select(d => d.Size).ToList();
+
+    private static string TensorName(TensorInfo t, int index, string torchPrefix, TritonPlatform platform) =>
+        platform == TritonPlatform.PyTorchLibTorch ? torchPrefix + Int(index) : t.Name;
 
     /// <summary>The <c>platform</c> string Triton expects for a backend.</summary>
     public static string PlatformName(TritonPlatform platform) => platform switch
     {
         TritonPlatform.OnnxRuntime => "onnxruntime_onnx",
         TritonPlatform.PyTorchLibTorch => "pytorch_libtorch",
+        TritonPlatform.TensorRtPlan => "tensorrt_plan",
         _ => throw new ArgumentOutOfRangeException(nameof(platform), platform, null),
     };
 
@@ -86,7 +172,7 @@ public static class TritonConfigWriter
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
     };
 
-    private static void Validate(ModelInterface model, TritonSpec? spec, int maxBatch)
+    private static void Validate(ModelInterface model, TritonSpec? spec, int maxBatch, TritonPlatform platform)
     {
         if (spec is null) return;
         var where = spec.Location;
@@ -126,6 +212,25 @@ public static class TritonConfigWriter
             if (g.Count < 1)
                 throw Invalid($"instance_group count must be 1 or more, but is {Int(g.Count)}.", where);
         }
+
+        if (spec.Optimization is { Accelerator: not AcceleratorKind.None } opt && platform != TritonPlatform.OnnxRuntime)
+            throw Invalid($"optimization accelerators are ONNX Runtime execution providers; platform {PlatformName(platform)} has none.", opt.Location);
+
+        if (spec.VersionPolicy is { Kind: VersionPolicyKind.Specific } policy && !policy.Versions.Contains(spec.Version))
+            throw Invalid($"version_policy specific [{string.Join(", ", policy.Versions)}] does not include version {Int(spec.Version)}, the one written.", where);
+
+        if (spec.Warmup is { } warmup)
+        {
+            if (warmup.BatchSize < 1 || warmup.BatchSize > Math.Max(1, maxBatch))
+                throw Invalid($"warmup batch_size {Int(warmup.BatchSize)} must be between 1 and {Int(Math.Max(1, maxBatch))}.", where);
+            // Random warm-up data needs a concrete shape; Triton cannot invent a size for a dynamic axis.
+            foreach (var t in model.Inputs)
+            {
+                if (TensorDims(t, maxBatch).Any(d => d is null))
+                    throw Invalid(
+                        $"warmup needs fixed input shapes (batch axis aside), but input '{t.Name}' is [{string.Join(",", t.Dims)}].", where);
+            }
+        }
     }
 
     private static void WriteTensors(
@@ -136,9 +241,7 @@ public static class TritonConfigWriter
         for (var i = 0; i < tensors.Count; i++)
         {
             var t = tensors[i];
-            var name = platform == TritonPlatform.PyTorchLibTorch
-                ? torchPrefix + Int(i)
-                : t.Name;
+            var name = TensorName(t, i, torchPrefix, platform);
             // With batching, Triton owns the first axis: it is left out of dims (full shape = [-1] + dims).
             var dims = (maxBatch > 0 ? t.Dims.Skip(1) : t.Dims).Select(d => d.Size ?? -1L).ToList();
 

@@ -1,9 +1,12 @@
 namespace ModelBuild.Targets;
 
-/// <summary>The Triton Inference Server container image the generated Dockerfile builds on.</summary>
+/// <summary>The NVIDIA container images the generated Dockerfile builds on.</summary>
 public static class TritonImage
 {
     public const string Repository = "nvcr.io/nvidia/tritonserver";
+
+    /// <summary>The TensorRT image whose trtexec builds engines for the matching Triton release.</summary>
+    public const string TensorRtRepository = "nvcr.io/nvidia/tensorrt";
 
     /// <summary>
     /// NGC release 24.08 (Triton 2.49.0): a real, pinned release so rebuilds are reproducible. Its ONNX Runtime
@@ -16,6 +19,16 @@ public static class TritonImage
     {
         Validate(tag);
         return $"{Repository}:{tag}-py3";
+    }
+
+    /// <summary>
+    /// The TensorRT image of the same NGC release, e.g. <c>nvcr.io/nvidia/tensorrt:24.08-py3</c>. A plan only loads
+    /// in the TensorRT version that built it, and same-month NGC images share that version.
+    /// </summary>
+    public static string TensorRtReference(string tag = DefaultTag)
+    {
+        Validate(tag);
+        return $"{TensorRtRepository}:{tag}-py3";
     }
 
     /// <summary>A release tag such as <c>24.08</c>: Docker tag characters only, and never a moving tag.</summary>

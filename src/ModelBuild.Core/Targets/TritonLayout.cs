@@ -2,17 +2,21 @@ namespace ModelBuild.Targets;
 
 /// <summary>
 /// Names in the deploy folder: <c>deploy/Dockerfile</c>, <c>deploy/.dockerignore</c>,
-/// <c>deploy/triton/&lt;model&gt;/config.pbtxt</c> and <c>deploy/triton/&lt;model&gt;/1/model.onnx</c>.
+/// <c>deploy/triton/&lt;model&gt;/config.pbtxt</c>, <c>deploy/triton/&lt;model&gt;/&lt;version&gt;/model.onnx</c>,
+/// and for TensorRT engines built by the Dockerfile <c>deploy/tensorrt/&lt;model&gt;/model.onnx</c>.
 /// </summary>
 public static class TritonLayout
 {
     /// <summary>The model repository folder, relative to the deploy folder (the Docker build context).</summary>
     public const string RepositoryFolder = "triton";
 
+    /// <summary>The ONNX models the Dockerfile's engine stage turns into TensorRT plans.</summary>
+    public const string EngineFolder = "tensorrt";
+
     public const string ConfigFileName = "config.pbtxt";
 
-    /// <summary>Only one version is deployed, and the config's version policy serves the latest.</summary>
-    public const string VersionFolder = "1";
+    /// <summary>The version folder written unless <c>deploy.triton.version</c> says otherwise.</summary>
+    public const int DefaultVersion = 1;
 
     public const string DockerfileName = "Dockerfile";
     public const string DockerIgnoreName = ".dockerignore";
@@ -22,12 +26,16 @@ public static class TritonLayout
     {
         TritonPlatform.OnnxRuntime => "model.onnx",
         TritonPlatform.PyTorchLibTorch => "model.pt",
+        TritonPlatform.TensorRtPlan => "model.plan",
         _ => throw new ArgumentOutOfRangeException(nameof(platform), platform, null),
     };
 
     /// <summary>Relative paths (with '/') of the files one model adds under the deploy folder.</summary>
     public static string ConfigPath(string modelName) => $"{RepositoryFolder}/{modelName}/{ConfigFileName}";
 
-    public static string ModelPath(string modelName, TritonPlatform platform) =>
-        $"{RepositoryFolder}/{modelName}/{VersionFolder}/{ModelFileName(platform)}";
+    public static string ModelPath(string modelName, TritonPlatform platform, int version = DefaultVersion) =>
+        $"{RepositoryFolder}/{modelName}/{version.ToString(System.Globalization.CultureInfo.InvariantCulture)}/{ModelFileName(platform)}";
+
+    /// <summary>The ONNX model trtexec reads, relative to the deploy folder.</summary>
+    public static string EngineSourcePath(string modelName) => $"{EngineFolder}/{modelName}/model.onnx";
 }

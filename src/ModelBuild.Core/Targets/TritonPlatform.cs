@@ -8,4 +8,7 @@ public enum TritonPlatform
 
     /// <summary><c>pytorch_libtorch</c>: serves <c>model.pt</c>; tensors are named <c>INPUT__i</c>/<c>OUTPUT__i</c>.</summary>
     PyTorchLibTorch,
+
+    /// <summary><c>tensorrt_plan</c>: serves <c>model.plan</c>, a TensorRT engine; tensors keep their ONNX names.</summary>
+    TensorRtPlan,
 }

@@ -166,7 +166,7 @@ public sealed class ManifestLoaderValidTests
         Assert.Equal([4, 8], f.Deploy.Triton.DynamicBatching.PreferredBatchSizes);
         Assert.Equal([new InstanceGroupSpec(InstanceKind.Cpu, 2), new InstanceGroupSpec(InstanceKind.Gpu, 1)], f.Deploy.Triton.InstanceGroups);
         Assert.Equal(DockerTarget.Triton, f.Deploy.Docker);
-        Assert.True(f.Deploy.KServe);
+        Assert.NotNull(f.Deploy.KServe);
         Assert.Equal("ort", f.Deploy.Mobile);
     }
 
@@ -200,7 +200,7 @@ public sealed class ManifestLoaderValidTests
         Assert.Equal("base", p.Deploy.Variant.Value);
         Assert.Equal(DockerTarget.None, p.Deploy.Docker);
         Assert.Null(p.Deploy.Mobile);
-        Assert.False(p.Deploy.KServe);
+        Assert.Null(p.Deploy.KServe);
         Assert.Null(p.Checks.Parity);
         Assert.False(p.Checks.Checklist);
         Assert.Null(m.Models[1].Inputs![0].Name.Value == "x" ? null : "wrong name");

@@ -64,6 +64,12 @@ public sealed class ManifestSchemaTests
         Assert.Equal(ManifestKeys.Deploy.Order(), Keys(Prop(model, "deploy")));
         Assert.Equal(ManifestKeys.Triton.Order(), Keys(Prop(model, "deploy", "triton")));
         Assert.Equal(ManifestKeys.DynamicBatching.Order(), Keys(Prop(model, "deploy", "triton", "dynamic_batching")));
+        Assert.Equal(ManifestKeys.Optimization.Order(), Keys(Prop(model, "deploy", "triton", "optimization")));
+        Assert.Equal(ManifestKeys.VersionPolicy.Order(), Keys(Prop(model, "deploy", "triton", "version_policy").GetProperty("oneOf")[1]));
+        Assert.Equal(ManifestKeys.Warmup.Order(), Keys(Prop(model, "deploy", "triton", "warmup").GetProperty("oneOf")[1]));
+        var kserve = Prop(model, "deploy", "kserve").GetProperty("oneOf")[1];
+        Assert.Equal(ManifestKeys.KServe.Order(), Keys(kserve));
+        Assert.Equal(ManifestKeys.Resources.Order(), Keys(Prop(kserve, "resources")));
         Assert.Equal(ManifestKeys.Quantize.Order(), Keys(Prop(variant, "quantize")));
         Assert.Equal(ManifestKeys.Calibration.Order(), Keys(Prop(variant, "quantize", "calibration")));
         Assert.Equal(ManifestKeys.Exclude.Order(), Keys(Prop(variant, "quantize", "exclude")));
@@ -80,6 +86,11 @@ public sealed class ManifestSchemaTests
         Assert.Equal(EnumNames.DType.Select(x => x.Item1), Enum(Prop(model, "inputs").GetProperty("items").GetProperty("properties").GetProperty("dtype")));
         Assert.Equal(EnumNames.Metric.Select(x => x.Item1), Enum(Prop(model, "evaluate", "metric")));
         Assert.Equal(EnumNames.Docker.Select(x => x.Item1), Enum(Prop(model, "deploy", "docker")));
+        Assert.Equal(EnumNames.TritonPlatform.Select(x => x.Item1), Enum(Prop(model, "deploy", "triton", "platform")));
+        Assert.Equal(EnumNames.Accelerator.Select(x => x.Item1), Enum(Prop(model, "deploy", "triton", "optimization", "accelerator")));
+        Assert.Equal(EnumNames.Precision.Select(x => x.Item1), Enum(Prop(model, "deploy", "triton", "optimization", "precision")));
+        Assert.Equal(EnumNames.VersionPolicy.Select(x => x.Item1), Enum(Prop(model, "deploy", "triton", "version_policy").GetProperty("oneOf")[0]));
+        Assert.Equal(EnumNames.ScaleMetric.Select(x => x.Item1), Enum(Prop(Prop(model, "deploy", "kserve").GetProperty("oneOf")[1], "scale_metric")));
         Assert.Equal(EnumNames.Optimize.Select(x => x.Item1), Enum(Prop(Def(s, "variant"), "optimize")));
         Assert.Equal(EnumNames.Prune.Select(x => x.Item1), Enum(Prop(Def(s, "variant"), "prune", "method")));
         Assert.Equal(EnumNames.Severity.Select(x => x.Item1), Enum(Def(s, "severity")));

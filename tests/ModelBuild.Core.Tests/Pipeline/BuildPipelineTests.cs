@@ -198,6 +198,72 @@ public sealed class BuildPipelineTests
         Assert.Equal(first, Snapshot(ws.OutputDirectory, skipReports: true));
     }
 
+    [Fact]
+    public void Kserve_optimization_warmup_and_version_reach_the_deploy_folder()
+    {
+        using var ws = new PipelineWorkspace(Manifest.Replace(
+            "triton: { max_batch_size: 8 }",
+            "triton: { max_batch_size: 8, optimization: { accelerator: tensorrt, precision: fp16 }, version: 2, warmup: { batch_size: 4 } }\n" +
+            "      kserve: { storage_uri: s3://bucket/fashion, min_replicas: 1, max_replicas: 3, scale_metric: concurrency, scale_target: 8 }"));
+
+        var report = ws.Build();
+
+        Assert.NotNull(report);
+        Assert.Empty(ws.Diagnostics);
+        var config = File.ReadAllText(ws.Output("deploy/triton/fashion/config.pbtxt"));
+        Assert.Contains("parameters { key: \"precision_mode\" value: \"FP16\" }", config);
+        Assert.Contains("dims: [ 1, 28, 28 ]\n        random_data: true", config);
+        var parsed = ModelBuild.Core.Tests.Targets.Protoc.Encode(config);
+        Assert.True(parsed.ExitCode == 0, parsed.Stderr);
+        Assert.True(File.Exists(ws.Output("deploy/triton/fashion/2/model.onnx")));
+        Assert.False(Directory.Exists(ws.Output("deploy/triton/fashion/1")));
+
+        var kserve = File.ReadAllText(ws.Output("deploy/kserve.yaml"));
+        var yaml = new YamlDotNet.RepresentationModel.YamlStream();
+        yaml.Load(new StringReader(kserve));
+        var root = (YamlDotNet.RepresentationModel.YamlMappingNode)Assert.Single(yaml.Documents).RootNode;
+        Assert.Equal("InferenceService", root["kind"].ToString());
+        var predictor = (YamlDotNet.RepresentationModel.YamlMappingNode)root["spec"]["predictor"];
+        Assert.Equal("3", predictor["maxReplicas"].ToString());
+        Assert.Equal("s3://bucket/fashion", predictor["model"]["storageUri"].ToString());
+        Assert.Contains("deploy/kserve.yaml", File.ReadAllLines(ws.Output(".modelbuild/outputs.txt")));
+        // kserve.yaml stays out of the image's build context.
+        Assert.DoesNotContain("kserve", File.ReadAllText(ws.Output("deploy/.dockerignore")));
+    }
+
+    [Fact]
+    public void Tensorrt_platform_refuses_an_artifact_with_onnx_runtime_fused_ops()
+    {
+        using var ws = new PipelineWorkspace(Manifest.Replace(
+            "triton: { max_batch_size: 8 }", "triton: { max_batch_size: 8, platform: tensorrt }"));
+
+        Assert.Null(ws.Build());
+
+        var d = Assert.Single(ws.Diagnostics);
+        Assert.Equal(DiagnosticCodes.InvalidValue, d.Code);
+        Assert.Contains("uses com.microsoft.FusedConv, com.microsoft.FusedGemm", d.Message);
+        Assert.Equal(ws.Find("max_batch_size: 8").Line, d.Location!.Line);
+    }
+
+    [Fact]
+    public void Tensorrt_platform_hands_the_onnx_model_to_the_engine_stage()
+    {
+        using var ws = new PipelineWorkspace(Manifest.Replace("optimize: extended", "optimize: basic").Replace(
+            "triton: { max_batch_size: 8 }",
+            "triton: { max_batch_size: 8, platform: tensorrt, optimization: { precision: fp16, max_workspace_mb: 1024 } }"));
+
+        Assert.NotNull(ws.Build());
+        Assert.Empty(ws.Diagnostics);
+
+        Assert.Contains("platform: \"tensorrt_plan\"", File.ReadAllText(ws.Output("deploy/triton/fashion/config.pbtxt")));
+        Assert.False(Directory.Exists(ws.Output("deploy/triton/fashion/1")));
+        Assert.Equal(File.ReadAllBytes(ws.Output("models/fashion/optimized/model.onnx")), File.ReadAllBytes(ws.Output("deploy/tensorrt/fashion/model.onnx")));
+        var dockerfile = File.ReadAllText(ws.Output("deploy/Dockerfile"));
+        Assert.Contains("\"--minShapes=input:1x1x28x28\",\"--optShapes=input:8x1x28x28\",\"--maxShapes=input:8x1x28x28\"", dockerfile);
+        Assert.Contains("COPY --from=engine /engines/fashion/model.plan /models/fashion/1/model.plan", dockerfile);
+        Assert.Empty(ModelBuild.Core.Tests.Targets.DockerfileLint.Check(dockerfile, ws.Output("deploy"), [8000, 8001, 8002]));
+    }
+
     /// <summary>Every file under a folder with a hash of its bytes (reports hold timings, so they can be skipped).</summary>
     private static SortedDictionary<string, string> Snapshot(string folder, bool skipReports = false)
     {

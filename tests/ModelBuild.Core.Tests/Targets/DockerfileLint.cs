@@ -67,11 +67,15 @@ internal static class DockerfileLint
         }
 
         var ignore = ReadIgnore(contextDir);
-        // COPY --from copies out of an earlier stage, not the build context.
-        foreach (var copy in ins.Where(i => i.Keyword is "COPY" or "ADD" && !i.Arguments.StartsWith("--from=", StringComparison.Ordinal)))
+        foreach (var copy in ins.Where(i => i.Keyword is "COPY" or "ADD"))
         {
             var args = copy.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(a => !a.StartsWith("--")).ToList();
             if (args.Count < 2) { problems.Add($"line {copy.Line}: {copy.Keyword} needs a source and a destination"); continue; }
+            if (copy.Arguments.Split(' ').FirstOrDefault(a => a.StartsWith("--from=")) is { } from)
+            {
+                CheckCopyFromStage(ins, copy, from["--from=".Length..], args[..^1], problems);
+                continue;
+            }
             foreach (var source in args[..^1])
             {
                 var full = Path.GetFullPath(Path.Combine(contextDir, source));
@@ -89,6 +93,30 @@ internal static class DockerfileLint
         else if (!IsExecForm(cmd.Arguments)) problems.Add($"line {cmd.Line}: {cmd.Keyword} should use the exec (JSON array) form");
 
         return problems;
+    }
+
+    /// <summary>
+    /// A COPY --from must name an earlier stage, and each file it copies must be written by that stage: some RUN
+    /// of the stage (exec form) has an argument ending in that path, e.g. trtexec's --saveEngine=PATH.
+    /// </summary>
+    private static void CheckCopyFromStage(IReadOnlyList<Instruction> ins, Instruction copy, string stage, List<string> sources, List<string> problems)
+    {
+        var stageStart = ins.TakeWhile(i => i != copy).LastOrDefault(i => i.Keyword == "FROM"
+            && i.Arguments.EndsWith(" AS " + stage, StringComparison.OrdinalIgnoreCase));
+        if (stageStart is null)
+        {
+            problems.Add($"line {copy.Line}: COPY --from={stage} names no earlier stage");
+            return;
+        }
+        var runs = ins.SkipWhile(i => i != stageStart).Skip(1).TakeWhile(i => i.Keyword != "FROM").Where(i => i.Keyword == "RUN").ToList();
+        foreach (var run in runs.Where(r => !IsExecForm(r.Arguments)))
+            problems.Add($"line {run.Line}: RUN in stage {stage} should use the exec (JSON array) form");
+        var written = runs.Where(r => IsExecForm(r.Arguments)).SelectMany(r => JsonSerializer.Deserialize<string[]>(r.Arguments)!).ToList();
+        foreach (var source in sources)
+        {
+            if (!written.Any(a => a == source || a.EndsWith("=" + source, StringComparison.Ordinal)))
+                problems.Add($"line {copy.Line}: {source} is not written by any RUN in stage {stage}");
+        }
     }
 
     public static bool IsExecForm(string arguments)

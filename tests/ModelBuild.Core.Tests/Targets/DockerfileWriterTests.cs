@@ -74,7 +74,7 @@ public sealed class DockerfileWriterTests : IDisposable
         var ins = DockerfileLint.Parse(dockerfile);
         Assert.Equal(DockerfileWriter.AspNetImage, ins.Last(i => i.Keyword == "FROM").Arguments);
         Assert.Contains(ins, i => i.Keyword == "USER" && i.Arguments == "$APP_UID");
-        Assert.Contains("--version 0.1.0", ins.First(i => i.Keyword == "RUN").Arguments);
+        Assert.Contains("\"--version\", \"0.1.0\"", ins.First(i => i.Keyword == "RUN").Arguments);
         Assert.Contains("/v2/health/ready", ins.Single(i => i.Keyword == "HEALTHCHECK").Arguments);
         Assert.Throws<ArgumentException>(() => DockerfileWriter.WriteServer("1.0 && rm -rf /"));
     }

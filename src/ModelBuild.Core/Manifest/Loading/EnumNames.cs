@@ -43,6 +43,28 @@ internal static class EnumNames
     public static readonly (string, InstanceKind)[] InstanceKind =
         [("cpu", Manifest.InstanceKind.Cpu), ("gpu", Manifest.InstanceKind.Gpu)];
 
+    public static readonly (string, TritonBackendKind)[] TritonPlatform =
+    [
+        ("onnxruntime", TritonBackendKind.OnnxRuntime), ("tensorrt", TritonBackendKind.TensorRt),
+        ("pytorch", TritonBackendKind.PyTorch),
+    ];
+
+    public static readonly (string, AcceleratorKind)[] Accelerator =
+        [("tensorrt", AcceleratorKind.TensorRt), ("openvino", AcceleratorKind.OpenVino), ("none", AcceleratorKind.None)];
+
+    public static readonly (string, PrecisionKind)[] Precision =
+        [("fp32", PrecisionKind.Fp32), ("fp16", PrecisionKind.Fp16), ("int8", PrecisionKind.Int8)];
+
+    /// <summary>The scalar forms of deploy.triton.version_policy; the mapping form is { specific: [...] }.</summary>
+    public static readonly (string, VersionPolicyKind)[] VersionPolicy =
+        [("latest", VersionPolicyKind.Latest), ("all", VersionPolicyKind.All)];
+
+    public static readonly (string, ScaleMetricKind)[] ScaleMetric =
+    [
+        ("concurrency", ScaleMetricKind.Concurrency), ("rps", ScaleMetricKind.Rps),
+        ("cpu", ScaleMetricKind.Cpu), ("memory", ScaleMetricKind.Memory),
+    ];
+
     /// <summary>deploy.mobile: "none" reads as not set.</summary>
     public static readonly (string, bool)[] Mobile = [("ort", true), ("none", false)];
 }

@@ -90,7 +90,7 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
         var evaluate = map["evaluate"] is { } evNode ? BindEvaluate(evNode, ctx) : null;
         var checks = map["checks"] is { } chNode ? BindChecks(chNode, ctx, evaluate is not null) : new ChecksSpec();
         var deploy = map["deploy"] is { } dNode
-            ? BindDeploy(dNode, ctx)
+            ? BindDeploy(dNode, ctx, export)
             : new DeploySpec { Variant = new(VariantSpec.BaseName, map.Location) };
 
         CheckVariantReferences(variants, deploy);

@@ -27,7 +27,14 @@ internal static class ManifestKeys
     public static readonly string[] Size = ["max_mb", "severity"];
     public static readonly string[] Checklist = ["severity"];
     public static readonly string[] Deploy = ["variant", "triton", "docker", "kserve", "mobile"];
-    public static readonly string[] Triton = ["max_batch_size", "dynamic_batching", "instance_group"];
+    public static readonly string[] Triton =
+        ["max_batch_size", "dynamic_batching", "instance_group", "platform", "optimization", "version", "version_policy", "warmup"];
+    public static readonly string[] Optimization = ["accelerator", "precision", "max_workspace_mb"];
+    public static readonly string[] VersionPolicy = ["specific"];
+    public static readonly string[] Warmup = ["batch_size"];
+    public static readonly string[] KServe =
+        ["storage_uri", "runtime", "min_replicas", "max_replicas", "scale_target", "scale_metric", "resources"];
+    public static readonly string[] Resources = ["cpu", "memory", "gpu"];
     public static readonly string[] DynamicBatching = ["max_queue_delay_us", "preferred_batch_size"];
     public static readonly string[] InstanceGroup = ["kind", "count"];
 }
