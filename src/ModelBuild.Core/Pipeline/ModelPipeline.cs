@@ -29,7 +29,6 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     {
         // Refuse what this version cannot do before spending time on the model.
         foreach (var variant in spec.Variants) PassPlanner.Plan(variant, spec);
-        DeploymentWriter.Preflight(spec);
 
         var source = timer.Time($"[{Name}] load source", () => SourceModel.Load(spec, Path.Combine(staging.StagingDirectory, ".work")));
         var report = new ModelReport

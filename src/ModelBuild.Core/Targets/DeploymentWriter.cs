@@ -28,7 +28,10 @@ public static class DeploymentWriter
                 staging.CopyFile(deployedModelPath, OutputLayout.Deploy(TritonLayout.EngineSourcePath(name)));
                 break;
             case TritonBackendKind.PyTorch:
-                throw PyTorchNotYet(spec);
+                // The manifest binder requires export.torchscript for this platform, so model.pt is staged already.
+                WriteTritonModel(name, modelInterface, triton, TritonPlatform.PyTorchLibTorch,
+                    staging.PathFor(OutputLayout.TorchScriptModel(name)), staging);
+                break;
             default:
                 WriteTritonModel(name, modelInterface, triton, TritonPlatform.OnnxRuntime, deployedModelPath, staging);
                 break;
@@ -72,18 +75,4 @@ public static class DeploymentWriter
                 $"{string.Join(", ", custom)} (added by 'optimize: extended'); deploy a variant with 'optimize: basic' or 'none', or base",
                 location);
     }
-
-    /// <summary>Refuses targets this version cannot write before any model work starts.</summary>
-    public static void Preflight(ModelSpec spec)
-    {
-        var deploy = spec.Deploy;
-        if (deploy.Triton is { Platform: TritonBackendKind.PyTorch })
-            throw PyTorchNotYet(spec);
-    }
-
-    private static ModelBuildException PyTorchNotYet(ModelSpec spec) =>
-        new(DiagnosticCodes.NotSupportedYet,
-            "'triton.platform: pytorch' is not supported by this version of ModelBuild yet (it serves the TorchScript artifact, " +
-            "which this version does not build); use 'platform: onnxruntime'",
-            spec.Deploy.Triton?.Location ?? spec.Location);
 }

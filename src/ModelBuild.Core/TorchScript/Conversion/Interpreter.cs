@@ -251,6 +251,9 @@ public sealed class Interpreter
 
     private object? Subscript(object? target, Expr indexExpr, Frame frame)
     {
+        // Type expressions such as List[int] or Optional[Tensor] (annotate's first argument) only name a type.
+        if (target is QualifiedName { Name: "List" or "Tuple" or "Optional" or "Dict" or "Final" or "Union" } typeName)
+            return typeName;
         var index = Eval(indexExpr, frame);
         var items = target switch
         {
