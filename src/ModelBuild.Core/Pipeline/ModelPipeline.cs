@@ -34,7 +34,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         var report = new ModelReport
         {
             Name = Name,
-            Source = Relative(source.OnnxPath),
+            Source = Relative(spec.Source.Path ?? source.OnnxPath),
             SourceKind = spec.Source.Kind.ToString().ToLowerInvariant(),
             Inputs = source.Interface.Inputs.Select(ToReport).ToList(),
             Outputs = source.Interface.Outputs.Select(ToReport).ToList(),
