@@ -85,7 +85,11 @@ public sealed record LatencyReport(int Batch, int Iterations, double P50Ms, doub
     public LatencyHistogram? Histogram { get; init; }
 }
 
-/// <summary>Counts of timed runs per bin; bin i covers [StartMs + i·BinWidthMs, StartMs + (i+1)·BinWidthMs), the last one closed.</summary>
+/// <summary>
+/// Counts of timed runs per bin; bin i covers [StartMs + i·BinWidthMs, StartMs + (i+1)·BinWidthMs). The bins span
+/// min to p99, and the last one also counts the slower runs (up to max): one 12 ms hiccup on a busy machine
+/// would otherwise squeeze every other run into the first bin.
+/// </summary>
 public sealed record LatencyHistogram(double StartMs, double BinWidthMs, IReadOnlyList<int> Counts)
 {
     public const int DefaultBins = 20;
@@ -93,8 +97,10 @@ public sealed record LatencyHistogram(double StartMs, double BinWidthMs, IReadOn
     public static LatencyHistogram From(IReadOnlyList<double> samples, int bins = DefaultBins)
     {
         if (samples.Count == 0) return new LatencyHistogram(0, 0, []);
-        var (min, max) = (samples.Min(), samples.Max());
-        var width = max > min ? (max - min) / bins : 0;
+        var min = samples.Min();
+        var end = Evaluation.Percentiles.Of(samples, 99);
+        if (end <= min) end = samples.Max();
+        var width = end > min ? (end - min) / bins : 0;
         var counts = new int[width > 0 ? bins : 1];
         foreach (var v in samples)
             counts[width > 0 ? Math.Min(bins - 1, (int)((v - min) / width)) : 0]++;

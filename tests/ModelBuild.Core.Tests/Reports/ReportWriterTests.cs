@@ -124,12 +124,16 @@ public sealed class ReportWriterTests
     }
 
     [Fact]
-    public void Histogram_bins_cover_min_to_max()
+    public void Histogram_bins_span_min_to_p99_and_the_last_bin_takes_the_outliers()
     {
-        var h = LatencyHistogram.From([1.0, 1.5, 2.0, 3.0], 4);
+        // 100 runs at 1..2 ms and one 50 ms hiccup: p99 is 2 ms, so the bins stay fine-grained.
+        var samples = Enumerable.Range(0, 100).Select(i => 1 + i / 100.0).Append(50).ToList();
+        var h = LatencyHistogram.From(samples, 10);
         Assert.Equal(1.0, h.StartMs);
-        Assert.Equal(0.5, h.BinWidthMs);
-        Assert.Equal(new[] { 1, 1, 1, 1 }, h.Counts);
+        Assert.InRange(h.BinWidthMs, 0.09, 0.1);
+        Assert.Equal(samples.Count, h.Counts.Sum());
+        Assert.All(h.Counts.Take(9), c => Assert.InRange(c, 9, 11));
+        Assert.True(h.Counts[^1] >= 10);
         Assert.Equal(new[] { 3 }, LatencyHistogram.From([2.0, 2.0, 2.0]).Counts);
     }
 }
