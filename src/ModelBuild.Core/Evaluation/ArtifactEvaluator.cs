@@ -20,7 +20,9 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
     public IReadOnlyDictionary<string, NdArray> Run(string artifactPath, SourceLocation location)
     {
         using var runner = new ModelRunner(artifactPath, location, intraOpThreads);
-        return BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), BatchedRunner.HasFixedBatch(model), cancellation);
+        using var progress = _log.BeginProgress("run source model", set.Count);
+        return BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), BatchedRunner.HasFixedBatch(model), cancellation,
+            (done, _) => progress.Report(done));
     }
 
     /// <summary>Runs the source model in libtorch (TorchScript sources): PyTorch's own outputs, named like the ONNX outputs.</summary>

@@ -93,6 +93,11 @@ public sealed class EvaluateSpec
     public string Describe(string baseDirectory)
     {
         var named = new[] { Data, InputsFile, LabelsFile, CsvFile, ImageDirectory, IdxImages, IdxLabels }.Where(f => f is not null);
-        return string.Join(", ", named.Select(f => Path.GetRelativePath(baseDirectory, f!).Replace('\\', '/')));
+        return string.Join(", ", named.Select(f =>
+        {
+            // Data outside the manifest's folder (a shared dataset) reads better as an absolute path than as ../../..
+            var relative = Path.GetRelativePath(baseDirectory, f!);
+            return (relative.StartsWith("..", StringComparison.Ordinal) ? f! : relative).Replace('\\', '/');
+        }));
     }
 }

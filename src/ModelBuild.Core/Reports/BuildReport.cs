@@ -87,8 +87,8 @@ public sealed record LatencyReport(int Batch, int Iterations, double P50Ms, doub
 
 /// <summary>
 /// Counts of timed runs per bin; bin i covers [StartMs + i·BinWidthMs, StartMs + (i+1)·BinWidthMs). The bins span
-/// min to p99, and the last one also counts the slower runs (up to max): one 12 ms hiccup on a busy machine
-/// would otherwise squeeze every other run into the first bin.
+/// min to the smaller of max and p50 + 3·(p95 − p50), and the last one also counts the slower runs: a few 10 ms
+/// hiccups on a busy machine would otherwise squeeze every other run into the first bin.
 /// </summary>
 public sealed record LatencyHistogram(double StartMs, double BinWidthMs, IReadOnlyList<int> Counts)
 {
@@ -97,9 +97,10 @@ public sealed record LatencyHistogram(double StartMs, double BinWidthMs, IReadOn
     public static LatencyHistogram From(IReadOnlyList<double> samples, int bins = DefaultBins)
     {
         if (samples.Count == 0) return new LatencyHistogram(0, 0, []);
-        var min = samples.Min();
-        var end = Evaluation.Percentiles.Of(samples, 99);
-        if (end <= min) end = samples.Max();
+        var (min, max) = (samples.Min(), samples.Max());
+        var p = Evaluation.Percentiles.Summarize(samples);
+        var end = Math.Min(max, p.P50 + 3 * (p.P95 - p.P50));
+        if (end <= min) end = max;
         var width = end > min ? (end - min) / bins : 0;
         var counts = new int[width > 0 ? bins : 1];
         foreach (var v in samples)

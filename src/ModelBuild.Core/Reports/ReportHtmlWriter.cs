@@ -18,10 +18,10 @@ public static class ReportHtmlWriter
         body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color:#222;max-width:1100px}
         h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:1px solid #ddd}h3{font-size:1.05rem;margin-top:1.5rem}
         .pass{color:#1a7f37}.fail{color:#cf222e}.warn{color:#9a6700}
-        table{border-collapse:collapse;font-size:.9rem}th,td{border:1px solid #ddd;padding:.3rem .5rem}
+        table{border-collapse:collapse;font-size:.9rem}td{white-space:nowrap;vertical-align:top}th,td{border:1px solid #ddd;padding:.3rem .5rem}
         th{background:#f6f8fa;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
         ul.checks{margin:0;padding-left:1rem}svg{background:#fff;border:1px solid #eee;margin:.3rem}
-        svg text{font-size:11px;fill:#333}.dist{display:flex;flex-wrap:wrap}.muted{color:#666}
+        svg text{font-size:11px;fill:#333}.dist{display:flex;flex-wrap:wrap}summary{cursor:pointer}.muted{color:#666}
         """;
 
     public static string Write(BuildReport report)
@@ -73,7 +73,8 @@ public static class ReportHtmlWriter
         var rows = new XElement(H + "tbody");
         foreach (var a in model.Artifacts)
         {
-            var checks = new XElement(H + "ul", new XAttribute("class", "checks"),
+            var failed = a.Checks.Count(c => !c.Passed);
+            var list = new XElement(H + "ul", new XAttribute("class", "checks"),
                 a.Checks.Select(c => new XElement(H + "li",
                     new XAttribute("class", c.Passed ? "pass" : c.Severity == "warning" ? "warn" : "fail"),
                     $"{(c.Passed ? "pass" : c.Severity == "warning" ? "warning" : "FAIL")} {c.Check} {c.Comparison} {F(c.Threshold)} (measured {F(c.Measured)})")));
@@ -84,7 +85,11 @@ public static class ReportHtmlWriter
                 Num(a.SizeMb, "0.###"), Num(a.ParityMaxAbs), Num(a.Score, "0.####"), Num(a.ScoreDrop, "0.####"),
                 Num(a.Latency?.P50Ms, "0.###"), Num(a.Latency?.P95Ms, "0.###"), Num(a.Latency?.P99Ms, "0.###"),
                 Num(a.Latency?.ThroughputPerSecond, "0.#"), Num(a.Memory is { } m ? m.PeakGrowthBytes / (1024.0 * 1024.0) : null, "0.#"),
-                new XElement(H + "td", a.Checks.Count == 0 ? "—" : checks)));
+                new XElement(H + "td", a.Checks.Count == 0 ? "—" : new XElement(H + "details",
+                    failed > 0 ? new XAttribute("open", "open") : null,
+                    new XElement(H + "summary", new XAttribute("class", a.Passed ? failed > 0 ? "warn" : "pass" : "fail"),
+                        failed == 0 ? $"{a.Checks.Count} passed" : $"{failed} of {a.Checks.Count} failed"),
+                    list))));
         }
         table.Add(rows);
         return table;
@@ -92,7 +97,7 @@ public static class ReportHtmlWriter
 
     private static XElement Scatter(ModelReport model)
     {
-        const double W = 560, Ht = 340, L = 64, R = 24, T = 20, B = 46;
+        const double W = 680, Ht = 340, L = 64, R = 12, T = 20, B = 46;
         var points = model.Artifacts.Select((a, i) => (a, i)).Where(p => p.a.Score is not null && p.a.Latency is not null).ToList();
         var svg = Svg(W, Ht, $"Accuracy vs p50 latency for model {model.Name}");
         if (points.Count == 0)
@@ -102,9 +107,10 @@ public static class ReportHtmlWriter
         }
         var (x0, x1) = Domain(points.Select(p => p.a.Latency!.P50Ms), zeroBased: true);
         var (y0, y1) = Domain(points.Select(p => p.a.Score!.Value), zeroBased: false);
-        double X(double v) => L + (v - x0) / (x1 - x0) * (W - L - R);
+        const double legend = 130;
+        double X(double v) => L + (v - x0) / (x1 - x0) * (W - L - R - legend);
         double Y(double v) => Ht - B - (v - y0) / (y1 - y0) * (Ht - T - B);
-        Axes(svg, W, Ht, L, R, T, B, x0, x1, y0, y1, X, Y, "p50 latency (ms)", model.Evaluation?.Metric ?? "score");
+        Axes(svg, W - legend, Ht, L, R, T, B, x0, x1, y0, y1, X, Y, "p50 latency (ms)", model.Evaluation?.Metric ?? "score");
         var maxSize = Math.Max(1, points.Max(p => p.a.SizeBytes));
         foreach (var (a, i) in points)
         {
@@ -116,7 +122,15 @@ public static class ReportHtmlWriter
                 new XAttribute("fill", Palette[i % Palette.Length]), new XAttribute("fill-opacity", "0.7"),
                 new XAttribute("stroke", a.Name == model.Deployed ? "#000" : "none"), new XAttribute("stroke-width", "2"),
                 new XElement(S + "title", $"{a.Name}: score {F(a.Score!.Value, "0.####")}, p50 {F(a.Latency.P50Ms, "0.###")} ms, {F(a.SizeMb, "0.###")} MB")));
-            svg.Add(Text(cx + r + 3, cy + 4, a.Name, "start"));
+        }
+        // A legend rather than labels at the points: artifacts with the same score and speed sit on top of each other.
+        for (var k = 0; k < points.Count; k++)
+        {
+            var (a, i) = points[k];
+            var y = T + 4 + k * 16;
+            svg.Add(new XElement(S + "rect", new XAttribute("x", F(W - R - 118, "0.##")), new XAttribute("y", F(y, "0.##")),
+                new XAttribute("width", "10"), new XAttribute("height", "10"), new XAttribute("fill", Palette[i % Palette.Length])));
+            svg.Add(Text(W - R - 104, y + 9, a.Name + (a.Name == model.Deployed ? " (deployed)" : ""), "start"));
         }
         return svg;
     }
@@ -144,12 +158,12 @@ public static class ReportHtmlWriter
                 new XAttribute("width", F(Math.Max(0.5, barWidth - 1), "0.##")), new XAttribute("height", F(Ht - B - Y(h.Counts[i]), "0.##")),
                 new XAttribute("fill", Palette[index % Palette.Length]),
                 new XElement(S + "title", $"{F(h.StartMs + i * h.BinWidthMs, "0.###")}–{F(h.StartMs + (i + 1) * h.BinWidthMs, "0.###")} ms: {h.Counts[i]} runs")));
-        foreach (var (value, label) in new[] { (lat.P50Ms, "p50"), (lat.P95Ms, "p95") })
+        foreach (var (value, label, dy) in new[] { (lat.P50Ms, "p50", 10), (lat.P95Ms, "p95", 22) })
         {
-            var x = F(X(value), "0.##");
+            var x = F(X(Math.Min(value, x1)), "0.##");
             svg.Add(new XElement(S + "line", new XAttribute("x1", x), new XAttribute("x2", x), new XAttribute("y1", F(T, "0.##")), new XAttribute("y2", F(Ht - B, "0.##")),
                 new XAttribute("stroke", "#000"), new XAttribute("stroke-dasharray", "3,2")));
-            svg.Add(Text(X(value) + 2, T + 10, label, "start"));
+            svg.Add(Text(X(Math.Min(value, x1)) + 2, T + dy, $"{label} {F(value, "0.###")}", "start"));
         }
         return svg;
     }
