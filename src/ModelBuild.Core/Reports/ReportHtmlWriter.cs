@@ -15,7 +15,7 @@ public static class ReportHtmlWriter
     private static readonly string[] Palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
     private const string Css = """
-        body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color:#222;max-width:1100px}
+        body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color:#222;max-width:1280px}
         h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:1px solid #ddd}h3{font-size:1.05rem;margin-top:1.5rem}
         .pass{color:#1a7f37}.fail{color:#cf222e}.warn{color:#9a6700}
         table{border-collapse:collapse;font-size:.9rem}td{white-space:nowrap;vertical-align:top}th,td{border:1px solid #ddd;padding:.3rem .5rem}
