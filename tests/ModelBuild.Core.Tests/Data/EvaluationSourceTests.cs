@@ -264,6 +264,40 @@ public sealed class EvaluationSourceTests : IDisposable
     }
 
     [Fact]
+    public void A_huge_image_is_refused_from_its_header_before_decoding()
+    {
+        // A valid PNG header claiming 100000 x 100000 pixels (40 GB decoded) and no pixel data.
+        static byte[] Chunk(string type, byte[] data)
+        {
+            var body = System.Text.Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
+            var crc = 0xFFFFFFFFu;
+            foreach (var b in body)
+            {
+                crc ^= b;
+                for (var k = 0; k < 8; k++) crc = (crc & 1) != 0 ? 0xEDB88320 ^ (crc >> 1) : crc >> 1;
+            }
+            var chunk = new byte[12 + data.Length];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(chunk, data.Length);
+            body.CopyTo(chunk, 4);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(8 + data.Length), ~crc);
+            return chunk;
+        }
+        var ihdr = new byte[13];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr, 100_000);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), 100_000);
+        ihdr[8] = 8; ihdr[9] = 2;
+        Directory.CreateDirectory(PathOf("imgs/a"));
+        File.WriteAllBytes(PathOf("imgs/a/huge.png"), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, .. Chunk("IHDR", ihdr), .. Chunk("IEND", [])]);
+
+        var source = ImageFolderSource.Open(PathOf("imgs"), new ImagePreprocess(), [Input("x", null, 3, 2, 2)], null, At);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<ModelBuildException>(() => All(source, 1));
+        Assert.Equal("MB2010", e.Diagnostic.Code);
+        Assert.Contains("100000x100000", e.Message);
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 16L << 20);
+    }
+
+    [Fact]
     public void An_image_folder_without_class_folders_is_MB2010()
     {
         Directory.CreateDirectory(PathOf("flat"));
