@@ -42,6 +42,8 @@ public sealed class EvaluationDataset
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(modelInputs);
+        if (spec.Format is EvaluationDataFormat.Csv or EvaluationDataFormat.Idx or EvaluationDataFormat.Images)
+            return Sources.EvaluationSources.ReadAll(Sources.EvaluationSources.Open(spec, modelInputs), modelInputs, spec.Files.FirstOrDefault() ?? "data", spec.Location);
         if (spec.Data is { } npz)
         {
             var held = NpzReader.Names(npz);

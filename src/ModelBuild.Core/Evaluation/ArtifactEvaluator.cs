@@ -12,12 +12,17 @@ namespace ModelBuild.Evaluation;
 /// Runs one artifact in ONNX Runtime on the model's evaluation set and measures what the checks judge:
 /// parity with the source model's outputs, the metric score, latency, and size on disk.
 /// </summary>
-public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, MetricKind metric, int evaluationBatch, int intraOpThreads, CancellationToken cancellation)
+public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, MetricKind metric, int evaluationBatch, int intraOpThreads, CancellationToken cancellation,
+    IBuildLog? log = null)
 {
+    private readonly IBuildLog _log = log ?? new NullBuildLog();
+
     public IReadOnlyDictionary<string, NdArray> Run(string artifactPath, SourceLocation location)
     {
         using var runner = new ModelRunner(artifactPath, location, intraOpThreads);
-        return BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), BatchedRunner.HasFixedBatch(model), cancellation);
+        using var progress = _log.BeginProgress("run source model", set.Count);
+        return BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), BatchedRunner.HasFixedBatch(model), cancellation,
+            (done, _) => progress.Report(done));
     }
 
     /// <summary>Runs the source model in libtorch (TorchScript sources): PyTorch's own outputs, named like the ONNX outputs.</summary>
@@ -38,8 +43,19 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
     public void Measure(ArtifactReport report, string artifactPath, IReadOnlyDictionary<string, NdArray> reference, int latencyBatch, SourceLocation location)
     {
         report.SizeBytes = new FileInfo(artifactPath).Length;
+        // Peak memory is approximated by the process RSS around the session: sampled after creation, after each
+        // batch and after the latency runs. Other threads and the GC move RSS too, so it is an estimate.
+        var rssBefore = Environment.WorkingSet;
         using var runner = new ModelRunner(artifactPath, location, intraOpThreads);
-        var outputs = BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), BatchedRunner.HasFixedBatch(model), cancellation);
+        var rssPeak = Math.Max(rssBefore, Environment.WorkingSet);
+        IReadOnlyDictionary<string, NdArray> outputs;
+        using (var progress = _log.BeginProgress($"evaluate {report.Name}", set.Count))
+            outputs = BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), BatchedRunner.HasFixedBatch(model), cancellation,
+                (done, _) =>
+                {
+                    rssPeak = Math.Max(rssPeak, Environment.WorkingSet);
+                    progress.Report(done);
+                });
 
         foreach (var (name, expected) in reference)
         {
@@ -56,8 +72,18 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
         report.Score = Scorer.Score(metric, outputs[primary], reference[primary], set.Labels, location);
 
         var stats = new LatencyBenchmark().Measure(runner, set.Take(latencyBatch), latencyBatch, cancellation);
-        report.Latency = new LatencyReport(stats.Batch, stats.Iterations, stats.P50Ms, stats.P95Ms, stats.P99Ms, stats.MeanMs, stats.ThroughputPerSecond);
+        rssPeak = Math.Max(rssPeak, Environment.WorkingSet);
+        report.Memory = new MemoryReport(rssBefore, rssPeak, Math.Max(0, rssPeak - rssBefore));
+        report.Latency = new LatencyReport(stats.Batch, stats.Iterations, R(stats.P50Ms), R(stats.P95Ms), R(stats.P99Ms), R(stats.MeanMs), R(stats.ThroughputPerSecond))
+        {
+            MinMs = R(stats.SortedSamples[0]),
+            MaxMs = R(stats.SortedSamples[^1]),
+            Histogram = LatencyHistogram.From(stats.SortedSamples) is var h ? h with { StartMs = R(h.StartMs), BinWidthMs = R(h.BinWidthMs) } : null,
+        };
     }
+
+    /// <summary>Microsecond resolution is all a timer on a shared machine gives; fewer digits keep the report readable.</summary>
+    private static double R(double ms) => Math.Round(ms, 4);
 
     private static OutputStatsReport Stats(NdArray output)
     {

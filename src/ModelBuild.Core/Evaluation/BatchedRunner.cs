@@ -22,28 +22,34 @@ public static class BatchedRunner
     /// Runs every sample. With a fixed batch axis, samples that do not fill a last batch are left out: the
     /// outputs then have fewer rows than the set, and scoring uses the matching first labels.
     /// </summary>
-    public static IReadOnlyDictionary<string, NdArray> Run(ModelRunner runner, EvaluationSet set, int batchSize, bool fixedBatch, CancellationToken cancellation) =>
-        Run(runner.Run, set, batchSize, fixedBatch, cancellation);
+    public static IReadOnlyDictionary<string, NdArray> Run(ModelRunner runner, EvaluationSet set, int batchSize, bool fixedBatch, CancellationToken cancellation,
+        Action<int, int>? progress = null) =>
+        Run(runner.Run, set, batchSize, fixedBatch, cancellation, progress);
 
-    /// <summary>The same batching around any runner (ONNX Runtime, or libtorch for the reference outputs).</summary>
+    /// <summary>
+    /// The same batching around any runner (ONNX Runtime, or libtorch for the reference outputs). Batches are read
+    /// from the set as they are run, so inputs never all sit in memory; <paramref name="progress"/> gets (samples done, total).
+    /// </summary>
     public static IReadOnlyDictionary<string, NdArray> Run(Func<IReadOnlyDictionary<string, NdArray>, IReadOnlyDictionary<string, NdArray>> run,
-        EvaluationSet set, int batchSize, bool fixedBatch, CancellationToken cancellation)
+        EvaluationSet set, int batchSize, bool fixedBatch, CancellationToken cancellation, Action<int, int>? progress = null)
     {
         var usable = fixedBatch ? set.Count / batchSize * batchSize : set.Count;
         if (usable == 0)
             throw new ModelBuildException(DiagnosticCodes.DataMismatch,
                 $"the model takes batches of {batchSize} but the evaluation data has only {set.Count} sample(s)");
         var parts = new Dictionary<string, List<NdArray>>(StringComparer.Ordinal);
-        for (var start = 0; start < usable; start += batchSize)
+        var done = 0;
+        foreach (var batch in set.Batches(batchSize))
         {
             cancellation.ThrowIfCancellationRequested();
-            var size = Math.Min(batchSize, usable - start);
-            var batch = set.Inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(start, size), StringComparer.Ordinal);
+            if (done >= usable) break;
             foreach (var (name, output) in run(batch))
             {
                 if (!parts.TryGetValue(name, out var list)) parts[name] = list = new List<NdArray>();
                 list.Add(output);
             }
+            done += (int)batch.Values.First().Shape[0];
+            progress?.Invoke(done, usable);
         }
         return parts.ToDictionary(kv => kv.Key, kv => NdArrayConcat.AlongFirstAxis(kv.Value), StringComparer.Ordinal);
     }

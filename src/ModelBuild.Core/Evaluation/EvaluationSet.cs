@@ -1,4 +1,5 @@
 using ModelBuild.Data;
+using ModelBuild.Data.Sources;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 
@@ -7,22 +8,24 @@ namespace ModelBuild.Evaluation;
 /// <summary>
 /// The inputs every artifact of a model is run on (and the labels, when the manifest gives data): real
 /// evaluation data when declared, else deterministic inputs generated from the model's shapes.
+/// Inputs are read through an <see cref="IEvaluationSource"/>, a batch at a time, so only the models' outputs
+/// (not the inputs) of the whole set are held in memory.
 /// </summary>
 public sealed class EvaluationSet
 {
-    private EvaluationSet(IReadOnlyDictionary<string, NdArray> inputs, NdArray? labels, int count, string description)
+    private readonly IEvaluationSource _source;
+
+    public EvaluationSet(IEvaluationSource source, string description, bool synthetic = false)
     {
-        Inputs = inputs;
-        Labels = labels;
-        Count = count;
+        _source = source;
         Description = description;
+        IsSynthetic = synthetic;
     }
 
-    public IReadOnlyDictionary<string, NdArray> Inputs { get; }
-    public NdArray? Labels { get; }
-    public int Count { get; }
+    public NdArray? Labels => _source.Labels;
+    public int Count => _source.Count;
     public string Description { get; }
-    public bool IsSynthetic => Labels is null && Description.StartsWith("generated", StringComparison.Ordinal);
+    public bool IsSynthetic { get; }
 
     public static EvaluationSet Create(EvaluateSpec? spec, ModelInterface model, string manifestDirectory, int syntheticSamples, int seed)
     {
@@ -31,27 +34,26 @@ public sealed class EvaluationSet
             var batch = model.Inputs.All(i => i.HasDynamicBatch) ? syntheticSamples : 1;
             var generated = SyntheticInputs.Generate(model.Inputs, batch, seed);
             var count = (int)generated.Values.First().Shape[0];
-            return new EvaluationSet(generated, null, count, $"generated from input shapes ({count} samples, seed {seed})");
+            return new EvaluationSet(new InMemorySource(generated, null, count), $"generated from input shapes ({count} samples, seed {seed})", synthetic: true);
         }
-        var dataset = EvaluationDataset.Load(spec, model.Inputs);
-        var files = string.Join(", ", spec.Files.Select(f => Path.GetRelativePath(manifestDirectory, f).Replace('\\', '/')));
-        return new EvaluationSet(dataset.Inputs, dataset.Labels, dataset.Count, files);
+        return new EvaluationSet(EvaluationSources.Open(spec, model.Inputs), spec.Describe(manifestDirectory));
     }
+
+    /// <summary>The samples in order, read lazily <paramref name="batchSize"/> at a time.</summary>
+    public IEnumerable<IReadOnlyDictionary<string, NdArray>> Batches(int batchSize) => _source.Batches(batchSize);
 
     /// <summary>The first <paramref name="count"/> samples, repeated if the set is smaller (for latency batches).</summary>
     public IReadOnlyDictionary<string, NdArray> Take(int count)
     {
+        var first = _source.Batches(Math.Min(count, Count)).First();
+        var have = (int)first.Values.First().Shape[0];
+        if (count <= have) return first;
         var result = new Dictionary<string, NdArray>(StringComparer.Ordinal);
-        foreach (var (name, array) in Inputs)
+        foreach (var (name, array) in first)
         {
-            if (count <= Count)
-            {
-                result[name] = array.Slice(0, count);
-                continue;
-            }
             var parts = new List<NdArray>();
-            for (var taken = 0; taken < count; taken += Count)
-                parts.Add(array.Slice(0, Math.Min(Count, count - taken)));
+            for (var taken = 0; taken < count; taken += have)
+                parts.Add(array.Slice(0, Math.Min(have, count - taken)));
             result[name] = NdArrayConcat.AlongFirstAxis(parts);
         }
         return result;

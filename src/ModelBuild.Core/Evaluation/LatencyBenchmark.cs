@@ -9,6 +9,9 @@ namespace ModelBuild.Evaluation;
 public sealed record LatencyStats(int Batch, int Iterations, double P50Ms, double P95Ms, double P99Ms, double MeanMs)
 {
     public double ThroughputPerSecond => MeanMs > 0 ? Batch * 1000.0 / MeanMs : 0;
+
+    /// <summary>Every timed run, ascending, in ms (kept for the report's latency distribution).</summary>
+    public IReadOnlyList<double> SortedSamples { get; init; } = [];
 }
 
 /// <summary>
@@ -36,8 +39,9 @@ public sealed class LatencyBenchmark(int warmupRuns = 10, int minRuns = 30, int 
                 runner.RunDiscardingOutputs(names, values);
                 samples.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             }
-            return new LatencyStats(batch, samples.Count,
-                Percentiles.Of(samples, 50), Percentiles.Of(samples, 95), Percentiles.Of(samples, 99), samples.Average());
+            var summary = Percentiles.Summarize(samples);
+            samples.Sort();
+            return new LatencyStats(batch, samples.Count, summary.P50, summary.P95, summary.P99, samples.Average()) { SortedSamples = samples };
         }
         finally
         {

@@ -6,6 +6,8 @@ public static class OutputLayout
     public const string JsonReport = "modelbuild-report.json";
     public const string MarkdownReport = "modelbuild-report.md";
     public const string DeployFolder = "deploy";
+    public const string HtmlReport = "modelbuild-report.html";
+    public const string JUnitReport = "modelbuild-report.junit.xml";
     public const string Dockerfile = "deploy/Dockerfile";
     public const string DockerIgnore = "deploy/.dockerignore";
     public const string KServe = "deploy/kserve.yaml";

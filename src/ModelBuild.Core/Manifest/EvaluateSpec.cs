@@ -10,22 +10,94 @@ public enum MetricKind
     Cosine,
 }
 
+/// <summary>Which reader an <c>evaluate.data</c> form selects.</summary>
+public enum EvaluationDataFormat
+{
+    Npz,
+    Npy,
+    Csv,
+    Images,
+    Idx,
+}
+
+public enum ImageLayout
+{
+    Nchw,
+    Nhwc,
+}
+
 /// <summary>
-/// Evaluation data: either one .npz holding arrays named after the inputs plus <c>labels</c>,
-/// or separate <c>inputs</c> / <c>labels</c> .npy files.
+/// Pixel preprocessing for image folders and idx files: value / scale, then (value - mean[c]) / std[c].
+/// Size and crop apply to image folders only (resize to size, then center-crop to crop).
+/// </summary>
+public sealed record ImagePreprocess
+{
+    public (int Height, int Width)? Size { get; init; }
+    public (int Height, int Width)? Crop { get; init; }
+    public IReadOnlyList<double> Mean { get; init; } = [0.0];
+    public IReadOnlyList<double> Std { get; init; } = [1.0];
+    public ImageLayout Layout { get; init; } = ImageLayout.Nchw;
+    public double Scale { get; init; } = 255;
+}
+
+/// <summary>
+/// Evaluation data: an .npz holding arrays named after the inputs plus <c>labels</c>, separate
+/// <c>inputs</c> / <c>labels</c> .npy files, a CSV, an image folder (one subfolder per class), or MNIST idx files.
 /// </summary>
 public sealed class EvaluateSpec
 {
+    public EvaluationDataFormat Format { get; init; } = EvaluationDataFormat.Npz;
+
     /// <summary>Full path of the .npz (the <c>data: file.npz</c> form).</summary>
     public string? Data { get; init; }
 
     /// <summary>Full path of the inputs .npy (the <c>data: { inputs, labels }</c> form).</summary>
     public string? InputsFile { get; init; }
     public string? LabelsFile { get; init; }
+
+    /// <summary>Full path of the CSV (<c>data: f.csv</c> or <c>{ csv: f.csv }</c>).</summary>
+    public string? CsvFile { get; init; }
+
+    /// <summary>The CSV column holding integer labels; absent from the file means no labels.</summary>
+    public string LabelColumn { get; init; } = "label";
+
+    /// <summary>The model input the CSV's numeric columns feed; null = the model's only input.</summary>
+    public string? InputName { get; init; }
+
+    /// <summary>Full path of the image folder (<c>{ images: dir }</c>).</summary>
+    public string? ImageDirectory { get; init; }
+
+    /// <summary>Full paths of the idx3 images and idx1 labels files (<c>{ idx: { images, labels } }</c>).</summary>
+    public string? IdxImages { get; init; }
+    public string? IdxLabels { get; init; }
+
+    public ImagePreprocess Preprocess { get; init; } = new();
     public MetricKind Metric { get; init; } = MetricKind.Top1;
     public int? Samples { get; init; }
     public required SourceLocation Location { get; init; }
 
-    public IEnumerable<string> Files =>
-        new[] { Data, InputsFile, LabelsFile }.Where(f => f is not null).Select(f => f!);
+    /// <summary>Files the data is read from (for incremental builds); an image folder lists its image files.</summary>
+    public IEnumerable<string> Files
+    {
+        get
+        {
+            foreach (var f in new[] { Data, InputsFile, LabelsFile, CsvFile, IdxImages, IdxLabels })
+                if (f is not null) yield return f;
+            if (ImageDirectory is { } dir && Directory.Exists(dir))
+                foreach (var f in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+                    yield return f;
+        }
+    }
+
+    /// <summary>What reports name as the data: the file or folder, relative to <paramref name="baseDirectory"/>.</summary>
+    public string Describe(string baseDirectory)
+    {
+        var named = new[] { Data, InputsFile, LabelsFile, CsvFile, ImageDirectory, IdxImages, IdxLabels }.Where(f => f is not null);
+        return string.Join(", ", named.Select(f =>
+        {
+            // Data outside the manifest's folder (a shared dataset) reads better as an absolute path than as ../../..
+            var relative = Path.GetRelativePath(baseDirectory, f!);
+            return (relative.StartsWith("..", StringComparison.Ordinal) ? f! : relative).Replace('\\', '/');
+        }));
+    }
 }

@@ -19,6 +19,9 @@ public sealed record PassContext(string InputPath, string OutputPath, string Mod
 {
     /// <summary>What a pass found out along the way, for the build report (per-layer quantization errors, notes).</summary>
     public PassOutcome Outcome { get; init; } = new();
+
+    /// <summary>Progress of long passes (calibration).</summary>
+    public Pipeline.IBuildLog Log { get; init; } = new Pipeline.NullBuildLog();
 }
 
 public sealed class PassOutcome

@@ -27,7 +27,9 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
     {
         var pre = QuantPreprocessor.Run(context.InputPath, Path.GetDirectoryName(context.OutputPath)!, location);
         var data = CalibrationData.Load(calibrationData, samples, pre, location);
-        var batches = CalibrationData.Batches(data, pre, 32, location).ToList();
+        var calibrationBatches = CalibrationData.Batches(data, pre, 32, location).ToList();
+        using var progress = context.Log.BeginProgress($"calibrate {context.VariantName}", calibrationBatches.Count);
+        var batches = new ProgressList<IReadOnlyDictionary<string, NdArray>>(calibrationBatches, progress);
         var reportBatches = CalibrationData.Batches(data, pre, Math.Min(ReportSamples, data.Count), location).Take(1).ToList();
 
         var excluded = new HashSet<string>(config.ExcludeNodes, StringComparer.Ordinal);
@@ -107,4 +109,22 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
             File.Delete(path);
         }
     }
+}
+
+/// <summary>A list that reports how many items were enumerated (calibration batches run), capped at its count per pass.</summary>
+internal sealed class ProgressList<T>(IReadOnlyList<T> items, Pipeline.IStepProgress progress) : IReadOnlyList<T>
+{
+    public T this[int index] => items[index];
+    public int Count => items.Count;
+
+    public IEnumerator<T> GetEnumerator()
+    {
+        for (var i = 0; i < items.Count; i++)
+        {
+            yield return items[i];
+            progress.Report(i + 1);
+        }
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -86,6 +86,8 @@ public static class BuildPipeline
 
         staging.WriteText(OutputLayout.JsonReport, ReportJsonWriter.Write(report));
         staging.WriteText(OutputLayout.MarkdownReport, ReportMarkdownWriter.Write(report));
+        staging.WriteText(OutputLayout.HtmlReport, ReportHtmlWriter.Write(report));
+        staging.WriteText(OutputLayout.JUnitReport, ReportJUnitWriter.Write(report));
         var inputs = manifests.Select(m => m.Path).Concat(manifests.SelectMany(m => m.ReferencedFiles)).Distinct(StringComparer.Ordinal);
         staging.Commit(inputs);
         // Typed model classes for apps that reference ModelBuild.Runtime. Kept in the state folder, not the

@@ -4,6 +4,25 @@ namespace ModelBuild.Pipeline;
 public interface IBuildLog
 {
     void Info(string message);
+
+    /// <summary>
+    /// A long step (evaluation, calibration) with <paramref name="total"/> units of work. Plain logs ignore it:
+    /// the step's line comes from <see cref="StepTimer"/> when it ends. The CLI draws a bar on a terminal.
+    /// </summary>
+    IStepProgress BeginProgress(string step, int total) => NullStepProgress.Instance;
+}
+
+/// <summary>Progress of one long step; disposing it ends the step.</summary>
+public interface IStepProgress : IDisposable
+{
+    void Report(int done);
+}
+
+public sealed class NullStepProgress : IStepProgress
+{
+    public static readonly NullStepProgress Instance = new();
+    public void Report(int done) { }
+    public void Dispose() { }
 }
 
 public sealed class ConsoleBuildLog(TextWriter writer) : IBuildLog

@@ -56,7 +56,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         var set = timer.Time($"[{Name}] load evaluation data", () =>
             EvaluationSet.Create(spec.Evaluate, source.Interface, manifest.Directory, options.SyntheticSamples, options.Seed));
         var metric = spec.Evaluate?.Metric ?? MetricKind.Cosine;
-        var evaluator = new ArtifactEvaluator(set, source.Interface, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation);
+        var evaluator = new ArtifactEvaluator(set, source.Interface, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation, options.Log);
         var reference = timer.Time($"[{Name}] run source model", () => RunReference(evaluator, source, report));
         if (spec.Export.TorchScript)
             timer.Time($"[{Name}] export torchscript", () => ExportTorchScript(set));
@@ -136,7 +136,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
                 options.Cancellation.ThrowIfCancellationRequested();
                 var target = index == passes.Count - 1 ? outputPath : AtomicFile.TempPathFor(outputPath);
                 if (target != outputPath) temps.Add(target);
-                pass.Run(new PassContext(input, target, Name, variant.Name.Value, options.Cancellation) { Outcome = outcome });
+                pass.Run(new PassContext(input, target, Name, variant.Name.Value, options.Cancellation) { Outcome = outcome, Log = options.Log });
                 input = target;
             }
         }

@@ -61,6 +61,9 @@ public sealed class ArtifactReport
     public double? Score { get; set; }
     public double? ScoreDrop { get; set; }
     public LatencyReport? Latency { get; set; }
+
+    /// <summary>Approximate memory the ONNX Runtime session took (process RSS growth); see docs/report.md.</summary>
+    public MemoryReport? Memory { get; set; }
     public List<CheckReport> Checks { get; } = new();
     public bool Passed => Checks.All(c => c.Passed || c.Severity != "error");
 }
@@ -73,7 +76,43 @@ public sealed record LayerErrorReport(string Node, string OpType, string Tensor,
 
 public sealed record ParityReport(double MaxAbs, double MeanAbs, double MaxRel, double Cosine);
 
-public sealed record LatencyReport(int Batch, int Iterations, double P50Ms, double P95Ms, double P99Ms, double MeanMs, double ThroughputPerSecond);
+public sealed record LatencyReport(int Batch, int Iterations, double P50Ms, double P95Ms, double P99Ms, double MeanMs, double ThroughputPerSecond)
+{
+    public double MinMs { get; init; }
+    public double MaxMs { get; init; }
+
+    /// <summary>The timed runs in equal-width bins from <see cref="MinMs"/> to <see cref="MaxMs"/>.</summary>
+    public LatencyHistogram? Histogram { get; init; }
+}
+
+/// <summary>
+/// Counts of timed runs per bin; bin i covers [StartMs + i·BinWidthMs, StartMs + (i+1)·BinWidthMs). The bins span
+/// min to the smaller of max and p50 + 3·(p95 − p50), and the last one also counts the slower runs: a few 10 ms
+/// hiccups on a busy machine would otherwise squeeze every other run into the first bin.
+/// </summary>
+public sealed record LatencyHistogram(double StartMs, double BinWidthMs, IReadOnlyList<int> Counts)
+{
+    public const int DefaultBins = 20;
+
+    public static LatencyHistogram From(IReadOnlyList<double> samples, int bins = DefaultBins)
+    {
+        if (samples.Count == 0) return new LatencyHistogram(0, 0, []);
+        var (min, max) = (samples.Min(), samples.Max());
+        var p = Evaluation.Percentiles.Summarize(samples);
+        var end = Math.Min(max, p.P50 + 3 * (p.P95 - p.P50));
+        if (end <= min) end = max;
+        var width = end > min ? (end - min) / bins : 0;
+        var counts = new int[width > 0 ? bins : 1];
+        foreach (var v in samples)
+            counts[width > 0 ? Math.Min(bins - 1, (int)((v - min) / width)) : 0]++;
+        return new LatencyHistogram(min, width, counts);
+    }
+}
+
+/// <param name="RssBeforeBytes">Process resident set size just before the session was created.</param>
+/// <param name="RssPeakBytes">Largest resident set size sampled while the session was created and ran (evaluation and latency runs).</param>
+/// <param name="PeakGrowthBytes">RssPeakBytes − RssBeforeBytes, at least 0: the session's approximate peak memory.</param>
+public sealed record MemoryReport(long RssBeforeBytes, long RssPeakBytes, long PeakGrowthBytes);
 
 /// <summary>One check of one artifact. <see cref="At"/> is where the diagnostic points (not serialized; <see cref="Location"/> is).</summary>
 public sealed record CheckReport(string Check, string Code, string Comparison, double Threshold, double? Measured, bool Passed, string Severity, string? Location, string Message,

@@ -30,16 +30,20 @@ internal static class BuildCommand
             var diagnostics = new DiagnosticBag();
             diagnostics.Reported += CommandRunner.Report;
             var outDir = parse.GetValue(output)!.FullName;
-            var options = new BuildOptions
+            var paths = ManifestArguments.Resolve(parse.GetValue(manifests));
+            BuildOptions Options(IBuildLog log) => new()
             {
                 OutputDirectory = outDir,
                 IntraOpThreads = Math.Max(1, parse.GetValue(threads)),
-                Log = parse.GetValue(quiet) ? new NullBuildLog() : new ConsoleBuildLog(Console.Out),
+                Log = log,
                 Cancellation = cancellation,
                 // libtorch loads only when a TorchScript source needs it.
                 Torch = new ModelBuild.Torch.TorchBackend(),
             };
-            var report = BuildPipeline.Run(ManifestArguments.Resolve(parse.GetValue(manifests)), options, diagnostics);
+            // Bars on a terminal; plain lines when redirected (MSBuild, CI logs) so the output stays parseable.
+            var report = ProgressBuildLog.ShouldUse(parse.GetValue(quiet))
+                ? ProgressBuildLog.Run(log => BuildPipeline.Run(paths, Options(log), diagnostics))
+                : BuildPipeline.Run(paths, Options(parse.GetValue(quiet) ? new NullBuildLog() : new ConsoleBuildLog(Console.Out)), diagnostics);
             if (report is not null && !parse.GetValue(quiet))
                 SummaryTable.Print(report, Console.Out, outDir);
             return diagnostics.ExitCode;

@@ -194,11 +194,11 @@ public sealed class ManifestLoaderErrorTests
 
     [Theory]
     [InlineData("metric: accuracy", 6, 46)]
-    [InlineData("data: data/test.csv", 6, 23)]
+    [InlineData("data: data/test.tsv", 6, 23)]
     public void BadEvaluateValues(string entry, int line, int column)
     {
         using var ws = Workspace();
-        ws.Touch("data/test.csv");
+        ws.Touch("data/test.tsv");
         var data = entry.StartsWith("data") ? entry : "data: data/test.npz";
         var metric = entry.StartsWith("metric") ? entry : "metric: top1";
         var yaml = "schema: 1\nmodels:\n  - name: m\n    source: models/m.onnx\n    checks: {}\n"

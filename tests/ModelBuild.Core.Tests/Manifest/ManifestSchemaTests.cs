@@ -78,6 +78,19 @@ public sealed class ManifestSchemaTests
     }
 
     [Fact]
+    public void EvaluateDataFormsMatchTheLoader()
+    {
+        var forms = Prop(Def(LoadSchema(), "model"), "evaluate", "data").GetProperty("oneOf").EnumerateArray()
+            .Where(f => f.GetProperty("type").GetString() == "object").ToList();
+        Assert.Equal(
+            new[] { ManifestKeys.EvaluateNpy, ManifestKeys.EvaluateCsv, ManifestKeys.EvaluateImages, ManifestKeys.EvaluateIdx }.Select(k => string.Join(",", k.Order())),
+            forms.Select(f => string.Join(",", Keys(f))));
+        Assert.Equal(ManifestKeys.EvaluateData.Order(), forms.SelectMany(Keys).Distinct().Order());
+        Assert.Equal(ManifestKeys.EvaluateIdxFiles.Order(), Keys(Prop(forms[3], "idx")));
+        Assert.Equal(EnumNames.Layout.Select(x => x.Item1), Prop(forms[2], "layout").GetProperty("enum").EnumerateArray().Select(x => x.GetString()!));
+    }
+
+    [Fact]
     public void EnumsMatchTheLoader()
     {
         var s = LoadSchema();

@@ -19,7 +19,13 @@ internal static class ManifestKeys
     public static readonly string[] Prune = ["method", "amount", "finetune"];
     public static readonly string[] Finetune = ["data", "epochs"];
     public static readonly string[] Evaluate = ["data", "metric", "samples"];
-    public static readonly string[] EvaluateData = ["inputs", "labels"];
+    // evaluate.data mapping forms: the key naming the data picks the form; each form takes only its own keys.
+    public static readonly string[] EvaluateData = ["inputs", "labels", "csv", "label_column", "input", "images", "size", "crop", "mean", "std", "layout", "scale", "idx"];
+    public static readonly string[] EvaluateNpy = ["inputs", "labels"];
+    public static readonly string[] EvaluateCsv = ["csv", "label_column", "input"];
+    public static readonly string[] EvaluateImages = ["images", "size", "crop", "mean", "std", "layout", "scale"];
+    public static readonly string[] EvaluateIdx = ["idx", "mean", "std", "scale"];
+    public static readonly string[] EvaluateIdxFiles = ["images", "labels"];
     public static readonly string[] Checks = ["parity", "accuracy", "latency", "size", "checklist"];
     public static readonly string[] Parity = ["max_abs", "severity"];
     public static readonly string[] Accuracy = ["min", "max_drop", "max_drop_percent", "severity"];
