@@ -19,6 +19,9 @@ internal static class BenchCommand
 {
     private static readonly SourceLocation Where = new("bench");
 
+    /// <summary>dynamic-aa keeps nodes in float until 1 − cosine on its judge inputs is at most this.</summary>
+    private const double AccuracyAwareMaxDrop = 0.008;
+
     public static Command Create()
     {
         var models = new Argument<string[]>("models")
@@ -97,10 +100,15 @@ internal static class BenchCommand
                 {
                     "static" => new QuantizeStaticPass(new StaticQuantConfig { PerChannel = true }, calibration!, calibrationSamples, Where),
                     "dynamic" => new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = true }, Where),
+                    // Accuracy-aware: judged on other inputs than the ones reported (text rows packed in reverse sentence order).
+                    "dynamic-aa" => new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = true }, Where, new AccuracyTarget(null, AccuracyAwareMaxDrop),
+                        EvaluationDataset.Create(Synthetic(io, 8, target.Sequence, target.Vocab, reversed: true), null, io.Inputs, null, "bench", Where)),
                     "fp16" => new Fp16Pass(new Fp16Config(), Where),
-                    _ => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown variant '{v}' (static, dynamic, fp16)", Where),
+                    _ => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown variant '{v}' (static, dynamic, dynamic-aa, fp16)", Where),
                 };
-                pass.Run(new PassContext(target.Model, outPath, "bench", v, CancellationToken.None));
+                var context = new PassContext(target.Model, outPath, "bench", v, CancellationToken.None);
+                pass.Run(context);
+                foreach (var note in context.Outcome.Notes) Console.Error.WriteLine($"bench: {Path.GetFileName(target.Model)} {v}: {note}");
                 built.Add((v + (v == "static" && target.Calibration is null ? " (synthetic calib)" : ""), outPath));
             }
 
@@ -171,7 +179,7 @@ internal static class BenchCommand
     /// vocab.txt, WordPiece tokens of real English text packed into full-length [CLS] … [SEP] rows; without one,
     /// uniform ids in [1000, 20000)).
     /// </summary>
-    private static Dictionary<string, NdArray> Synthetic(ModelInterface io, int batch, int sequence, string? vocab = null)
+    private static Dictionary<string, NdArray> Synthetic(ModelInterface io, int batch, int sequence, string? vocab = null, bool reversed = false)
     {
         var result = new Dictionary<string, NdArray>(StringComparer.Ordinal);
         var rng = new Random(7);
@@ -188,7 +196,7 @@ internal static class BenchCommand
                 for (var i = 0; i < count; i++)
                     values[i] = name.Contains("mask") ? 1 : name.Contains("type") ? 0 : rng.Next(1000, 20000);
                 if (tokens is not null && !name.Contains("mask") && !name.Contains("type"))
-                    values = tokens.Rows(batch, (int)(count / batch));
+                    values = tokens.Rows(batch, (int)(count / batch), reversed);
                 result[input.Name] = new NdArray(TensorElementType.Int64, shape, values);
             }
             else

@@ -69,9 +69,9 @@ internal sealed class WordPieceTokenizer
     }
 
     /// <summary><paramref name="rows"/> rows of exactly <paramref name="length"/> ids: [CLS] sentence tokens … [SEP], each row starting at another sentence.</summary>
-    public long[] Rows(int rows, int length)
+    public long[] Rows(int rows, int length, bool reversed = false)
     {
-        var encoded = Sentences.Select(Encode).ToArray();
+        var encoded = (reversed ? Sentences.Reverse() : Sentences).Select(Encode).ToArray();
         var values = new long[rows * length];
         for (var r = 0; r < rows; r++)
         {

@@ -27,7 +27,14 @@ public sealed class DynamicQuantizer(DynamicQuantConfig config)
         && g.Initializers.TryGetValue(n.Input[1], out var b) && b.DataType == TensorData.Float && b.Dims.Count == 2
         && (n.OpType == "MatMul" || GraphEditor.AttrInt(n, "transA", 0) == 0)).ToList();
 
-    public ModelProto Quantize(ModelProto preprocessed)
+    /// <summary>Name of the quantized copy of <paramref name="output"/> in a <see cref="Quantize"/> shadow model.</summary>
+    public static string ShadowName(string output) => output + "_int8_shadow";
+
+    /// <param name="shadow">
+    /// Keep every float node and add its quantized version beside it, reading the same float input and writing
+    /// <see cref="ShadowName"/>: one run then gives each node's own quantization error, free of upstream error.
+    /// </param>
+    public ModelProto Quantize(ModelProto preprocessed, bool shadow = false)
     {
         var model = preprocessed.Clone();
         var g = new GraphEditor(model);
@@ -46,7 +53,7 @@ public sealed class DynamicQuantizer(DynamicQuantConfig config)
             var key = node.Input[1] + (transB ? "^T" : "");
             if (!weights.TryGetValue(key, out var wq)) weights[key] = wq = QuantizeWeight(g, node.Input[1], transB);
 
-            var output = node.Output[0];
+            var output = shadow ? ShadowName(node.Output[0]) : node.Output[0];
             var prefix = node.Name.Length > 0 ? node.Name : output;
             var int32 = g.UniqueName(prefix + "_MatMulInteger_out");
             g.AddNode("MatMulInteger", [aq.Q, wq.Q, aq.Zp, wq.Zp], [int32], prefix + "_MatMulInteger");
@@ -79,7 +86,7 @@ public sealed class DynamicQuantizer(DynamicQuantConfig config)
                 }
                 g.AddNode("Add", [scaled, c], [output], prefix + "_bias_Add");
             }
-            g.Graph.Node.Remove(node);
+            if (!shadow) g.Graph.Node.Remove(node);
         }
         g.Refresh();
         foreach (var name in g.Initializers.Keys.ToList()) g.RemoveInitializerIfUnused(name);
