@@ -8,6 +8,8 @@ public sealed record DynamicQuantConfig
 {
     public bool PerChannel { get; init; }
     public bool ReduceRange { get; init; }
+    /// <summary>Embedding tables (Gather from a constant 2-D float table): int8 rows with one scale per row.</summary>
+    public bool Embeddings { get; init; } = true;
     public IReadOnlySet<string> ExcludeOps { get; init; } = new HashSet<string>();
     public IReadOnlySet<string> ExcludeNodes { get; init; } = new HashSet<string>();
 }
@@ -88,10 +90,43 @@ public sealed class DynamicQuantizer(DynamicQuantConfig config)
             }
             if (!shadow) g.Graph.Node.Remove(node);
         }
+        if (config.Embeddings && !shadow)
+            foreach (var gather in Embeddings(g)) QuantizeEmbedding(g, gather);
         g.Refresh();
         foreach (var name in g.Initializers.Keys.ToList()) g.RemoveInitializerIfUnused(name);
         g.TopologicalSort();
         return model;
+    }
+
+    /// <summary>Gathers along axis 0 from a constant 2-D float table of at least 256 rows (word/position embeddings).</summary>
+    public List<NodeProto> Embeddings(GraphEditor g) => g.Graph.Node.Where(n =>
+        n.Domain is "" or "ai.onnx" && n.OpType == "Gather" && !config.ExcludeOps.Contains("Gather") && !config.ExcludeNodes.Contains(n.Name)
+        && GraphEditor.AttrInt(n, "axis", 0) == 0 && !g.IsInitializer(n.Input[1])
+        && g.Initializers.TryGetValue(n.Input[0], out var t) && t.DataType == TensorData.Float && t.Dims.Count == 2 && t.Dims[0] >= 256).ToList();
+
+    /// <summary>
+    /// Table → int8 with a symmetric scale per row; Gather reads int8 rows and their scales, then Cast·Mul restores
+    /// float: only the gathered rows are dequantized, and each row keeps its own precision.
+    /// </summary>
+    private void QuantizeEmbedding(GraphEditor g, NodeProto gather)
+    {
+        var table = gather.Input[0];
+        var t = g.Initializers[table];
+        long rows = t.Dims[0], cols = t.Dims[1];
+        var (values, scales) = QuantMath.QuantizeWeights(TensorData.ToFloats(t), [rows, cols], 0, config.ReduceRange);
+        var q = table + "_quantized";
+        if (!g.IsInitializer(q)) q = g.AddInitializer(TensorData.FromInt8s(q, [rows, cols], values)).Name;
+        var s = table + "_row_scale";
+        if (!g.IsInitializer(s)) s = g.AddInitializer(TensorData.FromFloats(s, [rows, 1], scales)).Name;
+        var prefix = gather.Name.Length > 0 ? gather.Name : gather.Output[0];
+        var rowsOut = g.UniqueName(prefix + "_int8_rows");
+        g.AddNode("Gather", [q, gather.Input[1]], [rowsOut], prefix + "_int8_Gather");
+        var asFloat = g.UniqueName(prefix + "_rows_float");
+        GraphEditor.SetAttr(g.AddNode("Cast", [rowsOut], [asFloat], prefix + "_Cast"), "to", (long)TensorData.Float);
+        var rowScales = g.UniqueName(prefix + "_scales");
+        g.AddNode("Gather", [s, gather.Input[1]], [rowScales], prefix + "_scale_Gather");
+        g.AddNode("Mul", [asFloat, rowScales], [gather.Output[0]], prefix + "_dequantize_Mul");
+        g.Graph.Node.Remove(gather);
     }
 
     /// <summary>B as int8 [K, N] (a transposed Gemm B is transposed here), scales per column N or one per tensor.</summary>

@@ -27,7 +27,7 @@ public sealed record StaticQuantConfig
 /// <summary>
 /// Static int8 in QDQ form: int8 weight initializers → DequantizeLinear; every quantized activation gets a
 /// QuantizeLinear after its producer and one DequantizeLinear per reader, so ONNX Runtime fuses DQ→op→Q into int8
-/// kernels. Activations are uint8 (U8S8, x86's native int8 form) unless symmetric, then int8 with zero point 0.
+/// kernels. Activations are uint8 (U8S8, x86's native form; symmetric = zero point 128), weights int8.
 /// A Relu/Clip right after a quantized producer is left between them unquantized: ONNX Runtime folds it into the
 /// following Q (its range starts at 0), which makes Conv+Relu one QLinearConv.
 /// </summary>
@@ -108,9 +108,7 @@ public sealed class QdqQuantizer(StaticQuantConfig config)
             }
             var p = QuantMath.Activation(ranges[t], config.SymmetricActivations);
             var scale = g.AddInitializer(TensorData.FromFloats(t + "_scale", [], [p.Scale])).Name;
-            var zp = g.AddInitializer(config.SymmetricActivations
-                ? TensorData.FromInt8s(t + "_zero_point", [], [(sbyte)p.ZeroPoint])
-                : TensorData.FromUInt8s(t + "_zero_point", [], [(byte)p.ZeroPoint])).Name;
+            var zp = g.AddInitializer(TensorData.FromUInt8s(t + "_zero_point", [], [(byte)p.ZeroPoint])).Name;
             paramsOf[t] = (p, scale, zp);
         }
 
@@ -136,21 +134,15 @@ public sealed class QdqQuantizer(StaticQuantConfig config)
             }
         }
 
-        // One DQ per reader: ONNX Runtime fuses a DQ→op→Q group only when the DQ feeds that op alone. uint8: one Q per
-        // tensor. Symmetric int8: one Q per reader too, since on x86 ONNX Runtime rewrites int8 Q→DQ to uint8 (the form
-        // its kernels take) only for a Q with a single DQ, and an int8 group next to a uint8 one does not fuse.
+        // One Q per tensor, one DQ per reader: ONNX Runtime fuses a DQ→op→Q group only when the DQ feeds that op alone.
         g.Refresh();
         foreach (var (t, (_, scale, zp)) in paramsOf)
         {
             var readers = g.ConsumersOf(t).ToList();
-            string q = "";
+            var q = g.UniqueName(t + "_quantized");
+            g.AddNode("QuantizeLinear", [t, scale, zp], [q], t + "_QuantizeLinear");
             foreach (var reader in readers)
             {
-                if (q.Length == 0 || config.SymmetricActivations)
-                {
-                    q = g.UniqueName(t + "_quantized");
-                    g.AddNode("QuantizeLinear", [t, scale, zp], [q], t + "_QuantizeLinear");
-                }
                 var dq = g.UniqueName(t + "_dequantized");
                 g.AddNode("DequantizeLinear", [q, scale, zp], [dq], t + "_DequantizeLinear");
                 for (var i = 0; i < reader.Input.Count; i++) if (reader.Input[i] == t) reader.Input[i] = dq;

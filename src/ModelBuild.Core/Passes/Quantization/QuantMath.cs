@@ -7,8 +7,8 @@ public readonly record struct QuantParams(float Scale, int ZeroPoint);
 public static class QuantMath
 {
     /// <summary>
-    /// Activation params. The range always includes 0 so that zero padding is exact. Symmetric: int8, zero point 0.
-    /// Asymmetric: uint8 (zero point in [0, 255]) — the U8S8 form x86 int8 kernels (VNNI vpdpbusd) take natively, so
+    /// Activation params, uint8. The range always includes 0 so that zero padding is exact. Symmetric: zero point 128
+    /// (the int8 zero-point-0 grid shifted by 128). Asymmetric: zero point in [0, 255]. uint8 is — the U8S8 form x86 int8 kernels (VNNI vpdpbusd) take natively, so
     /// ONNX Runtime fuses every DQ→op→Q group without first rewriting int8 Q/DQ pairs to uint8, a rewrite it only
     /// applies to a Q with a single DequantizeLinear reader.
     /// </summary>
@@ -19,7 +19,7 @@ public static class QuantMath
         if (symmetric)
         {
             var a = Math.Max(-min, max);
-            return new QuantParams(a > 0 ? a / 127f : 1f, 0);
+            return new QuantParams(a > 0 ? a / 127f : 1f, 128);
         }
         if (max - min <= 0) return new QuantParams(1f, 0);
         var scale = (max - min) / 255f;
