@@ -19,6 +19,9 @@ internal static class BenchCommand
 {
     private static readonly SourceLocation Where = new("bench");
 
+    /// <summary>dynamic-aa keeps nodes in float until 1 − cosine on its judge inputs is at most this.</summary>
+    private const double AccuracyAwareMaxDrop = 0.008;
+
     public static Command Create()
     {
         var models = new Argument<string[]>("models")
@@ -39,18 +42,20 @@ internal static class BenchCommand
         return command;
     }
 
-    private sealed record BenchTarget(string Model, string? Calibration, string? Test, string[] Variants, int Sequence)
+    private sealed record BenchTarget(string Model, string? Calibration, string? Test, string[] Variants, int Sequence, int Batch, string? Vocab)
     {
         public static BenchTarget Parse(string text)
         {
             var parts = text.Split(',');
             var options = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.Ordinal);
-            var unknown = options.Keys.Except(["calib", "test", "variants", "seq"]).ToList();
+            var unknown = options.Keys.Except(["calib", "test", "variants", "seq", "batch", "vocab"]).ToList();
             if (unknown.Count > 0)
                 throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown option(s) {string.Join(", ", unknown)} in '{text}'", Where);
             return new BenchTarget(Path.GetFullPath(parts[0]), options.GetValueOrDefault("calib"), options.GetValueOrDefault("test"),
                 options.TryGetValue("variants", out var v) ? v.Split('+', StringSplitOptions.RemoveEmptyEntries) : [],
-                options.TryGetValue("seq", out var s) ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : 128);
+                options.TryGetValue("seq", out var s) ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : 128,
+                options.TryGetValue("batch", out var b) ? int.Parse(b, System.Globalization.CultureInfo.InvariantCulture) : 1,
+                options.GetValueOrDefault("vocab"));
         }
     }
 
@@ -74,16 +79,16 @@ internal static class BenchCommand
             }
             else
             {
-                eval = Synthetic(io, 16, target.Sequence);
+                eval = Synthetic(io, 16, target.Sequence, target.Vocab);
             }
-            var one = eval.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(0, 1));
+            var one = eval.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(0, target.Batch));
 
             var calibration = target.Calibration;
             if (variants.Contains("static") && calibration is null)
             {
                 // No real calibration data: synthetic inputs, said so in the row.
                 calibration = Path.Combine(work, "calib.npz");
-                NpzWriter.Write(calibration, Synthetic(io, 8, target.Sequence));
+                NpzWriter.Write(calibration, Synthetic(io, 8, target.Sequence, target.Vocab));
             }
 
             var fp32Path = target.Model;
@@ -95,10 +100,15 @@ internal static class BenchCommand
                 {
                     "static" => new QuantizeStaticPass(new StaticQuantConfig { PerChannel = true }, calibration!, calibrationSamples, Where),
                     "dynamic" => new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = true }, Where),
+                    // Accuracy-aware: judged on other inputs than the ones reported (text rows packed in reverse sentence order).
+                    "dynamic-aa" => new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = true }, Where, new AccuracyTarget(null, AccuracyAwareMaxDrop),
+                        EvaluationDataset.Create(Synthetic(io, 8, target.Sequence, target.Vocab, reversed: true), null, io.Inputs, null, "bench", Where)),
                     "fp16" => new Fp16Pass(new Fp16Config(), Where),
-                    _ => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown variant '{v}' (static, dynamic, fp16)", Where),
+                    _ => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown variant '{v}' (static, dynamic, dynamic-aa, fp16)", Where),
                 };
-                pass.Run(new PassContext(target.Model, outPath, "bench", v, CancellationToken.None));
+                var context = new PassContext(target.Model, outPath, "bench", v, CancellationToken.None);
+                pass.Run(context);
+                foreach (var note in context.Outcome.Notes) Console.Error.WriteLine($"bench: {Path.GetFileName(target.Model)} {v}: {note}");
                 built.Add((v + (v == "static" && target.Calibration is null ? " (synthetic calib)" : ""), outPath));
             }
 
@@ -108,14 +118,16 @@ internal static class BenchCommand
             // Alternate fp32 and variants a few rounds so background load hits both alike; median of the p50s.
             for (var round = 0; round < 3; round++)
             {
-                fp32Latency.Add(P50(fp32Path, one));
-                foreach (var (name, path) in built) latency[name].Add(P50(path, one));
+                fp32Latency.Add(P50(fp32Path, one, target.Batch));
+                foreach (var (name, path) in built) latency[name].Add(P50(path, one, target.Batch));
             }
             var baseP50 = Median(fp32Latency);
+            if (Environment.GetEnvironmentVariable("MODELBUILD_BENCH_PROFILE") == "1")
+                foreach (var (name, path) in built.Prepend(("fp32", fp32Path))) Profile(Path.GetFileName(target.Model), name, path, one, work);
             var baseSize = new FileInfo(fp32Path).Length;
             var fp32Top1 = labels is not null ? Metrics.Top1Accuracy(fp32Out, labels) : (double?)null;
-            var modelName = Path.GetFileName(target.Model);
-            yield return [modelName, "fp32", $"{baseP50:0.00}", "1.00", "1.00", fp32Top1 is { } t ? $"top1 {t:0.0000}" : "cosine 1.0000"];
+            var modelName = Path.GetFileName(target.Model) + (target.Batch != 1 ? $" (batch {target.Batch})" : "");
+            yield return [modelName, "fp32", $"{baseP50:0.00}", "1.00", "1.00", fp32Top1 is { } t ? $"top1 {t:0.0000}" : "cosine 1.0000", Kernels(fp32Path, work)];
             foreach (var (name, path) in built)
             {
                 var output = RunAll(path, eval, io);
@@ -123,7 +135,7 @@ internal static class BenchCommand
                     ? $"top1 {Metrics.Top1Accuracy(output, labels):0.0000} (drop {100 * (fp32Top1!.Value - Metrics.Top1Accuracy(output, labels)):0.00} pt)"
                     : $"cosine {Metrics.CosineSimilarity(fp32Out, output):0.0000}";
                 var p50 = Median(latency[name]);
-                yield return [modelName, name, $"{p50:0.00}", $"{p50 / baseP50:0.00}", $"{(double)new FileInfo(path).Length / baseSize:0.00}", quality];
+                yield return [modelName, name, $"{p50:0.00}", $"{p50 / baseP50:0.00}", $"{(double)new FileInfo(path).Length / baseSize:0.00}", quality, Kernels(path, work)];
             }
         }
         finally
@@ -134,11 +146,44 @@ internal static class BenchCommand
         }
     }
 
-    /// <summary>Synthetic inputs; int64 token-style inputs get plausible values (ids, all-ones mask, zero segment ids).</summary>
-    private static Dictionary<string, NdArray> Synthetic(ModelInterface io, int batch, int sequence)
+    /// <summary>
+    /// What ONNX Runtime actually runs: its extended-level optimized graph's int8 kernels and the heavy ops left in
+    /// float (a DQ→op→Q group it did not fuse runs as float op between Q/DQ).
+    /// </summary>
+    private static string Kernels(string path, string work)
+    {
+        var optimized = Path.Combine(work, $"ort-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            new OptimizePass(OptimizationLevel.Extended, Where).Run(new PassContext(path, optimized, "bench", "kernels", CancellationToken.None));
+            var ops = OnnxModelFile.Load(optimized, Where).Graph.Node.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count());
+            string[] int8 = ["QLinearConv", "QLinearMatMul", "QGemm", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearAveragePool",
+                "QLinearSigmoid", "QLinearLeakyRelu", "QAttention", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "MatMulInteger", "ConvInteger", "DynamicQuantizeLSTM"];
+            string[] heavy = ["Conv", "MatMul", "Gemm", "Add", "FusedConv", "FusedMatMul", "FusedGemm", "Attention", "LSTM"];
+            var a = string.Join(" ", int8.Where(ops.ContainsKey).Select(o => $"{o}×{ops[o]}"));
+            var f = string.Join(" ", heavy.Where(ops.ContainsKey).Select(o => $"{o}×{ops[o]}"));
+            return (a.Length > 0 ? "int8 " + a + "; " : "") + "float " + (f.Length > 0 ? f : "-");
+        }
+        catch (ModelBuildException e)
+        {
+            return "? " + e.Message;
+        }
+        finally
+        {
+            File.Delete(optimized);
+        }
+    }
+
+    /// <summary>
+    /// Synthetic inputs; int64 token-style inputs get plausible values (all-ones mask, zero segment ids, and ids: with a
+    /// vocab.txt, WordPiece tokens of real English text packed into full-length [CLS] … [SEP] rows; without one,
+    /// uniform ids in [1000, 20000)).
+    /// </summary>
+    private static Dictionary<string, NdArray> Synthetic(ModelInterface io, int batch, int sequence, string? vocab = null, bool reversed = false)
     {
         var result = new Dictionary<string, NdArray>(StringComparer.Ordinal);
         var rng = new Random(7);
+        var tokens = vocab is not null ? new WordPieceTokenizer(vocab) : null;
         foreach (var input in io.Inputs)
         {
             // Axis 0 is the sample axis even for fixed-batch models; runs slice it to the model's own batch.
@@ -150,6 +195,8 @@ internal static class BenchCommand
                 var values = new long[count];
                 for (var i = 0; i < count; i++)
                     values[i] = name.Contains("mask") ? 1 : name.Contains("type") ? 0 : rng.Next(1000, 20000);
+                if (tokens is not null && !name.Contains("mask") && !name.Contains("type"))
+                    values = tokens.Rows(batch, (int)(count / batch), reversed);
                 result[input.Name] = new NdArray(TensorElementType.Int64, shape, values);
             }
             else
@@ -176,10 +223,36 @@ internal static class BenchCommand
         return NdArrayConcat.AlongFirstAxis(parts);
     }
 
-    private static double P50(string path, IReadOnlyDictionary<string, NdArray> one)
+    private static double P50(string path, IReadOnlyDictionary<string, NdArray> one, int batch)
     {
         using var runner = new ModelRunner(path, Where, intraOpThreads: 1);
-        return new LatencyBenchmark(warmupRuns: 5, minRuns: 20, maxRuns: 300, minSeconds: 0.6).Measure(runner, one, 1).P50Ms;
+        return new LatencyBenchmark(warmupRuns: 5, minRuns: 20, maxRuns: 300, minSeconds: 0.6).Measure(runner, one, batch).P50Ms;
+    }
+
+    /// <summary>MODELBUILD_BENCH_PROFILE=1: ONNX Runtime's own per-node timings (50 runs), summed by kernel, to stderr.</summary>
+    private static void Profile(string model, string variant, string path, IReadOnlyDictionary<string, NdArray> one, string work)
+    {
+        using var options = OrtSessionFactory.CreateOptions(1);
+        options.EnableProfiling = true;
+        using var session = OrtSessionFactory.Open(path, options, Where);
+        var names = one.Keys.ToArray();
+        var values = names.Select(n => ModelRunner.ToOrtValue(one[n])).ToArray();
+        using (var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions())
+            for (var i = 0; i < 55; i++)
+                using (session.Run(runOptions, names, values, session.OutputNames.ToArray())) { }
+        foreach (var v in values) v.Dispose();
+        // ONNX Runtime writes the trace to the working directory whatever the prefix; read it and remove it.
+        var file = Path.GetFullPath(session.EndProfiling());
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        File.Delete(file);
+        var byOp = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var e in json.RootElement.EnumerateArray())
+        {
+            if (e.GetProperty("cat").GetString() != "Node" || !e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal)) continue;
+            var op = e.GetProperty("args").GetProperty("op_name").GetString()!;
+            byOp[op] = byOp.GetValueOrDefault(op) + e.GetProperty("dur").GetDouble() / 55;
+        }
+        Console.Error.WriteLine($"profile {model} {variant}: " + string.Join(", ", byOp.OrderByDescending(kv => kv.Value).Take(10).Select(kv => $"{kv.Key} {kv.Value:0} µs")));
     }
 
     private static double Median(List<double> values)
@@ -190,10 +263,10 @@ internal static class BenchCommand
 
     private static void Print(List<string[]> rows)
     {
-        string[] header = ["model", "variant", "p50 ms", "p50 ratio", "size ratio", "accuracy"];
+        string[] header = ["model", "variant", "p50 ms", "p50 ratio", "size ratio", "accuracy", "ORT kernels"];
         var all = rows.Prepend(header).ToList();
         var widths = Enumerable.Range(0, header.Length).Select(c => all.Max(r => r[c].Length)).ToArray();
-        Console.WriteLine("one intra-op thread, batch 1; ratios are variant / fp32");
+        Console.WriteLine("one intra-op thread, batch 1 unless noted; ratios are variant / fp32");
         foreach (var row in all)
             Console.WriteLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
     }

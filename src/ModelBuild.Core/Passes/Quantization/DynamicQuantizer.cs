@@ -8,6 +8,8 @@ public sealed record DynamicQuantConfig
 {
     public bool PerChannel { get; init; }
     public bool ReduceRange { get; init; }
+    /// <summary>Embedding tables (Gather from a constant 2-D float table): int8 rows with one scale per row.</summary>
+    public bool Embeddings { get; init; } = true;
     public IReadOnlySet<string> ExcludeOps { get; init; } = new HashSet<string>();
     public IReadOnlySet<string> ExcludeNodes { get; init; } = new HashSet<string>();
 }
@@ -27,7 +29,14 @@ public sealed class DynamicQuantizer(DynamicQuantConfig config)
         && g.Initializers.TryGetValue(n.Input[1], out var b) && b.DataType == TensorData.Float && b.Dims.Count == 2
         && (n.OpType == "MatMul" || GraphEditor.AttrInt(n, "transA", 0) == 0)).ToList();
 
-    public ModelProto Quantize(ModelProto preprocessed)
+    /// <summary>Name of the quantized copy of <paramref name="output"/> in a <see cref="Quantize"/> shadow model.</summary>
+    public static string ShadowName(string output) => output + "_int8_shadow";
+
+    /// <param name="shadow">
+    /// Keep every float node and add its quantized version beside it, reading the same float input and writing
+    /// <see cref="ShadowName"/>: one run then gives each node's own quantization error, free of upstream error.
+    /// </param>
+    public ModelProto Quantize(ModelProto preprocessed, bool shadow = false)
     {
         var model = preprocessed.Clone();
         var g = new GraphEditor(model);
@@ -46,7 +55,7 @@ public sealed class DynamicQuantizer(DynamicQuantConfig config)
             var key = node.Input[1] + (transB ? "^T" : "");
             if (!weights.TryGetValue(key, out var wq)) weights[key] = wq = QuantizeWeight(g, node.Input[1], transB);
 
-            var output = node.Output[0];
+            var output = shadow ? ShadowName(node.Output[0]) : node.Output[0];
             var prefix = node.Name.Length > 0 ? node.Name : output;
             var int32 = g.UniqueName(prefix + "_MatMulInteger_out");
             g.AddNode("MatMulInteger", [aq.Q, wq.Q, aq.Zp, wq.Zp], [int32], prefix + "_MatMulInteger");
@@ -79,12 +88,45 @@ public sealed class DynamicQuantizer(DynamicQuantConfig config)
                 }
                 g.AddNode("Add", [scaled, c], [output], prefix + "_bias_Add");
             }
-            g.Graph.Node.Remove(node);
+            if (!shadow) g.Graph.Node.Remove(node);
         }
+        if (config.Embeddings && !shadow)
+            foreach (var gather in Embeddings(g)) QuantizeEmbedding(g, gather);
         g.Refresh();
         foreach (var name in g.Initializers.Keys.ToList()) g.RemoveInitializerIfUnused(name);
         g.TopologicalSort();
         return model;
+    }
+
+    /// <summary>Gathers along axis 0 from a constant 2-D float table of at least 256 rows (word/position embeddings).</summary>
+    public List<NodeProto> Embeddings(GraphEditor g) => g.Graph.Node.Where(n =>
+        n.Domain is "" or "ai.onnx" && n.OpType == "Gather" && !config.ExcludeOps.Contains("Gather") && !config.ExcludeNodes.Contains(n.Name)
+        && GraphEditor.AttrInt(n, "axis", 0) == 0 && !g.IsInitializer(n.Input[1])
+        && g.Initializers.TryGetValue(n.Input[0], out var t) && t.DataType == TensorData.Float && t.Dims.Count == 2 && t.Dims[0] >= 256).ToList();
+
+    /// <summary>
+    /// Table → int8 with a symmetric scale per row; Gather reads int8 rows and their scales, then Cast·Mul restores
+    /// float: only the gathered rows are dequantized, and each row keeps its own precision.
+    /// </summary>
+    private void QuantizeEmbedding(GraphEditor g, NodeProto gather)
+    {
+        var table = gather.Input[0];
+        var t = g.Initializers[table];
+        long rows = t.Dims[0], cols = t.Dims[1];
+        var (values, scales) = QuantMath.QuantizeWeights(TensorData.ToFloats(t), [rows, cols], 0, config.ReduceRange);
+        var q = table + "_quantized";
+        if (!g.IsInitializer(q)) q = g.AddInitializer(TensorData.FromInt8s(q, [rows, cols], values)).Name;
+        var s = table + "_row_scale";
+        if (!g.IsInitializer(s)) s = g.AddInitializer(TensorData.FromFloats(s, [rows, 1], scales)).Name;
+        var prefix = gather.Name.Length > 0 ? gather.Name : gather.Output[0];
+        var rowsOut = g.UniqueName(prefix + "_int8_rows");
+        g.AddNode("Gather", [q, gather.Input[1]], [rowsOut], prefix + "_int8_Gather");
+        var asFloat = g.UniqueName(prefix + "_rows_float");
+        GraphEditor.SetAttr(g.AddNode("Cast", [rowsOut], [asFloat], prefix + "_Cast"), "to", (long)TensorData.Float);
+        var rowScales = g.UniqueName(prefix + "_scales");
+        g.AddNode("Gather", [s, gather.Input[1]], [rowScales], prefix + "_scale_Gather");
+        g.AddNode("Mul", [asFloat, rowScales], [gather.Output[0]], prefix + "_dequantize_Mul");
+        g.Graph.Node.Remove(gather);
     }
 
     /// <summary>B as int8 [K, N] (a transposed Gemm B is transposed here), scales per column N or one per tensor.</summary>

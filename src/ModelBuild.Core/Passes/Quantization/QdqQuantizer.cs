@@ -25,8 +25,9 @@ public sealed record StaticQuantConfig
 }
 
 /// <summary>
-/// Static int8 in QDQ form (S8S8): int8 weight initializers → DequantizeLinear; every quantized activation gets a
-/// QuantizeLinear/DequantizeLinear pair after its producer, so ONNX Runtime fuses DQ→op→Q into int8 kernels.
+/// Static int8 in QDQ form: int8 weight initializers → DequantizeLinear; every quantized activation gets a
+/// QuantizeLinear after its producer and one DequantizeLinear per reader, so ONNX Runtime fuses DQ→op→Q into int8
+/// kernels. Activations are uint8 (U8S8, x86's native form; symmetric = zero point 128), weights int8.
 /// A Relu/Clip right after a quantized producer is left between them unquantized: ONNX Runtime folds it into the
 /// following Q (its range starts at 0), which makes Conv+Relu one QLinearConv.
 /// </summary>
@@ -107,7 +108,7 @@ public sealed class QdqQuantizer(StaticQuantConfig config)
             }
             var p = QuantMath.Activation(ranges[t], config.SymmetricActivations);
             var scale = g.AddInitializer(TensorData.FromFloats(t + "_scale", [], [p.Scale])).Name;
-            var zp = g.AddInitializer(TensorData.FromInt8s(t + "_zero_point", [], [(sbyte)p.ZeroPoint])).Name;
+            var zp = g.AddInitializer(TensorData.FromUInt8s(t + "_zero_point", [], [(byte)p.ZeroPoint])).Name;
             paramsOf[t] = (p, scale, zp);
         }
 

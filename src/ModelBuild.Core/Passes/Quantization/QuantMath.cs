@@ -6,7 +6,12 @@ public readonly record struct QuantParams(float Scale, int ZeroPoint);
 /// <summary>The int8 formulas, in one place so tests can check them exactly.</summary>
 public static class QuantMath
 {
-    /// <summary>Activation params for int8. The range always includes 0 so that zero padding is exact.</summary>
+    /// <summary>
+    /// Activation params, uint8. The range always includes 0 so that zero padding is exact. Symmetric: zero point 128
+    /// (the int8 zero-point-0 grid shifted by 128). Asymmetric: zero point in [0, 255]. uint8 is — the U8S8 form x86 int8 kernels (VNNI vpdpbusd) take natively, so
+    /// ONNX Runtime fuses every DQ→op→Q group without first rewriting int8 Q/DQ pairs to uint8, a rewrite it only
+    /// applies to a Q with a single DequantizeLinear reader.
+    /// </summary>
     public static QuantParams Activation(TensorRange range, bool symmetric)
     {
         var min = Math.Min(range.Min, 0f);
@@ -14,12 +19,12 @@ public static class QuantMath
         if (symmetric)
         {
             var a = Math.Max(-min, max);
-            return new QuantParams(a > 0 ? a / 127f : 1f, 0);
+            return new QuantParams(a > 0 ? a / 127f : 1f, 128);
         }
         if (max - min <= 0) return new QuantParams(1f, 0);
         var scale = (max - min) / 255f;
-        var zp = (int)Math.Round(-128 - min / scale, MidpointRounding.ToEven);
-        return new QuantParams(scale, Math.Clamp(zp, -128, 127));
+        var zp = (int)Math.Round(-min / scale, MidpointRounding.ToEven);
+        return new QuantParams(scale, Math.Clamp(zp, 0, 255));
     }
 
     /// <summary>Symmetric int8 weight scale for values with largest magnitude <paramref name="absMax"/>; 7 bits with reduce_range.</summary>
