@@ -51,6 +51,41 @@ public sealed class TritonSpec
     /// <summary>The numbered version folder the deployed artifact goes into.</summary>
     public int Version { get; init; } = 1;
     public WarmupSpec? Warmup { get; init; }
+
+    /// <summary>Set when <c>deploy.triton.preprocessing</c> is given: serve raw images through an ensemble.</summary>
+    public PreprocessingSpec? Preprocessing { get; init; }
+    public required SourceLocation Location { get; init; }
+}
+
+/// <summary>The memory layout of the model's image input.</summary>
+public enum ImageLayout
+{
+    Nchw,
+    Nhwc,
+}
+
+/// <summary>
+/// <c>deploy.triton.preprocessing</c>: the raw image input clients send, and the normalization that turns it into
+/// the model's input: <c>((float(raw) / scale) - mean) / std</c>, per channel, then the model's layout.
+/// </summary>
+public sealed class PreprocessingSpec
+{
+    public const string DefaultInputName = "image";
+
+    public string InputName { get; init; } = DefaultInputName;
+    public TensorElementType InputType { get; init; } = TensorElementType.UInt8;
+
+    /// <summary>The raw shape without the batch axis: [h, w] (one channel) or [h, w, c].</summary>
+    public required IReadOnlyList<int> InputShape { get; init; }
+    public double Scale { get; init; } = 1;
+
+    /// <summary>One value for every channel, or one per channel.</summary>
+    public IReadOnlyList<double> Mean { get; init; } = [0.0];
+    public IReadOnlyList<double> Std { get; init; } = [1.0];
+    public ImageLayout Layout { get; init; } = ImageLayout.Nchw;
+
+    /// <summary>Channels of the raw image: the third axis of <see cref="InputShape"/>, else 1.</summary>
+    public int Channels => InputShape.Count == 3 ? InputShape[2] : 1;
     public required SourceLocation Location { get; init; }
 }
 

@@ -17,6 +17,14 @@ public static class DeploymentWriter
         TensorRtEngine? engine = null;
 
         // The Triton repository is always written: it is the most common serving layout and costs one small file.
+        var platform = (triton?.Platform ?? TritonBackendKind.OnnxRuntime) switch
+        {
+            TritonBackendKind.TensorRt => TritonPlatform.TensorRtPlan,
+            TritonBackendKind.PyTorch => TritonPlatform.PyTorchLibTorch,
+            _ => TritonPlatform.OnnxRuntime,
+        };
+        // Planned first: a preprocessing that cannot feed the model fails before anything is staged.
+        var ensemble = triton?.Preprocessing is not null ? TritonEnsemble.Create(name, modelInterface, triton, platform) : null;
         switch (triton?.Platform ?? TritonBackendKind.OnnxRuntime)
         {
             case TritonBackendKind.TensorRt:
@@ -36,6 +44,7 @@ public static class DeploymentWriter
                 WriteTritonModel(name, modelInterface, triton, TritonPlatform.OnnxRuntime, deployedModelPath, staging);
                 break;
         }
+        if (ensemble is not null) WriteEnsemble(ensemble, triton!.Version, staging);
 
         if (deploy.Mobile is "ort")
         {
@@ -57,6 +66,18 @@ public static class DeploymentWriter
         staging.WriteText(OutputLayout.TritonConfig(name), TritonConfigWriter.Write(name, modelInterface, triton, platform));
         staging.CopyFile(artifactPath,
             OutputLayout.Deploy(TritonLayout.ModelPath(name, platform, triton?.Version ?? TritonLayout.DefaultVersion)));
+    }
+
+    /// <summary>The preprocessing model and the ensemble, each in its own repository entry.</summary>
+    public static void WriteEnsemble(TritonEnsemble.Plan plan, int version, OutputStaging staging)
+    {
+        staging.WriteText(OutputLayout.TritonConfig(plan.PreprocessName), plan.PreprocessConfig);
+        staging.WriteBytes(OutputLayout.Deploy(TritonLayout.ModelPath(plan.PreprocessName, TritonPlatform.OnnxRuntime, version)),
+            OnnxModelFile.Serialize(plan.PreprocessModel));
+        staging.WriteText(OutputLayout.TritonConfig(plan.EnsembleName), plan.EnsembleConfig);
+        // Triton loads an ensemble only if it has a version folder, though nothing goes in it; staging keeps files, not folders.
+        staging.WriteText(OutputLayout.Deploy(TritonLayout.EnsembleVersionMarker(plan.EnsembleName, version)),
+            "Triton needs this version folder for the ensemble; the ensemble itself has no model file.\n");
     }
 
     /// <summary>

@@ -72,6 +72,43 @@ public static class TritonConfigWriter
     public static string WriteLibTorch(string modelName, ModelInterface model, TritonSpec? spec) =>
         Write(modelName, model, spec, TritonPlatform.PyTorchLibTorch);
 
+    /// <summary>
+    /// The config of an ensemble (<c>platform: "ensemble"</c>): its own inputs and outputs, and the steps that route
+    /// tensors between the composing models. Triton allows no instance groups, batching policy or warm-up here.
+    /// </summary>
+    public static string WriteEnsemble(
+        string modelName, ModelInterface ensemble, int maxBatch, VersionPolicySpec policy, IReadOnlyList<EnsembleStep> steps)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelName);
+        ArgumentNullException.ThrowIfNull(ensemble);
+        if (steps.Count == 0) throw new ArgumentException("an ensemble needs at least one step", nameof(steps));
+
+        var w = new StringBuilder();
+        w.Append("name: ").Append(Quote(modelName)).Append('\n');
+        w.Append("platform: \"ensemble\"\n");
+        w.Append("max_batch_size: ").Append(Int(maxBatch)).Append('\n');
+        WriteVersionPolicy(w, policy);
+        WriteTensors(w, "input", ensemble.Inputs, "INPUT__", TritonPlatform.OnnxRuntime, maxBatch);
+        WriteTensors(w, "output", ensemble.Outputs, "OUTPUT__", TritonPlatform.OnnxRuntime, maxBatch);
+        w.Append("ensemble_scheduling {\n");
+        w.Append("  step [\n");
+        for (var i = 0; i < steps.Count; i++)
+        {
+            var step = steps[i];
+            w.Append("    {\n");
+            w.Append("      model_name: ").Append(Quote(step.ModelName)).Append('\n');
+            w.Append("      model_version: ").Append(Int(step.ModelVersion)).Append('\n');
+            foreach (var (key, value) in step.InputMap)
+                w.Append("      input_map { key: ").Append(Quote(key)).Append(" value: ").Append(Quote(value)).Append(" }\n");
+            foreach (var (key, value) in step.OutputMap)
+                w.Append("      output_map { key: ").Append(Quote(key)).Append(" value: ").Append(Quote(value)).Append(" }\n");
+            w.Append(i < steps.Count - 1 ? "    },\n" : "    }\n");
+        }
+        w.Append("  ]\n");
+        w.Append("}\n");
+        return w.ToString();
+    }
+
     private static void WriteVersionPolicy(StringBuilder w, VersionPolicySpec policy)
     {
         // Pinning a policy even for the default keeps the intent visible in the file.
@@ -145,6 +182,11 @@ public static class TritonConfigWriter
 
     private static List<long?> TensorDims(TensorInfo t, int maxBatch) =>
         (maxBatch > 0 ? t.Dims.Skip(1) : t.Dims).Select(d => d.Size).ToList();
+
+    /// <summary>The name Triton knows an input (or output) of a model by: the graph's, or INPUT__i/OUTPUT__i for libtorch.</summary>
+    public static string InputName(TensorInfo t, int index, TritonPlatform platform) => TensorName(t, index, "INPUT__", platform);
+
+    public static string OutputName(TensorInfo t, int index, TritonPlatform platform) => TensorName(t, index, "OUTPUT__", platform);
 
     private static string TensorName(TensorInfo t, int index, string torchPrefix, TritonPlatform platform) =>
         platform == TritonPlatform.PyTorchLibTorch ? torchPrefix + Int(index) : t.Name;
@@ -288,3 +330,8 @@ public static class TritonConfigWriter
         return sb.Append('"').ToString();
     }
 }
+
+/// <summary>One step of an ensemble: the model it runs and how its tensors map to the ensemble's (model name → ensemble name).</summary>
+public sealed record EnsembleStep(
+    string ModelName, long ModelVersion,
+    IReadOnlyList<KeyValuePair<string, string>> InputMap, IReadOnlyList<KeyValuePair<string, string>> OutputMap);

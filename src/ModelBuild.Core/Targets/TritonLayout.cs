@@ -36,6 +36,10 @@ public static class TritonLayout
     public static string ModelPath(string modelName, TritonPlatform platform, int version = DefaultVersion) =>
         $"{RepositoryFolder}/{modelName}/{version.ToString(System.Globalization.CultureInfo.InvariantCulture)}/{ModelFileName(platform)}";
 
+    /// <summary>A file that keeps an ensemble's (otherwise empty) version folder in the output.</summary>
+    public static string EnsembleVersionMarker(string ensembleName, int version = DefaultVersion) =>
+        $"{RepositoryFolder}/{ensembleName}/{version.ToString(System.Globalization.CultureInfo.InvariantCulture)}/README.txt";
+
     /// <summary>The ONNX model trtexec reads, relative to the deploy folder.</summary>
     public static string EngineSourcePath(string modelName) => $"{EngineFolder}/{modelName}/model.onnx";
 }

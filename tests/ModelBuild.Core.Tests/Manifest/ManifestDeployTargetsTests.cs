@@ -131,6 +131,16 @@ public sealed class ManifestDeployTargetsTests
         { "kserve: { runtime: Triton_Server }", "Triton_Server", "Kubernetes resource name" },
         { "kserve: { replicas: 2 }", "replicas", "unknown key 'replicas'" },
         { "kserve: maybe", "maybe", "must be true or false" },
+        { "triton: { preprocessing: { input: { shape: [28] } } }", "[28]", "must be [h, w] or [h, w, c]" },
+        { "triton: { preprocessing: { input: { shape: [28, 0] } } }", "0", "'deploy.triton.preprocessing.input.shape' must be between 1" },
+        { "triton: { preprocessing: { input: { shape: [28, 28], dtype: bool } } }", "bool", "expected one of: uint8, float32, float16, int32, int64" },
+        { "triton: { preprocessing: { input: { shape: [28, 28], size: 3 } } }", "size", "unknown key 'size'" },
+        { "triton: { preprocessing: { input: { shape: [28, 28] }, scale: 0 } }", "0", "'deploy.triton.preprocessing.scale' must be greater than 0" },
+        { "triton: { preprocessing: { input: { shape: [28, 28] }, std: [1, -2] } }", "-2", "'deploy.triton.preprocessing.std' must be greater than 0" },
+        { "triton: { preprocessing: { input: { shape: [28, 28] }, mean: [0.1, 0.2] } }", "[0.1", "has 2 values but the input has 1 channel(s)" },
+        { "triton: { preprocessing: { input: { shape: [8, 8, 3] }, std: [] } }", "[]", "must list at least one value" },
+        { "triton: { preprocessing: { input: { shape: [8, 8, 3] }, layout: chw } }", "chw", "expected one of: nchw, nhwc" },
+        { "triton: { preprocessing: { input: { shape: [8, 8, 3] }, norm: 1 } }", "norm", "unknown key 'norm'" },
     };
 
     [Theory]
@@ -146,6 +156,53 @@ public sealed class ManifestDeployTargetsTests
         using var ws = Workspace();
         var d = ws.ExpectSingle(yaml, code, line, column);
         Assert.Contains(message, d.Message);
+    }
+
+    [Fact]
+    public void Preprocessing_binds_every_key_and_defaults_the_rest()
+    {
+        using var ws = Workspace();
+        var t = ws.Parse(WithDeploy("""
+            triton:
+              max_batch_size: 8
+              preprocessing:
+                input: { name: pixels, dtype: uint8, shape: [32, 24, 3] }
+                scale: 255
+                mean: [0.485, 0.456, 0.406]
+                std: [0.229, 0.224, 0.225]
+                layout: nhwc
+            """))!.Models[0].Deploy.Triton!;
+        Assert.Empty(ws.Diagnostics);
+        var p = t.Preprocessing!;
+        Assert.Equal(("pixels", TensorElementType.UInt8, 255.0, ImageLayout.Nhwc), (p.InputName, p.InputType, p.Scale, p.Layout));
+        Assert.Equal([32, 24, 3], p.InputShape);
+        Assert.Equal(3, p.Channels);
+        Assert.Equal([0.485, 0.456, 0.406], p.Mean);
+        Assert.Equal([0.229, 0.224, 0.225], p.Std);
+
+        using var ws2 = Workspace();
+        var d = ws2.Parse(WithDeploy("triton: { preprocessing: { input: { shape: [28, 28] }, mean: 0.286, std: 0.353 } }"))!
+            .Models[0].Deploy.Triton!.Preprocessing!;
+        Assert.Empty(ws2.Diagnostics);
+        Assert.Equal((PreprocessingSpec.DefaultInputName, TensorElementType.UInt8, 1.0, ImageLayout.Nchw), (d.InputName, d.InputType, d.Scale, d.Layout));
+        Assert.Equal([0.286], d.Mean);
+        Assert.Equal([0.353], d.Std);
+        Assert.Equal(1, d.Channels);
+    }
+
+    [Fact]
+    public void A_model_named_like_a_preprocessing_entry_is_a_duplicate()
+    {
+        var yaml = WithDeploy("triton: { preprocessing: { input: { shape: [28, 28] } } }")
+            + "  - name: m_ensemble\n    source: models/m.onnx\n";
+        Expect(yaml, "m_ensemble", "model name 'm_ensemble' is taken: model 'm' declares triton.preprocessing", "MB1007");
+    }
+
+    [Fact]
+    public void Preprocessing_needs_its_input()
+    {
+        var yaml = WithDeploy("triton: { preprocessing: { scale: 255 } }");
+        Expect(yaml, "{ scale", "missing required key 'input'", "MB1005");
     }
 
     [Fact]

@@ -67,6 +67,8 @@ public sealed class ManifestSchemaTests
         Assert.Equal(ManifestKeys.Optimization.Order(), Keys(Prop(model, "deploy", "triton", "optimization")));
         Assert.Equal(ManifestKeys.VersionPolicy.Order(), Keys(Prop(model, "deploy", "triton", "version_policy").GetProperty("oneOf")[1]));
         Assert.Equal(ManifestKeys.Warmup.Order(), Keys(Prop(model, "deploy", "triton", "warmup").GetProperty("oneOf")[1]));
+        Assert.Equal(ManifestKeys.Preprocessing.Order(), Keys(Prop(model, "deploy", "triton", "preprocessing")));
+        Assert.Equal(ManifestKeys.PreprocessingInput.Order(), Keys(Prop(model, "deploy", "triton", "preprocessing", "input")));
         var kserve = Prop(model, "deploy", "kserve").GetProperty("oneOf")[1];
         Assert.Equal(ManifestKeys.KServe.Order(), Keys(kserve));
         Assert.Equal(ManifestKeys.Resources.Order(), Keys(Prop(kserve, "resources")));
@@ -103,6 +105,8 @@ public sealed class ManifestSchemaTests
         Assert.Equal(EnumNames.Accelerator.Select(x => x.Item1), Enum(Prop(model, "deploy", "triton", "optimization", "accelerator")));
         Assert.Equal(EnumNames.Precision.Select(x => x.Item1), Enum(Prop(model, "deploy", "triton", "optimization", "precision")));
         Assert.Equal(EnumNames.VersionPolicy.Select(x => x.Item1), Enum(Prop(model, "deploy", "triton", "version_policy").GetProperty("oneOf")[0]));
+        Assert.Equal(EnumNames.RawImageType.Select(x => x.Item1), Enum(Prop(model, "deploy", "triton", "preprocessing", "input", "dtype")));
+        Assert.Equal(EnumNames.ImageLayout.Select(x => x.Item1), Enum(Prop(model, "deploy", "triton", "preprocessing", "layout")));
         Assert.Equal(EnumNames.ScaleMetric.Select(x => x.Item1), Enum(Prop(Prop(model, "deploy", "kserve").GetProperty("oneOf")[1], "scale_metric")));
         Assert.Equal(EnumNames.Optimize.Select(x => x.Item1), Enum(Prop(Def(s, "variant"), "optimize")));
         Assert.Equal(EnumNames.Prune.Select(x => x.Item1), Enum(Prop(Def(s, "variant"), "prune", "method")));

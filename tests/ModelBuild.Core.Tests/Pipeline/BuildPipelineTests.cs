@@ -2,6 +2,7 @@ using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Evaluation;
 using ModelBuild.IO;
+using ModelBuild.Manifest;
 using ModelBuild.Runtime;
 
 namespace ModelBuild.Core.Tests.Pipeline;
@@ -262,6 +263,61 @@ public sealed class BuildPipelineTests
         Assert.Contains("\"--minShapes=input:1x1x28x28\",\"--optShapes=input:8x1x28x28\",\"--maxShapes=input:8x1x28x28\"", dockerfile);
         Assert.Contains("COPY --from=engine /engines/fashion/model.plan /models/fashion/1/model.plan", dockerfile);
         Assert.Empty(ModelBuild.Core.Tests.Targets.DockerfileLint.Check(dockerfile, ws.Output("deploy"), [8000, 8001, 8002]));
+    }
+
+    [Fact]
+    public void Preprocessing_serves_raw_uint8_images_through_an_ensemble_that_classifies_like_the_normalized_path()
+    {
+        using var ws = new PipelineWorkspace("""
+            schema: 1
+            models:
+              - name: fashion
+                source: models/fashion.onnx
+                evaluate: { data: data/test.npz, metric: top1 }
+                deploy:
+                  triton:
+                    max_batch_size: 8
+                    dynamic_batching: { max_queue_delay_us: 100 }
+                    preprocessing:
+                      input: { name: image, dtype: uint8, shape: [28, 28] }
+                      scale: 255
+                      mean: 0.2860
+                      std: 0.3530
+                      layout: nchw
+            """);
+
+        Assert.NotNull(ws.Build());
+        Assert.Empty(ws.Diagnostics);
+
+        // Three entries whose configs parse as Triton's schema and whose ensemble steps connect.
+        var names = new[] { "fashion", "fashion_preprocess", "fashion_ensemble" };
+        var repo = names.ToDictionary(n => n, n => File.ReadAllText(ws.Output($"deploy/triton/{n}/config.pbtxt")));
+        Assert.Empty(Targets.EnsembleWiring.Problems(repo, "fashion_ensemble"));
+        var listed = File.ReadAllLines(ws.Output(".modelbuild/outputs.txt"));
+        Assert.Contains("deploy/triton/fashion_preprocess/1/model.onnx", listed);
+        Assert.Contains("deploy/triton/fashion_ensemble/1/README.txt", listed);
+
+        // Raw images as a client would send them: the normalization of test.npz undone, rounded to uint8.
+        var data = NpzReader.ReadAll(Path.Combine(ws.Root, "data", "test.npz"));
+        var normalized = data["input"];
+        var count = normalized.Shape[0];
+        var raw = normalized.As<float>().Select(x => (byte)Math.Clamp(Math.Round((x * 0.3530 + 0.2860) * 255), 0, 255)).ToArray();
+        var image = new NdArray(TensorElementType.UInt8, [count, 28, 28], raw);
+
+        // The ensemble's two steps, run in order in ONNX Runtime, as Triton would route them.
+        using var preprocess = new ModelRunner(ws.Output("deploy/triton/fashion_preprocess/1/model.onnx"), new SourceLocation("test"));
+        using var model = new ModelRunner(ws.Output("deploy/triton/fashion/1/model.onnx"), new SourceLocation("test"));
+        var prepared = preprocess.Run(new Dictionary<string, NdArray> { ["image"] = image })["input"];
+        Assert.Equal(normalized.Shape, prepared.Shape);
+        // Only the uint8 rounding separates the two: half a level, in normalized units.
+        Assert.InRange(Metrics.MaxAbsDifference(prepared, normalized), 0, 0.5 / 255 / 0.3530 + 1e-5);
+
+        var endToEnd = model.Run(new Dictionary<string, NdArray> { ["input"] = prepared })["logits"];
+        var reference = model.Run(new Dictionary<string, NdArray> { ["input"] = normalized })["logits"];
+        var correctEndToEnd = Metrics.Top1Accuracy(endToEnd, data["labels"]) * count;
+        var correctReference = Metrics.Top1Accuracy(reference, data["labels"]) * count;
+        Assert.InRange(Math.Abs(correctEndToEnd - correctReference), 0, 1.0 + 1e-9);
+        Assert.Equal(0.905, correctReference / count, 3);
     }
 
     /// <summary>Every file under a folder with a hash of its bytes (reports hold timings, so they can be skipped).</summary>

@@ -10,6 +10,16 @@ internal static class EnumNames
         ("uint8", TensorElementType.UInt8), ("bool", TensorElementType.Bool),
     ];
 
+    /// <summary>Raw image element types deploy.triton.preprocessing accepts (Cast to float32 handles each).</summary>
+    public static readonly (string, TensorElementType)[] RawImageType =
+    [
+        ("uint8", TensorElementType.UInt8), ("float32", TensorElementType.Float32), ("float16", TensorElementType.Float16),
+        ("int32", TensorElementType.Int32), ("int64", TensorElementType.Int64),
+    ];
+
+    public static readonly (string, ImageLayout)[] ImageLayout =
+        [("nchw", Manifest.ImageLayout.Nchw), ("nhwc", Manifest.ImageLayout.Nhwc)];
+
     public static readonly (string, OptimizationLevel)[] Optimize =
         [("none", OptimizationLevel.None), ("basic", OptimizationLevel.Basic), ("extended", OptimizationLevel.Extended)];
 

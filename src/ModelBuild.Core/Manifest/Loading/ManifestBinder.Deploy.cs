@@ -134,6 +134,8 @@ internal sealed partial class ManifestBinder
             }
         }
 
+        var preprocessing = map["preprocessing"] is { } pre ? BindPreprocessing(pre, ctx) : null;
+
         return new TritonSpec
         {
             MaxBatchSize = maxBatch ?? 0,
@@ -144,8 +146,80 @@ internal sealed partial class ManifestBinder
             Version = version,
             VersionPolicy = policy,
             Warmup = warmup,
+            Preprocessing = preprocessing,
             Location = map.Location,
         };
+    }
+
+    private PreprocessingSpec? BindPreprocessing(YamlNode node, string ctx)
+    {
+        if (reader.Map(node, "deploy.triton.preprocessing", $"in 'deploy.triton.preprocessing' {ctx}") is not { } map) return null;
+        map.CheckKeys(ManifestKeys.Preprocessing);
+        const string where = "deploy.triton.preprocessing";
+
+        string? name = null;
+        TensorElementType? dtype = null;
+        List<int>? shape = null;
+        if (map.Require("input", "it declares the raw input clients send") is { } inNode
+            && reader.Map(inNode, $"{where}.input", $"in '{where}.input' {ctx}") is { } input)
+        {
+            input.CheckKeys(ManifestKeys.PreprocessingInput);
+            name = input["name"] is { } n ? reader.Text(n, $"{where}.input.name")?.Value : PreprocessingSpec.DefaultInputName;
+            dtype = input["dtype"] is { } d ? reader.Enum(d, $"{where}.input.dtype", EnumNames.RawImageType) : TensorElementType.UInt8;
+            if (input.Require("shape", "[h, w] or [h, w, c], without the batch axis") is { } sNode && reader.List(sNode, $"{where}.input.shape") is { } items)
+            {
+                var dims = items.Select(i => reader.Int(i, $"{where}.input.shape", min: 1)).ToList();
+                if (items.Count is not (2 or 3))
+                    reader.Report(DiagnosticCodes.InvalidValue,
+                        $"'{where}.input.shape' must be [h, w] or [h, w, c] (the batch axis comes from max_batch_size), got {items.Count} entries {ctx}", sNode);
+                else if (dims.All(x => x is not null)) shape = dims.Select(x => x!.Value).ToList();
+            }
+        }
+
+        var scale = map["scale"] is { } sc ? reader.Number(sc, $"{where}.scale", min: 0, minExclusive: true) : 1.0;
+        var mean = map["mean"] is { } m ? NumberOrList(m, $"{where}.mean", positive: false) : [0.0];
+        var std = map["std"] is { } st ? NumberOrList(st, $"{where}.std", positive: true) : [1.0];
+        var layout = map["layout"] is { } l ? reader.Enum(l, $"{where}.layout", EnumNames.ImageLayout) : ImageLayout.Nchw;
+
+        // One value broadcasts over every channel; otherwise there must be one per channel.
+        var channels = shape is { Count: 3 } ? shape[2] : 1;
+        foreach (var (key, values) in new[] { ("mean", mean), ("std", std) })
+        {
+            if (shape is not null && values is { Count: > 1 } && values.Count != channels)
+                reader.Report(DiagnosticCodes.InvalidValue,
+                    $"'{where}.{key}' has {values.Count} values but the input has {channels} channel(s); give one value or one per channel {ctx}",
+                    map[key]!);
+        }
+
+        if (name is null || dtype is null || shape is null || scale is null || mean is null || std is null || layout is null) return null;
+        return new PreprocessingSpec
+        {
+            InputName = name,
+            InputType = dtype.Value,
+            InputShape = shape,
+            Scale = scale.Value,
+            Mean = mean,
+            Std = std,
+            Layout = layout.Value,
+            Location = map.Location,
+        };
+    }
+
+    /// <summary>A number, or a non-empty list of numbers (per channel).</summary>
+    private IReadOnlyList<double>? NumberOrList(YamlNode node, string what, bool positive)
+    {
+        double? One(YamlNode n) => positive
+            ? reader.Number(n, what, min: 0, minExclusive: true)
+            : reader.Number(n, what);
+        if (node is not YamlSequenceNode seq)
+            return One(node) is { } v ? [v] : null;
+        if (seq.Children.Count == 0)
+        {
+            reader.Report(DiagnosticCodes.InvalidValue, $"'{what}' must list at least one value", node);
+            return null;
+        }
+        var values = seq.Children.Select(One).ToList();
+        return values.All(v => v is not null) ? values.Select(v => v!.Value).ToList() : null;
     }
 
     private TritonOptimizationSpec? BindOptimization(YamlNode node, string ctx, TritonBackendKind platform, List<InstanceGroupSpec> groups)

@@ -66,6 +66,19 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
                         $"duplicate model name '{model.Name.Value}'", model.Name.Location);
                 models.Add(model);
             }
+            // Preprocessing adds <model>_preprocess and <model>_ensemble to the Triton repository; another model
+            // with either name would overwrite that entry.
+            foreach (var model in models)
+            {
+                if (model.Deploy.Triton?.Preprocessing is null) continue;
+                foreach (var extra in new[] { model.Name.Value + "_preprocess", model.Name.Value + "_ensemble" })
+                {
+                    if (models.FirstOrDefault(m => m.Name.Value == extra) is { } clash)
+                        reader.Report(DiagnosticCodes.DuplicateName,
+                            $"model name '{extra}' is taken: model '{model.Name.Value}' declares triton.preprocessing, which adds '{extra}' to the Triton repository",
+                            clash.Name.Location);
+                }
+            }
         }
 
         return new DeployManifest { Path = reader.Path, Schema = schema, Requires = requires, Models = models };

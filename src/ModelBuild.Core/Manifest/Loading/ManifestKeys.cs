@@ -34,7 +34,9 @@ internal static class ManifestKeys
     public static readonly string[] Checklist = ["severity"];
     public static readonly string[] Deploy = ["variant", "triton", "docker", "kserve", "mobile"];
     public static readonly string[] Triton =
-        ["max_batch_size", "dynamic_batching", "instance_group", "platform", "optimization", "version", "version_policy", "warmup"];
+        ["max_batch_size", "dynamic_batching", "instance_group", "platform", "optimization", "version", "version_policy", "warmup", "preprocessing"];
+    public static readonly string[] Preprocessing = ["input", "scale", "mean", "std", "layout"];
+    public static readonly string[] PreprocessingInput = ["name", "dtype", "shape"];
     public static readonly string[] Optimization = ["accelerator", "precision", "max_workspace_mb"];
     public static readonly string[] VersionPolicy = ["specific"];
     public static readonly string[] Warmup = ["batch_size"];
