@@ -57,13 +57,6 @@ public sealed class TritonSpec
     public required SourceLocation Location { get; init; }
 }
 
-/// <summary>The memory layout of the model's image input.</summary>
-public enum ImageLayout
-{
-    Nchw,
-    Nhwc,
-}
-
 /// <summary>
 /// <c>deploy.triton.preprocessing</c>: the raw image input clients send, and the normalization that turns it into
 /// the model's input: <c>((float(raw) / scale) - mean) / std</c>, per channel, then the model's layout.

@@ -20,12 +20,6 @@ public enum EvaluationDataFormat
     Idx,
 }
 
-public enum ImageLayout
-{
-    Nchw,
-    Nhwc,
-}
-
 /// <summary>
 /// Pixel preprocessing for image folders and idx files: value / scale, then (value - mean[c]) / std[c].
 /// Size and crop apply to image folders only (resize to size, then center-crop to crop).

@@ -89,7 +89,7 @@ public sealed class ManifestSchemaTests
             forms.Select(f => string.Join(",", Keys(f))));
         Assert.Equal(ManifestKeys.EvaluateData.Order(), forms.SelectMany(Keys).Distinct().Order());
         Assert.Equal(ManifestKeys.EvaluateIdxFiles.Order(), Keys(Prop(forms[3], "idx")));
-        Assert.Equal(EnumNames.Layout.Select(x => x.Item1), Prop(forms[2], "layout").GetProperty("enum").EnumerateArray().Select(x => x.GetString()!));
+        Assert.Equal(EnumNames.ImageLayout.Select(x => x.Item1), Prop(forms[2], "layout").GetProperty("enum").EnumerateArray().Select(x => x.GetString()!));
     }
 
     [Fact]

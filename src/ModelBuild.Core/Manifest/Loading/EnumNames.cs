@@ -44,7 +44,6 @@ internal static class EnumNames
     public static readonly (string, MetricKind)[] Metric =
         [("top1", MetricKind.Top1), ("top5", MetricKind.Top5), ("mae", MetricKind.Mae), ("cosine", MetricKind.Cosine)];
 
-    public static readonly (string, ImageLayout)[] Layout = [("nchw", ImageLayout.Nchw), ("nhwc", ImageLayout.Nhwc)];
 
     public static readonly (string, Diagnostics.Severity)[] Severity =
         [("error", Diagnostics.Severity.Error), ("warning", Diagnostics.Severity.Warning)];

@@ -125,7 +125,7 @@ internal sealed partial class ManifestBinder
         var result = new ImagePreprocess();
         if (images && form["size"] is { } size) result = result with { Size = Pair(size, "evaluate.data.size") };
         if (images && form["crop"] is { } crop) result = result with { Crop = Pair(crop, "evaluate.data.crop") };
-        if (images && form["layout"] is { } layout && reader.Enum(layout, "evaluate.data.layout", EnumNames.Layout) is { } l)
+        if (images && form["layout"] is { } layout && reader.Enum(layout, "evaluate.data.layout", EnumNames.ImageLayout) is { } l)
             result = result with { Layout = l };
         if (form["scale"] is { } scale && reader.Number(scale, "evaluate.data.scale", 0, minExclusive: true) is { } sc)
             result = result with { Scale = sc };
