@@ -33,6 +33,7 @@ internal static class KServeEndpoints
             w.WriteStartArray("extensions");
             w.WriteStringValue("model_repository");
             w.WriteStringValue("statistics");
+            w.WriteStringValue("binary_tensor_data");
             w.WriteEndArray();
             w.WriteEndObject();
         })));
@@ -75,27 +76,84 @@ internal static class KServeEndpoints
         return model;
     }
 
+    private const string HeaderLength = KServeTypes.InferenceHeaderLength;
+
     private static async Task Infer(HttpContext c, ServedModel model, ServerState state)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var success = false;
         model.Batcher?.Arriving();
         var arriving = model.Batcher is not null;
+        byte[]? body = null;
         try
         {
-            InferRequest request;
-            using (var document = await JsonDocument.ParseAsync(c.Request.Body, new JsonDocumentOptions { MaxDepth = 64 }, c.RequestAborted).ConfigureAwait(false))
-                request = InferRequestReader.Read(document.RootElement, model.Model, c.Request.ContentLength ?? state.MaxRequestBodyBytes);
+            // The whole body in a pooled buffer, parsed in place: no DOM, no per-request body allocation.
+            int length;
+            (body, length) = await ReadBody(c.Request, state.MaxRequestBodyBytes, c.RequestAborted).ConfigureAwait(false);
+            var jsonLength = length;
+            if (c.Request.Headers.TryGetValue(HeaderLength, out var header))
+            {
+                if (!int.TryParse(header.ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out jsonLength) || jsonLength > length)
+                    throw RequestException.BadRequest($"{HeaderLength} '{header}' is not a length between 0 and the body's {length} bytes");
+            }
+            var request = InferRequestReader.Read(body.AsSpan(0, jsonLength), body.AsSpan(jsonLength, length - jsonLength), model.Model, Math.Max(length, 1));
+            System.Buffers.ArrayPool<byte>.Shared.Return(body);
+            body = null;
             if (arriving) { model.Batcher!.Arrived(); arriving = false; }
             var outputs = await model.InferAsync(request.Inputs).ConfigureAwait(false);
-            await EndpointRunner.WriteJson(c, w => InferResponseWriter.Write(w, model.Name, request.Id, outputs, request.RequestedOutputs)).ConfigureAwait(false);
+            await WriteResponse(c, model.Name, request, outputs).ConfigureAwait(false);
             success = true;
         }
         finally
         {
+            if (body is not null) System.Buffers.ArrayPool<byte>.Shared.Return(body);
             if (arriving) model.Batcher!.Arrived();
             state.Metrics.Inference(model.Name, success, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
+    }
+
+    private static async Task<(byte[] Buffer, int Length)> ReadBody(HttpRequest request, long max, CancellationToken cancel)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Clamp(request.ContentLength ?? 16 * 1024, 1, Math.Min(max, 1 << 30)));
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    // Chunked or under-declared body: grow (Kestrel's MaxRequestBodySize still bounds it).
+                    var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(checked(buffer.Length * 2));
+                    buffer.AsSpan(0, length).CopyTo(bigger);
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                var n = await request.Body.ReadAsync(buffer.AsMemory(length), cancel).ConfigureAwait(false);
+                if (n == 0) return (buffer, length);
+                length += n;
+            }
+        }
+        catch
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    private static async Task WriteResponse(HttpContext c, string model, InferRequest request, IReadOnlyList<ModelTensor> outputs)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(4096);
+        List<ModelTensor> binary;
+        using (var w = new Utf8JsonWriter(buffer)) binary = InferResponseWriter.Write(w, model, request.Id, outputs, request);
+        if (binary.Count > 0)
+        {
+            c.Response.Headers[HeaderLength] = buffer.WrittenCount.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            foreach (var t in binary) InferResponseWriter.WriteBytes(buffer, t);
+            c.Response.ContentType = "application/octet-stream";
+        }
+        else c.Response.ContentType = "application/json";
+        c.Response.ContentLength = buffer.WrittenCount;
+        await c.Response.Body.WriteAsync(buffer.WrittenMemory, c.RequestAborted).ConfigureAwait(false);
     }
 
     private static void WriteMetadata(Utf8JsonWriter w, ServedModel m)

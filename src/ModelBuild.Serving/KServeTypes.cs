@@ -5,6 +5,9 @@ namespace ModelBuild.Serving;
 /// <summary>KServe v2 datatype names (FP32, INT64, ...) for the tensor types ModelBuild serves.</summary>
 public static class KServeTypes
 {
+    /// <summary>The binary tensor data extension's header: how many bytes of the body are the JSON part.</summary>
+    public const string InferenceHeaderLength = "Inference-Header-Content-Length";
+
     public static string Name(TensorType type) => type switch
     {
         TensorType.Float32 => "FP32",

@@ -16,10 +16,15 @@ public sealed class ServedModel : IAsyncDisposable
             Batcher = new DynamicBatcher(model, metrics, MaxBatchSize,
                 Math.Max(options.MaxQueueDelayMicroseconds ?? config.MaxQueueDelayMicroseconds ?? 100, 0),
                 Math.Max(options.Instances ?? config.Instances ?? 1, 1), Math.Max(options.MaxQueueLength, 1));
+        else
+            // Unbatched: at most this many runs at once. More only queue inside ONNX Runtime while holding
+            // thread-pool threads, which starves Kestrel's I/O on a small machine.
+            _gate = new SemaphoreSlim(Math.Max(options.Instances ?? config.Instances ?? Environment.ProcessorCount, 1));
         _metrics = metrics;
     }
 
     private readonly ServerMetrics _metrics;
+    private readonly SemaphoreSlim? _gate;
 
     public DeployedModel Model { get; }
     public string Name => Model.Name;
@@ -54,11 +59,20 @@ public sealed class ServedModel : IAsyncDisposable
         try
         {
             if (Batcher is not null) return await Batcher.InferAsync(inputs).ConfigureAwait(false);
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            var outputs = Model.Run(inputs);
-            var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
-            _metrics.Execution(Name, 1, inputs[0].Shape.Length > 0 ? inputs[0].Shape[0] : 1, 0, seconds);
-            return outputs;
+            var queued = System.Diagnostics.Stopwatch.GetTimestamp();
+            await _gate!.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var outputs = Model.Run(inputs);
+                _metrics.Execution(Name, 1, inputs[0].Shape.Length > 0 ? inputs[0].Shape[0] : 1,
+                    System.Diagnostics.Stopwatch.GetElapsedTime(queued, started).TotalSeconds, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+                return outputs;
+            }
+            finally
+            {
+                _gate.Release();
+            }
         }
         catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
         {
@@ -71,5 +85,6 @@ public sealed class ServedModel : IAsyncDisposable
     {
         if (Batcher is not null) await Batcher.DisposeAsync().ConfigureAwait(false);
         Model.Dispose();
+        _gate?.Dispose();
     }
 }
