@@ -8,6 +8,8 @@ using ModelBuild.Onnx;
 using ModelBuild.Passes;
 using ModelBuild.Reports;
 using ModelBuild.Targets;
+using ModelBuild.TorchScript;
+using ModelBuild.TorchScript.Conversion;
 
 namespace ModelBuild.Pipeline;
 
@@ -28,7 +30,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         foreach (var variant in spec.Variants) PassPlanner.Plan(variant, spec);
         DeploymentWriter.Preflight(spec);
 
-        var source = timer.Time($"[{Name}] load source", () => SourceModel.Load(spec, Path.Combine(staging.StagingDirectory, ".work")));
+        var source = timer.Time($"[{Name}] load source", () => SourceModel.Load(spec, Path.Combine(staging.StagingDirectory, ".work"), options.Torch));
         var report = new ModelReport
         {
             Name = Name,
@@ -86,16 +88,26 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     }
 
     /// <summary>
-    /// The outputs every artifact is compared with: PyTorch's own (libtorch runs the TorchScript source) when the
-    /// source is TorchScript, so the converted base export is held to checks.parity too; else the ONNX source's.
+    /// The outputs every artifact is compared with: PyTorch's own (libtorch runs the TorchScript source, called with
+    /// the same flag values the export was specialized with; or the TorchSharp module's C# forward), so the converted
+    /// base export is held to checks.parity too; else the ONNX source's.
     /// </summary>
     private IReadOnlyDictionary<string, NdArray> RunReference(ArtifactEvaluator evaluator, SourceModel source, ModelReport report)
     {
+        if (spec.Source.Kind == ModelSourceKind.TorchSharp)
+        {
+            // SourceModel.Load already required the backend.
+            using var module = options.Torch!.OpenTorchSharp(spec.Source.TorchSharp!, spec.Source.Location);
+            report.ParityReference = "torchsharp";
+            return evaluator.RunReference(module);
+        }
         if (spec.Source.Kind == ModelSourceKind.TorchScript)
         {
             if (options.Torch is { } torch)
             {
-                using var reference = torch.Open(spec.Source.Path!, spec.Source.Location);
+                var call = TorchScriptToOnnx.ForwardArguments(
+                    TorchScriptReader.Read(spec.Source.Path!, spec.Source.Location), ConversionOptions.FromManifest(spec));
+                using var reference = torch.Open(spec.Source.Path!, spec.Source.Location, call);
                 report.ParityReference = "pytorch";
                 return evaluator.RunReference(reference);
             }
