@@ -30,7 +30,11 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         foreach (var variant in spec.Variants) PassPlanner.Plan(variant, spec);
         DeploymentWriter.Preflight(spec);
 
-        var source = timer.Time($"[{Name}] load source", () => SourceModel.Load(spec, Path.Combine(staging.StagingDirectory, ".work"), options.Torch));
+        // One instance of a TorchSharp module serves both the export and the reference, so they see the same weights.
+        using var torchSharp = spec.Source.Kind == ModelSourceKind.TorchSharp && options.Torch is { } backend
+            ? timer.Time($"[{Name}] load TorchSharp module", () => backend.OpenTorchSharp(spec.Source.TorchSharp!, spec.Source.Location))
+            : null;
+        var source = timer.Time($"[{Name}] load source", () => SourceModel.Load(spec, Path.Combine(staging.StagingDirectory, ".work"), torchSharp));
         var report = new ModelReport
         {
             Name = Name,
@@ -57,7 +61,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
             EvaluationSet.Create(spec.Evaluate, source.Interface, manifest.Directory, options.SyntheticSamples, options.Seed));
         var metric = spec.Evaluate?.Metric ?? MetricKind.Cosine;
         var evaluator = new ArtifactEvaluator(set, source.Interface, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation);
-        var reference = timer.Time($"[{Name}] run source model", () => RunReference(evaluator, source, report));
+        var reference = timer.Time($"[{Name}] run source model", () => RunReference(evaluator, source, report, torchSharp));
         if (spec.Export.TorchScript)
             timer.Time($"[{Name}] export torchscript", () => ExportTorchScript(set));
         var latencyBatch = LatencyBatch(source.Interface);
@@ -92,14 +96,12 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     /// the same flag values the export was specialized with; or the TorchSharp module's C# forward), so the converted
     /// base export is held to checks.parity too; else the ONNX source's.
     /// </summary>
-    private IReadOnlyDictionary<string, NdArray> RunReference(ArtifactEvaluator evaluator, SourceModel source, ModelReport report)
+    private IReadOnlyDictionary<string, NdArray> RunReference(ArtifactEvaluator evaluator, SourceModel source, ModelReport report, ITorchSharpModel? torchSharp)
     {
-        if (spec.Source.Kind == ModelSourceKind.TorchSharp)
+        if (torchSharp is not null)
         {
-            // SourceModel.Load already required the backend.
-            using var module = options.Torch!.OpenTorchSharp(spec.Source.TorchSharp!, spec.Source.Location);
             report.ParityReference = "torchsharp";
-            return evaluator.RunReference(module);
+            return evaluator.RunReference(torchSharp);
         }
         if (spec.Source.Kind == ModelSourceKind.TorchScript)
         {

@@ -12,22 +12,18 @@ namespace ModelBuild.Pipeline;
 public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
 {
     /// <param name="workDir">Where a converted model is written (the run's private staging folder, removed after the run).</param>
-    /// <param name="torch">libtorch, needed for TorchSharp sources.</param>
-    public static SourceModel Load(ModelSpec spec, string? workDir = null, ITorchBackend? torch = null)
+    /// <param name="torchSharp">The loaded module of a TorchSharp source (see <see cref="ITorchBackend.OpenTorchSharp"/>).</param>
+    public static SourceModel Load(ModelSpec spec, string? workDir = null, ITorchSharpModel? torchSharp = null)
     {
         var location = spec.Source.Location;
         if (spec.Source.Kind == ModelSourceKind.TorchScript)
             return FromTorchScript(spec, TorchScriptReader.Read(spec.Source.Path!, location), workDir);
         if (spec.Source.Kind == ModelSourceKind.TorchSharp)
         {
-            var ts = spec.Source.TorchSharp!;
-            if (torch is null)
+            if (torchSharp is null)
                 throw new ModelBuildException(DiagnosticCodes.TorchRuntimeUnavailable,
                     $"model '{spec.Name.Value}': a TorchSharp source needs libtorch, which is not available to this run (run 'modelbuild build')", location);
-            ModelProto exported;
-            using (var module = torch.OpenTorchSharp(ts, location))
-                exported = module.ToOnnx(ConversionOptions.FromManifest(spec));
-            return FromConverted(spec, exported, $"TorchSharp module {ts.Type}", workDir);
+            return FromConverted(spec, torchSharp.ToOnnx(ConversionOptions.FromManifest(spec)), $"TorchSharp module {spec.Source.TorchSharp!.Type}", workDir);
         }
         if (spec.Source.Kind != ModelSourceKind.Onnx)
             throw new ModelBuildException(DiagnosticCodes.UnsupportedModelSource,

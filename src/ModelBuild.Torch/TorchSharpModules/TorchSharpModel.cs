@@ -61,6 +61,8 @@ public sealed class TorchSharpModel : ITorchSharpModel
             {
                 throw new ModelBuildException(DiagnosticCodes.ModelUnreadable, $"{source.Assembly} is not a loadable .NET assembly: {e.Message}", at, e);
             }
+            // A module without weights keeps its constructor's initialization: seeded, so builds are reproducible.
+            torch.manual_seed(0);
             module = Instantiate(assembly, source, at);
             if (source.Weights is { } weights)
             {
