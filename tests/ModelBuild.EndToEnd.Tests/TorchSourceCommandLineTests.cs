@@ -97,6 +97,22 @@ public sealed class TorchSourceCommandLineTests : IDisposable
     }
 
     [Fact]
+    public void Triton_libtorch_platform_serves_the_re_saved_model_pt()
+    {
+        CopyAsset("torchscript/resnet_tiny.pt", "resnet_tiny.pt");
+        Manifest(Resnet.Replace("triton: { max_batch_size: 4 }", "triton: { max_batch_size: 4, platform: pytorch }"));
+        var result = Modelbuild("build", "--out", "out", "-q");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var version = Path.Combine(_dir, "out", "deploy", "triton", "resnet", "1");
+        Assert.Equal(["model.pt"], Directory.GetFiles(version).Select(Path.GetFileName));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_dir, "out", "models", "resnet", "model.pt")), File.ReadAllBytes(Path.Combine(version, "model.pt")));
+        var config = File.ReadAllText(Path.Combine(_dir, "out", "deploy", "triton", "resnet", "config.pbtxt"));
+        Assert.Contains("platform: \"pytorch_libtorch\"", config);
+        Assert.Matches(new Regex(@"name: ""INPUT__0""\s+data_type: TYPE_FP32\s+dims: \[ 3, 32, 32 \]"), config);
+        Assert.Matches(new Regex(@"name: ""OUTPUT__0""\s+data_type: TYPE_FP32\s+dims: \[ 10 \]"), config);
+    }
+
+    [Fact]
     public void A_parity_violation_against_PyTorch_exits_1_with_MB3001_at_the_threshold()
     {
         CopyAsset("torchscript/resnet_tiny.pt", "resnet_tiny.pt");

@@ -14,4 +14,5 @@ public static class OutputLayout
     public static string MobileModel(string model, string variant) => $"models/{model}/{variant}/model.ort";
     public static string TritonConfig(string model) => $"deploy/triton/{model}/config.pbtxt";
     public static string TritonModel(string model, int version = 1) => $"deploy/triton/{model}/{version}/model.onnx";
+    public static string TritonModel(string model, Targets.TritonPlatform platform) => "deploy/" + Targets.TritonLayout.ModelPath(model, platform);
 }

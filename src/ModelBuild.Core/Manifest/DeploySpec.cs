@@ -29,6 +29,10 @@ public sealed class TritonSpec
     public int MaxBatchSize { get; init; }
     public DynamicBatchingSpec? DynamicBatching { get; init; }
     public IReadOnlyList<InstanceGroupSpec> InstanceGroups { get; init; } = Array.Empty<InstanceGroupSpec>();
+
+    /// <summary><c>platform</c>: onnxruntime serves model.onnx; pytorch serves the <c>export.torchscript</c> model.pt.</summary>
+    public Targets.TritonPlatform Platform { get; init; } = Targets.TritonPlatform.OnnxRuntime;
+    public SourceLocation? PlatformLocation { get; init; }
     public required SourceLocation Location { get; init; }
 }
 

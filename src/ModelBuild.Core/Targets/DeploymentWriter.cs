@@ -14,9 +14,12 @@ public static class DeploymentWriter
         var deploy = spec.Deploy;
 
         // The Triton repository is always written: it is the most common serving layout and costs one small file.
+        var platform = deploy.Triton?.Platform ?? TritonPlatform.OnnxRuntime;
         staging.WriteText(OutputLayout.TritonConfig(name),
-            TritonConfigWriter.Write(name, modelInterface, deploy.Triton, TritonPlatform.OnnxRuntime));
-        staging.CopyFile(deployedModelPath, OutputLayout.TritonModel(name));
+            TritonConfigWriter.Write(name, modelInterface, deploy.Triton, platform));
+        // libtorch serves the verified re-saved TorchScript (the loader ensured export.torchscript and the base export).
+        var served = platform == TritonPlatform.PyTorchLibTorch ? staging.PathFor(OutputLayout.TorchScriptModel(name)) : deployedModelPath;
+        staging.CopyFile(served, OutputLayout.TritonModel(name, platform));
 
         if (deploy.Mobile is "ort")
         {

@@ -71,3 +71,42 @@ public sealed class ExportArgumentsTests
         Assert.Contains("TorchSharp", d.Message);
     }
 }
+
+/// <summary>deploy.triton.platform: pytorch needs the re-saved TorchScript of the base export.</summary>
+public sealed class TritonPlatformKeyTests
+{
+    private const string Model = """
+        schema: 1
+        models:
+          - name: m
+            source: m.pt
+            inputs: [ { name: x, shape: [batch, 4] } ]
+            export: { torchscript: true }
+            deploy:
+              triton: { platform: pytorch }
+        """;
+
+    [Fact]
+    public void Pytorch_platform_binds()
+    {
+        using var ws = new ManifestWorkspace("m.pt");
+        var triton = ws.Parse(Model)!.Models[0].Deploy.Triton!;
+        Assert.Equal(ModelBuild.Targets.TritonPlatform.PyTorchLibTorch, triton.Platform);
+        using var ws2 = new ManifestWorkspace("m.pt");
+        Assert.Equal(ModelBuild.Targets.TritonPlatform.OnnxRuntime,
+            ws2.Parse(Model.Replace("platform: pytorch", "platform: onnxruntime"))!.Models[0].Deploy.Triton!.Platform);
+    }
+
+    [Theory]
+    [InlineData("export: { torchscript: true }", "export: { torchscript: false }", "export.torchscript")]
+    [InlineData("    deploy:", "    deploy:\n      docker: server", "docker: server")]
+    [InlineData("source: m.pt", "source: m.onnx", "TorchScript")]
+    public void Pytorch_platform_without_what_it_serves_is_located(string from, string to, string message)
+    {
+        using var ws = new ManifestWorkspace("m.pt", "m.onnx");
+        var yaml = Model.Replace(from, to);
+        if (from == "source: m.pt") yaml = yaml.Replace("    export: { torchscript: true }\n", "");
+        var d = ws.ExpectSingle(yaml, DiagnosticCodes.InvalidValue, yaml.Split('\n').ToList().FindIndex(l => l.Contains("platform:")) + 1, 27);
+        Assert.Contains(message, d.Message);
+    }
+}

@@ -43,6 +43,9 @@ internal static class EnumNames
     public static readonly (string, InstanceKind)[] InstanceKind =
         [("cpu", Manifest.InstanceKind.Cpu), ("gpu", Manifest.InstanceKind.Gpu)];
 
+    public static readonly (string, Targets.TritonPlatform)[] TritonPlatform =
+        [("onnxruntime", Targets.TritonPlatform.OnnxRuntime), ("pytorch", Targets.TritonPlatform.PyTorchLibTorch)];
+
     /// <summary>deploy.mobile: "none" reads as not set.</summary>
     public static readonly (string, bool)[] Mobile = [("ort", true), ("none", false)];
 }

@@ -75,8 +75,12 @@ internal sealed partial class ManifestBinder
             }
         }
 
+        var platform = map["platform"] is { } platformNode ? reader.Enum(platformNode, "deploy.triton.platform", EnumNames.TritonPlatform) : null;
+
         return new TritonSpec
         {
+            Platform = platform ?? Targets.TritonPlatform.OnnxRuntime,
+            PlatformLocation = map["platform"] is { } pn ? reader.At(pn) : null,
             MaxBatchSize = maxBatch ?? 0,
             DynamicBatching = batching,
             InstanceGroups = groups,

@@ -94,6 +94,7 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
             : new DeploySpec { Variant = new(VariantSpec.BaseName, map.Location) };
 
         CheckVariantReferences(variants, deploy);
+        CheckTritonPlatform(source, export, deploy);
 
         return new ModelSpec
         {
@@ -108,6 +109,23 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
             Deploy = deploy,
             Location = map.Location,
         };
+    }
+
+    /// <summary>Triton's libtorch backend serves the re-saved TorchScript, which exists only for the plain export of a TorchScript source.</summary>
+    private void CheckTritonPlatform(ModelSource? source, ExportSpec export, DeploySpec deploy)
+    {
+        if (deploy.Triton is not { Platform: Targets.TritonPlatform.PyTorchLibTorch, PlatformLocation: { } at }) return;
+        string? problem = null;
+        if (source is not null && source.Kind != ModelSourceKind.TorchScript)
+            problem = "needs a TorchScript (.pt) source";
+        else if (!export.TorchScript)
+            problem = "serves model.pt, so it needs 'export.torchscript: true'";
+        else if (deploy.Variant.Value != VariantSpec.BaseName)
+            problem = $"serves the TorchScript model, which is the base export; deploy.variant '{deploy.Variant.Value}' is an ONNX artifact";
+        else if (deploy.Docker == DockerTarget.Server)
+            problem = "can't be served by 'docker: server' (ONNX Runtime); use 'docker: triton'";
+        if (problem is not null)
+            reader.Report(DiagnosticCodes.InvalidValue, $"'deploy.triton.platform: pytorch' {problem}", at);
     }
 
     /// <summary>Reads and checks <c>name</c> of a model or variant; the empty string when missing or bad.</summary>

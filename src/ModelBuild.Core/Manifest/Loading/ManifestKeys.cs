@@ -27,7 +27,7 @@ internal static class ManifestKeys
     public static readonly string[] Size = ["max_mb", "severity"];
     public static readonly string[] Checklist = ["severity"];
     public static readonly string[] Deploy = ["variant", "triton", "docker", "kserve", "mobile"];
-    public static readonly string[] Triton = ["max_batch_size", "dynamic_batching", "instance_group"];
+    public static readonly string[] Triton = ["max_batch_size", "dynamic_batching", "instance_group", "platform"];
     public static readonly string[] DynamicBatching = ["max_queue_delay_us", "preferred_batch_size"];
     public static readonly string[] InstanceGroup = ["kind", "count"];
 }
