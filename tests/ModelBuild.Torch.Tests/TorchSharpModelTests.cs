@@ -116,6 +116,15 @@ public sealed class TorchSharpModelTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void MultiheadAttention_exports_through_the_fused_attention_lowering()
+    {
+        var weights = SaveWeights("Attender", 6);
+        using var model = TorchSharpModel.Load(Source("Attender", weights));
+        var diff = ExportAndCompare(model, Options(Input("x", TensorElementType.Float32, "batch", 5, 8)), Floats(7, 3, 5, 8));
+        Assert.True(diff <= 1e-4, $"max |ORT − TorchSharp| = {diff}");
+    }
+
+    [Fact]
     public void A_custom_forward_without_the_extension_point_is_MB2021_naming_the_module()
     {
         using var model = TorchSharpModel.Load(Source("WithOpaque"));

@@ -79,3 +79,34 @@ public static class WithOpaque
 {
     public static Module<Tensor, Tensor> Create() => Sequential(("fc", Linear(4, 4)), ("inner", new Opaque()));
 }
+
+/// <summary>
+/// MultiheadAttention keeps its head count in native code, so its owner exports it through the converter's fused
+/// attention lowering with the head count it knows.
+/// </summary>
+public sealed class Attender : Module<Tensor, Tensor>, IOnnxExportable
+{
+    private const long Embed = 16, Heads = 4;
+    private readonly Linear proj = Linear(8, Embed);
+    private readonly MultiheadAttention attention = MultiheadAttention(Embed, Heads);
+    private readonly Linear head = Linear(Embed, 3);
+
+    public Attender() : base(nameof(Attender)) => RegisterComponents();
+
+    public override Tensor forward(Tensor x)
+    {
+        var h = proj.forward(x).transpose(0, 1); // TorchSharp's attention is sequence-first
+        var (a, _) = attention.forward(h, h, h, null, false, null);
+        return head.forward(a.transpose(0, 1).mean([1]));
+    }
+
+    public IReadOnlyList<TensorValue> Export(OnnxExportContext ctx, IReadOnlyList<TensorValue> inputs)
+    {
+        var h = ctx.Call(proj, inputs[0]); // batch-first already, as the fused lowering wants
+        var p = attention.named_parameters().ToDictionary(n => n.name, n => n.parameter);
+        var result = (TupleValue)ctx.Invoke("_native_multi_head_attention", h, h, h, Embed, Heads,
+            p["in_proj_weight"], p["in_proj_bias"], p["out_proj.weight"], p["out_proj.bias"], null, false, true)!;
+        var a = (TensorValue)result.Items[0]!;
+        return [ctx.Call(head, ctx.Op("mean", a, new long[] { 1 }, false))];
+    }
+}
