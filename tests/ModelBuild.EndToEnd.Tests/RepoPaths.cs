@@ -10,5 +10,8 @@ public static class RepoPaths
     public static string ToolAssembly { get; } = typeof(RepoPaths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .First(a => a.Key == "ToolAssembly").Value!;
 
+    public static string TorchSharpFixtures { get; } = typeof(RepoPaths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .First(a => a.Key == "TorchSharpFixtures").Value!;
+
     public static string Asset(string name) => Path.Combine(AppContext.BaseDirectory, "assets", name);
 }

@@ -45,6 +45,9 @@ public sealed class TritonSpec
     public DynamicBatchingSpec? DynamicBatching { get; init; }
     public IReadOnlyList<InstanceGroupSpec> InstanceGroups { get; init; } = Array.Empty<InstanceGroupSpec>();
     public TritonBackendKind Platform { get; init; } = TritonBackendKind.OnnxRuntime;
+
+    /// <summary>Where <c>platform</c> was written (null when defaulted), for diagnostics about it.</summary>
+    public SourceLocation? PlatformLocation { get; init; }
     public TritonOptimizationSpec? Optimization { get; init; }
     public VersionPolicySpec VersionPolicy { get; init; } = VersionPolicySpec.Latest;
 

@@ -101,4 +101,7 @@ public sealed class ExportSpec
 {
     public int OnnxOpset { get; init; } = 17;
     public bool TorchScript { get; init; }
+
+    /// <summary><c>export.arguments</c>: values (bool, long or double) for forward's non-tensor arguments, by name.</summary>
+    public IReadOnlyDictionary<string, object> Arguments { get; init; } = new Dictionary<string, object>(StringComparer.Ordinal);
 }

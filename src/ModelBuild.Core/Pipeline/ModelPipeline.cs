@@ -8,6 +8,8 @@ using ModelBuild.Onnx;
 using ModelBuild.Passes;
 using ModelBuild.Reports;
 using ModelBuild.Targets;
+using ModelBuild.TorchScript;
+using ModelBuild.TorchScript.Conversion;
 
 namespace ModelBuild.Pipeline;
 
@@ -30,7 +32,11 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         // Refuse what this version cannot do before spending time on the model.
         foreach (var variant in spec.Variants) PassPlanner.Plan(variant, spec);
 
-        var source = timer.Time($"[{Name}] load source", () => SourceModel.Load(spec, Path.Combine(staging.StagingDirectory, ".work")));
+        // One instance of a TorchSharp module serves both the export and the reference, so they see the same weights.
+        using var torchSharp = spec.Source.Kind == ModelSourceKind.TorchSharp && options.Torch is { } backend
+            ? timer.Time($"[{Name}] load TorchSharp module", () => backend.OpenTorchSharp(spec.Source.TorchSharp!, spec.Source.Location))
+            : null;
+        var source = timer.Time($"[{Name}] load source", () => SourceModel.Load(spec, Path.Combine(staging.StagingDirectory, ".work"), torchSharp));
         var report = new ModelReport
         {
             Name = Name,
@@ -57,7 +63,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
             EvaluationSet.Create(spec.Evaluate, source.Interface, manifest.Directory, options.SyntheticSamples, options.Seed));
         var metric = spec.Evaluate?.Metric ?? MetricKind.Cosine;
         var evaluator = new ArtifactEvaluator(set, source.Interface, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation, options.Log);
-        var reference = timer.Time($"[{Name}] run source model", () => RunReference(evaluator, source, report));
+        var reference = timer.Time($"[{Name}] run source model", () => RunReference(evaluator, source, report, torchSharp));
         if (spec.Export.TorchScript)
             timer.Time($"[{Name}] export torchscript", () => ExportTorchScript(set));
         var latencyBatch = LatencyBatch(source.Interface);
@@ -88,16 +94,24 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     }
 
     /// <summary>
-    /// The outputs every artifact is compared with: PyTorch's own (libtorch runs the TorchScript source) when the
-    /// source is TorchScript, so the converted base export is held to checks.parity too; else the ONNX source's.
+    /// The outputs every artifact is compared with: PyTorch's own (libtorch runs the TorchScript source, called with
+    /// the same flag values the export was specialized with; or the TorchSharp module's C# forward), so the converted
+    /// base export is held to checks.parity too; else the ONNX source's.
     /// </summary>
-    private IReadOnlyDictionary<string, NdArray> RunReference(ArtifactEvaluator evaluator, SourceModel source, ModelReport report)
+    private IReadOnlyDictionary<string, NdArray> RunReference(ArtifactEvaluator evaluator, SourceModel source, ModelReport report, ITorchSharpModel? torchSharp)
     {
+        if (torchSharp is not null)
+        {
+            report.ParityReference = "torchsharp";
+            return evaluator.RunReference(torchSharp);
+        }
         if (spec.Source.Kind == ModelSourceKind.TorchScript)
         {
             if (options.Torch is { } torch)
             {
-                using var reference = torch.Open(spec.Source.Path!, spec.Source.Location);
+                var call = TorchScriptToOnnx.ForwardArguments(
+                    TorchScriptReader.Read(spec.Source.Path!, spec.Source.Location), ConversionOptions.FromManifest(spec));
+                using var reference = torch.Open(spec.Source.Path!, spec.Source.Location, call);
                 report.ParityReference = "pytorch";
                 return evaluator.RunReference(reference);
             }

@@ -4,6 +4,7 @@ using ModelBuild.Onnx;
 using ModelBuild.Runtime;
 using ModelBuild.TorchScript;
 using ModelBuild.TorchScript.Conversion;
+using Onnx;
 
 namespace ModelBuild.Pipeline;
 
@@ -11,11 +12,19 @@ namespace ModelBuild.Pipeline;
 public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
 {
     /// <param name="workDir">Where a converted model is written (the run's private staging folder, removed after the run).</param>
-    public static SourceModel Load(ModelSpec spec, string? workDir = null)
+    /// <param name="torchSharp">The loaded module of a TorchSharp source (see <see cref="ITorchBackend.OpenTorchSharp"/>).</param>
+    public static SourceModel Load(ModelSpec spec, string? workDir = null, ITorchSharpModel? torchSharp = null)
     {
         var location = spec.Source.Location;
         if (spec.Source.Kind == ModelSourceKind.TorchScript)
             return FromTorchScript(spec, TorchScriptReader.Read(spec.Source.Path!, location), workDir);
+        if (spec.Source.Kind == ModelSourceKind.TorchSharp)
+        {
+            if (torchSharp is null)
+                throw new ModelBuildException(DiagnosticCodes.TorchRuntimeUnavailable,
+                    $"model '{spec.Name.Value}': a TorchSharp source needs libtorch, which is not available to this run (run 'modelbuild build')", location);
+            return FromConverted(spec, torchSharp.ToOnnx(ConversionOptions.FromManifest(spec)), $"TorchSharp module {spec.Source.TorchSharp!.Type}", workDir);
+        }
         if (spec.Source.Kind != ModelSourceKind.Onnx)
             throw new ModelBuildException(DiagnosticCodes.UnsupportedModelSource,
                 $"{spec.Source.Kind} sources are not supported by this version of ModelBuild yet; export the model to ONNX and name the .onnx file",
@@ -35,8 +44,13 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
     /// </summary>
     public static SourceModel FromTorchScript(ModelSpec spec, TorchScriptArchive archive, string? workDir = null)
     {
-        var location = spec.Source.Location;
         var model = TorchScriptToOnnx.Convert(archive, ConversionOptions.FromManifest(spec));
+        return FromConverted(spec, model, $"'{archive.Path}'", workDir);
+    }
+
+    private static SourceModel FromConverted(ModelSpec spec, ModelProto model, string what, string? workDir)
+    {
+        var location = spec.Source.Location;
         workDir ??= Path.Combine(Path.GetTempPath(), "modelbuild-" + Environment.ProcessId);
         Directory.CreateDirectory(workDir);
         var path = Path.Combine(workDir, $"{spec.Name.Value}-{Guid.NewGuid():N}.onnx");
@@ -49,7 +63,7 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
         catch (ModelBuildException e)
         {
             throw new ModelBuildException(DiagnosticCodes.UnsupportedTorchScript,
-                $"the ONNX converted from '{archive.Path}' does not load in ONNX Runtime (a converter bug; please report it): {e.Message}", location, e);
+                $"the ONNX converted from {what} does not load in ONNX Runtime (a converter bug; please report it): {e.Message}", location, e);
         }
         var modelInterface = ModelInterfaceReader.Read(model, location);
         CheckDeclaredInterface(spec, modelInterface);

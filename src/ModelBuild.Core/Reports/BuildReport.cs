@@ -24,7 +24,7 @@ public sealed class ModelReport
     public required IReadOnlyList<TensorReport> Outputs { get; init; }
     public EvaluationReport? Evaluation { get; set; }
 
-    /// <summary>What parity is measured against: "pytorch" (libtorch running the TorchScript source) or "onnx source".</summary>
+    /// <summary>What parity is measured against: "pytorch" (libtorch running the TorchScript source), "torchsharp" (the C# module's own forward) or "onnx source".</summary>
     public string? ParityReference { get; set; }
     public string? Deployed { get; set; }
     public List<ArtifactReport> Artifacts { get; } = new();

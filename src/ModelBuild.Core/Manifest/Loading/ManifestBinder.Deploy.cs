@@ -142,6 +142,7 @@ internal sealed partial class ManifestBinder
             DynamicBatching = batching,
             InstanceGroups = groups,
             Platform = platform,
+            PlatformLocation = map["platform"] is { } platformAt ? reader.At(platformAt) : null,
             Optimization = optimization,
             Version = version,
             VersionPolicy = policy,

@@ -107,6 +107,7 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
             : new DeploySpec { Variant = new(VariantSpec.BaseName, map.Location) };
 
         CheckVariantReferences(variants, deploy);
+        CheckTritonPlatform(source, deploy);
 
         return new ModelSpec
         {
@@ -121,6 +122,23 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
             Deploy = deploy,
             Location = map.Location,
         };
+    }
+
+    /// <summary>
+    /// Triton's libtorch backend serves the re-saved TorchScript, which exists only for a TorchScript source and is
+    /// served by Triton only (the deploy binder checks export.torchscript and the deployed variant).
+    /// </summary>
+    private void CheckTritonPlatform(ModelSource? source, DeploySpec deploy)
+    {
+        if (deploy.Triton is not { Platform: TritonBackendKind.PyTorch } triton) return;
+        var at = triton.PlatformLocation ?? triton.Location;
+        string? problem = null;
+        if (source is not null && source.Kind != ModelSourceKind.TorchScript)
+            problem = "needs a TorchScript (.pt) source";
+        else if (deploy.Docker == DockerTarget.Server)
+            problem = "can't be served by 'docker: server' (ONNX Runtime); use 'docker: triton'";
+        if (problem is not null)
+            reader.Report(DiagnosticCodes.InvalidValue, $"'deploy.triton.platform: pytorch' {problem}", at);
     }
 
     /// <summary>Reads and checks <c>name</c> of a model or variant; the empty string when missing or bad.</summary>
@@ -275,11 +293,51 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
             torchscript = reader.Bool(tsNode, "export.torchscript") ?? false;
             if (torchscript && source is { Kind: ModelSourceKind.Onnx })
                 reader.Report(DiagnosticCodes.InvalidValue,
-                    "'export.torchscript: true' needs a TorchScript or TorchSharp source; an ONNX model can't be turned back into TorchScript",
+                    "'export.torchscript: true' needs a TorchScript source; an ONNX model can't be turned back into TorchScript",
+                    tsNode);
+            else if (torchscript && source is { Kind: ModelSourceKind.TorchSharp })
+                reader.Report(DiagnosticCodes.InvalidValue,
+                    "'export.torchscript: true' needs a TorchScript source; TorchSharp can neither trace nor script a C# module",
                     tsNode);
         }
-        return new ExportSpec { OnnxOpset = opset, TorchScript = torchscript };
+        var arguments = new Dictionary<string, object>(StringComparer.Ordinal);
+        if (map["arguments"] is { } argNode && reader.Map(argNode, "export.arguments", $"in 'export.arguments' {ctx}") is { } args)
+        {
+            if (source is { Kind: not ModelSourceKind.TorchScript })
+                reader.Report(DiagnosticCodes.InvalidValue,
+                    "'export.arguments' sets forward()'s flags of a TorchScript source; this model's source is not TorchScript", argNode);
+            foreach (var (keyNode, valueNode) in args.Node.Children)
+            {
+                if (keyNode is not YamlScalarNode { Value: { } name } || YamlNodeReader.IsNull(keyNode)) continue; // reported by YamlMap
+                if (!IsIdentifier(name))
+                {
+                    reader.Report(DiagnosticCodes.InvalidValue, $"'export.arguments' keys are forward() argument names, got '{name}'", keyNode);
+                    continue;
+                }
+                if (ArgumentValue(valueNode, name) is { } v) arguments[name] = v;
+            }
+        }
+        return new ExportSpec { OnnxOpset = opset, TorchScript = torchscript, Arguments = arguments };
     }
+
+    /// <summary>A flag value: true/false, an integer or a number (plain YAML scalars only).</summary>
+    private object? ArgumentValue(YamlNode node, string name)
+    {
+        if (node is YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: { } text } && !YamlNodeReader.IsNull(node))
+        {
+            if (text is "true" or "True" or "TRUE" or "false" or "False" or "FALSE") return reader.Bool(node, $"export.arguments.{name}");
+            if (text.Length > 0 && (char.IsDigit(text[0]) || text[0] is '-' or '+' or '.'))
+                return text.IndexOfAny(['.', 'e', 'E']) < 0
+                    ? (object?)reader.Integer(node, $"export.arguments.{name}")
+                    : reader.Number(node, $"export.arguments.{name}");
+        }
+        reader.Report(DiagnosticCodes.InvalidValue,
+            $"'export.arguments.{name}' must be true, false, an integer or a number, got {YamlNodeReader.Describe(node)}", node);
+        return null;
+    }
+
+    private static bool IsIdentifier(string s) =>
+        s.Length > 0 && (char.IsLetter(s[0]) || s[0] == '_') && s.All(ch => char.IsAsciiLetterOrDigit(ch) || ch == '_');
 
     /// <summary>
     /// A path relative to the manifest's folder, resolved to a full path; reports a wrong extension (MB1004) or a

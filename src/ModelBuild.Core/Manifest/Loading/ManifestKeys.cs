@@ -9,7 +9,7 @@ internal static class ManifestKeys
     public static readonly string[] TorchSharp = ["assembly", "type", "weights"];
     public static readonly string[] Input = ["name", "shape", "dtype"];
     public static readonly string[] Output = ["name", "range"];
-    public static readonly string[] Export = ["onnx", "torchscript"];
+    public static readonly string[] Export = ["onnx", "torchscript", "arguments"];
     public static readonly string[] ExportOnnx = ["opset"];
     public static readonly string[] Variant = ["name", "from", "optimize", "quantize", "fp16", "prune"];
     public static readonly string[] Quantize = ["mode", "per_channel", "format", "symmetric", "reduce_range", "accuracy_aware", "calibration", "exclude"];

@@ -28,6 +28,7 @@ public sealed class ConversionOptions
         Inputs = (spec.Inputs ?? []).Select(i => new ConversionInput(i.Name.Value, i.DType, i.Shape)).ToArray(),
         OutputNames = (spec.Outputs ?? []).Select(o => o.Name.Value).ToArray(),
         Opset = spec.Export.OnnxOpset,
+        ConstantArguments = spec.Export.Arguments.ToDictionary(a => a.Key, a => (object?)a.Value, StringComparer.Ordinal),
         Location = spec.Source.Location,
     };
 }

@@ -160,6 +160,9 @@ public sealed class Interpreter
         }
     }
 
+    /// <summary>A default value of a signature (False, 0.5, None…), evaluated outside any call.</summary>
+    public object? EvaluateConstant(Expr expr, string file) => Eval(expr, new Frame(new Dictionary<string, object?>(StringComparer.Ordinal), file));
+
     private object? Eval(Expr expr, Frame frame) => expr switch
     {
         ConstExpr c => c.Value,

@@ -1,13 +1,14 @@
 namespace ModelBuild.TorchScript.Conversion;
 
 /// <summary>One call of an aten/prim op as the saved code wrote it: typed access to positional or keyword arguments.</summary>
-public sealed class OpCall(string op, IReadOnlyList<object?> args, IReadOnlyDictionary<string, object?> kwargs, Emitter emit, Interpreter interpreter)
+public sealed class OpCall(string op, IReadOnlyList<object?> args, IReadOnlyDictionary<string, object?> kwargs, Emitter emit, Interpreter? interpreter = null)
 {
     public string Op { get; } = op;
     public IReadOnlyList<object?> Args { get; } = args;
     public IReadOnlyDictionary<string, object?> Kwargs { get; } = kwargs;
     public Emitter E { get; } = emit;
-    public Interpreter Interpreter { get; } = interpreter;
+    /// <summary>Null when the call comes from outside a TorchScript archive (TorchSharp module export).</summary>
+    public Interpreter? Interpreter { get; } = interpreter;
     public GraphBuilder G => E.G;
 
     public bool Has(int index, string name) => index < Args.Count || Kwargs.ContainsKey(name);

@@ -40,30 +40,77 @@ public static class TorchScriptToOnnx
         var interpreter = new Interpreter(archive, graph, OpRegistry.CreateDefault());
         var forward = interpreter.MethodOf(archive.Root, "forward");
         foreach (var i in options.Inputs) graph.Reserve(i.Name);
-        var outputNames = options.OutputNames.ToList();
-        foreach (var o in outputNames) graph.Reserve(o);
+        foreach (var o in options.OutputNames) graph.Reserve(o);
+
+        var args = BindForward(interpreter, forward, options)
+            .Select(a => a.Input is { } index ? AddInput(graph, options.Inputs[index]) : a.Value)
+            .ToList();
+        var result = interpreter.Call(forward, archive.Root, args);
+        return Finish(graph, Flatten(result).ToList(), options.OutputNames);
+    }
+
+    /// <summary>
+    /// How forward() is called, argument by argument: the declared inputs in order for tensor parameters, the
+    /// manifest's value (else the signature's default) for flags. Trailing defaults are left out. The same call is
+    /// given to libtorch for the parity reference, so both sides run the same specialization.
+    /// </summary>
+    public static IReadOnlyList<ForwardArgument> ForwardArguments(TorchScriptArchive archive, ConversionOptions options)
+    {
+        try
+        {
+            var interpreter = new Interpreter(archive, new GraphBuilder(options.Opset), OpRegistry.CreateDefault());
+            var bound = BindForward(interpreter, interpreter.MethodOf(archive.Root, "forward"), options);
+            foreach (var a in bound)
+                if (a.Input is null && a.Value is not (bool or long or double))
+                    throw new ConversionError($"forward() argument '{a.Name}' is {Interpreter.Describe(a.Value)}; only bool, int and float flags can be passed to PyTorch");
+            return bound;
+        }
+        catch (ConversionError e)
+        {
+            throw new ModelBuildException(DiagnosticCodes.UnsupportedTorchScript,
+                $"cannot call forward() of '{archive.Path}': {e.Reason}", options.Location ?? new SourceLocation(archive.Path), e);
+        }
+    }
+
+    private static List<ForwardArgument> BindForward(Interpreter interpreter, FunctionDef forward, ConversionOptions options)
+    {
+        var parameters = forward.Parameters.Skip(1).ToList();
+        foreach (var name in options.ConstantArguments.Keys)
+            if (parameters.All(p => p.Name != name))
+                throw new ConversionError($"export.arguments names '{name}', but forward() has no such argument; its arguments are {string.Join(", ", parameters.Select(p => p.Name))}") { File = forward.File, Line = forward.Line };
 
         // Tensor parameters take the declared inputs in order; others are flags: given values, else their defaults.
-        var args = new List<object?>();
+        var args = new List<ForwardArgument>();
+        var explicitCount = 0;
         var nextInput = 0;
-        foreach (var p in forward.Parameters.Skip(1))
+        foreach (var p in parameters)
         {
-            if (options.ConstantArguments.TryGetValue(p.Name, out var constant)) { args.Add(Normalize(constant)); continue; }
-            if (IsTensorType(p.Type) && nextInput < options.Inputs.Count)
+            if (options.ConstantArguments.TryGetValue(p.Name, out var constant))
             {
-                args.Add(AddInput(graph, options.Inputs[nextInput++]));
+                args.Add(new ForwardArgument(p.Name, null, Coerce(p, Normalize(constant))));
+                explicitCount = args.Count;
                 continue;
             }
-            if (p.Default is not null) break; // the rest take their defaults
+            if (IsTensorType(p.Type) && nextInput < options.Inputs.Count)
+            {
+                args.Add(new ForwardArgument(p.Name, nextInput++, null));
+                explicitCount = args.Count;
+                continue;
+            }
+            if (p.Default is not null) { args.Add(new ForwardArgument(p.Name, null, interpreter.EvaluateConstant(p.Default, forward.File))); continue; }
             if (IsTensorType(p.Type))
                 throw new ConversionError($"forward() takes more tensor inputs than the {options.Inputs.Count} declared (next: '{p.Name}')") { File = forward.File, Line = forward.Line };
-            throw new ConversionError($"forward() argument '{p.Name}' is not a tensor; give it a value") { File = forward.File, Line = forward.Line };
+            throw new ConversionError($"forward() argument '{p.Name}' is not a tensor; give it a value in export.arguments") { File = forward.File, Line = forward.Line };
         }
         if (nextInput < options.Inputs.Count)
             throw new ConversionError($"{options.Inputs.Count} inputs are declared but forward() takes only {nextInput} tensors") { File = forward.File, Line = forward.Line };
+        args.RemoveRange(explicitCount, args.Count - explicitCount); // the rest take their defaults
+        return args;
+    }
 
-        var result = interpreter.Call(forward, archive.Root, args);
-        var outputs = Flatten(result).ToList();
+    /// <summary>Adds the graph outputs (Identity nodes onto the declared names, else output0, output1, …) and wraps the graph as a model.</summary>
+    public static ModelProto Finish(GraphBuilder graph, IReadOnlyList<TensorValue> outputs, IReadOnlyList<string> outputNames)
+    {
         for (var i = 0; i < outputs.Count; i++)
         {
             var value = outputs[i];
@@ -85,22 +132,36 @@ public static class TorchScriptToOnnx
             ProducerVersion = ToolInfo.Version.ToString(),
             Graph = graph.Graph,
         };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = options.Opset });
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = graph.Opset });
         return model;
+    }
+
+    /// <summary>A manifest value as forward's annotation wants it: an int is a fine float (libtorch would refuse it), the rest must match.</summary>
+    private static object? Coerce(Parameter p, object? value)
+    {
+        var type = (p.Type as NameExpr)?.Name;
+        return (type, value) switch
+        {
+            ("float", long l) => (double)l,
+            ("float", double) or ("int", long) or ("bool", bool) or (null, _) => value,
+            ("float" or "int" or "bool", _) => throw new ConversionError($"forward() argument '{p.Name}' is {type}, but the manifest gives {Interpreter.Describe(value)}"),
+            _ => value,
+        };
     }
 
     private static object? Normalize(object? v) => v switch { int i => (long)i, float f => (double)f, _ => v };
 
     private static bool IsTensorType(Expr? type) => type is null || type is NameExpr { Name: "Tensor" };
 
-    private static TensorValue AddInput(GraphBuilder graph, ConversionInput input)
+    /// <summary>Declares a graph input; named dynamic axes become dim_params.</summary>
+    public static TensorValue AddInput(GraphBuilder graph, ConversionInput input)
     {
         graph.Graph.Input.Add(ValueInfo(input.Name, input.Type, input.Shape));
         var dims = input.Shape.Select((d, axis) => d.IsDynamic ? SymInt.Dynamic(d.Symbol ?? $"{input.Name}_{axis}", input.Name, axis) : SymInt.Of(d.Size!.Value)).ToArray();
         return new TensorValue(input.Name, input.Type, dims);
     }
 
-    private static IEnumerable<TensorValue> Flatten(object? result) => result switch
+    public static IEnumerable<TensorValue> Flatten(object? result) => result switch
     {
         TensorValue t => [t],
         TupleValue t => t.Items.SelectMany(Flatten),
@@ -125,3 +186,6 @@ public static class TorchScriptToOnnx
         };
     }
 }
+
+/// <summary>One argument of forward(): the index of a declared input (tensor parameters), or a flag's value.</summary>
+public sealed record ForwardArgument(string Name, int? Input, object? Value);
