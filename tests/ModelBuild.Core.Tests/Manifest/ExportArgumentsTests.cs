@@ -110,6 +110,7 @@ public sealed class TritonPlatformKeyTests
         {
             // An ONNX source can't export TorchScript either, so that is reported at the same place too.
             yaml = yaml.Replace("    export: { torchscript: true }\n", "");
+            line = yaml.Split('\n').ToList().FindIndex(l => l.Contains("platform:")) + 1;
             Assert.Null(ws.Parse(yaml));
             Assert.Contains(ws.Diagnostics, e => e.Code == DiagnosticCodes.InvalidValue && e.Location!.Line == line && e.Location.Column == 27 && e.Message.Contains(message));
             return;
