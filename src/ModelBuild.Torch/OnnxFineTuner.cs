@@ -41,15 +41,16 @@ public sealed class OnnxFineTuner : IFineTuner
         if (missing.Count > 0)
             throw new ModelBuildException(DiagnosticCodes.DataMismatch,
                 $"fine-tuning data '{settings.Data}' has no array {string.Join(", ", missing.Select(m => $"'{m}'"))}; it needs one per model input plus 'labels'", location);
-        var count = (int)arrays[EvaluationDataset.LabelsName].Shape[0];
-        if (io.Inputs.Any(i => arrays[i.Name].Shape[0] != count))
+        var held = (int)arrays[EvaluationDataset.LabelsName].Shape[0];
+        if (io.Inputs.Any(i => arrays[i.Name].Shape[0] != held))
             throw new ModelBuildException(DiagnosticCodes.DataMismatch, $"fine-tuning data '{settings.Data}': inputs and labels hold different sample counts", location);
 
+        var count = Math.Min(held, settings.Samples ?? held);
         torch.manual_seed(settings.Seed);
         using var scope = NewDisposeScope();
         using var graph = new OnnxTorchGraph(model, location);
-        var inputs = io.Inputs.ToDictionary(i => i.Name, i => AsFloat(TorchTensors.ToTensor(arrays[i.Name])), StringComparer.Ordinal);
-        var labelsArray = TorchTensors.ToTensor(arrays[EvaluationDataset.LabelsName]);
+        var inputs = io.Inputs.ToDictionary(i => i.Name, i => AsFloat(TorchTensors.ToTensor(arrays[i.Name].Slice(0, count))), StringComparer.Ordinal);
+        var labelsArray = TorchTensors.ToTensor(arrays[EvaluationDataset.LabelsName].Slice(0, count));
         var labels = settings.Loss == FinetuneLoss.CrossEntropy ? labelsArray.to(ScalarType.Int64) : labelsArray.to(ScalarType.Float32);
         var masks = keepZeros
             ? graph.Parameters.Where(p => p.Value.dim() >= 2).ToDictionary(p => p.Key, p => p.Value.detach().ne(0).to(ScalarType.Float32))

@@ -68,10 +68,10 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IDisposable
     {
         var pruned = Pruned(PruneMethod.L1Structured, 0.3);
         var tuned = Path.Combine(_dir, "tuned.onnx");
-        var result = new OnnxFineTuner().FineTune(pruned, tuned, new FineTuneSettings(Train, Epochs: 1), keepZeros: false, Where, CancellationToken.None);
+        var result = new OnnxFineTuner().FineTune(pruned, tuned, new FineTuneSettings(Train, Epochs: 1, Samples: 1200), keepZeros: false, Where, CancellationToken.None);
         var (before, after) = (Top1(pruned), Top1(tuned));
         output.WriteLine($"top1 pruned {before:0.000} → fine-tuned {after:0.000}; loss {string.Join(", ", result.EpochLosses.Select(l => l.ToString("0.000")))}");
-        Assert.Equal(5000, result.Samples);
+        Assert.Equal(1200, result.Samples);
         Assert.True(after > before + 0.1, $"{before} → {after}");
         // Same shapes: training changes values only.
         var (a, b) = (new GraphEditor(OnnxModelFile.Load(pruned)), new GraphEditor(OnnxModelFile.Load(tuned)));
@@ -83,7 +83,7 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IDisposable
     {
         var pruned = Pruned(PruneMethod.GlobalUnstructured, 0.8);
         var tuned = Path.Combine(_dir, "tuned.onnx");
-        new OnnxFineTuner().FineTune(pruned, tuned, new FineTuneSettings(Train, Epochs: 1, BatchSize: 128, Optimizer: FinetuneOptimizer.Sgd, LearningRate: 0.01),
+        new OnnxFineTuner().FineTune(pruned, tuned, new FineTuneSettings(Train, Epochs: 1, BatchSize: 128, Optimizer: FinetuneOptimizer.Sgd, LearningRate: 0.01, Samples: 1000),
             keepZeros: true, Where, CancellationToken.None);
         var (a, b) = (new GraphEditor(OnnxModelFile.Load(pruned)), new GraphEditor(OnnxModelFile.Load(tuned)));
         foreach (var (node, weight) in UnstructuredPruner.Weights(a))
@@ -99,12 +99,13 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void A_schedule_with_fine_tuning_reports_each_step()
     {
-        var goal = new PruneGoal(new EvaluateSpec { Data = Test, Metric = MetricKind.Top1, Location = Where }, MaxDrop: 0.03);
+        var goal = new PruneGoal(new EvaluateSpec { Data = Test, Metric = MetricKind.Top1, Samples = 500, Location = Where }, MaxDrop: 0.03);
         var context = new PassContext(Fashion, Path.Combine(_dir, "s.onnx"), "m", "v", CancellationToken.None);
-        new PrunePass(new PruneConfig(PruneMethod.L1Structured, [0.2, 0.3], FineTune: new FineTuneSettings(Train)), Where, goal, new OnnxFineTuner()).Run(context);
+        new PrunePass(new PruneConfig(PruneMethod.L1Structured, [0.2, 0.3], FineTune: new FineTuneSettings(Train, Samples: 800), RoundTo: 16), Where, goal, new OnnxFineTuner()).Run(context);
         var steps = context.Outcome.Pruning!.Steps;
         foreach (var s in steps) output.WriteLine($"{s.Amount}: size {s.SizeBytes} p50 {s.P50Ms} top1 {s.Score:0.000} drop {s.Drop:0.000} kept {s.Kept} loss {string.Join(",", s.FineTuneLosses ?? [])}");
         Assert.Equal(3, steps.Count);
+        Assert.Equal([16, 16, 48, 10], context.Outcome.Pruning.Channels.Select(c => c.Kept)); // 0.3 with channel blocks of 16
         Assert.All(steps.Skip(1), s => Assert.NotNull(s.FineTuneLosses));
         Assert.True(steps[1].Drop < 0.03, $"drop {steps[1].Drop}");
     }

@@ -109,6 +109,9 @@ public sealed class PruneSpec
 
     /// <summary>l1-structured: the norm order ranking channels (PyTorch's ln_structured n; 1 = L1, 2 = L2).</summary>
     public double Norm { get; init; } = 1;
+
+    /// <summary>l1-structured: kept channel counts rounded to a multiple of this (CPU kernels run channel blocks of 8/16); 1 = exact.</summary>
+    public int RoundTo { get; init; } = 16;
     public required SourceLocation Location { get; init; }
 }
 
@@ -129,6 +132,9 @@ public sealed class FinetuneSpec
     public required string Data { get; init; }
     public int Epochs { get; init; } = 1;
     public int BatchSize { get; init; } = 64;
+
+    /// <summary>Cap on training samples used (the first N); null = all.</summary>
+    public int? Samples { get; init; }
     public double LearningRate { get; init; } = 1e-3;
     public FinetuneOptimizer Optimizer { get; init; } = FinetuneOptimizer.Adam;
     public FinetuneLoss Loss { get; init; } = FinetuneLoss.CrossEntropy;

@@ -81,6 +81,6 @@ public static class PassPlanner
             var accuracy = model.Checks.Accuracy;
             goal = new PruneGoal(evaluate, accuracy?.Min?.Value, accuracy?.MaxDrop?.Value, accuracy?.MaxDropPercent?.Value);
         }
-        return new PrunePass(new PruneConfig(p.Method, p.Amounts, p.Norm, p.Finetune is { } f ? FineTuneSettings.From(f) : null), p.Location, goal, fineTuner);
+        return new PrunePass(new PruneConfig(p.Method, p.Amounts, p.Norm, p.Finetune is { } f ? FineTuneSettings.From(f) : null, RoundTo: p.RoundTo), p.Location, goal, fineTuner);
     }
 }

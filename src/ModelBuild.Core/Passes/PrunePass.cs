@@ -9,7 +9,8 @@ using Onnx;
 
 namespace ModelBuild.Passes;
 
-public sealed record PruneConfig(PruneMethod Method, IReadOnlyList<double> Amounts, double Norm = 1, FineTuneSettings? FineTune = null, int Seed = 20240611);
+/// <param name="RoundTo">Structured: kept channel counts rounded to multiples of this (see <see cref="StructuredPruner.Aligned"/>).</param>
+public sealed record PruneConfig(PruneMethod Method, IReadOnlyList<double> Amounts, double Norm = 1, FineTuneSettings? FineTune = null, int Seed = 20240611, int RoundTo = 1);
 
 /// <summary>
 /// Pruning with an optional fine-tune and an accuracy stop. Each amount of the schedule is a total fraction of the
@@ -76,7 +77,7 @@ public sealed class PrunePass(PruneConfig config, SourceLocation location, Prune
             var g = new GraphEditor(next);
             IReadOnlyList<ChannelPruneLayer> channels = [];
             IReadOnlyList<SparsityLayer> sparsity = [];
-            if (Structured) channels = StructuredPruner.Prune(g, amount, config.Norm, original, location);
+            if (Structured) channels = StructuredPruner.Prune(g, amount, config.Norm, original, location, config.RoundTo);
             else sparsity = UnstructuredPruner.Prune(g, config.Method, amount, config.Seed, location);
             var path = Save(next, work, $"step{step}.onnx");
 

@@ -38,6 +38,8 @@ internal static class BuildCommand
                 Cancellation = cancellation,
                 // libtorch loads only when a TorchScript source needs it.
                 Torch = new ModelBuild.Torch.TorchBackend(),
+                // libtorch loads only when a variant fine-tunes.
+                FineTuner = new ModelBuild.Torch.OnnxFineTuner(),
             };
             var report = BuildPipeline.Run(ManifestArguments.Resolve(parse.GetValue(manifests)), options, diagnostics);
             if (report is not null && !parse.GetValue(quiet))

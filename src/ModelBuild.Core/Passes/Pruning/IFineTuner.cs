@@ -11,10 +11,11 @@ public sealed record FineTuneSettings(
     double LearningRate = 1e-3,
     FinetuneOptimizer Optimizer = FinetuneOptimizer.Adam,
     FinetuneLoss Loss = FinetuneLoss.CrossEntropy,
-    int Seed = 20240611)
+    int Seed = 20240611,
+    int? Samples = null)
 {
     public static FineTuneSettings From(FinetuneSpec spec) =>
-        new(spec.Data, spec.Epochs, spec.BatchSize, spec.LearningRate, spec.Optimizer, spec.Loss);
+        new(spec.Data, spec.Epochs, spec.BatchSize, spec.LearningRate, spec.Optimizer, spec.Loss, Samples: spec.Samples);
 }
 
 /// <summary>Mean training loss of each epoch.</summary>

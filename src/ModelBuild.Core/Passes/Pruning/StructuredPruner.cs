@@ -17,7 +17,8 @@ public static class StructuredPruner
 {
     /// <param name="amount">Fraction of each group's original channels removed in total (schedules are cumulative).</param>
     /// <param name="original">Producer node → its channel count before the first step; absent = the current count.</param>
-    public static IReadOnlyList<ChannelPruneLayer> Prune(GraphEditor g, double amount, double n, IReadOnlyDictionary<string, int> original, SourceLocation location)
+    /// <param name="roundTo">Kept counts are rounded to a multiple of this when the original count is one (1 = exact).</param>
+    public static IReadOnlyList<ChannelPruneLayer> Prune(GraphEditor g, double amount, double n, IReadOnlyDictionary<string, int> original, SourceLocation location, int roundTo = 1)
     {
         g.PromoteConstants();
         g.TopologicalSort();
@@ -34,8 +35,9 @@ public static class StructuredPruner
         foreach (var root in roots)
         {
             var before = original.GetValueOrDefault(root.Producer.Name, root.Channels);
-            var removed = before - root.Channels;
-            var remove = Math.Clamp((int)Math.Round(amount * before, MidpointRounding.ToEven) - removed, 0, root.Channels - 1);
+            var target = Math.Max(1, before - (int)Math.Round(amount * before, MidpointRounding.ToEven));
+            target = Aligned(target, before, roundTo);
+            var remove = Math.Clamp(root.Channels - target, 0, root.Channels - 1);
             if (remove > 0) keep[root] = ChannelImportance.Keep(ChannelImportance.Of(g, graph, root, n), root.Channels - remove);
         }
 
@@ -80,6 +82,18 @@ public static class StructuredPruner
             var kept = keep.TryGetValue(group.Root, out var k) ? k.Length : group.Channels;
             return new ChannelPruneLayer(group.Producer.Name, group.Producer.OpType, original.GetValueOrDefault(group.Producer.Name, group.Channels), kept);
         }).ToList();
+    }
+
+    /// <summary>
+    /// CPU convolution kernels work on blocks of channels (ONNX Runtime's NCHWc: 8 with AVX2, 16 with AVX-512); a count
+    /// off the block falls back to a slower path, so 11 of 16 channels can run slower than all 16. Kept counts go to
+    /// the nearest multiple (ties keep more), at least one block, when the layer's own count is a multiple.
+    /// </summary>
+    public static int Aligned(int kept, int channels, int roundTo)
+    {
+        if (roundTo <= 1 || channels % roundTo != 0) return kept;
+        var blocks = (int)Math.Round((double)kept / roundTo, MidpointRounding.AwayFromZero);
+        return Math.Clamp(blocks * roundTo, roundTo, channels);
     }
 
     /// <summary>Channel counts of every producer, for <see cref="Prune"/>'s <c>original</c> on later steps.</summary>
