@@ -106,12 +106,37 @@ public sealed class PruneSpec
     /// <summary>One rate, or a schedule of rates tried in order.</summary>
     public required IReadOnlyList<double> Amounts { get; init; }
     public FinetuneSpec? Finetune { get; init; }
+
+    /// <summary>l1-structured: the norm order ranking channels (PyTorch's ln_structured n; 1 = L1, 2 = L2).</summary>
+    public double Norm { get; init; } = 1;
+
+    /// <summary>l1-structured: kept channel counts rounded to a multiple of this (CPU kernels run channel blocks of 8/16); 1 = exact.</summary>
+    public int RoundTo { get; init; } = 16;
     public required SourceLocation Location { get; init; }
+}
+
+public enum FinetuneOptimizer
+{
+    Adam,
+    Sgd,
+}
+
+public enum FinetuneLoss
+{
+    CrossEntropy,
+    Mse,
 }
 
 public sealed class FinetuneSpec
 {
     public required string Data { get; init; }
     public int Epochs { get; init; } = 1;
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>Cap on training samples used (the first N); null = all.</summary>
+    public int? Samples { get; init; }
+    public double LearningRate { get; init; } = 1e-3;
+    public FinetuneOptimizer Optimizer { get; init; } = FinetuneOptimizer.Adam;
+    public FinetuneLoss Loss { get; init; } = FinetuneLoss.CrossEntropy;
     public required SourceLocation Location { get; init; }
 }

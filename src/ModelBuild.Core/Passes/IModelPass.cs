@@ -28,4 +28,7 @@ public sealed class PassOutcome
 {
     public List<Quantization.LayerError> LayerErrors { get; } = new();
     public List<string> Notes { get; } = new();
+
+    /// <summary>Prune passes: per-layer and per-step figures.</summary>
+    public Pruning.PruneOutcome? Pruning { get; set; }
 }

@@ -1,5 +1,6 @@
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
+using ModelBuild.Passes.Pruning;
 using ModelBuild.Passes.Quantization;
 
 namespace ModelBuild.Passes;
@@ -11,11 +12,12 @@ namespace ModelBuild.Passes;
 public static class PassPlanner
 {
     /// <param name="model">The owning model, for accuracy-aware quantization (evaluate data, checks.accuracy).</param>
-    public static IReadOnlyList<IModelPass> Plan(VariantSpec variant, ModelSpec? model = null)
+    /// <param name="fineTuner">libtorch training for prune.finetune; null where it is not available.</param>
+    public static IReadOnlyList<IModelPass> Plan(VariantSpec variant, ModelSpec? model = null, IFineTuner? fineTuner = null)
     {
         var passes = new List<IModelPass>();
         if (variant.Prune is { } prune)
-            throw NotYet("prune", prune.Location);
+            passes.Add(PlanPrune(prune, model, fineTuner));
         if (variant.Optimize is { } optimize)
             passes.Add(new OptimizePass(optimize.Value, optimize.Location));
         if (variant.Quantize is { } quantize)
@@ -67,6 +69,18 @@ public static class PassPlanner
         }, calibration.Data, calibration.Samples, q.Location, target);
     }
 
-    private static ModelBuildException NotYet(string key, SourceLocation location) =>
-        new(DiagnosticCodes.NotSupportedYet, $"'{key}' variants are not supported by this version of ModelBuild yet", location);
+    private static IModelPass PlanPrune(PruneSpec p, ModelSpec? model, IFineTuner? fineTuner)
+    {
+        if (p.Finetune is { } ft && fineTuner is null)
+            throw new ModelBuildException(DiagnosticCodes.TorchRuntimeUnavailable,
+                "'prune.finetune' trains with libtorch, which is not available to this run (the modelbuild tool provides it)", ft.Location);
+        // The schedule stops on checks.accuracy, scored on the evaluate data; without evaluate data it runs to the end.
+        PruneGoal? goal = null;
+        if (model?.Evaluate is { } evaluate)
+        {
+            var accuracy = model.Checks.Accuracy;
+            goal = new PruneGoal(evaluate, accuracy?.Min?.Value, accuracy?.MaxDrop?.Value, accuracy?.MaxDropPercent?.Value);
+        }
+        return new PrunePass(new PruneConfig(p.Method, p.Amounts, p.Norm, p.Finetune is { } f ? FineTuneSettings.From(f) : null, RoundTo: p.RoundTo), p.Location, goal, fineTuner);
+    }
 }

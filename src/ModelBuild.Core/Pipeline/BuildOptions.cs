@@ -18,6 +18,9 @@ public sealed class BuildOptions
     /// <summary>libtorch for TorchScript sources (reference outputs, export.torchscript); null where it is not available.</summary>
     public ITorchBackend? Torch { get; init; }
 
+    /// <summary>libtorch training for prune.finetune (ModelBuild.Torch); null where it is not available.</summary>
+    public Passes.Pruning.IFineTuner? FineTuner { get; init; }
+
     public IBuildLog Log { get; init; } = new NullBuildLog();
     public CancellationToken Cancellation { get; init; }
 }

@@ -53,6 +53,9 @@ public sealed class ArtifactReport
 
     /// <summary>Quantized variants: each quantized node's output, float vs quantized, on calibration samples.</summary>
     public IReadOnlyList<LayerErrorReport> LayerErrors { get; init; } = Array.Empty<LayerErrorReport>();
+
+    /// <summary>Pruned variants: channels kept or sparsity per layer, and size/latency/accuracy per schedule step.</summary>
+    public PruningReport? Pruning { get; init; }
     public long SizeBytes { get; set; }
     public double SizeMb => SizeBytes / (1024.0 * 1024.0);
     public Dictionary<string, ParityReport> Parity { get; } = new(StringComparer.Ordinal);
@@ -67,6 +70,25 @@ public sealed class ArtifactReport
     public List<CheckReport> Checks { get; } = new();
     public bool Passed => Checks.All(c => c.Passed || c.Severity != "error");
 }
+
+/// <param name="Amount">The amount of the model written (the last step within the accuracy goal).</param>
+public sealed record PruningReport(string Method, double Amount, IReadOnlyList<PruneLayerReport> Layers, IReadOnlyList<PruneStepReport> Steps)
+{
+    public static PruningReport From(Passes.Pruning.PruneOutcome o) => new(
+        o.Method,
+        o.Amount,
+        o.Channels.Select(c => new PruneLayerReport(c.Node, c.OpType, null, c.Channels, c.Kept, null))
+            .Concat(o.Sparsity.Select(s => new PruneLayerReport(s.Node, s.OpType, s.Tensor, null, null, Math.Round(s.Sparsity, 6))))
+            .ToList(),
+        o.Steps.Select(s => new PruneStepReport(s.Amount, s.SizeBytes, s.P50Ms, s.Score is { } v ? Math.Round(v, 6) : null,
+            s.Drop is { } d ? Math.Round(d, 6) : null, s.Kept, s.FineTuneLosses?.Select(l => Math.Round(l, 6)).ToList())).ToList());
+}
+
+/// <summary>Structured: <see cref="Channels"/> before pruning and <see cref="Kept"/>; unstructured: the weight's <see cref="Sparsity"/>.</summary>
+public sealed record PruneLayerReport(string Node, string OpType, string? Tensor, int? Channels, int? Kept, double? Sparsity);
+
+/// <summary>Step 0 is the input model. <see cref="Drop"/> is against step 0; <see cref="Kept"/> false = the step that broke the goal.</summary>
+public sealed record PruneStepReport(double Amount, long SizeBytes, double P50Ms, double? Score, double? Drop, bool Kept, IReadOnlyList<double>? FineTuneLosses);
 
 /// <summary>Value range of one output over the evaluation set, and how many values were NaN or infinite.</summary>
 public sealed record OutputStatsReport(double Min, double Max, long NanCount, long InfCount);

@@ -25,6 +25,8 @@ public static class ReportMarkdownWriter
                 var checks = a.Checks.Count == 0 ? "—" : string.Join("<br>", a.Checks.Select(c => $"{(c.Passed ? "✅" : c.Severity == "warning" ? "⚠️" : "❌")} {c.Check} {c.Comparison} {F(c.Threshold)} (measured {F(c.Measured)})"));
                 md.Append($"| {a.Name}{(a.Name == model.Deployed ? " 🚀" : "")} | {F(a.SizeMb)} | {F(a.ParityMaxAbs)} | {F(a.Score)} | {F(a.ScoreDrop)} | {F(a.Latency?.P50Ms)} | {F(a.Latency?.P95Ms)} | {F(a.Latency?.P99Ms)} | {checks} |\n");
             }
+            foreach (var a in model.Artifacts.Where(a => a.Pruning is not null))
+                Pruning(md, a.Name, a.Pruning!);
         }
         if (report.Diagnostics.Count > 0)
         {
@@ -33,6 +35,15 @@ public static class ReportMarkdownWriter
                 md.Append($"- **{d.Severity} {d.Code}** {(d.Location is null ? "" : $"`{d.Location}` ")}{d.Message}\n");
         }
         return md.ToString();
+    }
+
+    private static void Pruning(StringBuilder md, string name, PruningReport p)
+    {
+        md.Append($"\n**{name}**: {p.Method}, amount {F(p.Amount)}. Layers: ");
+        md.Append(string.Join(", ", p.Layers.Select(l => l.Kept is { } k ? $"{l.Node} {k}/{l.Channels}" : $"{l.Node} {F(100 * l.Sparsity)} % zero")));
+        md.Append("\n\n| step amount | size (MB) | p50 ms | score | drop | kept |\n|---:|---:|---:|---:|---:|---|\n");
+        foreach (var s in p.Steps)
+            md.Append($"| {F(s.Amount)} | {F(s.SizeBytes / (1024.0 * 1024.0))} | {F(s.P50Ms)} | {F(s.Score)} | {F(s.Drop)} | {(s.Kept ? "yes" : "no: stopped")} |\n");
     }
 
     private static string F(double? value) => value switch

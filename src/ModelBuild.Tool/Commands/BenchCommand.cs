@@ -5,13 +5,14 @@ using ModelBuild.Evaluation;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes;
+using ModelBuild.Passes.Pruning;
 using ModelBuild.Passes.Quantization;
 using ModelBuild.Runtime;
 
 namespace ModelBuild.Tool.Commands;
 
 /// <summary>
-/// <c>modelbuild bench MODEL[,calib=FILE][,test=FILE][,variants=static+dynamic+fp16][,seq=N] ...</c>:
+/// <c>modelbuild bench MODEL[,calib=FILE][,test=FILE][,variants=static+dynamic+fp16+pruned+pruned-static][,prune=0.3][,train=FILE][,epochs=N][,seq=N] ...</c>:
 /// builds the variants of every model and measures each next to its float32 original in one run, on one intra-op
 /// thread: p50 latency ratio, size ratio, and top-1 (with labelled test data) or output cosine.
 /// </summary>
@@ -26,11 +27,11 @@ internal static class BenchCommand
     {
         var models = new Argument<string[]>("models")
         {
-            Description = "MODEL.onnx with optional ,calib=FILE (.npy/.npz) ,test=FILE (.npz with labels) ,variants=static+dynamic+fp16 ,seq=N (length of other dynamic axes, default 128)",
+            Description = "MODEL.onnx with optional ,calib=FILE (.npy/.npz) ,test=FILE (.npz with labels) ,variants=static+dynamic+fp16+pruned+pruned-static ,prune=AMOUNT (l1-structured, default 0.3) ,train=FILE (.npz: fine-tune the pruned model) ,epochs=N ,seq=N (length of other dynamic axes, default 128)",
             Arity = ArgumentArity.OneOrMore,
         };
         var samples = new Option<int>("--samples") { Description = "Calibration samples (default 128).", DefaultValueFactory = _ => 128 };
-        var command = new Command("bench", "Measure quantized/fp16 variants against the float32 model: latency, size and accuracy ratios.") { models, samples };
+        var command = new Command("bench", "Measure pruned/quantized/fp16 variants against the float32 model: latency, size and accuracy ratios.") { models, samples };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
             var rows = new List<string[]>();
@@ -42,20 +43,25 @@ internal static class BenchCommand
         return command;
     }
 
-    private sealed record BenchTarget(string Model, string? Calibration, string? Test, string[] Variants, int Sequence, int Batch, string? Vocab)
+    private sealed record BenchTarget(string Model, string? Calibration, string? Test, string[] Variants, int Sequence, int Batch, string? Vocab,
+        double PruneAmount = 0.3, string? Train = null, int Epochs = 1, int RoundTo = 16)
     {
         public static BenchTarget Parse(string text)
         {
             var parts = text.Split(',');
             var options = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.Ordinal);
-            var unknown = options.Keys.Except(["calib", "test", "variants", "seq", "batch", "vocab"]).ToList();
+            var unknown = options.Keys.Except(["calib", "test", "variants", "seq", "batch", "vocab", "prune", "train", "epochs", "round"]).ToList();
             if (unknown.Count > 0)
                 throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown option(s) {string.Join(", ", unknown)} in '{text}'", Where);
             return new BenchTarget(Path.GetFullPath(parts[0]), options.GetValueOrDefault("calib"), options.GetValueOrDefault("test"),
                 options.TryGetValue("variants", out var v) ? v.Split('+', StringSplitOptions.RemoveEmptyEntries) : [],
                 options.TryGetValue("seq", out var s) ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : 128,
                 options.TryGetValue("batch", out var b) ? int.Parse(b, System.Globalization.CultureInfo.InvariantCulture) : 1,
-                options.GetValueOrDefault("vocab"));
+                options.GetValueOrDefault("vocab"),
+                options.TryGetValue("prune", out var p) ? double.Parse(p, System.Globalization.CultureInfo.InvariantCulture) : 0.3,
+                options.GetValueOrDefault("train"),
+                options.TryGetValue("epochs", out var e) ? int.Parse(e, System.Globalization.CultureInfo.InvariantCulture) : 1,
+                options.TryGetValue("round", out var r) ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : 16);
         }
     }
 
@@ -81,10 +87,12 @@ internal static class BenchCommand
             {
                 eval = Synthetic(io, 16, target.Sequence, target.Vocab);
             }
-            var one = eval.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(0, target.Batch));
+            // Latency input: the first `batch` samples (batch 1 by default; a fixed-batch model takes its own).
+            var latencyBatch = BatchedRunner.BatchSizeFor(io, target.Batch);
+            var one = eval.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(0, latencyBatch));
 
             var calibration = target.Calibration;
-            if (variants.Contains("static") && calibration is null)
+            if (variants.Any(v => v.EndsWith("static", StringComparison.Ordinal)) && calibration is null)
             {
                 // No real calibration data: synthetic inputs, said so in the row.
                 calibration = Path.Combine(work, "calib.npz");
@@ -93,23 +101,41 @@ internal static class BenchCommand
 
             var fp32Path = target.Model;
             var built = new List<(string Name, string Path)>();
+            string? pruned = null;
+            string Pruned()
+            {
+                if (pruned is not null) return pruned;
+                pruned = Path.Combine(work, "pruned.onnx");
+                var fineTune = target.Train is { } train ? new FineTuneSettings(train, target.Epochs) : null;
+                new PrunePass(new PruneConfig(PruneMethod.L1Structured, [target.PruneAmount], FineTune: fineTune, RoundTo: target.RoundTo), Where, tuner: fineTune is null ? null : new ModelBuild.Torch.OnnxFineTuner())
+                    .Run(new PassContext(target.Model, pruned, "bench", "pruned", CancellationToken.None));
+                return pruned;
+            }
+            var pruneLabel = $"pruned {target.PruneAmount:0.##}/{target.RoundTo}" + (target.Train is null ? "" : $" +ft{target.Epochs}");
             foreach (var v in variants)
             {
                 var outPath = Path.Combine(work, v + ".onnx");
+                if (v == "pruned")
+                {
+                    built.Add((pruneLabel, Pruned()));
+                    continue;
+                }
+                var source = v == "pruned-static" ? Pruned() : target.Model;
                 IModelPass pass = v switch
                 {
-                    "static" => new QuantizeStaticPass(new StaticQuantConfig { PerChannel = true }, calibration!, calibrationSamples, Where),
+                    "static" or "pruned-static" => new QuantizeStaticPass(new StaticQuantConfig { PerChannel = true }, calibration!, calibrationSamples, Where),
                     "dynamic" => new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = true }, Where),
                     // Accuracy-aware: judged on other inputs than the ones reported (text rows packed in reverse sentence order).
                     "dynamic-aa" => new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = true }, Where, new AccuracyTarget(null, AccuracyAwareMaxDrop),
                         EvaluationDataset.Create(Synthetic(io, 8, target.Sequence, target.Vocab, reversed: true), null, io.Inputs, null, "bench", Where)),
                     "fp16" => new Fp16Pass(new Fp16Config(), Where),
-                    _ => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown variant '{v}' (static, dynamic, dynamic-aa, fp16)", Where),
+                    _ => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown variant '{v}' (static, dynamic, dynamic-aa, fp16, pruned, pruned-static)", Where),
                 };
-                var context = new PassContext(target.Model, outPath, "bench", v, CancellationToken.None);
+                var context = new PassContext(source, outPath, "bench", v, CancellationToken.None);
                 pass.Run(context);
                 foreach (var note in context.Outcome.Notes) Console.Error.WriteLine($"bench: {Path.GetFileName(target.Model)} {v}: {note}");
-                built.Add((v + (v == "static" && target.Calibration is null ? " (synthetic calib)" : ""), outPath));
+                var label = v == "pruned-static" ? pruneLabel + " → static" : v;
+                built.Add((label + (v.EndsWith("static", StringComparison.Ordinal) && target.Calibration is null ? " (synthetic calib)" : ""), outPath));
             }
 
             var fp32Out = RunAll(fp32Path, eval, io);
@@ -126,7 +152,8 @@ internal static class BenchCommand
                 foreach (var (name, path) in built.Prepend(("fp32", fp32Path))) Profile(Path.GetFileName(target.Model), name, path, one, work);
             var baseSize = new FileInfo(fp32Path).Length;
             var fp32Top1 = labels is not null ? Metrics.Top1Accuracy(fp32Out, labels) : (double?)null;
-            var modelName = Path.GetFileName(target.Model) + (target.Batch != 1 ? $" (batch {target.Batch})" : "");
+            var modelName = Path.GetFileName(target.Model);
+            if (latencyBatch != 1) modelName += $" (batch {latencyBatch})";
             yield return [modelName, "fp32", $"{baseP50:0.00}", "1.00", "1.00", fp32Top1 is { } t ? $"top1 {t:0.0000}" : "cosine 1.0000", Kernels(fp32Path, work)];
             foreach (var (name, path) in built)
             {
@@ -226,7 +253,7 @@ internal static class BenchCommand
     private static double P50(string path, IReadOnlyDictionary<string, NdArray> one, int batch)
     {
         using var runner = new ModelRunner(path, Where, intraOpThreads: 1);
-        return new LatencyBenchmark(warmupRuns: 5, minRuns: 20, maxRuns: 300, minSeconds: 0.6).Measure(runner, one, batch).P50Ms;
+        return new LatencyBenchmark(warmupRuns: 5, minRuns: 20, maxRuns: 300, minSeconds: 0.6).Measure(runner, one, (int)one.Values.First().Shape[0]).P50Ms;
     }
 
     /// <summary>MODELBUILD_BENCH_PROFILE=1: ONNX Runtime's own per-node timings (50 runs), summed by kernel, to stderr.</summary>

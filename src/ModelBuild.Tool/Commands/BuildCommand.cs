@@ -39,6 +39,8 @@ internal static class BuildCommand
                 Cancellation = cancellation,
                 // libtorch loads only when a TorchScript source needs it.
                 Torch = new ModelBuild.Torch.TorchBackend(),
+                // libtorch loads only when a variant fine-tunes.
+                FineTuner = new ModelBuild.Torch.OnnxFineTuner(),
             };
             // Bars on a terminal; plain lines when redirected (MSBuild, CI logs) so the output stays parseable.
             var report = ProgressBuildLog.ShouldUse(parse.GetValue(quiet))

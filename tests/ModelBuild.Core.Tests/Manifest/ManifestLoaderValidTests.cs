@@ -28,9 +28,9 @@ public sealed class ManifestLoaderValidTests
             variants:
               - name: slim
                 prune:
-                  method: l1-structured
-                  amount: [0.2, 0.3]
-                  finetune: { data: data/train.npz, epochs: 2 }
+                  { method: l1-structured, amount: [0.2, 0.3], n: 2,
+                    round_to: 8,
+                    finetune: { data: data/train.npz, samples: 3000, epochs: 2, batch_size: 32, learning_rate: 0.0005, optimizer: sgd, loss: mse } }
               - name: int8
                 from: slim
                 optimize: extended
@@ -123,6 +123,13 @@ public sealed class ManifestLoaderValidTests
         Assert.Equal([0.2, 0.3], v[0].Prune!.Amounts);
         Assert.Equal(ws.Full("data/train.npz"), v[0].Prune!.Finetune!.Data);
         Assert.Equal(2, v[0].Prune!.Finetune!.Epochs);
+        Assert.Equal(2, v[0].Prune!.Norm);
+        Assert.Equal(8, v[0].Prune!.RoundTo);
+        Assert.Equal(3000, v[0].Prune!.Finetune!.Samples);
+        Assert.Equal(32, v[0].Prune!.Finetune!.BatchSize);
+        Assert.Equal(0.0005, v[0].Prune!.Finetune!.LearningRate);
+        Assert.Equal(FinetuneOptimizer.Sgd, v[0].Prune!.Finetune!.Optimizer);
+        Assert.Equal(FinetuneLoss.Mse, v[0].Prune!.Finetune!.Loss);
 
         Assert.Equal("slim", v[1].From.Value);
         Assert.Equal((27, 15), (v[1].From.Location.Line, v[1].From.Location.Column));

@@ -111,5 +111,7 @@ public sealed class ManifestSchemaTests
         Assert.Equal(EnumNames.Optimize.Select(x => x.Item1), Enum(Prop(Def(s, "variant"), "optimize")));
         Assert.Equal(EnumNames.Prune.Select(x => x.Item1), Enum(Prop(Def(s, "variant"), "prune", "method")));
         Assert.Equal(EnumNames.Severity.Select(x => x.Item1), Enum(Def(s, "severity")));
+        Assert.Equal(EnumNames.Optimizer.Select(x => x.Item1), Enum(Prop(Def(s, "variant"), "prune", "finetune", "optimizer")));
+        Assert.Equal(EnumNames.Loss.Select(x => x.Item1), Enum(Prop(Def(s, "variant"), "prune", "finetune", "loss")));
     }
 }

@@ -41,6 +41,10 @@ internal static class EnumNames
         ("random-unstructured", PruneMethod.RandomUnstructured), ("global-unstructured", PruneMethod.GlobalUnstructured),
     ];
 
+    public static readonly (string, FinetuneOptimizer)[] Optimizer = [("adam", FinetuneOptimizer.Adam), ("sgd", FinetuneOptimizer.Sgd)];
+
+    public static readonly (string, FinetuneLoss)[] Loss = [("cross_entropy", FinetuneLoss.CrossEntropy), ("mse", FinetuneLoss.Mse)];
+
     public static readonly (string, MetricKind)[] Metric =
         [("top1", MetricKind.Top1), ("top5", MetricKind.Top5), ("mae", MetricKind.Mae), ("cosine", MetricKind.Cosine)];
 

@@ -163,13 +163,36 @@ internal sealed partial class ManifestBinder
             }
         }
 
+        var norm = map["n"] is { } nNode ? reader.Number(nNode, "prune.n", 1, 1000) : null;
+        if (norm is not null && method is not PruneMethod.L1Structured && map.KeyNode("n") is { } nKey)
+            reader.Report(DiagnosticCodes.InvalidValue, $"'prune.n' (the norm ranking channels) applies to l1-structured only {ctx}", nKey);
+
+        var roundTo = map["round_to"] is { } rNode ? reader.Int(rNode, "prune.round_to", 1, 1024) : null;
+        if (roundTo is not null && method is not PruneMethod.L1Structured && map.KeyNode("round_to") is { } rKey)
+            reader.Report(DiagnosticCodes.InvalidValue, $"'prune.round_to' (channel block size) applies to l1-structured only {ctx}", rKey);
+
         FinetuneSpec? finetune = null;
         if (map["finetune"] is { } ftNode && reader.Map(ftNode, "prune.finetune", $"in 'prune.finetune' {ctx}") is { } ft)
         {
             ft.CheckKeys(ManifestKeys.Finetune);
             var data = ft.Require("data") is { } d ? FilePath(d, "prune.finetune.data", [".npz"]) : null;
+            var samples = ft["samples"] is { } sm ? reader.Int(sm, "prune.finetune.samples", min: 1) : null;
             var epochs = ft["epochs"] is { } e ? reader.Int(e, "prune.finetune.epochs", min: 1) : null;
-            finetune = new FinetuneSpec { Data = data ?? "", Epochs = epochs ?? 1, Location = ft.Location };
+            var batch = ft["batch_size"] is { } b ? reader.Int(b, "prune.finetune.batch_size", min: 1) : null;
+            var rate = ft["learning_rate"] is { } lr ? reader.Number(lr, "prune.finetune.learning_rate", 0, 1, minExclusive: true) : null;
+            var optimizer = ft["optimizer"] is { } o ? reader.Enum(o, "prune.finetune.optimizer", EnumNames.Optimizer) : null;
+            var loss = ft["loss"] is { } l ? reader.Enum(l, "prune.finetune.loss", EnumNames.Loss) : null;
+            finetune = new FinetuneSpec
+            {
+                Data = data ?? "",
+                Samples = samples,
+                Epochs = epochs ?? 1,
+                BatchSize = batch ?? 64,
+                LearningRate = rate ?? 1e-3,
+                Optimizer = optimizer ?? FinetuneOptimizer.Adam,
+                Loss = loss ?? FinetuneLoss.CrossEntropy,
+                Location = ft.Location,
+            };
         }
 
         return new PruneSpec
@@ -177,6 +200,8 @@ internal sealed partial class ManifestBinder
             Method = method ?? PruneMethod.L1Unstructured,
             Amounts = amounts,
             Finetune = finetune,
+            Norm = norm ?? 1,
+            RoundTo = roundTo ?? 16,
             Location = map.Location,
         };
 

@@ -1,0 +1,33 @@
+using ModelBuild.Diagnostics;
+using ModelBuild.Manifest;
+
+namespace ModelBuild.Passes.Pruning;
+
+/// <param name="Data">.npz with one array per model input plus <c>labels</c> (class ids for cross_entropy, targets for mse).</param>
+public sealed record FineTuneSettings(
+    string Data,
+    int Epochs = 1,
+    int BatchSize = 64,
+    double LearningRate = 1e-3,
+    FinetuneOptimizer Optimizer = FinetuneOptimizer.Adam,
+    FinetuneLoss Loss = FinetuneLoss.CrossEntropy,
+    int Seed = 20240611,
+    int? Samples = null)
+{
+    public static FineTuneSettings From(FinetuneSpec spec) =>
+        new(spec.Data, spec.Epochs, spec.BatchSize, spec.LearningRate, spec.Optimizer, spec.Loss, Samples: spec.Samples);
+}
+
+/// <summary>Mean training loss of each epoch.</summary>
+public sealed record FineTuneResult(IReadOnlyList<double> EpochLosses, int Samples);
+
+/// <summary>
+/// Trains an ONNX model's weights on labelled data and writes them back into a copy of the model. Implemented with
+/// libtorch by ModelBuild.Torch and handed in by the tool (<see cref="Pipeline.BuildOptions.FineTuner"/>), so the
+/// engine never loads libtorch itself.
+/// </summary>
+public interface IFineTuner
+{
+    /// <param name="keepZeros">Weights that are exactly zero stay zero (unstructured pruning's masks).</param>
+    FineTuneResult FineTune(string inputOnnx, string outputOnnx, FineTuneSettings settings, bool keepZeros, SourceLocation location, CancellationToken cancellation);
+}

@@ -1,0 +1,97 @@
+using ModelBuild.Data;
+using ModelBuild.Diagnostics;
+using ModelBuild.Manifest;
+using ModelBuild.Onnx;
+using ModelBuild.Passes.Pruning;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace ModelBuild.Torch;
+
+/// <summary>
+/// Fine-tunes an ONNX model with libtorch (see <see cref="OnnxTorchGraph"/>): shuffled mini-batches, cross-entropy
+/// (or MSE), Adam (or SGD with momentum 0.9); with <c>keepZeros</c> the pruned weights are multiplied by their mask
+/// after every step, so they stay exactly zero. The trained weights go back into a copy of the ONNX model.
+/// </summary>
+public sealed class OnnxFineTuner : IFineTuner
+{
+    public FineTuneResult FineTune(string inputOnnx, string outputOnnx, FineTuneSettings settings, bool keepZeros, SourceLocation location, CancellationToken cancellation)
+    {
+        TorchNativeLoader.EnsureLoaded();
+        // The reference runner pins libtorch to one thread for stable timings; training may use every core.
+        var threads = torch.get_num_threads();
+        torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
+        try
+        {
+            return Train(inputOnnx, outputOnnx, settings, keepZeros, location, cancellation);
+        }
+        finally
+        {
+            torch.set_num_threads(threads);
+        }
+    }
+
+    private static FineTuneResult Train(string inputOnnx, string outputOnnx, FineTuneSettings settings, bool keepZeros, SourceLocation location, CancellationToken cancellation)
+    {
+        var model = OnnxModelFile.Load(inputOnnx, location);
+        var io = ModelInterfaceReader.Read(model, location);
+        var arrays = NpzReader.ReadAll(settings.Data);
+        var missing = io.Inputs.Select(i => i.Name).Append(EvaluationDataset.LabelsName).Where(n => !arrays.ContainsKey(n)).ToList();
+        if (missing.Count > 0)
+            throw new ModelBuildException(DiagnosticCodes.DataMismatch,
+                $"fine-tuning data '{settings.Data}' has no array {string.Join(", ", missing.Select(m => $"'{m}'"))}; it needs one per model input plus 'labels'", location);
+        var held = (int)arrays[EvaluationDataset.LabelsName].Shape[0];
+        if (io.Inputs.Any(i => arrays[i.Name].Shape[0] != held))
+            throw new ModelBuildException(DiagnosticCodes.DataMismatch, $"fine-tuning data '{settings.Data}': inputs and labels hold different sample counts", location);
+
+        var count = Math.Min(held, settings.Samples ?? held);
+        torch.manual_seed(settings.Seed);
+        using var scope = NewDisposeScope();
+        using var graph = new OnnxTorchGraph(model, location);
+        var inputs = io.Inputs.ToDictionary(i => i.Name, i => AsFloat(TorchTensors.ToTensor(arrays[i.Name].Slice(0, count))), StringComparer.Ordinal);
+        var labelsArray = TorchTensors.ToTensor(arrays[EvaluationDataset.LabelsName].Slice(0, count));
+        var labels = settings.Loss == FinetuneLoss.CrossEntropy ? labelsArray.to(ScalarType.Int64) : labelsArray.to(ScalarType.Float32);
+        var masks = keepZeros
+            ? graph.Parameters.Where(p => p.Value.dim() >= 2).ToDictionary(p => p.Key, p => p.Value.detach().ne(0).to(ScalarType.Float32))
+            : new Dictionary<string, Tensor>();
+        var parameters = graph.Parameters.Values.ToList();
+        using var optimizer = settings.Optimizer == FinetuneOptimizer.Sgd
+            ? (optim.Optimizer)optim.SGD(parameters, settings.LearningRate, momentum: 0.9)
+            : optim.Adam(parameters, settings.LearningRate);
+
+        var rng = new Random(settings.Seed);
+        var order = Enumerable.Range(0, count).ToArray();
+        var losses = new List<double>();
+        for (var epoch = 0; epoch < settings.Epochs; epoch++)
+        {
+            rng.Shuffle(order);
+            double total = 0;
+            for (var start = 0; start < count; start += settings.BatchSize)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                using var step = NewDisposeScope();
+                var size = Math.Min(settings.BatchSize, count - start);
+                var index = tensor(order.AsSpan(start, size).ToArray().Select(i => (long)i).ToArray());
+                var batch = inputs.ToDictionary(kv => kv.Key, kv => kv.Value.index_select(0, index), StringComparer.Ordinal);
+                var output = graph.Forward(batch);
+                var target = labels.index_select(0, index);
+                var loss = settings.Loss == FinetuneLoss.CrossEntropy ? F.cross_entropy(output, target) : F.mse_loss(output, target.reshape(output.shape));
+                optimizer.zero_grad();
+                loss.backward();
+                optimizer.step();
+                if (masks.Count > 0)
+                    using (no_grad())
+                        foreach (var (name, mask) in masks) graph.Parameters[name].mul_(mask);
+                total += loss.item<float>() * size;
+            }
+            losses.Add(total / count);
+        }
+
+        graph.WriteBack();
+        File.WriteAllBytes(outputOnnx, OnnxModelFile.Serialize(model));
+        return new FineTuneResult(losses, count);
+    }
+
+    private static Tensor AsFloat(Tensor t) => t.dtype == ScalarType.Float32 ? t : t.to(ScalarType.Float32);
+}

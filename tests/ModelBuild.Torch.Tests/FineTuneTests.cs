@@ -1,0 +1,112 @@
+using ModelBuild.Data;
+using ModelBuild.Diagnostics;
+using ModelBuild.Evaluation;
+using ModelBuild.Manifest;
+using ModelBuild.Onnx;
+using ModelBuild.Passes;
+using ModelBuild.Passes.Pruning;
+using ModelBuild.Runtime;
+using TorchSharp;
+using Xunit.Abstractions;
+
+namespace ModelBuild.Torch.Tests;
+
+/// <summary>Fine-tuning pruned ONNX models with libtorch on real Fashion-MNIST training data.</summary>
+public sealed class FineTuneTests(ITestOutputHelper output) : IDisposable
+{
+    private static readonly SourceLocation Where = new("deploy.yaml", 9, 9);
+    private readonly string _dir = Directory.CreateTempSubdirectory("mb-finetune-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static string Repo
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ModelBuild.sln"))) dir = dir.Parent;
+            return dir!.FullName;
+        }
+    }
+
+    private static string Fashion => Path.Combine(Repo, "testassets", "SampleApp", "models", "fashion.onnx");
+    private static string Test => Path.Combine(Repo, "testassets", "SampleApp", "data", "test.npz");
+    private static string Train => Path.Combine(Repo, "testassets", "SampleApp", "data", "train.npz");
+
+    private static double Top1(string path)
+    {
+        var data = NpzReader.ReadAll(Test);
+        using var runner = new ModelRunner(path, Where);
+        var logits = runner.Run(new Dictionary<string, NdArray> { ["input"] = data["input"] })["logits"];
+        return Metrics.Top1Accuracy(logits, data["labels"]);
+    }
+
+    private string Pruned(PruneMethod method, double amount)
+    {
+        var path = Path.Combine(_dir, $"{method}.onnx");
+        new PrunePass(new PruneConfig(method, [amount]), Where).Run(new PassContext(Fashion, path, "m", "v", CancellationToken.None));
+        return path;
+    }
+
+    [Fact]
+    public void The_torch_graph_reproduces_onnx_runtime()
+    {
+        TorchNativeLoader.EnsureLoaded();
+        var input = NpzReader.ReadAll(Test)["input"].Slice(0, 16);
+        using var runner = new ModelRunner(Fashion, Where);
+        var expected = runner.Run(new Dictionary<string, NdArray> { ["input"] = input })["logits"].As<float>();
+        using var graph = new OnnxTorchGraph(OnnxModelFile.Load(Fashion), Where);
+        using var x = TorchTensors.ToTensor(input);
+        using var y = graph.Forward(new Dictionary<string, torch.Tensor> { ["input"] = x });
+        var actual = TorchTensors.ToNdArray(y).As<float>();
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.True(expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second)) < 1e-4);
+    }
+
+    [Fact]
+    public void Fine_tuning_recovers_the_accuracy_of_a_structurally_pruned_model()
+    {
+        var pruned = Pruned(PruneMethod.L1Structured, 0.3);
+        var tuned = Path.Combine(_dir, "tuned.onnx");
+        var result = new OnnxFineTuner().FineTune(pruned, tuned, new FineTuneSettings(Train, Epochs: 1, Samples: 1200), keepZeros: false, Where, CancellationToken.None);
+        var (before, after) = (Top1(pruned), Top1(tuned));
+        output.WriteLine($"top1 pruned {before:0.000} → fine-tuned {after:0.000}; loss {string.Join(", ", result.EpochLosses.Select(l => l.ToString("0.000")))}");
+        Assert.Equal(1200, result.Samples);
+        Assert.True(after > before + 0.1, $"{before} → {after}");
+        // Same shapes: training changes values only.
+        var (a, b) = (new GraphEditor(OnnxModelFile.Load(pruned)), new GraphEditor(OnnxModelFile.Load(tuned)));
+        Assert.All(a.Initializers, kv => Assert.Equal(kv.Value.Dims, b.Initializers[kv.Key].Dims));
+    }
+
+    [Fact]
+    public void Fine_tuning_keeps_pruned_weights_at_zero()
+    {
+        var pruned = Pruned(PruneMethod.GlobalUnstructured, 0.8);
+        var tuned = Path.Combine(_dir, "tuned.onnx");
+        new OnnxFineTuner().FineTune(pruned, tuned, new FineTuneSettings(Train, Epochs: 1, BatchSize: 128, Optimizer: FinetuneOptimizer.Sgd, LearningRate: 0.01, Samples: 1000),
+            keepZeros: true, Where, CancellationToken.None);
+        var (a, b) = (new GraphEditor(OnnxModelFile.Load(pruned)), new GraphEditor(OnnxModelFile.Load(tuned)));
+        foreach (var (node, weight) in UnstructuredPruner.Weights(a))
+        {
+            var before = TensorData.ToFloats(weight);
+            var after = TensorData.ToFloats(b.Initializers[weight.Name]);
+            Assert.All(before.Zip(after).Where(p => p.First == 0), p => Assert.Equal(0f, p.Second));
+            Assert.Contains(before.Zip(after), p => p.First != 0 && p.First != p.Second); // the rest did train
+        }
+        output.WriteLine($"top1 {Top1(pruned):0.000} → {Top1(tuned):0.000}");
+    }
+
+    [Fact]
+    public void A_schedule_with_fine_tuning_reports_each_step()
+    {
+        var goal = new PruneGoal(new EvaluateSpec { Data = Test, Metric = MetricKind.Top1, Samples = 500, Location = Where }, MaxDrop: 0.03);
+        var context = new PassContext(Fashion, Path.Combine(_dir, "s.onnx"), "m", "v", CancellationToken.None);
+        new PrunePass(new PruneConfig(PruneMethod.L1Structured, [0.2, 0.3], FineTune: new FineTuneSettings(Train, Samples: 800), RoundTo: 16), Where, goal, new OnnxFineTuner()).Run(context);
+        var steps = context.Outcome.Pruning!.Steps;
+        foreach (var s in steps) output.WriteLine($"{s.Amount}: size {s.SizeBytes} p50 {s.P50Ms} top1 {s.Score:0.000} drop {s.Drop:0.000} kept {s.Kept} loss {string.Join(",", s.FineTuneLosses ?? [])}");
+        Assert.Equal(3, steps.Count);
+        Assert.Equal([16, 16, 48, 10], context.Outcome.Pruning.Channels.Select(c => c.Kept)); // 0.3 with channel blocks of 16
+        Assert.All(steps.Skip(1), s => Assert.NotNull(s.FineTuneLosses));
+        Assert.True(steps[1].Drop < 0.03, $"drop {steps[1].Drop}");
+    }
+}
