@@ -87,6 +87,24 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("error MB2001", junk.Output);
     }
 
+    [Fact]
+    public void Inspect_reads_a_torchscript_archive_without_running_it()
+    {
+        var result = Modelbuild("inspect", Path.Combine(RepoPaths.Root, "testassets", "SampleApp", "models", "fashion.pt"));
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("root:       __torch__.FashionCnn", result.Output);
+        Assert.Contains("forward:    (self: __torch__.FashionCnn, x: Tensor)", result.Output);
+        // conv1 16·1·3·3+16, conv2 32·16·3·3+32, fc1 1568·64+64, fc2 64·10+10, two BatchNorms (16 and 32 channels:
+        // weight, bias, mean, var) and their num_batches_tracked scalars.
+        Assert.Contains($"parameters: {160 + 4640 + 100416 + 650 + 4 * 16 + 4 * 32 + 2:N0} values", result.Output);
+        Assert.Matches(new Regex(@"torch\._convolution\s+2"), result.Output);
+
+        File.WriteAllBytes(Path.Combine(_dir, "junk.pt"), [0x50, 0x4B, 3, 4, 1, 2, 3]);
+        var junk = Modelbuild("inspect", "junk.pt");
+        Assert.Equal(2, junk.ExitCode);
+        Assert.Contains("error MB2001", junk.Output);
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_dir, recursive: true); }
