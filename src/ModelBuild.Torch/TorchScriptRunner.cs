@@ -63,9 +63,7 @@ public sealed class TorchScriptRunner : IDisposable
             throw new ModelBuildException(DiagnosticCodes.RuntimeRejectedModel,
                 $"libtorch failed to run {_path}: {FirstLine(e.Message)}", _location, e);
         }
-        var outputs = new List<NdArray>();
-        Flatten(result, outputs);
-        return outputs;
+        return TorchTensors.FlattenOutputs(result, _path, _location);
     }
 
     private static object ToArgument(object input) => input switch
@@ -76,23 +74,6 @@ public sealed class TorchScriptRunner : IDisposable
         float f => (double)f,
         _ => throw new ArgumentException($"unsupported TorchScript argument type {input.GetType().Name}"),
     };
-
-    private void Flatten(object? value, List<NdArray> into)
-    {
-        switch (value)
-        {
-            case Tensor t: into.Add(TorchTensors.ToNdArray(t)); break;
-            case System.Runtime.CompilerServices.ITuple tuple: // TorchSharp returns tuples as ValueTuple
-                for (var i = 0; i < tuple.Length; i++) Flatten(tuple[i], into);
-                break;
-            case System.Collections.IEnumerable items when value is not string:
-                foreach (var item in items) Flatten(item, into);
-                break;
-            default:
-                throw new ModelBuildException(DiagnosticCodes.ModelInterfaceMismatch,
-                    $"{_path} returned a {value?.GetType().Name ?? "None"}; only tensors and tuples/lists of tensors are supported", _location);
-        }
-    }
 
     internal static string FirstLine(string message)
     {

@@ -40,4 +40,32 @@ internal static class TorchTensors
             default: throw new NotSupportedException($"output dtype {c.dtype} is not supported");
         }
     }
+
+    /// <summary>
+    /// A forward result as a flat list of arrays: tensors, tuples (TorchSharp returns ValueTuples) and lists, in order.
+    /// <paramref name="producer"/> names what returned it, for the error on anything else.
+    /// </summary>
+    public static List<NdArray> FlattenOutputs(object? value, string producer, Diagnostics.SourceLocation? location)
+    {
+        var into = new List<NdArray>();
+        Flatten(value, into, producer, location);
+        return into;
+    }
+
+    private static void Flatten(object? value, List<NdArray> into, string producer, Diagnostics.SourceLocation? location)
+    {
+        switch (value)
+        {
+            case Tensor t: into.Add(ToNdArray(t)); break;
+            case System.Runtime.CompilerServices.ITuple tuple:
+                for (var i = 0; i < tuple.Length; i++) Flatten(tuple[i], into, producer, location);
+                break;
+            case System.Collections.IEnumerable items when value is not string:
+                foreach (var item in items) Flatten(item, into, producer, location);
+                break;
+            default:
+                throw new Diagnostics.ModelBuildException(Diagnostics.DiagnosticCodes.ModelInterfaceMismatch,
+                    $"{producer} returned a {value?.GetType().Name ?? "None"}; only tensors and tuples/lists of tensors are supported", location);
+        }
+    }
 }

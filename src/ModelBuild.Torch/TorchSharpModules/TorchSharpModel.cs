@@ -153,26 +153,7 @@ public sealed class TorchSharpModel : ITorchSharpModel
             throw new ModelBuildException(DiagnosticCodes.RuntimeRejectedModel,
                 $"{TypeName}.forward failed: {inner.GetType().Name}: {TorchScriptRunner.FirstLine(inner.Message)}", _location, inner);
         }
-        var outputs = new List<NdArray>();
-        Flatten(result, outputs);
-        return outputs;
-    }
-
-    private void Flatten(object? value, List<NdArray> into)
-    {
-        switch (value)
-        {
-            case Tensor t: into.Add(TorchTensors.ToNdArray(t)); break;
-            case ITuple tuple:
-                for (var i = 0; i < tuple.Length; i++) Flatten(tuple[i], into);
-                break;
-            case System.Collections.IEnumerable items when value is not string:
-                foreach (var item in items) Flatten(item, into);
-                break;
-            default:
-                throw new ModelBuildException(DiagnosticCodes.ModelInterfaceMismatch,
-                    $"{TypeName}.forward returned a {value?.GetType().Name ?? "null"}; only tensors and tuples/lists of tensors are supported", _location);
-        }
+        return TorchTensors.FlattenOutputs(result, $"{TypeName}.forward", _location);
     }
 
     /// <summary>The module tree as ONNX: declared inputs in order, the converter's lowerings for each layer.</summary>
