@@ -117,8 +117,8 @@ public static class OnnxModelValidator
         foreach (var tensor in graph.Initializer.Where(t => t.DataLocation == TensorProto.Types.DataLocation.External))
         {
             var file = tensor.ExternalData.FirstOrDefault(e => e.Key == "location")?.Value;
-            if (string.IsNullOrEmpty(file) || Path.IsPathRooted(file))
-                Fail($"'{modelPath}': initializer '{tensor.Name}' has an external-data location that is missing or absolute", location);
+            if (string.IsNullOrEmpty(file) || Path.IsPathRooted(file) || file.Contains('\0'))
+                Fail($"'{modelPath}': initializer '{tensor.Name}' has an external-data location that is missing, absolute or not a path", location);
             var full = Path.GetFullPath(Path.Combine(modelDir, file!));
             if (!full.StartsWith(modelDir + Path.DirectorySeparatorChar, StringComparison.Ordinal))
                 Fail($"'{modelPath}': initializer '{tensor.Name}' points outside the model's folder ('{file}')", location);
