@@ -32,7 +32,7 @@ public sealed class RobustBuildTests(PackageFeedFixture feed)
             : [];
 
     [Fact]
-    public void A_native_crash_in_the_tool_is_MB9004_naming_the_step_and_the_next_build_recovers()
+    public void A_native_crash_in_the_tool_is_MB9004_naming_the_step()
     {
         using var project = new ConsumerProject(feed, Manifest);
 
@@ -45,10 +45,7 @@ public sealed class RobustBuildTests(PackageFeedFixture feed)
         Assert.DoesNotContain("MSB6006", crashed.Output);
         Assert.False(File.Exists(project.Stamp));
         Assert.Empty(ArtifactsOutsideState(project.IntermediateArtifacts));
-
-        var again = project.Dotnet("build");
-        Assert.True(again.ExitCode == 0, again.ToString());
-        Assert.True(File.Exists(Path.Combine(project.OutputDirectory, "models", "digits", "model.onnx")));
+        // Recovery from a run that died mid-way is the cancel test's second half.
     }
 
     [Fact]
