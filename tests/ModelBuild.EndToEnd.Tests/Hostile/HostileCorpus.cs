@@ -57,6 +57,10 @@ public static class HostileCorpus
         Case("npz-truncated", "MB2010", NpzManifest, ("data.npz", validNpz[..(validNpz.Length / 2)]));
         Case("npz-huge-array", "MB2010", NpzManifest,
             ("data.npz", Zip(false, ("pixels.npy", Npy("<f4", "(1099511627776, 64)", 64)), ("labels.npy", Npy("<i8", "(10,)", 80)))));
+        var badLabels = new byte[64];
+        BitConverter.GetBytes(4539628424389459968L).CopyTo(badLabels, 3 * 8); // row 3: far outside the 10 classes
+        Case("npz-label-out-of-range", "MB2011", NpzManifest,
+            ("data.npz", Zip(false, ("pixels.npy", Npy("<f4", "(8, 64)", 8 * 64 * 4)), ("labels.npy", Npy("<i8", "(8,)", badLabels)))));
         Case("npz-entry-escapes", "MB2010", NpzManifest,
             ("data.npz", Zip(false, ("../pixels.npy", Npy("<f4", "(1, 64)", 256)), ("labels.npy", Npy("<i8", "(1,)", 8)))));
         var labels = Npy("<i8", "(10,)", 80);
@@ -138,15 +142,17 @@ public static class HostileCorpus
         return yaml.ToString();
     }
 
-    /// <summary>A .npy whose header declares <paramref name="shape"/> but holds <paramref name="dataBytes"/> zero bytes.</summary>
-    private static byte[] Npy(string descr, string shape, int dataBytes)
+    /// <summary>A .npy whose header declares <paramref name="shape"/> but holds <paramref name="dataBytes"/> zero bytes (or <c>data</c>).</summary>
+    private static byte[] Npy(string descr, string shape, int dataBytes) => Npy(descr, shape, new byte[dataBytes]);
+
+    private static byte[] Npy(string descr, string shape, byte[] data)
     {
         var dict = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
         var headerLength = (10 + dict.Length + 1 + 63) / 64 * 64 - 10;
         var header = dict.PadRight(headerLength - 1) + "\n";
         var bytes = new List<byte> { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0, (byte)headerLength, (byte)(headerLength >> 8) };
         bytes.AddRange(Encoding.ASCII.GetBytes(header));
-        bytes.AddRange(new byte[dataBytes]);
+        bytes.AddRange(data);
         return bytes.ToArray();
     }
 
