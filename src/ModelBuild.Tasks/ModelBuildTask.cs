@@ -68,6 +68,19 @@ public sealed class ModelBuildTask : ToolTask
     private string? _currentStep;
     private bool _cancelled;
 
+    protected override int ExecuteTool(string pathToTool, string responseFileCommands, string commandLineCommands)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var exitCode = base.ExecuteTool(pathToTool, responseFileCommands, commandLineCommands);
+        // ToolTask kills a tool that outlives Timeout and then fails the task with only a warning (MSB5002) and
+        // MSB4181; say what happened, and where, as an error.
+        if (!_cancelled && Timeout != System.Threading.Timeout.Infinite && watch.ElapsedMilliseconds >= Timeout && !Log.HasLoggedErrors)
+            Log.LogError(null, "MB9004", null, null, 0, 0, 0, 0,
+                "modelbuild was stopped after running longer than ModelBuildTimeout ({0} ms) in step '{1}'; no artifact of this run was kept.",
+                Timeout, _currentStep ?? "startup");
+        return exitCode;
+    }
+
     public override void Cancel()
     {
         _cancelled = true;

@@ -49,6 +49,19 @@ public sealed class RobustBuildTests(PackageFeedFixture feed)
     }
 
     [Fact]
+    public void A_tool_that_hangs_is_stopped_by_ModelBuildTimeout_with_MB9004_naming_the_step()
+    {
+        using var project = new ConsumerProject(feed, Manifest);
+
+        var hung = Build(project.Directory, "delay:[digits] evaluate base:600000", "-p:ModelBuildTimeout=20000");
+
+        Assert.NotEqual(0, hung.ExitCode);
+        Assert.True(Regex.IsMatch(hung.Output, @"error MB9004: modelbuild was stopped after running longer than ModelBuildTimeout \(20000 ms\) in step '[^']+'"), hung.ToString());
+        Assert.False(File.Exists(project.Stamp));
+        Assert.Empty(ArtifactsOutsideState(project.IntermediateArtifacts));
+    }
+
+    [Fact]
     public void Cancelling_dotnet_build_kills_the_tool_leaves_no_artifact_and_the_next_build_recovers_without_clean()
     {
         using var project = new ConsumerProject(feed, Manifest);
