@@ -58,7 +58,69 @@ public sealed class ModelBuildTask : ToolTask
             builder.AppendFileNameIfNotNull(manifest.GetMetadata("FullPath"));
         builder.AppendSwitchIfNotNull("--out ", OutputDirectory.TrimEnd('/', '\\'));
         builder.AppendSwitchIfNotNull("--threads ", Threads.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.AppendSwitch("--step-starts");
         return builder.ToString();
+    }
+
+    /// <summary>Printed by the tool when a step starts (ModelBuild.Pipeline.StepTimer.StartPrefix).</summary>
+    private const string StepStartPrefix = "modelbuild: step started: ";
+
+    private string? _currentStep;
+    private bool _cancelled;
+
+    protected override int ExecuteTool(string pathToTool, string responseFileCommands, string commandLineCommands)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var exitCode = base.ExecuteTool(pathToTool, responseFileCommands, commandLineCommands);
+        // ToolTask kills a tool that outlives Timeout and then fails the task with only a warning (MSB5002) and
+        // MSB4181; say what happened, and where, as an error.
+        if (!_cancelled && Timeout != System.Threading.Timeout.Infinite && watch.ElapsedMilliseconds >= Timeout && !Log.HasLoggedErrors)
+            Log.LogError(null, "MB9004", null, null, 0, 0, 0, 0,
+                "modelbuild was stopped after running longer than ModelBuildTimeout ({0} ms) in step '{1}'; no artifact of this run was kept.",
+                Timeout, _currentStep ?? "startup");
+        return exitCode;
+    }
+
+    public override void Cancel()
+    {
+        _cancelled = true;
+        base.Cancel();
+    }
+
+    protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
+    {
+        // Step starts only matter if the tool dies in that step; keep them out of the normal log.
+        if (singleLine.StartsWith(StepStartPrefix, StringComparison.Ordinal))
+        {
+            _currentStep = singleLine.Substring(StepStartPrefix.Length).Trim();
+            base.LogEventsFromTextOutput(singleLine, MessageImportance.Low);
+            return;
+        }
+        base.LogEventsFromTextOutput(singleLine, messageImportance);
+    }
+
+    /// <summary>
+    /// The tool reports every failure it can see as an MB error. A non-zero exit with no error means it died
+    /// without a word: a native crash in libtorch or ONNX Runtime, the OOM killer. Say so, naming the step.
+    /// </summary>
+    protected override bool HandleTaskExecutionErrors()
+    {
+        if (_cancelled || Log.HasLoggedErrors) return base.HandleTaskExecutionErrors();
+        Log.LogError(null, "MB9004", null, null, 0, 0, 0, 0,
+            "modelbuild crashed ({0}) during step '{1}'; no artifact of this run was kept. Run `dotnet build -v:n` to see the tool's output.",
+            DescribeExit(ExitCode), _currentStep ?? "startup");
+        return false;
+    }
+
+    private static string DescribeExit(int code)
+    {
+        // On Unix the host reports death by signal N as 128 + N.
+        var signal = code switch
+        {
+            134 => "SIGABRT", 137 => "SIGKILL", 139 => "SIGSEGV", 136 => "SIGFPE", 135 => "SIGBUS", 132 => "SIGILL",
+            _ => null,
+        };
+        return signal is null ? $"exit code {code}" : $"exit code {code}, {signal}";
     }
 
     protected override bool ValidateParameters()

@@ -11,4 +11,7 @@ var root = new RootCommand("ModelBuild: deploy.yaml in, validated and deployable
     BenchServeCommand.Create(),
     BenchCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync();
+// Ctrl-C / SIGTERM cancel the running command; it gets this long to discard its staging folder and report MB9002
+// before the process exits anyway (exit 130/143). A build checks for cancellation at every step.
+var invocation = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(20) };
+return await root.Parse(args).InvokeAsync(invocation);

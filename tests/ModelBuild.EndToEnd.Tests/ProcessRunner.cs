@@ -13,7 +13,23 @@ public static class ProcessRunner
 {
     public static ProcessResult Dotnet(string workingDirectory, params string[] args) => Run("dotnet", workingDirectory, args);
 
-    public static ProcessResult Run(string fileName, string workingDirectory, params string[] args)
+    public static ProcessResult Run(string fileName, string workingDirectory, params string[] args) =>
+        Run(fileName, workingDirectory, TimeSpan.FromMinutes(10), null, args);
+
+    public static ProcessResult Run(string fileName, string workingDirectory, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        using var process = Start(fileName, workingDirectory, environment, args, out var output);
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{fileName} {string.Join(' ', args)} did not finish in {timeout}:\n{output}");
+        }
+        process.WaitForExit();
+        lock (output) return new ProcessResult(process.ExitCode, output.ToString());
+    }
+
+    /// <summary>Starts a process whose stdout and stderr collect, as they arrive, in <paramref name="output"/> (lock it to read).</summary>
+    public static Process Start(string fileName, string workingDirectory, IReadOnlyDictionary<string, string>? environment, string[] args, out StringBuilder output)
     {
         var start = new ProcessStartInfo(fileName)
         {
@@ -30,18 +46,15 @@ public static class ProcessRunner
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
 
-        using var process = Process.Start(start)!;
-        var output = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
+
+        var process = Process.Start(start)!;
+        var collected = new StringBuilder();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (collected) collected.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (collected) collected.AppendLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} {string.Join(' ', args)} did not finish in 10 minutes:\n{output}");
-        }
-        process.WaitForExit();
-        return new ProcessResult(process.ExitCode, output.ToString());
+        output = collected;
+        return process;
     }
 }

@@ -63,7 +63,18 @@ public static class NpzReader
         {
             throw NpyReader.Unreadable(path, null, $"not a readable .npz (zip) archive: {e.Message.TrimEnd('.')}", e);
         }
-        using (archive) return action(archive);
+        using (archive)
+        {
+            try
+            {
+                return action(archive);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException)
+            {
+                // ZipArchive reads the central directory lazily, on first use of Entries (found by fuzzing).
+                throw NpyReader.Unreadable(path, null, $"corrupt .npz (zip) archive: {e.Message.TrimEnd('.')}", e);
+            }
+        }
     }
 
     private static Dictionary<string, ZipArchiveEntry> Index(string path, ZipArchive archive)

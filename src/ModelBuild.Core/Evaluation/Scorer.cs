@@ -14,6 +14,21 @@ public static class Scorer
 
     public static double? Score(MetricKind metric, NdArray output, NdArray reference, NdArray? labels, SourceLocation location)
     {
+        try
+        {
+            return ScoreUnchecked(metric, output, reference, labels, location);
+        }
+        catch (ArgumentException e)
+        {
+            // Metrics refuses what doesn't fit (a label outside the classes, mismatched targets); here that comes
+            // from the user's data, so it is bad input, not a bug (found by feeding damaged .npz files to the CLI).
+            throw new ModelBuildException(DiagnosticCodes.DataMismatch,
+                $"the evaluation data does not fit metric {metric.ToString().ToLowerInvariant()}: {e.Message.Split(" (Parameter")[0]}", location, e);
+        }
+    }
+
+    private static double? ScoreUnchecked(MetricKind metric, NdArray output, NdArray reference, NdArray? labels, SourceLocation location)
+    {
         var n = (int)output.Shape[0];
         switch (metric)
         {

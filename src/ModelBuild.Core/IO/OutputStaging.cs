@@ -18,8 +18,48 @@ public sealed class OutputStaging : IDisposable
     public OutputStaging(string outputDirectory)
     {
         OutputDirectory = Path.GetFullPath(outputDirectory);
+        RemoveLeftovers(Path.Combine(OutputDirectory, StateFolder));
         StagingDirectory = Path.Combine(OutputDirectory, StateFolder, $"staging-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(StagingDirectory);
+    }
+
+    /// <summary>
+    /// A run killed outright (MSBuild's cancel kills the process tree, a native crash) cannot clean up after itself:
+    /// its staging folder and temp files stay behind. They carry the dead run's process id, so the next run removes
+    /// them; those of a live process (another run on the same folder) are left alone.
+    /// </summary>
+    public static void RemoveLeftovers(string stateFolder)
+    {
+        if (!Directory.Exists(stateFolder)) return;
+        foreach (var entry in Directory.EnumerateFileSystemEntries(stateFolder))
+        {
+            var name = Path.GetFileName(entry);
+            int? pid = name.StartsWith("staging-", StringComparison.Ordinal) ? ParsePid(name.Split('-')[1])
+                : name.EndsWith(".mbtmp", StringComparison.Ordinal) && name.Split('.') is { Length: >= 4 } parts ? ParsePid(parts[^3])
+                : null;
+            if (pid is not { } id || IsAlive(id)) continue;
+            try
+            {
+                if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
+                else File.Delete(entry);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static int? ParsePid(string text) => int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) ? pid : null;
+
+    private static bool IsAlive(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
     }
 
     public string OutputDirectory { get; }

@@ -70,6 +70,12 @@ public static class ManifestLoader
             reader.Report(DiagnosticCodes.YamlSyntax, $"YAML syntax error: {YamlSafetyScanner.CleanMessage(ex)}", ex.Start);
             return null;
         }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            // YamlDotNet's node loader refuses some event sequences the scan accepted with these (found by fuzzing).
+            reader.Report(DiagnosticCodes.YamlSyntax, $"YAML syntax error: the YAML loader cannot read this text ({ex.Message.TrimEnd('.')})", new SourceLocation(full, 1, 1));
+            return null;
+        }
 
         var root = stream.Documents.Count > 0 ? stream.Documents[0].RootNode : null;
         if (root is null || YamlNodeReader.IsNull(root))

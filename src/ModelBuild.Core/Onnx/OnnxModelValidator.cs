@@ -45,6 +45,69 @@ public static class OnnxModelValidator
                 Fail($"'{modelPath}': graph output '{output.Name}' is produced by no node", location);
 
         CheckExternalData(graph, modelPath, location);
+        CheckInitializerSizes(graph, modelPath, location);
+    }
+
+    /// <summary>
+    /// An initializer's dims are a claim: one that declares terabytes but carries a few bytes would make ONNX Runtime
+    /// (or a pass) allocate the claim. Hold every initializer, subgraphs included, to the data it actually holds.
+    /// </summary>
+    private static void CheckInitializerSizes(GraphProto root, string modelPath, SourceLocation location)
+    {
+        var graphs = new Stack<GraphProto>();
+        graphs.Push(root);
+        while (graphs.TryPop(out var graph))
+        {
+            foreach (var tensor in graph.Initializer) CheckTensorSize(tensor, modelPath, location);
+            foreach (var attribute in graph.Node.SelectMany(n => n.Attribute))
+            {
+                if (attribute.G is { } g) graphs.Push(g);
+                foreach (var sub in attribute.Graphs) graphs.Push(sub);
+                if (attribute.T is { } t) CheckTensorSize(t, modelPath, location);
+            }
+        }
+    }
+
+    private static void CheckTensorSize(TensorProto tensor, string modelPath, SourceLocation location)
+    {
+        long count = 1;
+        try
+        {
+            foreach (var d in tensor.Dims)
+            {
+                if (d < 0) Fail($"'{modelPath}': tensor '{tensor.Name}' has a negative dimension ({d})", location);
+                count = checked(count * d);
+            }
+        }
+        catch (OverflowException)
+        {
+            Fail($"'{modelPath}': tensor '{tensor.Name}' declares dims [{string.Join(",", tensor.Dims)}], more elements than can exist", location);
+        }
+        if (tensor.DataLocation == TensorProto.Types.DataLocation.External) return;
+        var bits = (TensorProto.Types.DataType)tensor.DataType switch
+        {
+            TensorProto.Types.DataType.Float or TensorProto.Types.DataType.Int32 or TensorProto.Types.DataType.Uint32 => 32,
+            TensorProto.Types.DataType.Double or TensorProto.Types.DataType.Int64 or TensorProto.Types.DataType.Uint64
+                or TensorProto.Types.DataType.Complex64 => 64,
+            TensorProto.Types.DataType.Complex128 => 128,
+            TensorProto.Types.DataType.Float16 or TensorProto.Types.DataType.Bfloat16 or TensorProto.Types.DataType.Int16
+                or TensorProto.Types.DataType.Uint16 => 16,
+            TensorProto.Types.DataType.Int8 or TensorProto.Types.DataType.Uint8 or TensorProto.Types.DataType.Bool => 8,
+            _ => 0, // strings, float8/4-bit formats: not checked here; ONNX Runtime checks them
+        };
+        if (bits == 0) return;
+        if (tensor.RawData.Length > 0)
+        {
+            var expected = count > long.MaxValue / bits ? long.MaxValue : count * bits / 8;
+            if (tensor.RawData.Length != expected)
+                Fail($"'{modelPath}': tensor '{tensor.Name}' declares dims [{string.Join(",", tensor.Dims)}] ({expected} bytes) but holds {tensor.RawData.Length} bytes", location);
+            return;
+        }
+        long typed = tensor.FloatData.Count + tensor.Int32Data.Count + tensor.Int64Data.Count + tensor.DoubleData.Count + tensor.Uint64Data.Count;
+        var values = (TensorProto.Types.DataType)tensor.DataType is TensorProto.Types.DataType.Complex64 or TensorProto.Types.DataType.Complex128
+            ? typed / 2 : typed;
+        if (values != count)
+            Fail($"'{modelPath}': tensor '{tensor.Name}' declares dims [{string.Join(",", tensor.Dims)}] ({count} values) but holds {values}", location);
     }
 
     /// <summary>External weights must live beside the model: a path that climbs out could read any file.</summary>
@@ -54,8 +117,8 @@ public static class OnnxModelValidator
         foreach (var tensor in graph.Initializer.Where(t => t.DataLocation == TensorProto.Types.DataLocation.External))
         {
             var file = tensor.ExternalData.FirstOrDefault(e => e.Key == "location")?.Value;
-            if (string.IsNullOrEmpty(file) || Path.IsPathRooted(file))
-                Fail($"'{modelPath}': initializer '{tensor.Name}' has an external-data location that is missing or absolute", location);
+            if (string.IsNullOrEmpty(file) || Path.IsPathRooted(file) || file.Contains('\0'))
+                Fail($"'{modelPath}': initializer '{tensor.Name}' has an external-data location that is missing, absolute or not a path", location);
             var full = Path.GetFullPath(Path.Combine(modelDir, file!));
             if (!full.StartsWith(modelDir + Path.DirectorySeparatorChar, StringComparison.Ordinal))
                 Fail($"'{modelPath}': initializer '{tensor.Name}' points outside the model's folder ('{file}')", location);

@@ -22,5 +22,8 @@ public sealed class BuildOptions
     public Passes.Pruning.IFineTuner? FineTuner { get; init; }
 
     public IBuildLog Log { get; init; } = new NullBuildLog();
+
+    /// <summary>Also log a line when each step starts (the MSBuild task asks for it to name the step of a crash).</summary>
+    public bool LogStepStarts { get; init; }
     public CancellationToken Cancellation { get; init; }
 }

@@ -15,7 +15,7 @@ public static class BuildPipeline
 {
     public static BuildReport? Run(IReadOnlyList<string> manifestPaths, BuildOptions options, DiagnosticBag diagnostics)
     {
-        var timer = new StepTimer(options.Log);
+        var timer = new StepTimer(options.Log, options.Cancellation, options.LogStepStarts);
         var manifests = timer.Time("read manifests", () => LoadManifests(manifestPaths, diagnostics));
         if (manifests is null) return null;
 
@@ -79,8 +79,14 @@ public static class BuildPipeline
         }
 
         report.Passed = !diagnostics.HasErrors;
+        // Locations relative to the manifest's folder: the report must not change with where the project lives.
+        var baseDir = Path.GetDirectoryName(manifests[0].Path)!;
         foreach (var d in diagnostics)
-            report.Diagnostics.Add(new DiagnosticReport(d.Code, d.Severity.ToString().ToLowerInvariant(), d.Message, d.Location?.ToString()));
+            report.Diagnostics.Add(new DiagnosticReport(d.Code, d.Severity.ToString().ToLowerInvariant(), d.Message, RelativeLocation(d.Location, baseDir)));
+        foreach (var artifact in report.Models.SelectMany(m => m.Artifacts))
+            for (var i = 0; i < artifact.Checks.Count; i++)
+                if (artifact.Checks[i].At is { } at)
+                    artifact.Checks[i] = artifact.Checks[i] with { Location = RelativeLocation(at, baseDir) };
         foreach (var (step, ms) in timer.TotalsMs)
             report.TimingsMs[step] = Math.Round(ms, 1);
 
@@ -95,6 +101,10 @@ public static class BuildPipeline
         AtomicFile.WriteAllText(Path.Combine(staging.OutputDirectory, OutputStaging.StateFolder, TypedModelWriter.FileName), TypedModelWriter.Write(typed));
         return report;
     }
+
+    private static string? RelativeLocation(SourceLocation? location, string baseDir) =>
+        location is null ? null
+            : (location with { File = Path.IsPathRooted(location.File) ? Path.GetRelativePath(baseDir, location.File).Replace('\\', '/') : location.File }).ToString();
 
     private static List<DeployManifest>? LoadManifests(IReadOnlyList<string> paths, DiagnosticBag diagnostics)
     {

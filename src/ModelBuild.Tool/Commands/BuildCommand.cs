@@ -21,11 +21,14 @@ internal static class BuildCommand
             DefaultValueFactory = _ => 1,
         };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print diagnostics only, no progress lines." };
+        var stepStarts = new Option<bool>("--step-starts") { Description = "Print a line as each step starts (for the MSBuild task).", Hidden = true };
         var command = new Command("build", "Run the whole pipeline: export, variants, evaluation, checks, deployment targets, reports.")
         {
-            manifests, output, threads, quiet,
+            manifests, output, threads, quiet, stepStarts,
         };
-        command.SetAction((parse, cancellation) => Task.FromResult(CommandRunner.Run(() =>
+        // On a worker thread: System.CommandLine turns SIGINT/SIGTERM into this token only while the action's task
+        // is pending, and a synchronous body would let the signal's default action kill the process mid-write.
+        command.SetAction((parse, cancellation) => Task.Run(() => CommandRunner.Run(() =>
         {
             var diagnostics = new DiagnosticBag();
             diagnostics.Reported += CommandRunner.Report;
@@ -37,6 +40,7 @@ internal static class BuildCommand
                 IntraOpThreads = Math.Max(1, parse.GetValue(threads)),
                 Log = log,
                 Cancellation = cancellation,
+                LogStepStarts = parse.GetValue(stepStarts),
                 // libtorch loads only when a TorchScript source needs it.
                 Torch = new ModelBuild.Torch.TorchBackend(),
                 // libtorch loads only when a variant fine-tunes.
@@ -49,7 +53,7 @@ internal static class BuildCommand
             if (report is not null && !parse.GetValue(quiet))
                 SummaryTable.Print(report, Console.Out, outDir);
             return diagnostics.ExitCode;
-        })));
+        }), CancellationToken.None));
         return command;
     }
 }

@@ -105,3 +105,16 @@ public class MetricsTests
         Assert.Equal(expected, Metrics.CosineSimilarity(NdArray.Of(x, x.Length), NdArray.Of(y, y.Length)), 12);
     }
 }
+
+public sealed class ScorerTests
+{
+    [Fact]
+    public void A_label_outside_the_classes_is_bad_data_not_a_crash()
+    {
+        var scores = NdArray.Of([0.1f, 0.9f, 0.8f, 0.2f], 2, 2);
+        var e = Assert.Throws<ModelBuild.Diagnostics.ModelBuildException>(() =>
+            Scorer.Score(ModelBuild.Manifest.MetricKind.Top1, scores, scores, NdArray.Of([1L, 4539628424389459968L], 2), new("deploy.yaml", 4, 13)));
+        Assert.Equal(ModelBuild.Diagnostics.DiagnosticCodes.DataMismatch, e.Diagnostic.Code);
+        Assert.Contains("Label 4539628424389459968 at row 1 is outside [0, 2)", e.Message);
+    }
+}

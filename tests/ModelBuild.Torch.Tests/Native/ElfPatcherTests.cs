@@ -91,6 +91,31 @@ public sealed class ElfPatcherTests : IDisposable
         Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(first)!, "*.tmp"));
     }
 
+    /// <summary>Parallel builds (dotnet build -m) each start a tool process that may be the first to need the copy.</summary>
+    [Fact]
+    public void Concurrent_first_use_of_an_empty_cache_yields_one_good_copy()
+    {
+        var original = Original;
+        var need = ElfImage.Open(original).VersionNeeds().Single(n => n.Version == "GLIBCXX_3.4.32");
+        const int users = 6;
+        using var start = new Barrier(users);
+        var paths = new string[users];
+        var threads = Enumerable.Range(0, users).Select(i => new Thread(() =>
+        {
+            start.SignalAndWait();
+            paths[i] = TorchNativeLoader.EnsurePatchedCopy(original, [need], _cache);
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        Assert.Single(paths.Distinct());
+        var a = File.ReadAllBytes(original);
+        var b = File.ReadAllBytes(paths[0]);
+        Assert.Equal(a.Length, b.Length);
+        Assert.Equal(1, Enumerable.Range(0, a.Length).Count(i => a[i] != b[i]));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(paths[0])!, "*.tmp"));
+    }
+
     [Fact]
     public void A_corrupted_cached_copy_is_replaced()
     {

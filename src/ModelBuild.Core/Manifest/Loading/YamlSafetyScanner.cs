@@ -90,6 +90,13 @@ internal static class YamlSafetyScanner
             reader.Report(DiagnosticCodes.YamlSyntax, $"YAML syntax error: {CleanMessage(ex)}", ex.Start);
             return false;
         }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet's scanner throws these (not YamlException) on some malformed input (found by fuzzing).
+            reader.Report(DiagnosticCodes.YamlSyntax, $"YAML syntax error: the YAML parser cannot read this text ({ex.Message.TrimEnd('.')})",
+                parser.Current is { } current ? reader.At(current.Start) : new SourceLocation(reader.Path, 1, 1));
+            return false;
+        }
         return ok;
     }
 
