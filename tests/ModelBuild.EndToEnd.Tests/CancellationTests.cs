@@ -15,7 +15,7 @@ public sealed class CancellationTests : IDisposable
     public CancellationTests()
     {
         var sample = Path.Combine(RepoPaths.Root, "testassets", "SampleApp");
-        foreach (var file in new[] { "deploy.yaml", "models/fashion.onnx", "data/test.npz" })
+        foreach (var file in new[] { "deploy.yaml", "models/fashion.pt", "data/test.npz", "data/calib.npy" })
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(_dir, file))!);
             File.Copy(Path.Combine(sample, file), Path.Combine(_dir, file));
