@@ -12,7 +12,7 @@ namespace ModelBuild.Torch;
 /// <summary>
 /// Fine-tunes an ONNX model with libtorch (see <see cref="OnnxTorchGraph"/>): shuffled mini-batches, cross-entropy
 /// (or MSE), Adam (or SGD with momentum 0.9); with <c>keepZeros</c> the pruned weights are multiplied by their mask
-/// after every step, so they stay exactly zero. The trained weights go back into a copy of the ONNX model.
+/// after every step, so they stay exactly zero. With the cosine schedule the learning rate anneals per step to 0. The trained weights go back into a copy of the ONNX model.
 /// </summary>
 public sealed class OnnxFineTuner : IFineTuner
 {
@@ -60,6 +60,11 @@ public sealed class OnnxFineTuner : IFineTuner
             ? (optim.Optimizer)optim.SGD(parameters, settings.LearningRate, momentum: 0.9)
             : optim.Adam(parameters, settings.LearningRate);
 
+        var stepsPerEpoch = (count + settings.BatchSize - 1) / settings.BatchSize;
+        var scheduler = settings.Schedule == FinetuneSchedule.Cosine
+            ? optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.Epochs * stepsPerEpoch, eta_min: 0)
+            : null;
+
         var rng = new Random(settings.Seed);
         var order = Enumerable.Range(0, count).ToArray();
         var losses = new List<double>();
@@ -80,6 +85,7 @@ public sealed class OnnxFineTuner : IFineTuner
                 optimizer.zero_grad();
                 loss.backward();
                 optimizer.step();
+                scheduler?.step();
                 if (masks.Count > 0)
                     using (no_grad())
                         foreach (var (name, mask) in masks) graph.Parameters[name].mul_(mask);

@@ -79,6 +79,22 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void The_cosine_schedule_is_the_default_and_changes_the_training()
+    {
+        Assert.Equal(FinetuneSchedule.Cosine, new FineTuneSettings(Train).Schedule);
+        var pruned = Pruned(PruneMethod.L1Structured, 0.3);
+        var (cosine, constant) = (Path.Combine(_dir, "cosine.onnx"), Path.Combine(_dir, "constant.onnx"));
+        var tuner = new OnnxFineTuner();
+        var a = tuner.FineTune(pruned, cosine, new FineTuneSettings(Train, Samples: 640), keepZeros: false, Where, CancellationToken.None);
+        var b = tuner.FineTune(pruned, constant, new FineTuneSettings(Train, Samples: 640, Schedule: FinetuneSchedule.None), keepZeros: false, Where, CancellationToken.None);
+        var (before, afterCosine, afterConstant) = (Top1(pruned), Top1(cosine), Top1(constant));
+        output.WriteLine($"top1 pruned {before:0.000} → cosine {afterCosine:0.000} (loss {a.EpochLosses[0]:0.000}), constant {afterConstant:0.000} (loss {b.EpochLosses[0]:0.000})");
+        // Same seed and batches: the first step is identical, the later ones take smaller steps under cosine.
+        Assert.NotEqual(a.EpochLosses[0], b.EpochLosses[0]);
+        Assert.True(afterCosine > before + 0.05, $"{before} → {afterCosine}");
+    }
+
+    [Fact]
     public void Fine_tuning_keeps_pruned_weights_at_zero()
     {
         var pruned = Pruned(PruneMethod.GlobalUnstructured, 0.8);

@@ -121,6 +121,15 @@ public enum FinetuneOptimizer
     Sgd,
 }
 
+public enum FinetuneSchedule
+{
+    /// <summary>Constant learning rate.</summary>
+    None,
+
+    /// <summary>Cosine annealing per optimizer step, from the learning rate down to 0 at the last step.</summary>
+    Cosine,
+}
+
 public enum FinetuneLoss
 {
     CrossEntropy,
@@ -138,5 +147,6 @@ public sealed class FinetuneSpec
     public double LearningRate { get; init; } = 1e-3;
     public FinetuneOptimizer Optimizer { get; init; } = FinetuneOptimizer.Adam;
     public FinetuneLoss Loss { get; init; } = FinetuneLoss.CrossEntropy;
+    public FinetuneSchedule Schedule { get; init; } = FinetuneSchedule.Cosine;
     public required SourceLocation Location { get; init; }
 }

@@ -12,7 +12,7 @@ using ModelBuild.Runtime;
 namespace ModelBuild.Tool.Commands;
 
 /// <summary>
-/// <c>modelbuild bench MODEL[,calib=FILE][,test=FILE][,variants=static+dynamic+fp16+pruned+pruned-static][,prune=0.3][,train=FILE][,epochs=N][,seq=N] ...</c>:
+/// <c>modelbuild bench MODEL[,calib=FILE][,test=FILE][,variants=static+dynamic+fp16+pruned+pruned-static][,prune=0.3][,train=FILE][,epochs=N][,lr=RATE][,schedule=cosine|none][,seq=N] ...</c>:
 /// builds the variants of every model and measures each next to its float32 original in one run, on one intra-op
 /// thread: p50 latency ratio, size ratio, and top-1 (with labelled test data) or output cosine.
 /// </summary>
@@ -27,7 +27,7 @@ internal static class BenchCommand
     {
         var models = new Argument<string[]>("models")
         {
-            Description = "MODEL.onnx with optional ,calib=FILE (.npy/.npz) ,test=FILE (.npz with labels) ,variants=static+dynamic+fp16+pruned+pruned-static ,prune=AMOUNT (l1-structured, default 0.3) ,train=FILE (.npz: fine-tune the pruned model) ,epochs=N ,seq=N (length of other dynamic axes, default 128)",
+            Description = "MODEL.onnx with optional ,calib=FILE (.npy/.npz) ,test=FILE (.npz with labels) ,variants=static+dynamic+fp16+pruned+pruned-static ,prune=AMOUNT (l1-structured, default 0.3) ,train=FILE (.npz: fine-tune the pruned model) ,epochs=N ,lr=RATE (default 0.001) ,schedule=cosine|none (default cosine) ,seq=N (length of other dynamic axes, default 128)",
             Arity = ArgumentArity.OneOrMore,
         };
         var samples = new Option<int>("--samples") { Description = "Calibration samples (default 128).", DefaultValueFactory = _ => 128 };
@@ -44,13 +44,14 @@ internal static class BenchCommand
     }
 
     private sealed record BenchTarget(string Model, string? Calibration, string? Test, string[] Variants, int Sequence, int Batch, string? Vocab,
-        double PruneAmount = 0.3, string? Train = null, int Epochs = 1, int RoundTo = 16)
+        double PruneAmount = 0.3, string? Train = null, int Epochs = 1, int RoundTo = 16, double LearningRate = 1e-3,
+        FinetuneSchedule Schedule = FinetuneSchedule.Cosine)
     {
         public static BenchTarget Parse(string text)
         {
             var parts = text.Split(',');
             var options = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.Ordinal);
-            var unknown = options.Keys.Except(["calib", "test", "variants", "seq", "batch", "vocab", "prune", "train", "epochs", "round"]).ToList();
+            var unknown = options.Keys.Except(["calib", "test", "variants", "seq", "batch", "vocab", "prune", "train", "epochs", "round", "lr", "schedule"]).ToList();
             if (unknown.Count > 0)
                 throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown option(s) {string.Join(", ", unknown)} in '{text}'", Where);
             return new BenchTarget(Path.GetFullPath(parts[0]), options.GetValueOrDefault("calib"), options.GetValueOrDefault("test"),
@@ -61,7 +62,14 @@ internal static class BenchCommand
                 options.TryGetValue("prune", out var p) ? double.Parse(p, System.Globalization.CultureInfo.InvariantCulture) : 0.3,
                 options.GetValueOrDefault("train"),
                 options.TryGetValue("epochs", out var e) ? int.Parse(e, System.Globalization.CultureInfo.InvariantCulture) : 1,
-                options.TryGetValue("round", out var r) ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : 16);
+                options.TryGetValue("round", out var r) ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : 16,
+                options.TryGetValue("lr", out var lr) ? double.Parse(lr, System.Globalization.CultureInfo.InvariantCulture) : 1e-3,
+                options.GetValueOrDefault("schedule") switch
+                {
+                    "none" => FinetuneSchedule.None,
+                    null or "cosine" => FinetuneSchedule.Cosine,
+                    var other => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: schedule '{other}' is not none or cosine", Where),
+                });
         }
     }
 
@@ -106,12 +114,13 @@ internal static class BenchCommand
             {
                 if (pruned is not null) return pruned;
                 pruned = Path.Combine(work, "pruned.onnx");
-                var fineTune = target.Train is { } train ? new FineTuneSettings(train, target.Epochs) : null;
+                var fineTune = target.Train is { } train ? new FineTuneSettings(train, target.Epochs, LearningRate: target.LearningRate, Schedule: target.Schedule) : null;
                 new PrunePass(new PruneConfig(PruneMethod.L1Structured, [target.PruneAmount], FineTune: fineTune, RoundTo: target.RoundTo), Where, tuner: fineTune is null ? null : new ModelBuild.Torch.OnnxFineTuner())
                     .Run(new PassContext(target.Model, pruned, "bench", "pruned", CancellationToken.None));
                 return pruned;
             }
-            var pruneLabel = $"pruned {target.PruneAmount:0.##}/{target.RoundTo}" + (target.Train is null ? "" : $" +ft{target.Epochs}");
+            var pruneLabel = $"pruned {target.PruneAmount:0.##}/{target.RoundTo}" + (target.Train is null ? "" : $" +ft{target.Epochs}"
+            + (target.LearningRate != 1e-3 ? $" lr {target.LearningRate:0.#####}" : "") + (target.Schedule == FinetuneSchedule.None ? " const lr" : ""));
             foreach (var v in variants)
             {
                 var outPath = Path.Combine(work, v + ".onnx");

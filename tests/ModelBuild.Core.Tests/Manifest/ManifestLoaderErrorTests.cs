@@ -158,13 +158,14 @@ public sealed class ManifestLoaderErrorTests
                   - name: p
                     prune: { method: l1-unstructured, amount: 0.5, n: 2, round_to: 8 }
                   - name: q
-                    prune: { method: l1-structured, amount: 0.5, round_to: 0, finetune: { data: data/train.npz, learning_rate: 0, optimizer: lbfgs, batch_size: 0 } }
+                    prune: { method: l1-structured, amount: 0.5, round_to: 0, finetune: { data: data/train.npz, learning_rate: 0, optimizer: lbfgs, batch_size: 0, schedule: step } }
             """));
-        // n and round_to on an unstructured method; round_to 0, learning_rate 0, optimizer lbfgs, batch_size 0.
-        Assert.Equal([7, 7, 9, 9, 9, 9], Found(ws).Select(x => x.Line).Order());
+        // n and round_to on an unstructured method; round_to 0, learning_rate 0, optimizer lbfgs, batch_size 0, schedule step.
+        Assert.Equal([7, 7, 9, 9, 9, 9, 9], Found(ws).Select(x => x.Line).Order());
         Assert.All(Found(ws), x => Assert.Equal("MB1004", x.Code));
         Assert.Contains(ws.Diagnostics, d => d.Message.Contains("'prune.n' (the norm ranking channels) applies to l1-structured only"));
         Assert.Contains(ws.Diagnostics, d => d.Message.Contains("adam") && d.Message.Contains("sgd"));
+        Assert.Contains(ws.Diagnostics, d => d.Message.Contains("'step'") && d.Message.Contains("none, cosine"));
     }
 
     [Fact]

@@ -30,7 +30,7 @@ public sealed class ManifestLoaderValidTests
                 prune:
                   { method: l1-structured, amount: [0.2, 0.3], n: 2,
                     round_to: 8,
-                    finetune: { data: data/train.npz, samples: 3000, epochs: 2, batch_size: 32, learning_rate: 0.0005, optimizer: sgd, loss: mse } }
+                    finetune: { data: data/train.npz, samples: 3000, epochs: 2, batch_size: 32, learning_rate: 0.0005, optimizer: sgd, loss: mse, schedule: none } }
               - name: int8
                 from: slim
                 optimize: extended
@@ -130,6 +130,7 @@ public sealed class ManifestLoaderValidTests
         Assert.Equal(0.0005, v[0].Prune!.Finetune!.LearningRate);
         Assert.Equal(FinetuneOptimizer.Sgd, v[0].Prune!.Finetune!.Optimizer);
         Assert.Equal(FinetuneLoss.Mse, v[0].Prune!.Finetune!.Loss);
+        Assert.Equal(FinetuneSchedule.None, v[0].Prune!.Finetune!.Schedule);
 
         Assert.Equal("slim", v[1].From.Value);
         Assert.Equal((27, 15), (v[1].From.Location.Line, v[1].From.Location.Column));

@@ -43,6 +43,8 @@ internal static class EnumNames
 
     public static readonly (string, FinetuneOptimizer)[] Optimizer = [("adam", FinetuneOptimizer.Adam), ("sgd", FinetuneOptimizer.Sgd)];
 
+    public static readonly (string, FinetuneSchedule)[] Schedule = [("none", FinetuneSchedule.None), ("cosine", FinetuneSchedule.Cosine)];
+
     public static readonly (string, FinetuneLoss)[] Loss = [("cross_entropy", FinetuneLoss.CrossEntropy), ("mse", FinetuneLoss.Mse)];
 
     public static readonly (string, MetricKind)[] Metric =

@@ -182,6 +182,7 @@ internal sealed partial class ManifestBinder
             var rate = ft["learning_rate"] is { } lr ? reader.Number(lr, "prune.finetune.learning_rate", 0, 1, minExclusive: true) : null;
             var optimizer = ft["optimizer"] is { } o ? reader.Enum(o, "prune.finetune.optimizer", EnumNames.Optimizer) : null;
             var loss = ft["loss"] is { } l ? reader.Enum(l, "prune.finetune.loss", EnumNames.Loss) : null;
+            var schedule = ft["schedule"] is { } sc ? reader.Enum(sc, "prune.finetune.schedule", EnumNames.Schedule) : null;
             finetune = new FinetuneSpec
             {
                 Data = data ?? "",
@@ -191,6 +192,7 @@ internal sealed partial class ManifestBinder
                 LearningRate = rate ?? 1e-3,
                 Optimizer = optimizer ?? FinetuneOptimizer.Adam,
                 Loss = loss ?? FinetuneLoss.CrossEntropy,
+                Schedule = schedule ?? FinetuneSchedule.Cosine,
                 Location = ft.Location,
             };
         }

@@ -4,6 +4,7 @@ using ModelBuild.Manifest;
 namespace ModelBuild.Passes.Pruning;
 
 /// <param name="Data">.npz with one array per model input plus <c>labels</c> (class ids for cross_entropy, targets for mse).</param>
+/// <param name="Schedule">Learning rate over the run: constant, or cosine-annealed per step from <c>LearningRate</c> to 0.</param>
 public sealed record FineTuneSettings(
     string Data,
     int Epochs = 1,
@@ -12,10 +13,11 @@ public sealed record FineTuneSettings(
     FinetuneOptimizer Optimizer = FinetuneOptimizer.Adam,
     FinetuneLoss Loss = FinetuneLoss.CrossEntropy,
     int Seed = 20240611,
-    int? Samples = null)
+    int? Samples = null,
+    FinetuneSchedule Schedule = FinetuneSchedule.Cosine)
 {
     public static FineTuneSettings From(FinetuneSpec spec) =>
-        new(spec.Data, spec.Epochs, spec.BatchSize, spec.LearningRate, spec.Optimizer, spec.Loss, Samples: spec.Samples);
+        new(spec.Data, spec.Epochs, spec.BatchSize, spec.LearningRate, spec.Optimizer, spec.Loss, Samples: spec.Samples, Schedule: spec.Schedule);
 }
 
 /// <summary>Mean training loss of each epoch.</summary>
