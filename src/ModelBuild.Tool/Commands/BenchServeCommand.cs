@@ -222,6 +222,17 @@ internal static class BenchServeCommand
         }).ToList();
     }
 
+    /// <summary>Opens one input's object with what both request forms share: name, datatype and shape.</summary>
+    private static void WriteTensorHeader(Utf8JsonWriter w, ModelTensor t)
+    {
+        w.WriteStartObject();
+        w.WriteString("name", t.Name);
+        w.WriteString("datatype", KServeTypes.Name(t.Type));
+        w.WriteStartArray("shape");
+        foreach (var d in t.Shape) w.WriteNumberValue(d);
+        w.WriteEndArray();
+    }
+
     private static byte[] RequestBody(IReadOnlyList<ModelTensor> inputs)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
@@ -231,12 +242,7 @@ internal static class BenchServeCommand
             w.WriteStartArray("inputs");
             foreach (var t in inputs)
             {
-                w.WriteStartObject();
-                w.WriteString("name", t.Name);
-                w.WriteString("datatype", KServeTypes.Name(t.Type));
-                w.WriteStartArray("shape");
-                foreach (var d in t.Shape) w.WriteNumberValue(d);
-                w.WriteEndArray();
+                WriteTensorHeader(w, t);
                 w.WritePropertyName("data");
                 JsonSerializer.Serialize(w, t.Data, t.Data.GetType());
                 w.WriteEndObject();
@@ -257,12 +263,7 @@ internal static class BenchServeCommand
             w.WriteStartArray("inputs");
             foreach (var t in inputs)
             {
-                w.WriteStartObject();
-                w.WriteString("name", t.Name);
-                w.WriteString("datatype", KServeTypes.Name(t.Type));
-                w.WriteStartArray("shape");
-                foreach (var d in t.Shape) w.WriteNumberValue(d);
-                w.WriteEndArray();
+                WriteTensorHeader(w, t);
                 w.WriteStartObject("parameters");
                 w.WriteNumber("binary_data_size", t.Data.Length * TensorTypes.ElementSize(t.Type));
                 w.WriteEndObject();
