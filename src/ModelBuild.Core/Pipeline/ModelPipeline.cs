@@ -72,6 +72,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
             timer.Time($"[{Name}] evaluate {artifact.Name}", () =>
                 evaluator.Measure(artifact, artifactPaths[artifact.Name], reference, latencyBatch, spec.Source.Location));
 
+        timer.Time($"[{Name}] compare variants with base", () => CompareWithBase(report, artifactPaths, set, latencyBatch));
+
         var primary = source.Interface.Outputs[0].Name;
         var sourceScore = Scorer.Score(metric, reference[primary], reference[primary], set.Labels, spec.Source.Location);
         report.Evaluation = new EvaluationReport
@@ -174,6 +176,20 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
                 .ToList(),
             Pruning = outcome.Pruning is { } p ? PruningReport.From(p) : null,
         });
+    }
+
+    /// <summary>Each variant's size and p50 relative to base, the figures a quantization or pruning target is stated in.</summary>
+    private void CompareWithBase(ModelReport report, IReadOnlyDictionary<string, string> artifactPaths, EvaluationSet set, int latencyBatch)
+    {
+        var baseReport = report.Artifacts[0];
+        var inputs = set.Take(latencyBatch);
+        var paired = new PairedLatency(options.IntraOpThreads);
+        foreach (var artifact in report.Artifacts.Skip(1))
+        {
+            var p50Ratio = paired.Ratio(artifactPaths[baseReport.Name], artifactPaths[artifact.Name], inputs, latencyBatch, spec.Source.Location, options.Cancellation);
+            artifact.VsBase = new BaseComparisonReport(
+                Math.Round((double)artifact.SizeBytes / Math.Max(1, baseReport.SizeBytes), 4), Math.Round(p50Ratio, 3));
+        }
     }
 
     /// <summary>

@@ -65,6 +65,9 @@ public sealed class ArtifactReport
     public double? ScoreDrop { get; set; }
     public LatencyReport? Latency { get; set; }
 
+    /// <summary>Variants: size and p50 latency relative to <c>base</c> (the fp32 export), so a gain reads directly.</summary>
+    public BaseComparisonReport? VsBase { get; set; }
+
     /// <summary>Approximate memory the ONNX Runtime session took (process RSS growth); see docs/report.md.</summary>
     public MemoryReport? Memory { get; set; }
     public List<CheckReport> Checks { get; } = new();
@@ -91,6 +94,11 @@ public sealed record PruneLayerReport(string Node, string OpType, string? Tensor
 public sealed record PruneStepReport(double Amount, long SizeBytes, double P50Ms, double? Score, double? Drop, bool Kept, IReadOnlyList<double>? FineTuneLosses);
 
 /// <summary>Value range of one output over the evaluation set, and how many values were NaN or infinite.</summary>
+/// <param name="SizeRatio">This artifact's file size / base's.</param>
+/// <param name="P50Ratio">p50 latency / base's, measured in alternating rounds with base (median of 3), not the
+/// quotient of the two latency fields, which were measured at different moments.</param>
+public sealed record BaseComparisonReport(double SizeRatio, double P50Ratio);
+
 public sealed record OutputStatsReport(double Min, double Max, long NanCount, long InfCount);
 
 /// <param name="AddedError">Relative error this layer adds over its inputs' — the layers worth keeping in float.</param>

@@ -67,7 +67,7 @@ public static class ReportHtmlWriter
 
     private static XElement Table(ModelReport model)
     {
-        string[] heads = ["artifact", "from", "passes", "size (MB)", "parity max abs", "score", "drop", "p50 ms", "p95 ms", "p99 ms", "throughput/s", "peak memory (MB)", "checks"];
+        string[] heads = ["artifact", "from", "passes", "size (MB)", "size × base", "parity max abs", "score", "drop", "p50 ms", "p50 × base", "p95 ms", "p99 ms", "throughput/s", "peak memory (MB)", "checks"];
         var table = new XElement(H + "table", new XAttribute("class", "variants"),
             new XElement(H + "thead", new XElement(H + "tr", heads.Select(h => new XElement(H + "th", h)))));
         var rows = new XElement(H + "tbody");
@@ -82,8 +82,8 @@ public static class ReportHtmlWriter
                 new XElement(H + "td", a.Name + (a.Name == model.Deployed ? " (deployed)" : "")),
                 new XElement(H + "td", a.From ?? "—"),
                 new XElement(H + "td", a.Passes.Count == 0 ? "—" : string.Join(", ", a.Passes)),
-                Num(a.SizeMb, "0.###"), Num(a.ParityMaxAbs), Num(a.Score, "0.####"), Num(a.ScoreDrop, "0.####"),
-                Num(a.Latency?.P50Ms, "0.###"), Num(a.Latency?.P95Ms, "0.###"), Num(a.Latency?.P99Ms, "0.###"),
+                Num(a.SizeMb, "0.###"), Num(a.VsBase?.SizeRatio, "0.###"), Num(a.ParityMaxAbs), Num(a.Score, "0.####"), Num(a.ScoreDrop, "0.####"),
+                Num(a.Latency?.P50Ms, "0.###"), Num(a.VsBase?.P50Ratio, "0.##"), Num(a.Latency?.P95Ms, "0.###"), Num(a.Latency?.P99Ms, "0.###"),
                 Num(a.Latency?.ThroughputPerSecond, "0.#"), Num(a.Memory is { } m ? m.PeakGrowthBytes / (1024.0 * 1024.0) : null, "0.#"),
                 new XElement(H + "td", a.Checks.Count == 0 ? "—" : new XElement(H + "details",
                     failed > 0 ? new XAttribute("open", "open") : null,

@@ -18,12 +18,12 @@ public static class ReportMarkdownWriter
             if (model.Evaluation is { } e)
                 md.Append($" Evaluated on {e.Data}, {e.Samples} samples, metric {e.Metric}" +
                           (e.SourceScore is { } s ? $" (source model: {F(s)})" : "") + ".");
-            md.Append("\n\n| artifact | size (MB) | parity max abs | score | drop | p50 ms | p95 ms | p99 ms | checks |\n");
-            md.Append("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+            md.Append("\n\n| artifact | size (MB) | size × base | parity max abs | score | drop | p50 ms | p50 × base | p95 ms | p99 ms | checks |\n");
+            md.Append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
             foreach (var a in model.Artifacts)
             {
                 var checks = a.Checks.Count == 0 ? "—" : string.Join("<br>", a.Checks.Select(c => $"{(c.Passed ? "✅" : c.Severity == "warning" ? "⚠️" : "❌")} {c.Check} {c.Comparison} {F(c.Threshold)} (measured {F(c.Measured)})"));
-                md.Append($"| {a.Name}{(a.Name == model.Deployed ? " 🚀" : "")} | {F(a.SizeMb)} | {F(a.ParityMaxAbs)} | {F(a.Score)} | {F(a.ScoreDrop)} | {F(a.Latency?.P50Ms)} | {F(a.Latency?.P95Ms)} | {F(a.Latency?.P99Ms)} | {checks} |\n");
+                md.Append($"| {a.Name}{(a.Name == model.Deployed ? " 🚀" : "")} | {F(a.SizeMb)} | {F(a.VsBase?.SizeRatio)} | {F(a.ParityMaxAbs)} | {F(a.Score)} | {F(a.ScoreDrop)} | {F(a.Latency?.P50Ms)} | {F(a.VsBase?.P50Ratio)} | {F(a.Latency?.P95Ms)} | {F(a.Latency?.P99Ms)} | {checks} |\n");
             }
             foreach (var a in model.Artifacts.Where(a => a.Pruning is not null))
                 Pruning(md, a.Name, a.Pruning!);
