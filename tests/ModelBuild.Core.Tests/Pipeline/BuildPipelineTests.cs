@@ -54,7 +54,12 @@ public sealed class BuildPipelineTests
             Assert.Equal(new FileInfo(ws.Output(artifact.Path)).Length, artifact.SizeBytes);
             Assert.True(artifact.Latency!.P50Ms > 0 && artifact.Latency.P50Ms <= artifact.Latency.P95Ms && artifact.Latency.P95Ms <= artifact.Latency.P99Ms);
         }
-        var checks = model.Artifacts.Single(a => a.Name == "optimized").Checks;
+        // Variants are stated against base: the size ratio from the files, the p50 ratio from paired rounds.
+        Assert.Null(model.Artifacts[0].VsBase);
+        var optimized = model.Artifacts.Single(a => a.Name == "optimized");
+        Assert.Equal((double)optimized.SizeBytes / model.Artifacts[0].SizeBytes, optimized.VsBase!.SizeRatio, 4);
+        Assert.InRange(optimized.VsBase.P50Ratio, 0.05, 20);
+        var checks = optimized.Checks;
         Assert.Equal(new[] { "parity.max_abs", "accuracy.min", "accuracy.max_drop", "outputs.logits.finite", "size.max_mb" }, checks.Select(c => c.Check));
         Assert.All(checks, c => Assert.True(c.Passed));
 
