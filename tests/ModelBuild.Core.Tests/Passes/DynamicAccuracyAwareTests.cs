@@ -1,4 +1,5 @@
 using System.Globalization;
+using ModelBuild.Core.Tests.Pipeline;
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Evaluation;
@@ -107,5 +108,47 @@ public sealed class DynamicAccuracyAwareTests(ITestOutputHelper output)
         var e = Assert.Throws<ModelBuildException>(() => pass.Run(PassTestKit.Context(PassTestKit.Fashion, dir.File("x.onnx"))));
         Assert.Equal(DiagnosticCodes.DataMismatch, e.Diagnostic.Code);
         Assert.Contains("needs labels", e.Message);
+    }
+
+    [Fact]
+    public void Through_deploy_yaml_the_accuracy_aware_variant_passes_the_cosine_check_plain_dynamic_fails()
+    {
+        using var dir = new TempDir();
+        var plainCosine = CosineVsFloat(QuantizePlain(dir), WriteUnlabelled(dir.Path));
+        var min = Math.Round((1 + plainCosine) / 2, 8).ToString("0.########", CultureInfo.InvariantCulture);
+        using var ws = new PipelineWorkspace($$"""
+            schema: 1
+            models:
+              - name: fashion
+                source: models/fashion.onnx
+                variants:
+                  - name: int8-dynamic
+                    quantize: { mode: dynamic, per_channel: true }
+                  - name: int8-dynamic-aa
+                    quantize: { mode: dynamic, per_channel: true, accuracy_aware: true }
+                evaluate: { data: data/unlabelled.npz, metric: cosine }
+                checks:
+                  accuracy: { min: {{min}}, severity: warning }
+                deploy: { variant: int8-dynamic-aa }
+            """);
+        WriteUnlabelled(Path.Combine(ws.Root, "data"));
+
+        var report = ws.Build();
+
+        Assert.NotNull(report);
+        var model = Assert.Single(report!.Models);
+        Assert.Equal("cosine", model.Evaluation!.Metric);
+        var plain = model.Artifacts.Single(a => a.Name == "int8-dynamic");
+        var aware = model.Artifacts.Single(a => a.Name == "int8-dynamic-aa");
+        output.WriteLine($"min {min}: plain {plain.Score:0.000000}, accuracy-aware {aware.Score:0.000000}");
+        foreach (var note in aware.PassNotes) output.WriteLine(note);
+        Assert.False(plain.Checks.Single(c => c.Check == "accuracy.min").Passed);
+        Assert.True(aware.Checks.Single(c => c.Check == "accuracy.min").Passed);
+        Assert.Contains(aware.PassNotes, n => n.StartsWith("accuracy-aware: goal cosine >= ", StringComparison.Ordinal) && n.Contains(" met after ", StringComparison.Ordinal));
+        // Only the plain variant's miss is reported, as the warning the manifest asked for, at the threshold.
+        var warning = Assert.Single(ws.Diagnostics);
+        Assert.Equal((DiagnosticCodes.AccuracyBelowMinimum, Severity.Warning), (warning.Code, warning.Severity));
+        Assert.Contains("int8-dynamic'", warning.Message);
+        Assert.Equal(ws.Find(min), (warning.Location!.Line, warning.Location.Column));
     }
 }
