@@ -65,8 +65,11 @@ public sealed class QuantizeSpec
     /// <summary>7-bit weights, for CPUs without VNNI where 8-bit products can saturate.</summary>
     public bool ReduceRange { get; init; }
 
-    /// <summary>Static only: keep the layers that add the most error in float until checks.accuracy holds.</summary>
+    /// <summary>Keep the layers that add the most error in float until checks.accuracy holds (static: max_drop; dynamic: any threshold).</summary>
     public bool AccuracyAware { get; init; }
+
+    /// <summary>Where <c>accuracy_aware: true</c> is written, for the diagnostics about its goal.</summary>
+    public SourceLocation? AccuracyAwareLocation { get; init; }
     public CalibrationSpec? Calibration { get; init; }
     public IReadOnlyList<string> ExcludeOps { get; init; } = Array.Empty<string>();
     public IReadOnlyList<string> ExcludeNodes { get; init; } = Array.Empty<string>();

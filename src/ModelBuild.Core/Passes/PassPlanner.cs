@@ -13,7 +13,8 @@ public static class PassPlanner
 {
     /// <param name="model">The owning model, for accuracy-aware quantization (evaluate data, checks.accuracy).</param>
     /// <param name="fineTuner">libtorch training for prune.finetune; null where it is not available.</param>
-    public static IReadOnlyList<IModelPass> Plan(VariantSpec variant, ModelSpec? model = null, IFineTuner? fineTuner = null)
+    /// <param name="evaluationBatch">The build's evaluation batch: accuracy-aware dynamic quantization judges its goal in the same batches.</param>
+    public static IReadOnlyList<IModelPass> Plan(VariantSpec variant, ModelSpec? model = null, IFineTuner? fineTuner = null, int evaluationBatch = 32)
     {
         var passes = new List<IModelPass>();
         if (variant.Prune is { } prune)
@@ -21,7 +22,7 @@ public static class PassPlanner
         if (variant.Optimize is { } optimize)
             passes.Add(new OptimizePass(optimize.Value, optimize.Location));
         if (variant.Quantize is { } quantize)
-            passes.Add(PlanQuantize(quantize, model));
+            passes.Add(PlanQuantize(quantize, model, evaluationBatch));
         if (variant.Fp16 is { } fp16)
             passes.Add(new Fp16Pass(new Fp16Config
             {
@@ -34,7 +35,7 @@ public static class PassPlanner
         return passes;
     }
 
-    private static IModelPass PlanQuantize(QuantizeSpec q, ModelSpec? model)
+    private static IModelPass PlanQuantize(QuantizeSpec q, ModelSpec? model, int evaluationBatch)
     {
         var excludeOps = q.ExcludeOps.ToHashSet(StringComparer.Ordinal);
         var excludeNodes = q.ExcludeNodes.ToHashSet(StringComparer.Ordinal);
@@ -45,7 +46,7 @@ public static class PassPlanner
                 ReduceRange = q.ReduceRange,
                 ExcludeOps = excludeOps,
                 ExcludeNodes = excludeNodes,
-            }, q.Location);
+            }, q.Location, q.AccuracyAware ? DynamicTarget(q, model, evaluationBatch) : null);
 
         var calibration = q.Calibration
             ?? throw new ModelBuildException(DiagnosticCodes.MissingKey, "static quantization needs 'calibration'", q.Location);
@@ -54,7 +55,7 @@ public static class PassPlanner
         {
             var maxDrop = model?.Checks.Accuracy?.MaxDrop?.Value
                 ?? throw new ModelBuildException(DiagnosticCodes.MissingKey,
-                    "'quantize.accuracy_aware' needs checks.accuracy.max_drop: the drop it works to stay within", q.Location);
+                    "'quantize.accuracy_aware' needs checks.accuracy.max_drop: the drop it works to stay within", q.AccuracyAwareLocation ?? q.Location);
             target = new AccuracyTarget(model.Evaluate, maxDrop);
         }
         return new QuantizeStaticPass(new StaticQuantConfig
@@ -67,6 +68,22 @@ public static class PassPlanner
             ExcludeOps = excludeOps,
             ExcludeNodes = excludeNodes,
         }, calibration.Data, calibration.Samples, q.Location, target);
+    }
+
+    /// <summary>
+    /// Accuracy-aware dynamic: any checks.accuracy threshold is the goal (min, max_drop, max_drop_percent), scored
+    /// with evaluate.metric, so e.g. metric cosine with min 0.99 keeps nodes in float until the output cosine
+    /// against the float model is at least 0.99.
+    /// </summary>
+    private static AccuracyTarget DynamicTarget(QuantizeSpec q, ModelSpec? model, int evaluationBatch)
+    {
+        if (model?.Evaluate is not { } evaluate || model.Checks.Accuracy is not { } accuracy)
+            throw new ModelBuildException(DiagnosticCodes.MissingKey,
+                "'quantize.accuracy_aware' needs evaluate data and checks.accuracy (min, max_drop or max_drop_percent): the goal it works to meet",
+                q.AccuracyAwareLocation ?? q.Location);
+        var goal = AccuracyGoal.From(accuracy, evaluate.Metric);
+        // MaxDrop is the bench's bound; the goal decides here.
+        return new AccuracyTarget(evaluate, goal.MaxDrop ?? 0) { Goal = goal, JudgeBatch = evaluationBatch };
     }
 
     private static IModelPass PlanPrune(PruneSpec p, ModelSpec? model, IFineTuner? fineTuner)

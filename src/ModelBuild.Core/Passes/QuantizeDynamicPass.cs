@@ -1,6 +1,7 @@
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Evaluation;
+using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes.Quantization;
 using ModelBuild.Runtime;
@@ -11,8 +12,9 @@ namespace ModelBuild.Passes;
 /// <summary>
 /// Dynamic int8 of MatMul/Gemm weights (see <see cref="DynamicQuantizer"/>); needs no calibration data.
 /// Accuracy-aware: each quantized node's own error is measured on <paramref name="judge"/> (or the accuracy target's
-/// evaluate data) with a shadow model, then the worst nodes are kept in float one at a time until the drop
-/// (top-1 with labels, else 1 − cosine of the first output) is within the target.
+/// evaluate data) with a shadow model, then the worst nodes are kept in float one at a time until the target holds:
+/// from a manifest, checks.accuracy scored with evaluate.metric (<see cref="AccuracyGoal"/>); for the bench, the drop
+/// (top-1 with labels, else 1 − cosine of the first output) within MaxDrop.
 /// </summary>
 public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocation location, AccuracyTarget? accuracy = null, EvaluationDataset? judge = null) : IModelPass
 {
@@ -28,28 +30,96 @@ public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocatio
             context.Outcome.Notes.Add("no MatMul/Gemm with constant weights to quantize dynamically; the model is unchanged apart from pre-processing");
         var quantized = quantizer.Quantize(pre);
         if (accuracy is not null && candidates.Count > 0)
-        {
-            var data = judge ?? (accuracy.Evaluate is { } e ? EvaluationDataset.Load(e, ModelInterfaceReader.Read(pre, location).Inputs)
-                : throw new ModelBuildException(DiagnosticCodes.MissingKey, "accuracy-aware dynamic quantization needs evaluate data", location));
-            var batches = CalibrationData.Batches(data, pre, 8, location).ToList();
-            var errors = OwnErrors(pre, quantizer, candidates, batches.Take(2).ToList());
-            context.Outcome.LayerErrors.AddRange(errors);
-            var reference = RunAll(pre, batches);
-            var excluded = new HashSet<string>(config.ExcludeNodes, StringComparer.Ordinal);
-            for (var round = 0; round <= accuracy.MaxExcluded; round++)
-            {
-                context.Cancellation.ThrowIfCancellationRequested();
-                var drop = Drop(reference, RunAll(quantized, batches), data.Labels);
-                context.Outcome.Notes.Add($"accuracy-aware round {round}: drop {drop:0.####} with {excluded.Count - config.ExcludeNodes.Count} node(s) kept in float");
-                if (drop <= accuracy.MaxDrop || round == accuracy.MaxExcluded) break;
-                var worst = errors.Where(x => !excluded.Contains(x.Node)).OrderByDescending(x => x.RelativeError).FirstOrDefault();
-                if (worst is null) break;
-                excluded.Add(worst.Node);
-                context.Outcome.Notes.Add($"kept '{worst.Node}' ({worst.OpType}) in float: its own relative error {worst.RelativeError:0.####}");
-                quantized = new DynamicQuantizer(config with { ExcludeNodes = excluded }).Quantize(pre);
-            }
-        }
+            quantized = KeepWorstInFloat(context, pre, quantizer, candidates, quantized, accuracy);
         File.WriteAllBytes(context.OutputPath, OnnxModelFile.Serialize(quantized));
+    }
+
+    /// <summary>
+    /// The accuracy-aware loop: round 0 judges the plain int8 model; while the goal is not met, the node with the
+    /// largest own error is kept in float and the model is quantized again (at most <see cref="AccuracyTarget.MaxExcluded"/> nodes).
+    /// </summary>
+    private ModelProto KeepWorstInFloat(PassContext context, ModelProto pre, DynamicQuantizer quantizer, IReadOnlyList<NodeProto> candidates,
+        ModelProto quantized, AccuracyTarget accuracy)
+    {
+        var data = judge ?? (accuracy.Evaluate is { } e ? EvaluationDataset.Load(e, ModelInterfaceReader.Read(pre, location).Inputs)
+            : throw new ModelBuildException(DiagnosticCodes.MissingKey, "accuracy-aware dynamic quantization needs evaluate data", location));
+        // The shadow probe holds every candidate's output twice, so it looks at 16 samples at most.
+        var probeBatches = CalibrationData.Batches(data, pre, Math.Min(8, data.Count), location).ToList();
+        var errors = OwnErrors(pre, quantizer, candidates, probeBatches.Take(2).ToList());
+        context.Outcome.LayerErrors.AddRange(errors);
+        // Dynamic int8 scales activations per run over the whole input tensor, so the batch a sample shares changes its
+        // output: a manifest goal is judged in the batches the build's evaluation will run, so the check sees the same score.
+        var judgeBatches = accuracy.Goal is null ? probeBatches : EvaluationBatches(data, pre, accuracy.JudgeBatch);
+        var reference = RunAll(pre, judgeBatches);
+        var judgeRound = RoundJudge(accuracy, reference, data.Labels);
+
+        var excluded = new HashSet<string>(config.ExcludeNodes, StringComparer.Ordinal);
+        var kept = new List<string>();
+        var met = false;
+        var round = 0;
+        for (; round <= accuracy.MaxExcluded; round++)
+        {
+            context.Cancellation.ThrowIfCancellationRequested();
+            var (isMet, score) = judgeRound(RunAll(quantized, judgeBatches));
+            context.Outcome.Notes.Add($"accuracy-aware round {round}: {score} with {kept.Count} node(s) kept in float");
+            met = isMet;
+            if (met || round == accuracy.MaxExcluded) break;
+            var worst = errors.Where(x => !excluded.Contains(x.Node)).OrderByDescending(x => x.RelativeError).FirstOrDefault();
+            if (worst is null) break;
+            excluded.Add(worst.Node);
+            kept.Add(worst.Node);
+            context.Outcome.Notes.Add($"kept '{worst.Node}' ({worst.OpType}) in float: its own relative error {worst.RelativeError:0.####}");
+            quantized = new DynamicQuantizer(config with { ExcludeNodes = excluded }).Quantize(pre);
+        }
+        if (accuracy.Goal is { } goal)
+        {
+            var nodes = kept.Count == 0 ? "none" : string.Join(", ", kept.Select(n => $"'{n}'"));
+            context.Outcome.Notes.Add(met
+                ? $"accuracy-aware: goal {goal} met after {round + 1} round(s); kept in float: {nodes}"
+                : $"accuracy-aware: goal {goal} not met after {round + 1} round(s) (at most {accuracy.MaxExcluded} nodes are kept in float); kept in float: {nodes}; checks.accuracy judges the artifact");
+        }
+        return quantized;
+    }
+
+    /// <summary>
+    /// A round's verdict and its wording. With a manifest goal: evaluate.metric, scored as the accuracy check scores
+    /// it, against the float model's own score. Without (bench): top-1 drop with labels, else 1 − cosine, within MaxDrop.
+    /// </summary>
+    private Func<NdArray, (bool Met, string Score)> RoundJudge(AccuracyTarget accuracy, NdArray reference, NdArray? labels)
+    {
+        if (accuracy.Goal is not { } goal)
+            return output =>
+            {
+                var drop = Drop(reference, output, labels);
+                return (drop <= accuracy.MaxDrop, $"drop {drop:0.####}");
+            };
+        var metric = goal.Metric.ToString().ToLowerInvariant();
+        var referenceScore = Score(goal.Metric, reference, reference, labels);
+        return output =>
+        {
+            var score = Score(goal.Metric, output, reference, labels);
+            // Six decimals: cosine goals sit close to 1 (0.99, 0.999), where four would round a miss up to the goal.
+            return (goal.IsMetBy(score, referenceScore), $"{metric} {score:0.######} (float {referenceScore:0.######}, drop {goal.Drop(score, referenceScore):0.######})");
+        };
+    }
+
+    private double Score(MetricKind metric, NdArray output, NdArray reference, NdArray? labels) =>
+        Scorer.Score(metric, output, reference, labels, location)
+        ?? throw new ModelBuildException(DiagnosticCodes.DataMismatch,
+            $"accuracy-aware quantization scores metric {metric.ToString().ToLowerInvariant()}, which needs labels in the evaluate data", location);
+
+    /// <summary>Batches as the build's evaluation runs them: a partial last batch too, unless the model's batch axis is fixed.</summary>
+    private IReadOnlyList<IReadOnlyDictionary<string, NdArray>> EvaluationBatches(EvaluationDataset data, ModelProto model, int batch)
+    {
+        var io = ModelInterfaceReader.Read(model, location);
+        if (BatchedRunner.HasFixedBatch(io)) return CalibrationData.Batches(data, model, batch, location).ToList();
+        var batches = new List<IReadOnlyDictionary<string, NdArray>>();
+        for (var start = 0; start < data.Count; start += batch)
+        {
+            var size = Math.Min(batch, data.Count - start);
+            batches.Add(data.Inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(start, size), StringComparer.Ordinal));
+        }
+        return batches;
     }
 
     /// <summary>Each candidate's own error: its float output against its quantized shadow fed the same float input.</summary>

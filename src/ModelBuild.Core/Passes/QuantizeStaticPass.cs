@@ -12,7 +12,18 @@ namespace ModelBuild.Passes;
 /// <summary>Accuracy-aware mode: keep the layers that add the most error in float until the drop is within bounds.</summary>
 /// <param name="Evaluate">Labelled data (top-1 drop) or unlabelled (1 − output cosine against the float model); null: the calibration data.</param>
 /// <param name="MaxDrop">Largest allowed drop of the score (top-1 as a fraction, or 1 − cosine).</param>
-public sealed record AccuracyTarget(EvaluateSpec? Evaluate, double MaxDrop, int MaxExcluded = 8);
+/// <param name="MaxExcluded">Most nodes kept in float before the loop gives up (the accuracy check then judges the artifact).</param>
+public sealed record AccuracyTarget(EvaluateSpec? Evaluate, double MaxDrop, int MaxExcluded = 8)
+{
+    /// <summary>
+    /// Dynamic quantization from a manifest: checks.accuracy scored with evaluate.metric, as the accuracy check will
+    /// score the artifact. When set it decides when the loop stops and <see cref="MaxDrop"/> is not read.
+    /// </summary>
+    public AccuracyGoal? Goal { get; init; }
+
+    /// <summary>With <see cref="Goal"/>: the batch size the evaluate data is run in, the build's evaluation batch.</summary>
+    public int JudgeBatch { get; init; } = 32;
+}
 
 /// <summary>Static int8 with calibration (see <see cref="QdqQuantizer"/>), optionally accuracy-aware.</summary>
 public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrationData, int samples, SourceLocation location, AccuracyTarget? accuracy = null) : IModelPass

@@ -30,7 +30,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     public ModelReport Run()
     {
         // Refuse what this version cannot do before spending time on the model.
-        foreach (var variant in spec.Variants) PassPlanner.Plan(variant, spec, options.FineTuner);
+        foreach (var variant in spec.Variants) PassPlanner.Plan(variant, spec, options.FineTuner, options.EvaluationBatch);
 
         // One instance of a TorchSharp module serves both the export and the reference, so they see the same weights.
         using var torchSharp = spec.Source.Kind == ModelSourceKind.TorchSharp && options.Torch is { } backend
@@ -139,7 +139,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     private void BuildVariant(VariantSpec variant, Dictionary<string, string> artifactPaths, ModelReport report)
     {
         var parent = VariantOrder.ParentOf(variant);
-        var passes = PassPlanner.Plan(variant, spec, options.FineTuner);
+        var passes = PassPlanner.Plan(variant, spec, options.FineTuner, options.EvaluationBatch);
         var input = artifactPaths[parent];
         var output = OutputLayout.VariantModel(Name, variant.Name.Value);
         var outputPath = staging.PathFor(output);

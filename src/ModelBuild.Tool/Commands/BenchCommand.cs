@@ -27,7 +27,7 @@ internal static class BenchCommand
     {
         var models = new Argument<string[]>("models")
         {
-            Description = "MODEL.onnx with optional ,calib=FILE (.npy/.npz) ,test=FILE (.npz with labels) ,variants=static+dynamic+fp16+pruned+pruned-static ,prune=AMOUNT (l1-structured, default 0.3) ,train=FILE (.npz: fine-tune the pruned model) ,epochs=N ,lr=RATE (default 0.001) ,schedule=cosine|none (default cosine) ,seq=N (length of other dynamic axes, default 128)",
+            Description = "MODEL.onnx with optional ,calib=FILE (.npy/.npz) ,test=FILE (.npz with labels) ,variants=static+dynamic+fp16+pruned+pruned-static ,prune=AMOUNT (l1-structured, default 0.3) ,train=FILE (.npz: fine-tune the pruned model) ,epochs=N ,lr=RATE (default 0.001) ,schedule=cosine|none (default cosine) ,seq=N (length of other dynamic axes, default 128) ,save=FILE.npz (write the evaluation inputs)",
             Arity = ArgumentArity.OneOrMore,
         };
         var samples = new Option<int>("--samples") { Description = "Calibration samples (default 128).", DefaultValueFactory = _ => 128 };
@@ -45,13 +45,13 @@ internal static class BenchCommand
 
     private sealed record BenchTarget(string Model, string? Calibration, string? Test, string[] Variants, int Sequence, int Batch, string? Vocab,
         double PruneAmount = 0.3, string? Train = null, int Epochs = 1, int RoundTo = 16, double LearningRate = 1e-3,
-        FinetuneSchedule Schedule = FinetuneSchedule.Cosine)
+        FinetuneSchedule Schedule = FinetuneSchedule.Cosine, string? SaveInputs = null)
     {
         public static BenchTarget Parse(string text)
         {
             var parts = text.Split(',');
             var options = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.Ordinal);
-            var unknown = options.Keys.Except(["calib", "test", "variants", "seq", "batch", "vocab", "prune", "train", "epochs", "round", "lr", "schedule"]).ToList();
+            var unknown = options.Keys.Except(["calib", "test", "variants", "seq", "batch", "vocab", "prune", "train", "epochs", "round", "lr", "schedule", "save"]).ToList();
             if (unknown.Count > 0)
                 throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown option(s) {string.Join(", ", unknown)} in '{text}'", Where);
             return new BenchTarget(Path.GetFullPath(parts[0]), options.GetValueOrDefault("calib"), options.GetValueOrDefault("test"),
@@ -69,7 +69,8 @@ internal static class BenchCommand
                     "none" => FinetuneSchedule.None,
                     null or "cosine" => FinetuneSchedule.Cosine,
                     var other => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: schedule '{other}' is not none or cosine", Where),
-                });
+                },
+                options.GetValueOrDefault("save"));
         }
     }
 
@@ -95,6 +96,8 @@ internal static class BenchCommand
             {
                 eval = Synthetic(io, 16, target.Sequence, target.Vocab);
             }
+            // save=FILE.npz: the rows measured here, one array per input, e.g. as a deploy.yaml's evaluate data.
+            if (target.SaveInputs is { } save) NpzWriter.Write(save, eval);
             // Latency input: the first `batch` samples (batch 1 by default; a fixed-batch model takes its own).
             var latencyBatch = BatchedRunner.BatchSizeFor(io, target.Batch);
             var one = eval.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(0, latencyBatch));

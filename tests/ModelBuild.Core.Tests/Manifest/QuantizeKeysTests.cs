@@ -17,7 +17,7 @@ public sealed class QuantizeKeysTests
     [Fact]
     public void New_quantize_and_fp16_keys_bind()
     {
-        using var ws = new ManifestWorkspace("m.onnx", "c.npy");
+        using var ws = new ManifestWorkspace("m.onnx", "c.npy", "t.npz");
         var v = ws.Parse(Head + """
 
                   - name: q
@@ -30,6 +30,9 @@ public sealed class QuantizeKeysTests
                       calibration: { data: c.npy }
                   - name: h
                     fp16: { block_ops: [Resize, TopK] }
+                evaluate: { data: t.npz }
+                checks:
+                  accuracy: { max_drop: 0.01 }
             """)!.Models[0].Variants;
         var q = v[0].Quantize!;
         Assert.Equal(QuantizeFormat.QOperator, q.Format);
@@ -53,6 +56,73 @@ public sealed class QuantizeKeysTests
         Assert.Equal(QuantizeFormat.Qdq, v[0].Quantize!.Format);
         Assert.False(v[0].Quantize!.Symmetric || v[0].Quantize!.ReduceRange || v[0].Quantize!.AccuracyAware);
         Assert.Null(v[1].Fp16!.BlockOps);
+    }
+
+    [Theory]
+    [InlineData("min: 0.99")]
+    [InlineData("max_drop: 0.01")]
+    [InlineData("max_drop_percent: 1")]
+    public void Accuracy_aware_dynamic_binds_with_any_accuracy_threshold(string threshold)
+    {
+        using var ws = new ManifestWorkspace("m.onnx", "t.npz");
+        var model = ws.Parse(Head + $$"""
+
+                  - name: q
+                    quantize: { mode: dynamic, per_channel: true, accuracy_aware: true }
+                evaluate: { data: t.npz, metric: cosine }
+                checks:
+                  accuracy: { {{threshold}} }
+            """)!.Models[0];
+        Assert.Empty(ws.Diagnostics);
+        var q = model.Variants[0].Quantize!;
+        Assert.Equal(QuantizeMode.Dynamic, q.Mode);
+        Assert.True(q.AccuracyAware);
+        Assert.Equal((7, 55), (q.AccuracyAwareLocation!.Line, q.AccuracyAwareLocation.Column));
+        Assert.Equal(MetricKind.Cosine, model.Evaluate!.Metric);
+    }
+
+    [Fact]
+    public void Accuracy_aware_dynamic_without_checks_accuracy_is_refused_at_the_key()
+    {
+        using var ws = new ManifestWorkspace("m.onnx", "t.npz");
+        var d = ws.ExpectSingle(Head + """
+
+                  - name: q
+                    quantize: { mode: dynamic, accuracy_aware: true }
+                evaluate: { data: t.npz, metric: cosine }
+            """, DiagnosticCodes.MissingKey, 7, 36);
+        Assert.Contains("checks.accuracy", d.Message);
+    }
+
+    [Fact]
+    public void Accuracy_aware_static_still_needs_max_drop()
+    {
+        using var ws = new ManifestWorkspace("m.onnx", "c.npy", "t.npz");
+        var d = ws.ExpectSingle(Head + """
+
+                  - name: q
+                    quantize:
+                      mode: static
+                      accuracy_aware: true
+                      calibration: { data: c.npy }
+                evaluate: { data: t.npz }
+                checks:
+                  accuracy: { min: 0.8 }
+            """, DiagnosticCodes.MissingKey, 9, 11);
+        Assert.Contains("max_drop", d.Message);
+    }
+
+    [Fact]
+    public void Accuracy_aware_false_needs_no_checks()
+    {
+        using var ws = new ManifestWorkspace("m.onnx");
+        var v = ws.Parse(Head + """
+
+                  - name: q
+                    quantize: { mode: dynamic, accuracy_aware: false }
+            """)!.Models[0].Variants;
+        Assert.Empty(ws.Diagnostics);
+        Assert.False(v[0].Quantize!.AccuracyAware);
     }
 
     [Fact]

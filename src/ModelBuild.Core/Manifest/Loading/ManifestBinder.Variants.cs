@@ -82,8 +82,6 @@ internal sealed partial class ManifestBinder
         {
             if (map.KeyNode("format") is { } k1)
                 reader.Report(DiagnosticCodes.InvalidValue, $"'quantize.format' applies to static quantization only {ctx}; dynamic quantization always writes MatMulInteger", k1);
-            if (accuracyAware && map.KeyNode("accuracy_aware") is { } k2)
-                reader.Report(DiagnosticCodes.InvalidValue, $"'quantize.accuracy_aware' needs static quantization {ctx}", k2);
         }
 
         CalibrationSpec? calibration = null;
@@ -122,6 +120,7 @@ internal sealed partial class ManifestBinder
             Symmetric = symmetric,
             ReduceRange = reduceRange,
             AccuracyAware = accuracyAware,
+            AccuracyAwareLocation = accuracyAware && map.KeyNode("accuracy_aware") is { } aaKey ? reader.At(aaKey) : null,
             Calibration = calibration,
             ExcludeOps = ops,
             ExcludeNodes = nodes,
