@@ -3,6 +3,7 @@ using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes.Pruning;
+using ModelBuild.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -52,6 +53,9 @@ public sealed class OnnxFineTuner : IFineTuner
         var inputs = io.Inputs.ToDictionary(i => i.Name, i => AsFloat(TorchTensors.ToTensor(arrays[i.Name].Slice(0, count))), StringComparer.Ordinal);
         var labelsArray = TorchTensors.ToTensor(arrays[EvaluationDataset.LabelsName].Slice(0, count));
         var labels = settings.Loss == FinetuneLoss.CrossEntropy ? labelsArray.to(ScalarType.Int64) : labelsArray.to(ScalarType.Float32);
+        var teacherProbabilities = settings is { Distill: > 0, Teacher: { } teacher }
+            ? softmax(TeacherLogits(teacher, io, arrays, count, location) / settings.Temperature, 1)
+            : null;
         var masks = keepZeros
             ? graph.Parameters.Where(p => p.Value.dim() >= 2).ToDictionary(p => p.Key, p => p.Value.detach().ne(0).to(ScalarType.Float32))
             : new Dictionary<string, Tensor>();
@@ -65,6 +69,7 @@ public sealed class OnnxFineTuner : IFineTuner
             ? optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.Epochs * stepsPerEpoch, eta_min: 0)
             : null;
 
+        graph.Training = true;
         var rng = new Random(settings.Seed);
         var order = Enumerable.Range(0, count).ToArray();
         var losses = new List<double>();
@@ -77,11 +82,16 @@ public sealed class OnnxFineTuner : IFineTuner
                 cancellation.ThrowIfCancellationRequested();
                 using var step = NewDisposeScope();
                 var size = Math.Min(settings.BatchSize, count - start);
+                // Batch statistics of one sample are undefined (PyTorch refuses them); a lone last sample waits for the next epoch.
+                if (size < 2 && count > 1) continue;
                 var index = tensor(order.AsSpan(start, size).ToArray().Select(i => (long)i).ToArray());
                 var batch = inputs.ToDictionary(kv => kv.Key, kv => kv.Value.index_select(0, index), StringComparer.Ordinal);
                 var output = graph.Forward(batch);
                 var target = labels.index_select(0, index);
                 var loss = settings.Loss == FinetuneLoss.CrossEntropy ? F.cross_entropy(output, target) : F.mse_loss(output, target.reshape(output.shape));
+                if (teacherProbabilities is not null)
+                    loss = (1 - settings.Distill) * loss
+                        + settings.Distill * Distillation(output, teacherProbabilities.index_select(0, index), settings.Temperature);
                 optimizer.zero_grad();
                 loss.backward();
                 optimizer.step();
@@ -97,6 +107,32 @@ public sealed class OnnxFineTuner : IFineTuner
         graph.WriteBack();
         File.WriteAllBytes(outputOnnx, OnnxModelFile.Serialize(model));
         return new FineTuneResult(losses, count);
+    }
+
+    /// <summary>
+    /// KL(teacher ‖ student) on temperature-softened class probabilities, scaled by T² so its gradients keep the
+    /// size of the cross-entropy term's whatever the temperature (Hinton et al., 2015).
+    /// </summary>
+    private static Tensor Distillation(Tensor studentLogits, Tensor teacherProbabilities, double temperature)
+    {
+        var studentLog = F.log_softmax(studentLogits / temperature, 1);
+        var kl = (teacherProbabilities * (teacherProbabilities.clamp_min(1e-12).log() - studentLog)).sum(1).mean();
+        return kl * (temperature * temperature);
+    }
+
+    /// <summary>The teacher's first output on the training samples, run once by ONNX Runtime before training starts.</summary>
+    private static Tensor TeacherLogits(string teacherOnnx, ModelInterface io, IReadOnlyDictionary<string, NdArray> arrays, int count, SourceLocation location)
+    {
+        using var runner = new ModelRunner(teacherOnnx, location, intraOpThreads: Math.Max(1, Environment.ProcessorCount));
+        const int chunk = 256;
+        var parts = new List<NdArray>();
+        for (var start = 0; start < count; start += chunk)
+        {
+            var size = Math.Min(chunk, count - start);
+            var batch = io.Inputs.ToDictionary(i => i.Name, i => arrays[i.Name].Slice(start, size), StringComparer.Ordinal);
+            parts.Add(runner.Run(batch)[io.Outputs[0].Name]);
+        }
+        return AsFloat(TorchTensors.ToTensor(NdArrayConcat.AlongFirstAxis(parts)));
     }
 
     private static Tensor AsFloat(Tensor t) => t.dtype == ScalarType.Float32 ? t : t.to(ScalarType.Float32);

@@ -10,9 +10,12 @@ namespace ModelBuild.Torch;
 
 /// <summary>
 /// An ONNX graph run by libtorch with autograd, for fine-tuning: the op families of CNNs and MLPs (Conv, Gemm,
-/// MatMul, BatchNormalization with its running statistics fixed, activations, pooling, Flatten/Reshape, Concat,
-/// elementwise arithmetic). Conv/Gemm/MatMul weights and biases and BatchNorm scale/shift are trainable parameters;
-/// <see cref="WriteBack"/> stores them into the model's initializers again.
+/// MatMul, BatchNormalization, activations, pooling, Flatten/Reshape, Concat, elementwise arithmetic).
+/// Conv/Gemm/MatMul weights and biases and BatchNorm scale/shift are trainable parameters. In <see cref="Training"/>
+/// mode BatchNormalization normalizes with batch statistics and updates its running mean and variance, as PyTorch's
+/// <c>model.train()</c> does: after pruning, the layers behind a removed channel see different activations, and
+/// statistics recorded on the unpruned model would mis-normalize them. <see cref="WriteBack"/> stores parameters and
+/// running statistics into the model's initializers again.
 /// </summary>
 internal sealed class OnnxTorchGraph : IDisposable
 {
@@ -25,6 +28,10 @@ internal sealed class OnnxTorchGraph : IDisposable
     private readonly ModelProto _model;
     private readonly GraphEditor _g;
     private readonly Dictionary<string, Tensor> _constants = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _runningStatistics = new(StringComparer.Ordinal);
+
+    /// <summary>BatchNormalization uses batch statistics and updates its running ones (see the class summary).</summary>
+    public bool Training { get; set; }
 
     public OnnxTorchGraph(ModelProto model, SourceLocation location)
     {
@@ -46,6 +53,9 @@ internal sealed class OnnxTorchGraph : IDisposable
             int[] slots = node.OpType switch { "Conv" or "Gemm" => [1, 2], "MatMul" => [1], "BatchNormalization" => [1, 2], _ => [] };
             foreach (var s in slots)
                 if (node.Input.Count > s && _g.Initializers.TryGetValue(node.Input[s], out var t) && t.DataType == TensorData.Float) trainable.Add(t.Name);
+            if (node.OpType == "BatchNormalization")
+                foreach (var s in new[] { 3, 4 })
+                    if (_g.Initializers.TryGetValue(node.Input[s], out var t) && t.DataType == TensorData.Float) _runningStatistics.Add(t.Name);
         }
         foreach (var t in model.Graph.Initializer)
         {
@@ -78,7 +88,8 @@ internal sealed class OnnxTorchGraph : IDisposable
                 "Gemm" => Gemm(node, x, Get(node.Input[1]), Opt(2)),
                 "MatMul" => matmul(x, Get(node.Input[1])),
                 "BatchNormalization" => F.batch_norm(x, Get(node.Input[3]), Get(node.Input[4]), Get(node.Input[1]), Get(node.Input[2]),
-                    false, 0.1, GraphEditor.AttrFloat(node, "epsilon", 1e-5f)),
+                    Training && _runningStatistics.Contains(node.Input[3]) && _runningStatistics.Contains(node.Input[4]),
+                    1 - GraphEditor.AttrFloat(node, "momentum", 0.9f), GraphEditor.AttrFloat(node, "epsilon", 1e-5f)),
                 "Relu" => F.relu(x),
                 "LeakyRelu" => F.leaky_relu(x, GraphEditor.AttrFloat(node, "alpha", 0.01f)),
                 "Sigmoid" => x.sigmoid(),
@@ -108,7 +119,8 @@ internal sealed class OnnxTorchGraph : IDisposable
     /// <summary>Stores the trained parameters into the model's initializers (same names, same shapes).</summary>
     public void WriteBack()
     {
-        foreach (var (name, p) in Parameters)
+        var trained = Parameters.Select(p => (p.Key, (Tensor)p.Value)).Concat(_runningStatistics.Select(n => (n, _constants[n])));
+        foreach (var (name, p) in trained)
         {
             using var c = p.detach().cpu().contiguous();
             var t = _g.Initializers[name];

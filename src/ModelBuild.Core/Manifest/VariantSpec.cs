@@ -151,5 +151,11 @@ public sealed class FinetuneSpec
     public FinetuneOptimizer Optimizer { get; init; } = FinetuneOptimizer.Adam;
     public FinetuneLoss Loss { get; init; } = FinetuneLoss.CrossEntropy;
     public FinetuneSchedule Schedule { get; init; } = FinetuneSchedule.Cosine;
+
+    /// <summary>Weight of the distillation term (the unpruned model as teacher); 0 = labels only.</summary>
+    public double Distill { get; init; }
+
+    /// <summary>Softmax temperature of the distillation term.</summary>
+    public double Temperature { get; init; } = 2;
     public required SourceLocation Location { get; init; }
 }

@@ -85,7 +85,9 @@ public sealed class PrunePass(PruneConfig config, SourceLocation location, Prune
             if (config.FineTune is { } settings)
             {
                 var tunedPath = Path.Combine(work, $"step{step}.tuned.onnx");
-                tuned = tuner!.FineTune(path, tunedPath, settings, keepZeros: !Structured, location, context.Cancellation);
+                // The unpruned input is the teacher: its outputs are what the pruned model should keep producing.
+                var run = settings.Distill > 0 ? settings with { Teacher = context.InputPath } : settings;
+                tuned = tuner!.FineTune(path, tunedPath, run, keepZeros: !Structured, location, context.Cancellation);
                 path = tunedPath;
                 next = OnnxModelFile.Load(path, location);
                 if (!Structured) sparsity = Recount(next, sparsity);

@@ -27,7 +27,7 @@ internal static class BenchCommand
     {
         var models = new Argument<string[]>("models")
         {
-            Description = "MODEL.onnx with optional ,calib=FILE (.npy/.npz) ,test=FILE (.npz with labels) ,variants=static+dynamic+fp16+pruned+pruned-static ,prune=AMOUNT (l1-structured, default 0.3) ,train=FILE (.npz: fine-tune the pruned model) ,epochs=N ,lr=RATE (default 0.001) ,schedule=cosine|none (default cosine) ,seq=N (length of other dynamic axes, default 128) ,save=FILE.npz (write the evaluation inputs)",
+            Description = "MODEL.onnx with optional ,calib=FILE (.npy/.npz) ,test=FILE (.npz with labels) ,variants=static+dynamic+fp16+pruned+pruned-static ,prune=AMOUNT (l1-structured, default 0.3) ,train=FILE (.npz: fine-tune the pruned model) ,epochs=N ,lr=RATE (default 0.001) ,schedule=cosine|none (default cosine) ,distill=W (weight of distillation from the unpruned model, default 0) ,seq=N (length of other dynamic axes, default 128) ,save=FILE.npz (write the evaluation inputs)",
             Arity = ArgumentArity.OneOrMore,
         };
         var samples = new Option<int>("--samples") { Description = "Calibration samples (default 128).", DefaultValueFactory = _ => 128 };
@@ -45,13 +45,13 @@ internal static class BenchCommand
 
     private sealed record BenchTarget(string Model, string? Calibration, string? Test, string[] Variants, int Sequence, int Batch, string? Vocab,
         double PruneAmount = 0.3, string? Train = null, int Epochs = 1, int RoundTo = 16, double LearningRate = 1e-3,
-        FinetuneSchedule Schedule = FinetuneSchedule.Cosine, string? SaveInputs = null)
+        FinetuneSchedule Schedule = FinetuneSchedule.Cosine, string? SaveInputs = null, double Distill = 0)
     {
         public static BenchTarget Parse(string text)
         {
             var parts = text.Split(',');
             var options = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.Ordinal);
-            var unknown = options.Keys.Except(["calib", "test", "variants", "seq", "batch", "vocab", "prune", "train", "epochs", "round", "lr", "schedule", "save"]).ToList();
+            var unknown = options.Keys.Except(["calib", "test", "variants", "seq", "batch", "vocab", "prune", "train", "epochs", "round", "lr", "schedule", "save", "distill"]).ToList();
             if (unknown.Count > 0)
                 throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown option(s) {string.Join(", ", unknown)} in '{text}'", Where);
             return new BenchTarget(Path.GetFullPath(parts[0]), options.GetValueOrDefault("calib"), options.GetValueOrDefault("test"),
@@ -70,7 +70,8 @@ internal static class BenchCommand
                     null or "cosine" => FinetuneSchedule.Cosine,
                     var other => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: schedule '{other}' is not none or cosine", Where),
                 },
-                options.GetValueOrDefault("save"));
+                options.GetValueOrDefault("save"),
+                options.TryGetValue("distill", out var d) ? double.Parse(d, System.Globalization.CultureInfo.InvariantCulture) : 0);
         }
     }
 
@@ -117,13 +118,13 @@ internal static class BenchCommand
             {
                 if (pruned is not null) return pruned;
                 pruned = Path.Combine(work, "pruned.onnx");
-                var fineTune = target.Train is { } train ? new FineTuneSettings(train, target.Epochs, LearningRate: target.LearningRate, Schedule: target.Schedule) : null;
+                var fineTune = target.Train is { } train ? new FineTuneSettings(train, target.Epochs, LearningRate: target.LearningRate, Schedule: target.Schedule, Distill: target.Distill) : null;
                 new PrunePass(new PruneConfig(PruneMethod.L1Structured, [target.PruneAmount], FineTune: fineTune, RoundTo: target.RoundTo), Where, tuner: fineTune is null ? null : new ModelBuild.Torch.OnnxFineTuner())
                     .Run(new PassContext(target.Model, pruned, "bench", "pruned", CancellationToken.None));
                 return pruned;
             }
             var pruneLabel = $"pruned {target.PruneAmount:0.##}/{target.RoundTo}" + (target.Train is null ? "" : $" +ft{target.Epochs}"
-            + (target.LearningRate != 1e-3 ? $" lr {target.LearningRate:0.#####}" : "") + (target.Schedule == FinetuneSchedule.None ? " const lr" : ""));
+            + (target.LearningRate != 1e-3 ? $" lr {target.LearningRate:0.#####}" : "") + (target.Schedule == FinetuneSchedule.None ? " const lr" : "") + (target.Distill > 0 ? $" kd {target.Distill:0.##}" : ""));
             foreach (var v in variants)
             {
                 var outPath = Path.Combine(work, v + ".onnx");

@@ -169,6 +169,25 @@ public sealed class ManifestLoaderErrorTests
     }
 
     [Fact]
+    public void DistillationIsAWeightAndNeedsTheClassificationLoss()
+    {
+        using var ws = new ManifestWorkspace("models/m.onnx", "data/train.npz");
+        Assert.Null(ws.Parse("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                variants:
+                  - name: a
+                    prune: { method: l1-structured, amount: 0.3, finetune: { data: data/train.npz, distill: 1.5, temperature: 0 } }
+                  - name: b
+                    prune: { method: l1-structured, amount: 0.3, finetune: { data: data/train.npz, loss: mse, distill: 0.5 } }
+            """));
+        Assert.Equal([(7, 97), (7, 115), (9, 99)], Found(ws).Select(x => (x.Line, x.Column)).Order().ToList());
+        Assert.Contains(ws.Diagnostics, d => d.Message.Contains("'prune.finetune.distill' needs loss: cross_entropy"));
+    }
+
+    [Fact]
     public void BadEnumValueListsTheAllowedOnes()
     {
         using var ws = Workspace();

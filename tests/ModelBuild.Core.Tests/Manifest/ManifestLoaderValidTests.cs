@@ -131,6 +131,8 @@ public sealed class ManifestLoaderValidTests
         Assert.Equal(FinetuneOptimizer.Sgd, v[0].Prune!.Finetune!.Optimizer);
         Assert.Equal(FinetuneLoss.Mse, v[0].Prune!.Finetune!.Loss);
         Assert.Equal(FinetuneSchedule.None, v[0].Prune!.Finetune!.Schedule);
+        Assert.Equal(0, v[0].Prune!.Finetune!.Distill); // off unless asked for
+        Assert.Equal(2, v[0].Prune!.Finetune!.Temperature);
 
         Assert.Equal("slim", v[1].From.Value);
         Assert.Equal((27, 15), (v[1].From.Location.Line, v[1].From.Location.Column));

@@ -61,7 +61,7 @@ public sealed class ReportWriterTests
         var rows = doc.Descendants(H + "table").Single().Element(H + "tbody")!.Elements(H + "tr").ToList();
         Assert.Equal(2, rows.Count);
         Assert.Contains("0.905", rows[0].Value);
-        Assert.Contains("12", rows[0].Elements(H + "td").ElementAt(11).Value);
+        Assert.Contains("12", rows[0].Elements(H + "td").ElementAt(13).Value); // peak memory (MB)
 
         var svgs = doc.Descendants(S + "svg").ToList();
         Assert.Equal(3, svgs.Count);

@@ -182,6 +182,11 @@ internal sealed partial class ManifestBinder
             var optimizer = ft["optimizer"] is { } o ? reader.Enum(o, "prune.finetune.optimizer", EnumNames.Optimizer) : null;
             var loss = ft["loss"] is { } l ? reader.Enum(l, "prune.finetune.loss", EnumNames.Loss) : null;
             var schedule = ft["schedule"] is { } sc ? reader.Enum(sc, "prune.finetune.schedule", EnumNames.Schedule) : null;
+            var distill = ft["distill"] is { } ds ? reader.Number(ds, "prune.finetune.distill", 0, 1) : null;
+            var temperature = ft["temperature"] is { } tp ? reader.Number(tp, "prune.finetune.temperature", 0, 100, minExclusive: true) : null;
+            // Distillation matches class probabilities, so it needs the classification loss.
+            if (distill > 0 && loss == FinetuneLoss.Mse && ft.KeyNode("distill") is { } dk)
+                reader.Report(DiagnosticCodes.InvalidValue, $"'prune.finetune.distill' needs loss: cross_entropy (distillation matches class probabilities) {ctx}", dk);
             finetune = new FinetuneSpec
             {
                 Data = data ?? "",
@@ -192,6 +197,8 @@ internal sealed partial class ManifestBinder
                 Optimizer = optimizer ?? FinetuneOptimizer.Adam,
                 Loss = loss ?? FinetuneLoss.CrossEntropy,
                 Schedule = schedule ?? FinetuneSchedule.Cosine,
+                Distill = distill ?? 0,
+                Temperature = temperature ?? 2,
                 Location = ft.Location,
             };
         }

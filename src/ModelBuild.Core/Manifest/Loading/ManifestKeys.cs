@@ -17,7 +17,7 @@ internal static class ManifestKeys
     public static readonly string[] Exclude = ["ops", "nodes"];
     public static readonly string[] Fp16 = ["keep_io_types", "block_ops"];
     public static readonly string[] Prune = ["method", "amount", "n", "round_to", "finetune"];
-    public static readonly string[] Finetune = ["data", "samples", "epochs", "batch_size", "learning_rate", "optimizer", "loss", "schedule"];
+    public static readonly string[] Finetune = ["data", "samples", "epochs", "batch_size", "learning_rate", "optimizer", "loss", "schedule", "distill", "temperature"];
     public static readonly string[] Evaluate = ["data", "metric", "samples"];
     // evaluate.data mapping forms: the key naming the data picks the form; each form takes only its own keys.
     public static readonly string[] EvaluateData = ["inputs", "labels", "csv", "label_column", "input", "images", "size", "crop", "mean", "std", "layout", "scale", "idx"];

@@ -5,6 +5,9 @@ namespace ModelBuild.Passes.Pruning;
 
 /// <param name="Data">.npz with one array per model input plus <c>labels</c> (class ids for cross_entropy, targets for mse).</param>
 /// <param name="Schedule">Learning rate over the run: constant, or cosine-annealed per step from <c>LearningRate</c> to 0.</param>
+/// <param name="Distill">Weight of knowledge distillation from <c>Teacher</c> (0..1); the labels' cross-entropy gets 1 − Distill.</param>
+/// <param name="Temperature">Softmax temperature both logits are divided by in the distillation term.</param>
+/// <param name="Teacher">The ONNX model whose outputs are the soft targets (PrunePass: the unpruned input model).</param>
 public sealed record FineTuneSettings(
     string Data,
     int Epochs = 1,
@@ -14,10 +17,14 @@ public sealed record FineTuneSettings(
     FinetuneLoss Loss = FinetuneLoss.CrossEntropy,
     int Seed = 20240611,
     int? Samples = null,
-    FinetuneSchedule Schedule = FinetuneSchedule.Cosine)
+    FinetuneSchedule Schedule = FinetuneSchedule.Cosine,
+    double Distill = 0,
+    double Temperature = 2,
+    string? Teacher = null)
 {
     public static FineTuneSettings From(FinetuneSpec spec) =>
-        new(spec.Data, spec.Epochs, spec.BatchSize, spec.LearningRate, spec.Optimizer, spec.Loss, Samples: spec.Samples, Schedule: spec.Schedule);
+        new(spec.Data, spec.Epochs, spec.BatchSize, spec.LearningRate, spec.Optimizer, spec.Loss, Samples: spec.Samples, Schedule: spec.Schedule,
+            Distill: spec.Distill, Temperature: spec.Temperature);
 }
 
 /// <summary>Mean training loss of each epoch.</summary>
