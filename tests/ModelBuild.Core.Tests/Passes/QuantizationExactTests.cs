@@ -156,6 +156,41 @@ public sealed class QuantizationExactTests
         Assert.Equal(expected, actual);
     }
 
+    /// <summary>
+    /// Before opset 13 Softmax/LogSoftmax normalize over the whole block flattened at 'axis'; the upgrade must keep
+    /// exactly that (ONNX Runtime runs the opset-11 original as the reference), for a middle axis, the last axis, -1.
+    /// </summary>
+    [Theory]
+    [InlineData("Softmax", 1L)]
+    [InlineData("Softmax", 3L)]
+    [InlineData("LogSoftmax", 2L)]
+    [InlineData("Softmax", -1L)]
+    public void Opset_11_softmax_family_keeps_its_flattened_meaning(string op, long axis)
+    {
+        var model = NewModel(11, irVersion: 6);
+        var g = model.Graph;
+        g.Input.Add(Value("x", TensorData.Float, 2, 3, 2, 4));
+        g.Output.Add(Value("y", TensorData.Float, 2, 3, 2, 4));
+        var softmax = Node(op, ["x"], ["y"], "attention_probs");
+        softmax.Attribute.Add(new AttributeProto { Name = "axis", I = axis, Type = AttributeProto.Types.AttributeType.Int });
+        g.Node.Add(softmax);
+        using var dir = new TempDir();
+        var values = Enumerable.Range(0, 48).Select(i => MathF.Sin(i * 0.7f) * 3).ToArray();
+        var x = new Dictionary<string, NdArray> { ["x"] = Floats([2, 3, 2, 4], values) };
+        var expected = (float[])Run(Save(model, dir.Path, "v11.onnx"), x)["y"].Data;
+
+        var editor = new GraphEditor(model);
+        OpsetUpgrader.Upgrade(editor, Where);
+        editor.TopologicalSort();
+
+        Assert.Equal(13, editor.Opset);
+        string[] rewritten = axis == -1 ? [op] : ["Flatten", "Reshape", "Shape", op];
+        Assert.Equal(rewritten.Order(StringComparer.Ordinal), model.Graph.Node.Select(n => n.OpType).Order(StringComparer.Ordinal));
+        var actual = (float[])Run(Save(model, dir.Path, "v13.onnx"), x)["y"].Data;
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.All(expected.Zip(actual), p => Assert.Equal(p.First, p.Second, 5));
+    }
+
     [Fact]
     public void Pre_13_upsample_is_refused_with_MB2030()
     {

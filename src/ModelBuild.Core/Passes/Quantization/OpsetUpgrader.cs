@@ -6,8 +6,9 @@ namespace ModelBuild.Passes.Quantization;
 
 /// <summary>
 /// Raises the default-domain opset to <see cref="Target"/> (13: per-channel QuantizeLinear/DequantizeLinear axis).
-/// Ops whose signature changed between the model's opset and 13 are rewritten (attributes that became inputs);
-/// ops whose semantics changed in ways a rewrite cannot prove safe are refused with MB2030 naming them.
+/// Ops whose signature changed between the model's opset and 13 are rewritten (attributes that became inputs; the
+/// 2-D softmax family as Flatten → softmax → Reshape); ops whose semantics changed in ways a rewrite cannot prove
+/// safe are refused with MB2030 naming them.
 /// </summary>
 public static class OpsetUpgrader
 {
@@ -20,9 +21,6 @@ public static class OpsetUpgrader
         ["Upsample"] = "Upsample was replaced by Resize in opset 10",
         ["Resize"] = "Resize changed its inputs and coordinate modes in opset 11",
         ["Scatter"] = "Scatter was replaced by ScatterElements in opset 11",
-        ["Softmax"] = "Softmax before opset 13 flattens its input to 2-D at 'axis'",
-        ["LogSoftmax"] = "LogSoftmax before opset 13 flattens its input to 2-D at 'axis'",
-        ["Hardmax"] = "Hardmax before opset 13 flattens its input to 2-D at 'axis'",
         ["TopK"] = "TopK took 'k' as an attribute before opset 10",
         ["Loop"] = "subgraphs are not upgraded",
         ["If"] = "subgraphs are not upgraded",
@@ -41,7 +39,7 @@ public static class OpsetUpgrader
                 $"the model imports opset {from}; quantization needs opset {Target} and ModelBuild upgrades only from opset {Oldest} on. Re-export the model with a newer opset.", location);
 
         var blocking = g.Graph.Node
-            .Where(n => n.Domain is "" or "ai.onnx" && Refused.ContainsKey(n.OpType) && !(n.OpType is "Softmax" or "LogSoftmax" or "Hardmax" && from >= 13) && !(n.OpType == "TopK" && from >= 10) && !(n.OpType == "Resize" && from >= 11))
+            .Where(n => n.Domain is "" or "ai.onnx" && Refused.ContainsKey(n.OpType) && !(n.OpType == "TopK" && from >= 10) && !(n.OpType == "Resize" && from >= 11))
             .Select(n => n.OpType).Distinct().ToList();
         if (blocking.Count > 0)
             throw new ModelBuildException(DiagnosticCodes.PassFailed,
@@ -86,6 +84,9 @@ public static class OpsetUpgrader
                     node.Input.Add(g.AddInitializer(TensorData.FromInt64s(node.Name + "_pads", [pads.Length], pads)).Name);
                     node.Input.Add(g.AddInitializer(TensorData.FromFloats(node.Name + "_value", [], [value])).Name);
                     break;
+                case "Softmax" or "LogSoftmax" or "Hardmax":
+                    UpgradeSoftmaxFamily(g, node);
+                    break;
                 case "Slice" when from < 10:
                     var starts = GraphEditor.Attr(node, "starts")?.Ints.ToArray() ?? [];
                     var ends = GraphEditor.Attr(node, "ends")?.Ints.ToArray() ?? [];
@@ -99,6 +100,30 @@ public static class OpsetUpgrader
         g.Opset = Target;
         if (g.Model.IrVersion < 7) g.Model.IrVersion = 7; // opset 13 needs IR 7
         g.Refresh();
+    }
+
+    /// <summary>
+    /// Before opset 13 these ops flatten their input to 2-D at 'axis' (default 1) and normalize over the whole
+    /// trailing block; from 13 on they normalize over 'axis' alone. axis = -1 means the same thing in both. Any other
+    /// axis is rewritten to the old meaning exactly, whatever the rank: Flatten(axis) → op over axis 1 → Reshape back
+    /// to the input's shape.
+    /// </summary>
+    private static void UpgradeSoftmaxFamily(GraphEditor g, NodeProto node)
+    {
+        var axis = GraphEditor.AttrInt(node, "axis", 1);
+        if (axis == -1) return;
+        var input = node.Input[0];
+        var output = node.Output[0];
+        var flat = g.UniqueName(node.Name + "_flat");
+        var flatResult = g.UniqueName(node.Name + "_2d");
+        var shape = g.UniqueName(node.Name + "_shape");
+        g.AddNode("Shape", [input], [shape], node.Name + "_shape");
+        var flatten = g.AddNode("Flatten", [input], [flat], node.Name + "_flatten");
+        GraphEditor.SetAttr(flatten, "axis", axis);
+        node.Input[0] = flat;
+        node.Output[0] = flatResult;
+        GraphEditor.SetAttr(node, "axis", 1L);
+        g.AddNode("Reshape", [flatResult, shape], [output], node.Name + "_reshape");
     }
 
     private static void AttributeToInput(GraphEditor g, NodeProto node, string attribute, int position)
