@@ -186,7 +186,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         var paired = new PairedLatency(options.IntraOpThreads);
         foreach (var artifact in report.Artifacts.Skip(1))
         {
-            var p50Ratio = paired.Ratio(artifactPaths[baseReport.Name], artifactPaths[artifact.Name], inputs, latencyBatch, spec.Source.Location, options.Cancellation);
+            var p50Ratio = paired.Ratio(artifactPaths[baseReport.Name], artifactPaths[artifact.Name], inputs, spec.Source.Location, options.Cancellation);
             artifact.VsBase = new BaseComparisonReport(
                 Math.Round((double)artifact.SizeBytes / Math.Max(1, baseReport.SizeBytes), 4), Math.Round(p50Ratio, 3));
         }
