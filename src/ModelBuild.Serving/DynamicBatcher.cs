@@ -4,13 +4,14 @@ using ModelBuild.Runtime;
 namespace ModelBuild.Serving;
 
 /// <summary>
-/// Dynamic batching. A request that finds the model idle, nothing queued and no other request being received runs
-/// the session on its own thread at once, like the unbatched server: no queue, no thread hop. Otherwise it queues;
-/// a worker takes what is queued (up to the max batch, same per-row shapes), concatenates it along the batch axis,
-/// runs the model once and hands each request its rows. A batch waits up to the max queue delay only while other
-/// requests are still being received, so a lone client never pays the delay, while a busy server batches whatever
-/// piled up while the model was running. Workers sleep on signals; only the last sub-millisecond of a queue delay,
-/// which timers cannot measure, is spent yielding.
+/// Dynamic batching. While requests come one at a time (the last execution served one), a request that finds the
+/// model idle, nothing queued and no other request being received runs the session on its own thread at once, like
+/// the unbatched server: no queue, no thread hop. Otherwise it queues, and a batch runner (one per instance, started
+/// when work needs one) takes what is queued (up to the max batch, same per-row shapes), concatenates it along the
+/// batch axis, runs the model once and hands each request its rows. A batch waits up to the max queue delay only
+/// while other requests are still being received, so a lone client never pays the delay, while a busy server
+/// batches whatever piled up while the model was running. Nothing polls: a waiting batch sleeps on a signal, and
+/// only the last sub-millisecond of a queue delay, which timers cannot measure, is spent yielding.
 /// </summary>
 public sealed class DynamicBatcher : IAsyncDisposable
 {
@@ -18,22 +19,22 @@ public sealed class DynamicBatcher : IAsyncDisposable
     private readonly ServerMetrics _metrics;
     private readonly int _maxQueueLength;
     private readonly long _maxDelayTicks;
-    private readonly Task[] _workers;
 
     // Everything below is guarded by _lock (except _arriving, which is also changed with Interlocked).
     private readonly Lock _lock = new();
     private readonly Queue<Pending> _queue = new();
-    // Executions in progress, direct or by workers; at most Workers.
+    // Instances in use: direct runs plus batch runners; at most Workers.
     private int _running;
+    // Requests the last execution served. After a batch, those clients are about to send again: the next request
+    // goes through the queue, where they can join it, rather than run alone.
+    private int _lastExecutionRequests = 1;
     private int _arriving;
     private bool _closed;
-    // Idle workers sleep on it; released when queued work may find a free instance.
-    private readonly SemaphoreSlim _workAvailable = new(0);
-    // A worker holding a batch open for requests still being received sleeps on it; completed (and replaced) when
+    // A runner holding a batch open for requests still being received sleeps on it; completed (and replaced) when
     // a request is queued, when no request is being received any more, or on shutdown.
     private TaskCompletionSource _queueChanged = NewSignal();
     private bool _batchIsWaiting;
-    // Shutdown waits on it for direct runs still in progress.
+    // Shutdown waits on it for runs still in progress.
     private TaskCompletionSource? _allRunsEnded;
 
     private sealed record Pending(IReadOnlyList<ModelTensor> Inputs, long Rows, long EnqueuedAt)
@@ -48,15 +49,15 @@ public sealed class DynamicBatcher : IAsyncDisposable
         MaxBatchSize = maxBatchSize;
         MaxQueueDelayMicroseconds = maxQueueDelayMicroseconds;
         _maxDelayTicks = maxQueueDelayMicroseconds * Stopwatch.Frequency / 1_000_000;
+        Workers = workers;
         _maxQueueLength = maxQueueLength;
-        _workers = Enumerable.Range(0, workers).Select(_ => Task.Run(WorkAsync)).ToArray();
     }
 
     public int MaxBatchSize { get; }
     public int MaxQueueDelayMicroseconds { get; }
 
     /// <summary>Executions that may run at once (the Triton instance count).</summary>
-    public int Workers => _workers.Length;
+    public int Workers { get; }
 
     // Continuations run on the thread pool: whoever signals (often a request thread) must not end up running a batch.
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -85,14 +86,15 @@ public sealed class DynamicBatcher : IAsyncDisposable
         var rows = inputs[0].Shape[0];
         var received = Stopwatch.GetTimestamp();
         Pending? pending = null;
-        var wakeWorker = false;
+        var startRunner = false;
         lock (_lock)
         {
             if (callerWasArriving && Interlocked.Decrement(ref _arriving) == 0) WakeWaitingBatch();
             if (_closed)
                 throw new RequestException(StatusCodes.Status503ServiceUnavailable, $"model '{_model.Name}' is shutting down");
-            // Nothing to batch with now or soon: waiting for a worker would only add latency.
-            var runDirectly = _queue.Count == 0 && _running < Workers && (Volatile.Read(ref _arriving) == 0 || _maxDelayTicks == 0);
+            // Nothing to batch with now or soon: a hand-off would only add latency.
+            var runDirectly = _queue.Count == 0 && _running < Workers && _lastExecutionRequests == 1
+                && (Volatile.Read(ref _arriving) == 0 || _maxDelayTicks == 0);
             if (runDirectly)
                 _running++;
             else
@@ -102,12 +104,16 @@ public sealed class DynamicBatcher : IAsyncDisposable
                         $"model '{_model.Name}' has {_queue.Count} requests queued; try again later");
                 pending = new Pending(inputs, rows, received);
                 _queue.Enqueue(pending);
-                wakeWorker = _running < Workers;
                 WakeWaitingBatch();
+                if (_running < Workers)
+                {
+                    _running++;
+                    startRunner = true;
+                }
             }
         }
         if (pending is null) return RunDirectly(inputs, rows, received);
-        if (wakeWorker) _workAvailable.Release();
+        if (startRunner) StartRunner();
         return pending.Done.Task;
     }
 
@@ -126,53 +132,50 @@ public sealed class DynamicBatcher : IAsyncDisposable
         }
         finally
         {
-            bool queued;
+            bool handOver;
             lock (_lock)
             {
-                EndRun();
-                queued = _queue.Count > 0;
+                _lastExecutionRequests = 1;
+                // Requests that queued behind this run get the instance, through a runner.
+                handOver = _queue.Count > 0;
+                if (!handOver) ReleaseInstance();
             }
-            // Requests that queued behind this run need a worker now that the instance is free.
-            if (queued) _workAvailable.Release();
+            if (handOver) StartRunner();
         }
     }
 
-    private async Task WorkAsync()
+    /// <summary>
+    /// Starts a runner on an instance the caller has claimed. It goes to the back of the thread pool's global queue
+    /// (not the signalling thread's local one): requests the server is already parsing get there first and join
+    /// its batch.
+    /// </summary>
+    private void StartRunner() =>
+        ThreadPool.UnsafeQueueUserWorkItem(static batcher => _ = batcher.RunBatchesAsync(), this, preferLocal: false);
+
+    /// <summary>Runs batches while requests are queued, then gives its instance back.</summary>
+    private async Task RunBatchesAsync()
     {
         var batch = new List<Pending>(MaxBatchSize);
-        while (true)
+        while (TryStartBatch(batch, out var rows))
         {
-            await _workAvailable.WaitAsync().ConfigureAwait(false);
-            while (TryStartBatch(batch, out var rows))
-            {
-                try
-                {
-                    rows = await FillBatchAsync(batch, rows).ConfigureAwait(false);
-                    Execute(batch, rows);
-                }
-                finally
-                {
-                    lock (_lock) EndRun();
-                }
-            }
-            bool drainedAfterShutdown;
-            lock (_lock) drainedAfterShutdown = _closed && _queue.Count == 0;
-            if (!drainedAfterShutdown) continue;
-            // Pass the wake-up on so every other worker sees the shutdown too.
-            _workAvailable.Release();
-            return;
+            rows = await FillBatchAsync(batch, rows).ConfigureAwait(false);
+            Execute(batch, rows);
+            lock (_lock) _lastExecutionRequests = batch.Count;
         }
     }
 
-    /// <summary>Claims a free instance and the first queued request with whatever queued behind it fits.</summary>
+    /// <summary>Takes the first queued request with whatever queued behind it fits; when nothing is queued, gives the instance back.</summary>
     private bool TryStartBatch(List<Pending> batch, out long rows)
     {
         batch.Clear();
         rows = 0;
         lock (_lock)
         {
-            if (_queue.Count == 0 || _running >= Workers) return false;
-            _running++;
+            if (_queue.Count == 0)
+            {
+                ReleaseInstance();
+                return false;
+            }
             var first = _queue.Dequeue();
             batch.Add(first);
             rows = first.Rows;
@@ -233,7 +236,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
     }
 
     /// <summary>Caller holds the lock.</summary>
-    private void EndRun()
+    private void ReleaseInstance()
     {
         _running--;
         if (_running == 0) _allRunsEnded?.TrySetResult();
@@ -323,19 +326,17 @@ public sealed class DynamicBatcher : IAsyncDisposable
         return perRequest;
     }
 
-    /// <summary>Stops taking requests, lets the workers finish what is queued and waits for direct runs to end.</summary>
+    /// <summary>Stops taking requests and waits until what is queued and running has run.</summary>
     public async ValueTask DisposeAsync()
     {
+        Task runsEnded;
         lock (_lock)
         {
             _closed = true;
             WakeWaitingBatch();
-        }
-        _workAvailable.Release();
-        await Task.WhenAll(_workers).ConfigureAwait(false);
-        Task runsEnded;
-        lock (_lock)
+            // Queued requests always have a runner (or a direct run that hands over to one), so this drains them.
             runsEnded = _running == 0 ? Task.CompletedTask : (_allRunsEnded ??= NewSignal()).Task;
+        }
         await runsEnded.ConfigureAwait(false);
     }
 }

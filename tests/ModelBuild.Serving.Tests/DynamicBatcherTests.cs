@@ -72,6 +72,17 @@ public sealed class DynamicBatcherTests : IDisposable
         var metrics = _metrics.Render();
         Assert.Contains("modelbuild_batch_size_bucket{model=\"fashion\",le=\"1\"} 0", metrics);
         Assert.Contains("modelbuild_batch_size_bucket{model=\"fashion\",le=\"2\"} 1", metrics);
+
+        // After a batch those clients are about to send again: the next request goes through the queue, where they
+        // could join it. Nothing is being received, so it runs without waiting for the delay.
+        var c = Input(3);
+        AssertOwnRows(await batcher.InferAsync(c).WaitAsync(TenSeconds / 2), c);
+        // It ran alone: requests come one at a time again and run directly.
+        var d = Input(4);
+        var direct = batcher.InferAsync(d);
+        Assert.True(direct.IsCompletedSuccessfully);
+        AssertOwnRows(await direct, d);
+        Assert.Equal(3, _metrics.Executions("fashion"));
     }
 
     [Fact]
