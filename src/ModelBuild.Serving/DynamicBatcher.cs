@@ -1,26 +1,43 @@
 using System.Diagnostics;
-using System.Threading.Channels;
 using ModelBuild.Runtime;
 
 namespace ModelBuild.Serving;
 
 /// <summary>
-/// Dynamic batching: concurrent requests queue in a channel; each worker takes the requests queued right now
-/// (up to the max batch, same per-row shapes), concatenates them along the batch axis, runs the model once and
-/// hands each request its rows. A batch waits up to the max queue delay only while other requests are still
-/// being received: a lone client never pays the delay, while a busy server batches whatever piled up while the
-/// model was running.
+/// Dynamic batching. While requests come one at a time (the last execution served one), a request that finds the
+/// model idle, nothing queued and no other request being received runs the session on its own thread at once, like
+/// the unbatched server: no queue, no thread hop. Otherwise it queues, and a batch runner (one per instance, started
+/// when work needs one) takes what is queued (up to the max batch, same per-row shapes), concatenates it along the
+/// batch axis, runs the model once and hands each request its rows. A batch waits up to the max queue delay only
+/// while other requests are still being received, so a lone client never pays the delay, while a busy server
+/// batches whatever piled up while the model was running. Nothing polls: a waiting batch sleeps on a signal, and
+/// only the last sub-millisecond of a queue delay, which timers cannot measure, is spent yielding.
 /// </summary>
 public sealed class DynamicBatcher : IAsyncDisposable
 {
     private readonly DeployedModel _model;
     private readonly ServerMetrics _metrics;
-    private readonly Channel<Pending> _queue;
-    private readonly Task[] _workers;
+    private readonly int _maxQueueLength;
     private readonly long _maxDelayTicks;
-    private int _arriving;
 
-    private sealed record Pending(IReadOnlyList<ModelTensor> Inputs, long Rows, string Key, long EnqueuedAt)
+    // Everything below is guarded by _lock (except _arriving, which is also changed with Interlocked).
+    private readonly Lock _lock = new();
+    private readonly Queue<Pending> _queue = new();
+    // Instances in use: direct runs plus batch runners; at most Workers.
+    private int _running;
+    // Requests the last execution served. After a batch, those clients are about to send again: the next request
+    // goes through the queue, where they can join it, rather than run alone.
+    private int _lastExecutionRequests = 1;
+    private int _arriving;
+    private bool _closed;
+    // A runner holding a batch open for requests still being received sleeps on it; completed (and replaced) when
+    // a request is queued, when no request is being received any more, or on shutdown.
+    private TaskCompletionSource _queueChanged = NewSignal();
+    private bool _batchIsWaiting;
+    // Shutdown waits on it for runs still in progress.
+    private TaskCompletionSource? _allRunsEnded;
+
+    private sealed record Pending(IReadOnlyList<ModelTensor> Inputs, long Rows, long EnqueuedAt)
     {
         public readonly TaskCompletionSource<IReadOnlyList<ModelTensor>> Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
@@ -32,66 +49,214 @@ public sealed class DynamicBatcher : IAsyncDisposable
         MaxBatchSize = maxBatchSize;
         MaxQueueDelayMicroseconds = maxQueueDelayMicroseconds;
         _maxDelayTicks = maxQueueDelayMicroseconds * Stopwatch.Frequency / 1_000_000;
-        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(maxQueueLength)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = workers == 1,
-        });
-        _workers = Enumerable.Range(0, workers).Select(_ => Task.Run(WorkAsync)).ToArray();
+        Workers = workers;
+        _maxQueueLength = maxQueueLength;
     }
 
     public int MaxBatchSize { get; }
     public int MaxQueueDelayMicroseconds { get; }
-    public int Workers => _workers.Length;
 
-    /// <summary>Marks a request as being received, so a forming batch may wait for it; pair with <see cref="Arrived"/>.</summary>
+    /// <summary>Executions that may run at once (the Triton instance count).</summary>
+    public int Workers { get; }
+
+    // Continuations run on the thread pool: whoever signals (often a request thread) must not end up running a batch.
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Marks a request as being received, so a forming batch may wait for it. Pair with <see cref="Arrived"/>, or
+    /// hand the mark to <see cref="InferAsync"/> (<c>callerWasArriving</c>), which clears it as it queues the request.
+    /// </summary>
     public void Arriving() => Interlocked.Increment(ref _arriving);
 
-    public void Arrived() => Interlocked.Decrement(ref _arriving);
+    /// <summary>The request marked by <see cref="Arriving"/> will not reach <see cref="InferAsync"/> (it was refused).</summary>
+    public void Arrived()
+    {
+        if (Interlocked.Decrement(ref _arriving) != 0) return;
+        // A batch held open for arrivals has nothing left to wait for.
+        lock (_lock) WakeWaitingBatch();
+    }
 
-    /// <summary>Queues validated inputs whose first axis is the batch axis; completes with this request's outputs.</summary>
-    public Task<IReadOnlyList<ModelTensor>> InferAsync(IReadOnlyList<ModelTensor> inputs)
+    /// <summary>
+    /// Runs validated inputs whose first axis is the batch axis, alone or in a batch; completes with this request's
+    /// outputs. <paramref name="callerWasArriving"/>: the caller's <see cref="Arriving"/> mark is cleared here, in
+    /// the same step that queues the request, so a forming batch never sees it as neither arriving nor queued.
+    /// </summary>
+    public Task<IReadOnlyList<ModelTensor>> InferAsync(IReadOnlyList<ModelTensor> inputs, bool callerWasArriving = false)
     {
         var rows = inputs[0].Shape[0];
-        // Requests batch together only when every input has the same per-row shape.
-        var key = string.Join(";", inputs.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => t.Name + ":" + string.Join(",", t.Shape.Skip(1))));
-        var pending = new Pending(inputs, rows, key, Stopwatch.GetTimestamp());
-        if (!_queue.Writer.TryWrite(pending))
-            throw new RequestException(StatusCodes.Status503ServiceUnavailable,
-                $"model '{_model.Name}' has {_queue.Reader.Count} requests queued; try again later");
+        var received = Stopwatch.GetTimestamp();
+        Pending? pending = null;
+        var startRunner = false;
+        lock (_lock)
+        {
+            if (callerWasArriving && Interlocked.Decrement(ref _arriving) == 0) WakeWaitingBatch();
+            if (_closed)
+                throw new RequestException(StatusCodes.Status503ServiceUnavailable, $"model '{_model.Name}' is shutting down");
+            // Nothing to batch with now or soon: a hand-off would only add latency.
+            var runDirectly = _queue.Count == 0 && _running < Workers && _lastExecutionRequests == 1
+                && (Volatile.Read(ref _arriving) == 0 || _maxDelayTicks == 0);
+            if (runDirectly)
+                _running++;
+            else
+            {
+                if (_queue.Count >= _maxQueueLength)
+                    throw new RequestException(StatusCodes.Status503ServiceUnavailable,
+                        $"model '{_model.Name}' has {_queue.Count} requests queued; try again later");
+                pending = new Pending(inputs, rows, received);
+                _queue.Enqueue(pending);
+                WakeWaitingBatch();
+                if (_running < Workers)
+                {
+                    _running++;
+                    startRunner = true;
+                }
+            }
+        }
+        if (pending is null) return RunDirectly(inputs, rows, received);
+        if (startRunner) StartRunner();
         return pending.Done.Task;
     }
 
-    private async Task WorkAsync()
+    private Task<IReadOnlyList<ModelTensor>> RunDirectly(IReadOnlyList<ModelTensor> inputs, long rows, long received)
     {
-        var reader = _queue.Reader;
-        var batch = new List<Pending>(MaxBatchSize);
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        try
         {
-            if (!reader.TryRead(out var first)) continue;
-            batch.Clear();
-            batch.Add(first);
-            var rows = first.Rows;
-            var deadline = first.EnqueuedAt + _maxDelayTicks;
-            while (rows < MaxBatchSize)
-            {
-                if (reader.TryPeek(out var next))
-                {
-                    if (next.Key != first.Key || rows + next.Rows > MaxBatchSize) break;
-                    if (!reader.TryRead(out next)) continue;
-                    batch.Add(next);
-                    rows += next.Rows;
-                    continue;
-                }
-                // Nothing queued: wait only for requests already on their way, and only until the deadline.
-                var now = Stopwatch.GetTimestamp();
-                if (Volatile.Read(ref _arriving) == 0 || now >= deadline) break;
-                // Short waits spin (timers are too coarse for microseconds); long ones sleep.
-                if (deadline - now > 2 * Stopwatch.Frequency / 1000) await Task.Delay(1).ConfigureAwait(false);
-                else Thread.Yield();
-            }
-            Execute(batch, rows);
+            var started = Stopwatch.GetTimestamp();
+            var outputs = _model.Run(inputs);
+            _metrics.Execution(_model.Name, 1, rows, Stopwatch.GetElapsedTime(received, started).TotalSeconds, Stopwatch.GetElapsedTime(started).TotalSeconds);
+            return Task.FromResult(outputs);
         }
+        catch (Exception e)
+        {
+            return Task.FromException<IReadOnlyList<ModelTensor>>(e);
+        }
+        finally
+        {
+            bool handOver;
+            lock (_lock)
+            {
+                _lastExecutionRequests = 1;
+                // Requests that queued behind this run get the instance, through a runner.
+                handOver = _queue.Count > 0;
+                if (!handOver) ReleaseInstance();
+            }
+            if (handOver) StartRunner();
+        }
+    }
+
+    /// <summary>
+    /// Starts a runner on an instance the caller has claimed. It goes to the back of the thread pool's global queue
+    /// (not the signalling thread's local one): requests the server is already parsing get there first and join
+    /// its batch.
+    /// </summary>
+    private void StartRunner() =>
+        ThreadPool.UnsafeQueueUserWorkItem(static batcher => _ = batcher.RunBatchesAsync(), this, preferLocal: false);
+
+    /// <summary>Runs batches while requests are queued, then gives its instance back.</summary>
+    private async Task RunBatchesAsync()
+    {
+        var batch = new List<Pending>(MaxBatchSize);
+        while (TryStartBatch(batch, out var rows))
+        {
+            rows = await FillBatchAsync(batch, rows).ConfigureAwait(false);
+            Execute(batch, rows);
+            lock (_lock) _lastExecutionRequests = batch.Count;
+        }
+    }
+
+    /// <summary>Takes the first queued request with whatever queued behind it fits; when nothing is queued, gives the instance back.</summary>
+    private bool TryStartBatch(List<Pending> batch, out long rows)
+    {
+        batch.Clear();
+        rows = 0;
+        lock (_lock)
+        {
+            if (_queue.Count == 0)
+            {
+                ReleaseInstance();
+                return false;
+            }
+            var first = _queue.Dequeue();
+            batch.Add(first);
+            rows = first.Rows;
+            TakeQueued(batch, ref rows);
+            return true;
+        }
+    }
+
+    /// <summary>Moves queued requests into the batch while they fit and share its per-row shapes; false when the next one cannot join.</summary>
+    private bool TakeQueued(List<Pending> batch, ref long rows)
+    {
+        while (_queue.TryPeek(out var next))
+        {
+            if (rows + next.Rows > MaxBatchSize || !SameRowShapes(batch[0].Inputs, next.Inputs)) return false;
+            batch.Add(_queue.Dequeue());
+            rows += next.Rows;
+        }
+        return true;
+    }
+
+    /// <summary>Holds the batch open while requests are still being received, until it is full or the max queue delay has passed.</summary>
+    private async ValueTask<long> FillBatchAsync(List<Pending> batch, long rows)
+    {
+        var deadline = batch[0].EnqueuedAt + _maxDelayTicks;
+        while (rows < MaxBatchSize)
+        {
+            Task? queueChanged = null;
+            long wholeMilliseconds;
+            lock (_lock)
+            {
+                if (!TakeQueued(batch, ref rows)) break;
+                var remaining = deadline - Stopwatch.GetTimestamp();
+                if (rows >= MaxBatchSize || _closed || Volatile.Read(ref _arriving) == 0 || remaining <= 0) break;
+                // Timers are millisecond-grained: sleep on the signal for whole milliseconds, yield through the rest.
+                wholeMilliseconds = remaining * 1000 / Stopwatch.Frequency;
+                if (wholeMilliseconds >= 1)
+                {
+                    _batchIsWaiting = true;
+                    queueChanged = _queueChanged.Task;
+                }
+            }
+            if (queueChanged is not null)
+                await queueChanged.WaitAsync(TimeSpan.FromMilliseconds(wholeMilliseconds)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            else
+                Thread.Yield();
+        }
+        return rows;
+    }
+
+    /// <summary>Caller holds the lock.</summary>
+    private void WakeWaitingBatch()
+    {
+        if (!_batchIsWaiting) return;
+        _batchIsWaiting = false;
+        var signal = _queueChanged;
+        _queueChanged = NewSignal();
+        signal.TrySetResult();
+    }
+
+    /// <summary>Caller holds the lock.</summary>
+    private void ReleaseInstance()
+    {
+        _running--;
+        if (_running == 0) _allRunsEnded?.TrySetResult();
+    }
+
+    private static bool SameRowShapes(IReadOnlyList<ModelTensor> a, IReadOnlyList<ModelTensor> b)
+    {
+        if (a.Count != b.Count) return false;
+        foreach (var x in a)
+        {
+            var matched = false;
+            foreach (var y in b)
+                if (y.Name == x.Name)
+                {
+                    matched = x.Shape.AsSpan(1).SequenceEqual(y.Shape.AsSpan(1));
+                    break;
+                }
+            if (!matched) return false;
+        }
+        return true;
     }
 
     private void Execute(List<Pending> batch, long rows)
@@ -161,10 +326,17 @@ public sealed class DynamicBatcher : IAsyncDisposable
         return perRequest;
     }
 
-    /// <summary>Stops taking requests and lets the workers finish what is queued.</summary>
+    /// <summary>Stops taking requests and waits until what is queued and running has run.</summary>
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
-        await Task.WhenAll(_workers).ConfigureAwait(false);
+        Task runsEnded;
+        lock (_lock)
+        {
+            _closed = true;
+            WakeWaitingBatch();
+            // Queued requests always have a runner (or a direct run that hands over to one), so this drains them.
+            runsEnded = _running == 0 ? Task.CompletedTask : (_allRunsEnded ??= NewSignal()).Task;
+        }
+        await runsEnded.ConfigureAwait(false);
     }
 }

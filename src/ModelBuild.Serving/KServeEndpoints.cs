@@ -99,8 +99,10 @@ internal static class KServeEndpoints
             var request = InferRequestReader.Read(body.AsSpan(0, jsonLength), body.AsSpan(jsonLength, length - jsonLength), model.Model, Math.Max(length, 1));
             System.Buffers.ArrayPool<byte>.Shared.Return(body);
             body = null;
-            if (arriving) { model.Batcher!.Arrived(); arriving = false; }
-            var outputs = await model.InferAsync(request.Inputs).ConfigureAwait(false);
+            // The batcher clears the arriving mark as it queues the request (or refuses it).
+            var markedArriving = arriving;
+            arriving = false;
+            var outputs = await model.InferAsync(request.Inputs, markedArriving).ConfigureAwait(false);
             await WriteResponse(c, model.Name, request, outputs).ConfigureAwait(false);
             success = true;
         }

@@ -35,30 +35,24 @@ public sealed class ServedModel : IAsyncDisposable
     /// <summary>Null when batching is off (max batch 1 or no batch axis): requests run on their own threads.</summary>
     public DynamicBatcher? Batcher { get; }
 
-    /// <summary>Validates, then runs through the batcher or directly.</summary>
-    public async Task<IReadOnlyList<ModelTensor>> InferAsync(IReadOnlyList<ModelTensor> inputs)
+    /// <summary>
+    /// Validates, then runs through the batcher or directly. <paramref name="markedArriving"/>: the caller called
+    /// <see cref="DynamicBatcher.Arriving"/> for this request; the mark is cleared here whatever happens.
+    /// </summary>
+    public async Task<IReadOnlyList<ModelTensor>> InferAsync(IReadOnlyList<ModelTensor> inputs, bool markedArriving = false)
     {
         try
         {
-            Model.Validate(inputs);
+            CheckInputs(inputs);
         }
-        catch (ModelInputException e)
+        catch when (markedArriving)
         {
-            throw RequestException.BadRequest(e.Message);
-        }
-        if (MaxBatchSize > 0)
-        {
-            var rows = inputs[0].Shape[0];
-            if (inputs.Any(t => t.Shape[0] != rows))
-                throw RequestException.BadRequest($"inputs disagree on the batch size (first axis): {string.Join(", ", inputs.Select(t => $"{t.Name}={t.Shape[0]}"))}");
-            if (rows > MaxBatchSize)
-                throw RequestException.BadRequest($"batch size {rows} exceeds model '{Name}' max_batch_size {MaxBatchSize}");
-            if (rows == 0)
-                throw RequestException.BadRequest("batch size must be at least 1");
+            Batcher?.Arrived();
+            throw;
         }
         try
         {
-            if (Batcher is not null) return await Batcher.InferAsync(inputs).ConfigureAwait(false);
+            if (Batcher is not null) return await Batcher.InferAsync(inputs, markedArriving).ConfigureAwait(false);
             var queued = System.Diagnostics.Stopwatch.GetTimestamp();
             await _gate!.WaitAsync().ConfigureAwait(false);
             try
@@ -78,6 +72,28 @@ public sealed class ServedModel : IAsyncDisposable
         {
             // Inputs passed validation, so what ONNX Runtime refuses is about their values (an index out of range...).
             throw RequestException.BadRequest($"model '{Name}' failed on these inputs: {e.Message.Split('\n')[0]}");
+        }
+    }
+
+    private void CheckInputs(IReadOnlyList<ModelTensor> inputs)
+    {
+        try
+        {
+            Model.Validate(inputs);
+        }
+        catch (ModelInputException e)
+        {
+            throw RequestException.BadRequest(e.Message);
+        }
+        if (MaxBatchSize > 0)
+        {
+            var rows = inputs[0].Shape[0];
+            if (inputs.Any(t => t.Shape[0] != rows))
+                throw RequestException.BadRequest($"inputs disagree on the batch size (first axis): {string.Join(", ", inputs.Select(t => $"{t.Name}={t.Shape[0]}"))}");
+            if (rows > MaxBatchSize)
+                throw RequestException.BadRequest($"batch size {rows} exceeds model '{Name}' max_batch_size {MaxBatchSize}");
+            if (rows == 0)
+                throw RequestException.BadRequest("batch size must be at least 1");
         }
     }
 

@@ -28,6 +28,54 @@ public sealed class ServerTests(ServerFixture f) : IClassFixture<ServerFixture>
         return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
     }
 
+    /// <summary>Sends its first half and flushes, then the rest once <paramref name="release"/> completes.</summary>
+    private sealed class HeldBackBody(byte[] body, Task release) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            await stream.WriteAsync(body.AsMemory(0, body.Length / 2));
+            await stream.FlushAsync();
+            await release;
+            await stream.WriteAsync(body.AsMemory(body.Length / 2));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = body.Length;
+            return true;
+        }
+    }
+
+    private static double Series(string prometheus, string series) =>
+        double.Parse(prometheus.Split('\n').Single(l => l.StartsWith(series + " ", StringComparison.Ordinal))[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Batch-1 requests of images i % 8 that are all being received by the server at once: each body stops halfway
+    /// until /metrics shows every request in flight, so whether they batch does not depend on how the machine
+    /// happens to schedule the client. Returns each request's output.
+    /// </summary>
+    private static async Task<float[][]> InferAllAtOnce(HttpClient http, int count)
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var requests = Enumerable.Range(0, count).Select(async i =>
+        {
+            var content = new HeldBackBody(Encoding.UTF8.GetBytes(InferBody(Image(i % 8), 1)), release.Task);
+            content.Headers.ContentType = new("application/json");
+            using var response = await http.PostAsync("v2/models/fashion/infer", content);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+            return JsonDocument.Parse(text).RootElement.GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(e => e.GetSingle()).ToArray();
+        }).ToArray();
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (Series(await http.GetStringAsync("metrics"), "modelbuild_http_requests_in_flight") < count)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the requests never all reached the server");
+            await Task.Delay(10);
+        }
+        release.SetResult();
+        return await Task.WhenAll(requests);
+    }
+
     [Fact]
     public async Task Health_is_live_and_ready()
     {
@@ -116,12 +164,7 @@ public sealed class ServerTests(ServerFixture f) : IClassFixture<ServerFixture>
     {
         var before = f.Server.Metrics.Executions("fashion");
         var rowsBefore = f.Server.Metrics.Inferences("fashion");
-        var results = await Task.WhenAll(Enumerable.Range(0, 32).Select(async i =>
-        {
-            var (status, body) = await Post("v2/models/fashion/infer", InferBody(Image(i % 8), 1));
-            Assert.Equal(HttpStatusCode.OK, status);
-            return (i, body.GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(e => e.GetSingle()).ToArray());
-        }));
+        var results = (await InferAllAtOnce(f.Http, 32)).Select((served, i) => (i, served));
         var executions = f.Server.Metrics.Executions("fashion") - before;
         var rows = f.Server.Metrics.Inferences("fashion") - rowsBefore;
         Assert.Equal(32, rows);
@@ -135,6 +178,43 @@ public sealed class ServerTests(ServerFixture f) : IClassFixture<ServerFixture>
         Assert.Contains("nv_inference_exec_count{model=\"fashion\",version=\"1\"}", metrics);
         Assert.Contains("modelbuild_batch_size_bucket{model=\"fashion\",le=\"1\"}", metrics);
         Assert.True(f.Server.Metrics.MeanBatchSize("fashion") > 1);
+    }
+
+    [Fact]
+    public async Task With_a_2_s_queue_delay_lone_requests_return_at_once_and_concurrent_ones_still_batch()
+    {
+        // A server of its own over the same folder, so no other test's requests mix into its metrics.
+        await using var server = await ModelServer.StartAsync(new ServerOptions { Directory = f.Directory, Port = 0, MaxQueueDelayMicroseconds = 2_000_000 });
+        using var http = new HttpClient { BaseAddress = server.Address };
+        async Task<float[]> Infer(int image)
+        {
+            using var response = await http.PostAsync("v2/models/fashion/infer", new StringContent(InferBody(Image(image), 1), Encoding.UTF8, "application/json"));
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+            return JsonDocument.Parse(text).RootElement.GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(e => e.GetSingle()).ToArray();
+        }
+        float[] Local(int image) => f.Local.Run([new ModelTensor("input", Image(image), [1, 1, 28, 28])])[0].As<float>();
+
+        for (var i = 0; i < 5; i++)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var served = await Infer(i);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"a lone request took {clock.Elapsed.TotalMilliseconds:F0} ms with a 2 s queue delay");
+            Assert.True(Local(i).Zip(served, (a, b) => Math.Abs(a - b)).Max() <= 1e-5f);
+        }
+        var metrics = await http.GetStringAsync("metrics");
+        const string Bucket1 = "modelbuild_batch_size_bucket{model=\"fashion\",le=\"1\"}", Count = "modelbuild_batch_size_count{model=\"fashion\"}";
+        Assert.Equal(5, Series(metrics, Bucket1));
+        Assert.Equal(5, Series(metrics, Count));
+
+        var results = await InferAllAtOnce(http, 32);
+        foreach (var (served, i) in results.Select((served, i) => (served, i)))
+            Assert.True(Local(i % 8).Zip(served, (a, b) => Math.Abs(a - b)).Max() <= 1e-5f, $"request {i} got another request's rows");
+        metrics = await http.GetStringAsync("metrics");
+        Assert.Equal(37, Series(metrics, "nv_inference_count{model=\"fashion\",version=\"1\"}"));
+        var executions = Series(metrics, Count) - 5;
+        var alone = Series(metrics, Bucket1) - 5;
+        Assert.True(executions < 32 && alone < executions, $"32 concurrent requests ran in {executions} executions, {alone} of them alone: no batching");
     }
 
     [Fact]
