@@ -80,7 +80,8 @@ public sealed class HoldoutAcceptanceTests(PackageFeedFixture feed)
         foreach (var name in new[] { "int8", "slim", "slim-int8" })
         {
             var vsBase = artifacts[name].GetProperty("vs_base");
-            Assert.Equal((double)Size(name) / Size("base"), vsBase.GetProperty("size_ratio").GetDouble(), 3);
+            var sizeRatio = (double)Size(name) / Size("base");
+            Assert.True(Math.Abs(sizeRatio - vsBase.GetProperty("size_ratio").GetDouble()) < 1e-4, $"{name}: size ratio {sizeRatio}"); // the report keeps 4 decimals
             Assert.InRange(vsBase.GetProperty("p50_ratio").GetDouble(), 0.01, 100);
         }
     }
