@@ -16,7 +16,7 @@ public sealed record DynamicQuantConfig
 
 /// <summary>
 /// Dynamic int8: weights become int8 initializers; activations are quantized to uint8 at run time. Each op family has
-/// its rewrite (<see cref="DynamicOpQuantizerRegistry"/>): MatMul/Gemm → MatMulInteger;
+/// its rewrite (<see cref="DynamicOpQuantizerRegistry"/>): MatMul/Gemm → MatMulInteger, Conv → ConvInteger;
 /// Gather embeddings get int8 rows.
 /// </summary>
 public sealed class DynamicQuantizer(DynamicQuantConfig config)
