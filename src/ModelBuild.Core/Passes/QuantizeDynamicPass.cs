@@ -10,7 +10,7 @@ using Onnx;
 namespace ModelBuild.Passes;
 
 /// <summary>
-/// Dynamic int8 of MatMul/Gemm and Conv weights (see <see cref="DynamicQuantizer"/>); needs no calibration data.
+/// Dynamic int8 of MatMul/Gemm, Conv and LSTM weights (see <see cref="DynamicQuantizer"/>); needs no calibration data.
 /// Accuracy-aware: each quantized node's own error is measured on <paramref name="judge"/> (or the accuracy target's
 /// evaluate data) with a shadow model, then the worst nodes are kept in float one at a time until the target holds:
 /// from a manifest, checks.accuracy scored with evaluate.metric (<see cref="AccuracyGoal"/>); for the bench, the drop
@@ -28,7 +28,7 @@ public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocatio
         var candidates = quantizer.Candidates(new GraphEditor(pre));
         context.Outcome.Notes.AddRange(quantizer.Refusals(new GraphEditor(pre)));
         if (candidates.Count == 0)
-            context.Outcome.Notes.Add("no MatMul/Gemm or Conv with constant weights to quantize dynamically; the model is unchanged apart from pre-processing");
+            context.Outcome.Notes.Add("no MatMul/Gemm, Conv or LSTM with constant weights to quantize dynamically; the model is unchanged apart from pre-processing");
         var quantized = quantizer.Quantize(pre);
         if (accuracy is not null && candidates.Count > 0)
             quantized = KeepWorstInFloat(context, pre, quantizer, candidates, quantized, accuracy);

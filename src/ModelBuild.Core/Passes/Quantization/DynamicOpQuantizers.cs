@@ -70,7 +70,7 @@ public static class DynamicOpQuantizerRegistry
 {
     private static readonly Dictionary<string, IDynamicOpQuantizer> ByOp = new IDynamicOpQuantizer[]
     {
-        new MatMulIntegerQuantizer(), new ConvIntegerQuantizer(),
+        new MatMulIntegerQuantizer(), new ConvIntegerQuantizer(), new LstmQuantizer(),
     }.SelectMany(q => q.OpTypes.Select(op => (op, q))).ToDictionary(p => p.op, p => p.q, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> OpTypes => ByOp.Keys;

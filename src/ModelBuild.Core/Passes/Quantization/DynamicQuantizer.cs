@@ -16,8 +16,8 @@ public sealed record DynamicQuantConfig
 
 /// <summary>
 /// Dynamic int8: weights become int8 initializers; activations are quantized to uint8 at run time. Each op family has
-/// its rewrite (<see cref="DynamicOpQuantizerRegistry"/>): MatMul/Gemm → MatMulInteger, Conv → ConvInteger;
-/// Gather embeddings get int8 rows.
+/// its rewrite (<see cref="DynamicOpQuantizerRegistry"/>): MatMul/Gemm → MatMulInteger, Conv → ConvInteger,
+/// LSTM → com.microsoft DynamicQuantizeLSTM; Gather embeddings get int8 rows.
 /// </summary>
 public sealed class DynamicQuantizer(DynamicQuantConfig config)
 {
