@@ -10,7 +10,7 @@ using Onnx;
 namespace ModelBuild.Passes;
 
 /// <summary>
-/// Dynamic int8 of MatMul/Gemm weights (see <see cref="DynamicQuantizer"/>); needs no calibration data.
+/// Dynamic int8 of MatMul/Gemm, Conv and LSTM weights (see <see cref="DynamicQuantizer"/>); needs no calibration data.
 /// Accuracy-aware: each quantized node's own error is measured on <paramref name="judge"/> (or the accuracy target's
 /// evaluate data) with a shadow model, then the worst nodes are kept in float one at a time until the target holds:
 /// from a manifest, checks.accuracy scored with evaluate.metric (<see cref="AccuracyGoal"/>); for the bench, the drop
@@ -26,8 +26,9 @@ public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocatio
         var pre = QuantPreprocessor.Run(context.InputPath, Path.GetDirectoryName(context.OutputPath)!, location);
         var quantizer = new DynamicQuantizer(config);
         var candidates = quantizer.Candidates(new GraphEditor(pre));
+        context.Outcome.Notes.AddRange(quantizer.Refusals(new GraphEditor(pre)));
         if (candidates.Count == 0)
-            context.Outcome.Notes.Add("no MatMul/Gemm with constant weights to quantize dynamically; the model is unchanged apart from pre-processing");
+            context.Outcome.Notes.Add("no MatMul/Gemm, Conv or LSTM with constant weights to quantize dynamically; the model is unchanged apart from pre-processing");
         var quantized = quantizer.Quantize(pre);
         if (accuracy is not null && candidates.Count > 0)
             quantized = KeepWorstInFloat(context, pre, quantizer, candidates, quantized, accuracy);
@@ -127,30 +128,31 @@ public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocatio
         IReadOnlyList<IReadOnlyDictionary<string, NdArray>> batches, SourceLocation? location = null)
     {
         var shadow = quantizer.Quantize(pre, shadow: true);
-        var tensors = nodes.SelectMany(n => new[] { n.Output[0], DynamicQuantizer.ShadowName(n.Output[0]) }).ToList();
-        var sums = nodes.ToDictionary(n => n.Output[0], _ => (Dot: 0.0, X: 0.0, Y: 0.0, Diff: 0.0), StringComparer.Ordinal);
+        var tensors = nodes.Select(DynamicQuantizer.ProbeOutput).SelectMany(o => new[] { o, DynamicQuantizer.ShadowName(o) }).ToList();
+        var sums = nodes.ToDictionary(DynamicQuantizer.ProbeOutput, _ => (Dot: 0.0, X: 0.0, Y: 0.0, Diff: 0.0), StringComparer.Ordinal);
         using (var probe = new TensorProbe(shadow, tensors, location ?? new SourceLocation("quantize")))
             foreach (var batch in batches)
             {
                 var values = probe.Run(batch);
                 foreach (var n in nodes)
                 {
-                    if (!values.TryGetValue(n.Output[0], out var a) || !values.TryGetValue(DynamicQuantizer.ShadowName(n.Output[0]), out var b)) continue;
+                    var o = DynamicQuantizer.ProbeOutput(n);
+                    if (!values.TryGetValue(o, out var a) || !values.TryGetValue(DynamicQuantizer.ShadowName(o), out var b)) continue;
                     if (a.Data is not float[] x || b.Data is not float[] y || x.Length != y.Length) continue;
-                    var s = sums[n.Output[0]];
+                    var s = sums[o];
                     for (var i = 0; i < x.Length; i++)
                     {
                         s.Dot += (double)x[i] * y[i]; s.X += (double)x[i] * x[i]; s.Y += (double)y[i] * y[i];
                         var d = (double)x[i] - y[i]; s.Diff += d * d;
                     }
-                    sums[n.Output[0]] = s;
+                    sums[o] = s;
                 }
             }
         return nodes.Select(n =>
         {
-            var s = sums[n.Output[0]];
+            var s = sums[DynamicQuantizer.ProbeOutput(n)];
             var rel = Math.Sqrt(s.Diff / Math.Max(s.X, 1e-30));
-            return new LayerError(n.Name, n.OpType, n.Output[0], s.Dot / Math.Sqrt(Math.Max(s.X * s.Y, 1e-30)), rel, rel);
+            return new LayerError(n.Name, n.OpType, DynamicQuantizer.ProbeOutput(n), s.Dot / Math.Sqrt(Math.Max(s.X * s.Y, 1e-30)), rel, rel);
         }).ToList();
     }
 

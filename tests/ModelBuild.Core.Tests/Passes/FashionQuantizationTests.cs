@@ -75,13 +75,14 @@ public sealed class FashionQuantizationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Dynamic_quantizes_the_gemms()
+    public void Dynamic_quantizes_the_gemms_and_convs()
     {
         using var dir = new TempDir();
         var outPath = dir.File("d.onnx");
         new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = true }, PassTestKit.Where).Run(PassTestKit.Context(PassTestKit.Fashion, outPath));
         var ops = PassTestKit.OpCounts(outPath);
         Assert.Equal(2, ops["MatMulInteger"]);
+        Assert.Equal(2, ops["ConvInteger"]);
         Assert.False(ops.ContainsKey("Gemm"));
         var top1 = PassTestKit.FashionTop1(outPath);
         Assert.True(Fp32Top1.Value - top1 <= 0.01, $"top-1 drop {Fp32Top1.Value - top1}");
