@@ -73,6 +73,9 @@ public sealed class QuantizeSpec
     public CalibrationSpec? Calibration { get; init; }
     public IReadOnlyList<string> ExcludeOps { get; init; } = Array.Empty<string>();
     public IReadOnlyList<string> ExcludeNodes { get; init; } = Array.Empty<string>();
+
+    /// <summary><c>quantize.ops</c>: the op types to quantize; null = the mode's default set (see PassPlanner).</summary>
+    public IReadOnlyList<string>? Ops { get; init; }
     public required SourceLocation Location { get; init; }
 }
 

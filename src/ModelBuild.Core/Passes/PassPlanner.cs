@@ -37,7 +37,7 @@ public static class PassPlanner
 
     private static IModelPass PlanQuantize(QuantizeSpec q, ModelSpec? model, int evaluationBatch)
     {
-        var excludeOps = q.ExcludeOps.ToHashSet(StringComparer.Ordinal);
+        var excludeOps = q.ExcludeOps.Concat(QuantizableOps.LeftOut(q.Mode, q.Ops)).ToHashSet(StringComparer.Ordinal);
         var excludeNodes = q.ExcludeNodes.ToHashSet(StringComparer.Ordinal);
         if (q.Mode == QuantizeMode.Dynamic)
             return new QuantizeDynamicPass(new DynamicQuantConfig

@@ -134,15 +134,22 @@ internal static class BenchCommand
                     continue;
                 }
                 var source = v == "pruned-static" ? Pruned() : target.Model;
+                // The manifest's defaults: dynamic leaves Conv float unless a variant lists it (see QuantizableOps).
+                var dynamicConfig = new DynamicQuantConfig
+                {
+                    PerChannel = true,
+                    ExcludeOps = QuantizableOps.LeftOut(QuantizeMode.Dynamic, null).ToHashSet(StringComparer.Ordinal),
+                };
                 IModelPass pass = v switch
                 {
                     "static" or "pruned-static" => new QuantizeStaticPass(new StaticQuantConfig { PerChannel = true }, calibration!, calibrationSamples, Where),
-                    "dynamic" => new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = true }, Where),
+                    "dynamic" => new QuantizeDynamicPass(dynamicConfig, Where),
+                    "dynamic-conv" => new QuantizeDynamicPass(dynamicConfig with { ExcludeOps = new HashSet<string>() }, Where),
                     // Accuracy-aware: judged on other inputs than the ones reported (text rows packed in reverse sentence order).
-                    "dynamic-aa" => new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = true }, Where, new AccuracyTarget(null, AccuracyAwareMaxDrop),
+                    "dynamic-aa" => new QuantizeDynamicPass(dynamicConfig, Where, new AccuracyTarget(null, AccuracyAwareMaxDrop),
                         EvaluationDataset.Create(Synthetic(io, 8, target.Sequence, target.Vocab, reversed: true), null, io.Inputs, null, "bench", Where)),
                     "fp16" => new Fp16Pass(new Fp16Config(), Where),
-                    _ => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown variant '{v}' (static, dynamic, dynamic-aa, fp16, pruned, pruned-static)", Where),
+                    _ => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown variant '{v}' (static, dynamic, dynamic-conv, dynamic-aa, fp16, pruned, pruned-static)", Where),
                 };
                 var context = new PassContext(source, outPath, "bench", v, CancellationToken.None);
                 pass.Run(context);

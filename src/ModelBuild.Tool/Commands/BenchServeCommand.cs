@@ -326,7 +326,10 @@ internal static class BenchServeCommand
         Console.WriteLine();
         Console.WriteLine($"served (batching) / in-process at {one} client(s): {Show(batched1)} (target >= 0.85) {(batched1.Median >= 0.85 ? "met" : "MISSED")}");
         Console.WriteLine($"served (no batching) / in-process at {one} client(s): {Show(unbatched1)}");
-        Console.WriteLine($"batched / unbatched server at {most} clients: {Show(batching)} (target >= 2) {(batching.Median >= 2 ? "met" : "MISSED")}");
+        // The batching target is about concurrency; at a single client there is nothing to batch.
+        Console.WriteLine(most > 1
+            ? $"batched / unbatched server at {most} clients: {Show(batching)} (target >= 2 at 16 clients) {(batching.Median >= 2 ? "met" : "MISSED")}"
+            : $"batched / unbatched server at 1 client: {Show(batching)} (nothing to batch; the batching target is judged at 16 clients)");
         Console.WriteLine($"failed requests: {results.Sum(r => r.Failed)} (target 0)");
         return ok && batched1.Median >= 0.85 && batching.Median >= 2;
     }

@@ -112,8 +112,26 @@ internal sealed partial class ManifestBinder
             nodes = ex["nodes"] is { } n ? StringList(n, "quantize.exclude.nodes") : [];
         }
 
+        IReadOnlyList<string>? only = null;
+        if (map["ops"] is { } opsNode && reader.List(opsNode, "quantize.ops") is { } items)
+        {
+            var effectiveMode = mode ?? QuantizeMode.Dynamic;
+            var supported = Passes.QuantizableOps.For(effectiveMode);
+            var listed = new List<string>();
+            foreach (var item in items)
+            {
+                if (reader.Text(item, "quantize.ops") is not { } op) continue;
+                if (!supported.Contains(op.Value))
+                    reader.Report(DiagnosticCodes.InvalidValue,
+                        $"'quantize.ops' lists '{op.Value}', which {effectiveMode.ToString().ToLowerInvariant()} quantization does not quantize; it quantizes: {string.Join(", ", supported.Order(StringComparer.Ordinal))}", item);
+                listed.Add(op.Value);
+            }
+            only = listed;
+        }
+
         return new QuantizeSpec
         {
+            Ops = only,
             Mode = mode ?? QuantizeMode.Dynamic,
             PerChannel = perChannel,
             Format = format ?? QuantizeFormat.Qdq,
