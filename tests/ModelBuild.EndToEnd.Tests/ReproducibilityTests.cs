@@ -86,6 +86,7 @@ public sealed class ReproducibilityTests : IDisposable
         {
             Assert.True(artifact!.AsObject().Remove("latency"));
             Assert.True(artifact.AsObject().Remove("memory")); // process RSS: a measurement like latency
+            if (artifact["vs_base"] is JsonObject vsBase) vsBase.Remove("p50_ratio"); // timed; size_ratio stays compared
             foreach (var check in artifact["checks"]!.AsArray().Where(c => c!["check"]!.GetValue<string>().StartsWith("latency.", StringComparison.Ordinal)))
             {
                 check!.AsObject().Remove("measured");
@@ -100,13 +101,14 @@ public sealed class ReproducibilityTests : IDisposable
 
     private static string WithoutLatencyColumns(byte[] markdown)
     {
-        // Table rows: | artifact | size | parity | score | drop | p50 | p95 | p99 | checks |; checks hold "latency.p95_ms <= t (measured x)".
+        // Table rows: | artifact | size | size × base | parity | score | drop | p50 | p50 × base | p95 | p99 | checks |;
+        // checks hold "latency.p95_ms <= t (measured x)".
         var lines = System.Text.Encoding.UTF8.GetString(markdown).Split('\n').Select(line =>
         {
             var cells = line.Split('|');
-            if (cells.Length != 11 || line.StartsWith("|---", StringComparison.Ordinal)) return line;
-            for (var i = 6; i <= 8; i++) cells[i] = " ";
-            cells[9] = Regex.Replace(cells[9], @"(latency\.[^(]*)\(measured [^)]*\)", "$1(measured)");
+            if (cells.Length != 13 || line.StartsWith("|---", StringComparison.Ordinal)) return line;
+            for (var i = 7; i <= 10; i++) cells[i] = " ";
+            cells[11] = Regex.Replace(cells[11], @"(latency\.[^(]*)\(measured [^)]*\)", "$1(measured)");
             return string.Join('|', cells);
         });
         return string.Join('\n', lines);
