@@ -56,6 +56,47 @@ public sealed class TorchSourceCommandLineTests : IDisposable
               triton: { max_batch_size: 4 }
         """;
 
+    /// <summary>
+    /// A PyTorch LSTM (embedding → 2-layer batch-first LSTM → GRU → Linear, converted in C#) quantized dynamically from
+    /// deploy.yaml: both LSTMs become ONNX Runtime's DynamicQuantizeLSTM and the output stays with the float model.
+    /// </summary>
+    [Fact]
+    public void A_pytorch_lstm_quantizes_dynamically_through_the_manifest()
+    {
+        CopyAsset("converter/lstm.pt", "lstm.pt");
+        var tokens = NpzReader.ReadAll(Path.Combine(RepoPaths.Root, "tests", "ModelBuild.Core.Tests", "assets", "converter", "lstm.npz"))["tokens"];
+        NpzWriter.Write(Path.Combine(_dir, "tokens.npz"), new Dictionary<string, NdArray> { ["tokens"] = tokens });
+        Manifest("""
+            schema: 1
+            models:
+              - name: lstm
+                source: lstm.pt
+                inputs:
+                  - { name: tokens, shape: [batch, 7], dtype: int64 }
+                variants:
+                  - name: int8
+                    quantize: { mode: dynamic, per_channel: true }
+                evaluate: { data: tokens.npz, metric: cosine }
+                checks:
+                  accuracy: { min: 0.99 }
+                deploy: { variant: int8 }
+            """);
+
+        var result = Modelbuild("build", "deploy.yaml", "--out", "out");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var int8Path = Path.Combine(_dir, "out", "models", "lstm", "int8", "model.onnx");
+        var ops = OnnxModelFile.Load(int8Path, new SourceLocation(int8Path)).Graph.Node.Select(n => n.OpType).ToList();
+        Assert.Equal(2, ops.Count(o => o == "DynamicQuantizeLSTM"));
+        Assert.DoesNotContain("LSTM", ops);
+        using var basis = new ModelRunner(Path.Combine(_dir, "out", "models", "lstm", "model.onnx"), new SourceLocation("base"));
+        using var quantized = new ModelRunner(int8Path, new SourceLocation("int8"));
+        var input = new Dictionary<string, NdArray> { ["tokens"] = tokens };
+        var cosine = Evaluation.Metrics.CosineSimilarity(basis.Run(input).Values.First(), quantized.Run(input).Values.First());
+        Assert.True(cosine >= 0.99, $"cosine {cosine}");
+        Assert.True(Report("lstm").GetProperty("artifacts")[1].GetProperty("vs_base").GetProperty("size_ratio").GetDouble() < 0.6);
+    }
+
     [Fact]
     public void TorchScript_source_is_held_to_PyTorchs_outputs_and_re_saved()
     {
