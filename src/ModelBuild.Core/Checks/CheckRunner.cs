@@ -44,7 +44,7 @@ public static class CheckRunner
         var metricName = metric.ToString().ToLowerInvariant();
         if (accuracy.Min is { } min)
             Add(artifact, accuracy.Severity, "accuracy.min", DiagnosticCodes.AccuracyBelowMinimum, higherIsBetter ? ">=" : "<=", min, score,
-                $"{metricName} is {Format(score)}");
+                $"{metricName} is {FormatBeside(score, min.Value)}");
         if (sourceScore is not { } baseline) return;
 
         var drop = higherIsBetter ? baseline - score : score - baseline;
@@ -84,8 +84,8 @@ public static class CheckRunner
     {
         var passed = comparison == "<=" ? measured <= threshold.Value : measured >= threshold.Value;
         var message = passed
-            ? $"{what}; within {name} {comparison} {Format(threshold.Value)}"
-            : $"{what}, which breaks {name} {comparison} {Format(threshold.Value)}";
+            ? $"{what}; within {name} {comparison} {FormatThreshold(threshold.Value)}"
+            : $"{what}, which breaks {name} {comparison} {FormatThreshold(threshold.Value)}";
         artifact.Checks.Add(new CheckReport(name, code, comparison, threshold.Value, measured, passed,
             severity == Severity.Warning ? "warning" : "error", threshold.Location.ToString(), message, threshold.Location));
     }
@@ -105,6 +105,22 @@ public static class CheckRunner
 
     private static string Describe(ArtifactReport artifact) =>
         artifact.Name == VariantSpec.BaseName ? "base export" : $"variant '{artifact.Name}'";
+
+    /// <summary>
+    /// <paramref name="value"/> with enough decimals to tell it from <paramref name="threshold"/> when they differ
+    /// (a cosine of 0.99998 against a minimum of 0.99999 must not read "1, which breaks >= 1").
+    /// </summary>
+    internal static string FormatBeside(double value, double threshold)
+    {
+        var shown = Format(value);
+        for (var decimals = 5; decimals <= 12 && value != threshold && shown == Format(threshold); decimals++)
+            shown = value.ToString("0." + new string('#', decimals), CultureInfo.InvariantCulture);
+        return shown;
+    }
+
+    /// <summary>A threshold as the manifest wrote it: every decimal the user gave (0.99999 stays 0.99999).</summary>
+    private static string FormatThreshold(double value) =>
+        Math.Abs(value) is > 0 and < 1e-3 ? Format(value) : value.ToString("0.############", CultureInfo.InvariantCulture);
 
     internal static string Format(double value) => value.ToString(Math.Abs(value) is > 0 and < 1e-3 ? "0.###e+0" : "0.####", CultureInfo.InvariantCulture);
 }

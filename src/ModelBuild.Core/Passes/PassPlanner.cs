@@ -46,18 +46,12 @@ public static class PassPlanner
                 ReduceRange = q.ReduceRange,
                 ExcludeOps = excludeOps,
                 ExcludeNodes = excludeNodes,
-            }, q.Location, q.AccuracyAware ? DynamicTarget(q, model, evaluationBatch) : null);
+            }, q.Location, q.AccuracyAware ? GoalTarget(q, model, evaluationBatch) : null);
 
         var calibration = q.Calibration
             ?? throw new ModelBuildException(DiagnosticCodes.MissingKey, "static quantization needs 'calibration'", q.Location);
-        AccuracyTarget? target = null;
-        if (q.AccuracyAware)
-        {
-            var maxDrop = model?.Checks.Accuracy?.MaxDrop?.Value
-                ?? throw new ModelBuildException(DiagnosticCodes.MissingKey,
-                    "'quantize.accuracy_aware' needs checks.accuracy.max_drop: the drop it works to stay within", q.AccuracyAwareLocation ?? q.Location);
-            target = new AccuracyTarget(model.Evaluate, maxDrop);
-        }
+        // checks.accuracy scored as the check scores it (the loader made sure it exists, with evaluate data).
+        var target = q.AccuracyAware ? GoalTarget(q, model, evaluationBatch) : null;
         return new QuantizeStaticPass(new StaticQuantConfig
         {
             Method = calibration.Method,
@@ -71,11 +65,11 @@ public static class PassPlanner
     }
 
     /// <summary>
-    /// Accuracy-aware dynamic: any checks.accuracy threshold is the goal (min, max_drop, max_drop_percent), scored
-    /// with evaluate.metric, so e.g. metric cosine with min 0.99 keeps nodes in float until the output cosine
-    /// against the float model is at least 0.99.
+    /// Accuracy-aware quantization from a manifest with evaluate data: any checks.accuracy threshold is the goal (min,
+    /// max_drop, max_drop_percent), scored with evaluate.metric, so e.g. metric cosine with min 0.99 keeps nodes in
+    /// float until the output cosine against the float model is at least 0.99.
     /// </summary>
-    private static AccuracyTarget DynamicTarget(QuantizeSpec q, ModelSpec? model, int evaluationBatch)
+    private static AccuracyTarget GoalTarget(QuantizeSpec q, ModelSpec? model, int evaluationBatch)
     {
         if (model?.Evaluate is not { } evaluate || model.Checks.Accuracy is not { } accuracy)
             throw new ModelBuildException(DiagnosticCodes.MissingKey,

@@ -28,6 +28,30 @@ public sealed record AccuracyTarget(EvaluateSpec? Evaluate, double MaxDrop, int 
 /// <summary>Static int8 with calibration (see <see cref="QdqQuantizer"/>), optionally accuracy-aware.</summary>
 public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrationData, int samples, SourceLocation location, AccuracyTarget? accuracy = null) : IModelPass
 {
+    /// <summary>
+    /// What the accuracy-aware loop keeps in float: layers that compute. A Relu, MaxPool or Reshape only passes its
+    /// already-quantized input on; the error measured at its output is its producer's, and keeping it float only
+    /// adds a dequantize/quantize pair.
+    /// </summary>
+    private static readonly HashSet<string> ComputeLayers = new(StringComparer.Ordinal) { "Conv", "Gemm", "MatMul", "Add", "Mul" };
+
+    /// <summary>
+    /// The compute layer behind a measured node and the pass-through ops between them (Conv → Relu → MaxPool): walking
+    /// back through single-input ops to the Conv/Gemm/MatMul/Add/Mul that produced the values. Null when there is none.
+    /// </summary>
+    private static List<NodeProto>? ComputingLayer(GraphEditor graph, string nodeName)
+    {
+        var node = graph.Graph.Node.FirstOrDefault(n => n.Name == nodeName);
+        var chain = new List<NodeProto>();
+        while (node is not null && chain.Count < 8)
+        {
+            chain.Insert(0, node);
+            if (ComputeLayers.Contains(node.OpType)) return chain;
+            node = graph.ProducerOf(node.Input[0]);
+        }
+        return null;
+    }
+
     /// <summary>Samples compared layer by layer for the error report.</summary>
     private const int ReportSamples = 32;
 
@@ -48,16 +72,26 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
         if (accuracy is not null)
         {
             var judge = accuracy.Evaluate is { } e ? EvaluationDataset.Load(e, ModelInterfaceReader.Read(pre, location).Inputs) : data;
+            var verdict = RoundJudge(accuracy, RunAll(pre, judge), judge.Labels);
+            var graph = new GraphEditor(pre.Clone());
             for (var round = 0; round < accuracy.MaxExcluded; round++)
             {
                 context.Cancellation.ThrowIfCancellationRequested();
-                var drop = Drop(pre, quantized, judge);
-                context.Outcome.Notes.Add($"accuracy-aware round {round}: drop {drop:0.####} with {excluded.Count - config.ExcludeNodes.Count} node(s) kept in float");
-                if (drop <= accuracy.MaxDrop) break;
-                var worst = errors.Where(e => !excluded.Contains(e.Node) && e.Node.Length > 0).OrderByDescending(e => e.Added).FirstOrDefault();
-                if (worst is null) break;
-                excluded.Add(worst.Node);
-                context.Outcome.Notes.Add($"kept '{worst.Node}' ({worst.OpType}) in float: it adds relative error {worst.Added:0.####}");
+                var (met, score) = verdict(RunAll(quantized, judge));
+                context.Outcome.Notes.Add($"accuracy-aware round {round}: {score} with {excluded.Count - config.ExcludeNodes.Count} node(s) kept in float");
+                if (met)
+                {
+                    if (accuracy.Goal is { } g) context.Outcome.Notes.Add($"accuracy-aware: goal {g} met after {round + 1} round(s)");
+                    break;
+                }
+                // The worst measured output, as the layer that computes it (a Conv's error is measured after its Relu).
+                var worst = errors.Where(e => e.Node.Length > 0)
+                    .Select(e => (Error: e, Layer: ComputingLayer(graph, e.Node)))
+                    .Where(p => p.Layer is not null && !excluded.Contains(p.Layer[0].Name))
+                    .OrderByDescending(p => p.Error.Added).FirstOrDefault();
+                if (worst.Layer is null) break;
+                foreach (var node in worst.Layer) excluded.Add(node.Name);
+                context.Outcome.Notes.Add($"kept '{worst.Layer[0].Name}' ({worst.Layer[0].OpType}{string.Concat(worst.Layer.Skip(1).Select(n => " + " + n.OpType))}) in float: its output adds relative error {worst.Error.Added:0.####}");
                 quantized = Build(excluded, out errors);
             }
         }
@@ -91,19 +125,38 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
         }
     }
 
-    /// <summary>Top-1 drop with labels, else 1 − cosine of the first output.</summary>
-    private double Drop(ModelProto reference, ModelProto quantized, EvaluationDataset data)
+    /// <summary>
+    /// A round's verdict and its wording. With a manifest goal: evaluate.metric scored as the accuracy check scores it
+    /// (static int8 gives each sample the same result whatever the batch), against the float model's own score.
+    /// Without (bench, or no evaluate data): top-1 drop with labels, else 1 − cosine, within MaxDrop.
+    /// </summary>
+    private Func<NdArray, (bool Met, string Score)> RoundJudge(AccuracyTarget accuracy, NdArray reference, NdArray? labels)
     {
-        var a = RunAll(reference, data);
-        var b = RunAll(quantized, data);
-        // Whole batches only: the labels of a left-over partial batch are dropped with it.
-        if (data.Labels is { } labels)
+        // A fixed batch axis runs whole batches only: the labels of a left-over partial batch are dropped with it.
+        labels = labels?.Slice(0, reference.Shape[0]);
+        if (accuracy.Goal is { } goal)
         {
-            labels = labels.Slice(0, a.Shape[0]);
-            return Metrics.Top1Accuracy(a, labels) - Metrics.Top1Accuracy(b, labels);
+            var metric = goal.Metric.ToString().ToLowerInvariant();
+            var referenceScore = Score(goal.Metric, reference, reference, labels);
+            return output =>
+            {
+                var score = Score(goal.Metric, output, reference, labels);
+                return (goal.IsMetBy(score, referenceScore), $"{metric} {score:0.######} (float {referenceScore:0.######}, drop {goal.Drop(score, referenceScore):0.######})");
+            };
         }
-        return 1 - Metrics.CosineSimilarity(a, b);
+        return output =>
+        {
+            var drop = labels is not null
+                ? Metrics.Top1Accuracy(reference, labels) - Metrics.Top1Accuracy(output, labels)
+                : 1 - Metrics.CosineSimilarity(reference, output);
+            return (drop <= accuracy.MaxDrop, $"drop {drop:0.####}");
+        };
     }
+
+    private double Score(MetricKind metric, NdArray output, NdArray reference, NdArray? labels) =>
+        Scorer.Score(metric, output, reference, labels, location)
+        ?? throw new ModelBuildException(DiagnosticCodes.DataMismatch,
+            $"accuracy-aware quantization scores metric {metric.ToString().ToLowerInvariant()}, which needs labels in the evaluate data", location);
 
     private NdArray RunAll(ModelProto model, EvaluationDataset data)
     {
@@ -113,6 +166,10 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
             File.WriteAllBytes(path, OnnxModelFile.Serialize(model));
             using var runner = new ModelRunner(path, location);
             var outputs = CalibrationData.Batches(data, model, 64, location).Select(b => runner.Run(b)[runner.OutputNames[0]]).ToList();
+            // A dynamic batch axis also takes the left-over samples, so the score covers what the accuracy check scores.
+            var done = outputs.Sum(o => o.Shape[0]);
+            if (done < data.Count && !BatchedRunner.HasFixedBatch(ModelInterfaceReader.Read(model, location)))
+                outputs.Add(runner.Run(data.Inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(done, data.Count - done), StringComparer.Ordinal))[runner.OutputNames[0]]);
             return NdArrayConcat.AlongFirstAxis(outputs);
         }
         finally

@@ -95,7 +95,26 @@ public sealed class QuantizeKeysTests
     }
 
     [Fact]
-    public void Accuracy_aware_static_still_needs_max_drop()
+    public void Accuracy_aware_static_with_evaluate_data_takes_any_accuracy_threshold()
+    {
+        using var ws = new ManifestWorkspace("m.onnx", "c.npy", "t.npz");
+        var v = ws.Parse(Head + """
+
+                  - name: q
+                    quantize:
+                      mode: static
+                      accuracy_aware: true
+                      calibration: { data: c.npy }
+                evaluate: { data: t.npz }
+                checks:
+                  accuracy: { min: 0.8 }
+            """)!.Models[0].Variants;
+        Assert.Empty(ws.Diagnostics);
+        Assert.True(v[0].Quantize!.AccuracyAware);
+    }
+
+    [Fact]
+    public void Accuracy_aware_static_needs_an_accuracy_check()
     {
         using var ws = new ManifestWorkspace("m.onnx", "c.npy", "t.npz");
         var d = ws.ExpectSingle(Head + """
@@ -106,10 +125,8 @@ public sealed class QuantizeKeysTests
                       accuracy_aware: true
                       calibration: { data: c.npy }
                 evaluate: { data: t.npz }
-                checks:
-                  accuracy: { min: 0.8 }
             """, DiagnosticCodes.MissingKey, 9, 11);
-        Assert.Contains("max_drop", d.Message);
+        Assert.Contains("checks.accuracy", d.Message);
     }
 
     [Fact]

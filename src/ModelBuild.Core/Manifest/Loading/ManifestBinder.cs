@@ -126,19 +126,16 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
     }
 
     /// <summary>
-    /// <c>quantize.accuracy_aware</c> works towards checks.accuracy, so it needs one: static judges the drop
-    /// (max_drop); dynamic takes any of min, max_drop, max_drop_percent, scored with evaluate.metric. Checked here,
-    /// not only when the pass is planned, so <c>modelbuild check</c> reports it at the key.
+    /// <c>quantize.accuracy_aware</c> works towards checks.accuracy (which itself needs evaluate data), static or
+    /// dynamic: any of min, max_drop, max_drop_percent, scored with evaluate.metric. Checked here, not only when the
+    /// pass is planned, so <c>modelbuild check</c> reports it at the key.
     /// </summary>
     private void CheckAccuracyAwareGoals(IReadOnlyList<VariantSpec> variants, ChecksSpec checks)
     {
         foreach (var variant in variants)
         {
-            if (variant.Quantize is not { AccuracyAware: true, AccuracyAwareLocation: { } at } q) continue;
-            if (q.Mode == QuantizeMode.Static && checks.Accuracy?.MaxDrop is null)
-                reader.Report(DiagnosticCodes.MissingKey,
-                    $"'quantize.accuracy_aware' with static quantization needs checks.accuracy.max_drop (the drop it works to stay within) in variant '{variant.Name.Value}'", at);
-            else if (q.Mode == QuantizeMode.Dynamic && checks.Accuracy is null)
+            if (variant.Quantize is not { AccuracyAware: true, AccuracyAwareLocation: { } at }) continue;
+            if (checks.Accuracy is null)
                 reader.Report(DiagnosticCodes.MissingKey,
                     $"'quantize.accuracy_aware' needs checks.accuracy (min, max_drop or max_drop_percent: the goal it keeps nodes in float for) in variant '{variant.Name.Value}'", at);
         }
