@@ -95,8 +95,8 @@ public sealed record PruneStepReport(double Amount, long SizeBytes, double P50Ms
 
 /// <summary>Value range of one output over the evaluation set, and how many values were NaN or infinite.</summary>
 /// <param name="SizeRatio">This artifact's file size / base's.</param>
-/// <param name="P50Ratio">median latency / base's, measured run by run in alternation with base, not the quotient of
-/// the two latency fields, which were measured at different moments.</param>
+/// <param name="P50Ratio">p50 latency / base's, measured in alternating blocks with base (median of 5 rounds), not the
+/// quotient of the two latency fields, which were measured at different moments.</param>
 public sealed record BaseComparisonReport(double SizeRatio, double P50Ratio);
 
 public sealed record OutputStatsReport(double Min, double Max, long NanCount, long InfCount);
