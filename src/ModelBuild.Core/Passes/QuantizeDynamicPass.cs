@@ -50,9 +50,9 @@ public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocatio
         context.Outcome.LayerErrors.AddRange(errors);
         // Dynamic int8 scales activations per run over the whole input tensor, so the batch a sample shares changes its
         // output: a manifest goal is judged in the batches the build's evaluation will run, so the check sees the same score.
-        var judgeBatches = accuracy.Goal is null ? probeBatches : EvaluationBatches(data, pre, accuracy.JudgeBatch);
-        var reference = RunAll(pre, judgeBatches);
-        var judgeRound = RoundJudge(accuracy, reference, data.Labels);
+        var judgeBatches = accuracy.Goal is null ? probeBatches : AccuracyRounds.EvaluationBatches(data, pre, accuracy.JudgeBatch, location);
+        var reference = AccuracyRounds.RunAll(pre, judgeBatches, location);
+        var judgeRound = AccuracyRounds.RoundJudge(accuracy, reference, data.Labels, location);
 
         var excluded = new HashSet<string>(config.ExcludeNodes, StringComparer.Ordinal);
         var kept = new List<string>();
@@ -61,7 +61,7 @@ public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocatio
         for (; round <= accuracy.MaxExcluded; round++)
         {
             context.Cancellation.ThrowIfCancellationRequested();
-            var (isMet, score) = judgeRound(RunAll(quantized, judgeBatches));
+            var (isMet, score) = judgeRound(AccuracyRounds.RunAll(quantized, judgeBatches, location));
             context.Outcome.Notes.Add($"accuracy-aware round {round}: {score} with {kept.Count} node(s) kept in float");
             met = isMet;
             if (met || round == accuracy.MaxExcluded) break;
@@ -80,47 +80,6 @@ public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocatio
                 : $"accuracy-aware: goal {goal} not met after {round + 1} round(s) (at most {accuracy.MaxExcluded} nodes are kept in float); kept in float: {nodes}; checks.accuracy judges the artifact");
         }
         return quantized;
-    }
-
-    /// <summary>
-    /// A round's verdict and its wording. With a manifest goal: evaluate.metric, scored as the accuracy check scores
-    /// it, against the float model's own score. Without (bench): top-1 drop with labels, else 1 − cosine, within MaxDrop.
-    /// </summary>
-    private Func<NdArray, (bool Met, string Score)> RoundJudge(AccuracyTarget accuracy, NdArray reference, NdArray? labels)
-    {
-        if (accuracy.Goal is not { } goal)
-            return output =>
-            {
-                var drop = Drop(reference, output, labels);
-                return (drop <= accuracy.MaxDrop, $"drop {drop:0.####}");
-            };
-        var metric = goal.Metric.ToString().ToLowerInvariant();
-        var referenceScore = Score(goal.Metric, reference, reference, labels);
-        return output =>
-        {
-            var score = Score(goal.Metric, output, reference, labels);
-            // Six decimals: cosine goals sit close to 1 (0.99, 0.999), where four would round a miss up to the goal.
-            return (goal.IsMetBy(score, referenceScore), $"{metric} {score:0.######} (float {referenceScore:0.######}, drop {goal.Drop(score, referenceScore):0.######})");
-        };
-    }
-
-    private double Score(MetricKind metric, NdArray output, NdArray reference, NdArray? labels) =>
-        Scorer.Score(metric, output, reference, labels, location)
-        ?? throw new ModelBuildException(DiagnosticCodes.DataMismatch,
-            $"accuracy-aware quantization scores metric {metric.ToString().ToLowerInvariant()}, which needs labels in the evaluate data", location);
-
-    /// <summary>Batches as the build's evaluation runs them: a partial last batch too, unless the model's batch axis is fixed.</summary>
-    private IReadOnlyList<IReadOnlyDictionary<string, NdArray>> EvaluationBatches(EvaluationDataset data, ModelProto model, int batch)
-    {
-        var io = ModelInterfaceReader.Read(model, location);
-        if (BatchedRunner.HasFixedBatch(io)) return CalibrationData.Batches(data, model, batch, location).ToList();
-        var batches = new List<IReadOnlyDictionary<string, NdArray>>();
-        for (var start = 0; start < data.Count; start += batch)
-        {
-            var size = Math.Min(batch, data.Count - start);
-            batches.Add(data.Inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(start, size), StringComparer.Ordinal));
-        }
-        return batches;
     }
 
     /// <summary>Each candidate's own error: its float output against its quantized shadow fed the same float input.</summary>
@@ -154,30 +113,5 @@ public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocatio
             var rel = Math.Sqrt(s.Diff / Math.Max(s.X, 1e-30));
             return new LayerError(n.Name, n.OpType, DynamicQuantizer.ProbeOutput(n), s.Dot / Math.Sqrt(Math.Max(s.X * s.Y, 1e-30)), rel, rel);
         }).ToList();
-    }
-
-    private static double Drop(NdArray reference, NdArray quantized, NdArray? labels)
-    {
-        if (labels is not null)
-        {
-            labels = labels.Slice(0, reference.Shape[0]);
-            return Metrics.Top1Accuracy(reference, labels) - Metrics.Top1Accuracy(quantized, labels);
-        }
-        return 1 - Metrics.CosineSimilarity(reference, quantized);
-    }
-
-    private NdArray RunAll(ModelProto model, IReadOnlyList<IReadOnlyDictionary<string, NdArray>> batches)
-    {
-        var path = Path.Combine(Path.GetTempPath(), $"modelbuild-eval-{Guid.NewGuid():N}.onnx");
-        try
-        {
-            File.WriteAllBytes(path, OnnxModelFile.Serialize(model));
-            using var runner = new ModelRunner(path, location);
-            return NdArrayConcat.AlongFirstAxis(batches.Select(b => runner.Run(b)[runner.OutputNames[0]]).ToList());
-        }
-        finally
-        {
-            File.Delete(path);
-        }
     }
 }

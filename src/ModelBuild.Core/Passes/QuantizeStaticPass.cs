@@ -36,12 +36,12 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
     private static readonly HashSet<string> ComputeLayers = new(StringComparer.Ordinal) { "Conv", "Gemm", "MatMul", "Add", "Mul" };
 
     /// <summary>
-    /// The compute layer behind a measured node and the pass-through ops between them (Conv → Relu → MaxPool): walking
-    /// back through single-input ops to the Conv/Gemm/MatMul/Add/Mul that produced the values. Null when there is none.
+    /// The compute layer behind a measured tensor and the pass-through ops between them (Conv → Relu → MaxPool):
+    /// walking back through first inputs to the Conv/Gemm/MatMul/Add/Mul that produced the values. Null when there is none.
     /// </summary>
-    private static List<NodeProto>? ComputingLayer(GraphEditor graph, string nodeName)
+    private static List<NodeProto>? ComputingLayer(GraphEditor graph, string tensor)
     {
-        var node = graph.Graph.Node.FirstOrDefault(n => n.Name == nodeName);
+        var node = graph.ProducerOf(tensor);
         var chain = new List<NodeProto>();
         while (node is not null && chain.Count < 8)
         {
@@ -72,12 +72,14 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
         if (accuracy is not null)
         {
             var judge = accuracy.Evaluate is { } e ? EvaluationDataset.Load(e, ModelInterfaceReader.Read(pre, location).Inputs) : data;
-            var verdict = RoundJudge(accuracy, RunAll(pre, judge), judge.Labels);
-            var graph = new GraphEditor(pre.Clone());
+            // Static int8 gives each sample the same result whatever its batch, so any batch size scores alike.
+            var judgeBatches = AccuracyRounds.EvaluationBatches(judge, pre, 64, location);
+            var verdict = AccuracyRounds.RoundJudge(accuracy, AccuracyRounds.RunAll(pre, judgeBatches, location), judge.Labels, location);
+            var graph = new GraphEditor(pre); // read only: producers of the measured tensors
             for (var round = 0; round < accuracy.MaxExcluded; round++)
             {
                 context.Cancellation.ThrowIfCancellationRequested();
-                var (met, score) = verdict(RunAll(quantized, judge));
+                var (met, score) = verdict(AccuracyRounds.RunAll(quantized, judgeBatches, location));
                 context.Outcome.Notes.Add($"accuracy-aware round {round}: {score} with {excluded.Count - config.ExcludeNodes.Count} node(s) kept in float");
                 if (met)
                 {
@@ -86,7 +88,7 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
                 }
                 // The worst measured output, as the layer that computes it (a Conv's error is measured after its Relu).
                 var worst = errors.Where(e => e.Node.Length > 0)
-                    .Select(e => (Error: e, Layer: ComputingLayer(graph, e.Node)))
+                    .Select(e => (Error: e, Layer: ComputingLayer(graph, e.Tensor)))
                     .Where(p => p.Layer is not null && !excluded.Contains(p.Layer[0].Name))
                     .OrderByDescending(p => p.Error.Added).FirstOrDefault();
                 if (worst.Layer is null) break;
@@ -122,59 +124,6 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
             var nodes = pre.Graph.Node.Where(n => planned.Contains(n.Name) && n.Output.Count > 0).ToList();
             layerErrors = LayerErrorAnalyzer.Compare(pre, model, nodes, reportBatches, location);
             return model;
-        }
-    }
-
-    /// <summary>
-    /// A round's verdict and its wording. With a manifest goal: evaluate.metric scored as the accuracy check scores it
-    /// (static int8 gives each sample the same result whatever the batch), against the float model's own score.
-    /// Without (bench, or no evaluate data): top-1 drop with labels, else 1 − cosine, within MaxDrop.
-    /// </summary>
-    private Func<NdArray, (bool Met, string Score)> RoundJudge(AccuracyTarget accuracy, NdArray reference, NdArray? labels)
-    {
-        // A fixed batch axis runs whole batches only: the labels of a left-over partial batch are dropped with it.
-        labels = labels?.Slice(0, reference.Shape[0]);
-        if (accuracy.Goal is { } goal)
-        {
-            var metric = goal.Metric.ToString().ToLowerInvariant();
-            var referenceScore = Score(goal.Metric, reference, reference, labels);
-            return output =>
-            {
-                var score = Score(goal.Metric, output, reference, labels);
-                return (goal.IsMetBy(score, referenceScore), $"{metric} {score:0.######} (float {referenceScore:0.######}, drop {goal.Drop(score, referenceScore):0.######})");
-            };
-        }
-        return output =>
-        {
-            var drop = labels is not null
-                ? Metrics.Top1Accuracy(reference, labels) - Metrics.Top1Accuracy(output, labels)
-                : 1 - Metrics.CosineSimilarity(reference, output);
-            return (drop <= accuracy.MaxDrop, $"drop {drop:0.####}");
-        };
-    }
-
-    private double Score(MetricKind metric, NdArray output, NdArray reference, NdArray? labels) =>
-        Scorer.Score(metric, output, reference, labels, location)
-        ?? throw new ModelBuildException(DiagnosticCodes.DataMismatch,
-            $"accuracy-aware quantization scores metric {metric.ToString().ToLowerInvariant()}, which needs labels in the evaluate data", location);
-
-    private NdArray RunAll(ModelProto model, EvaluationDataset data)
-    {
-        var path = Path.Combine(Path.GetTempPath(), $"modelbuild-eval-{Guid.NewGuid():N}.onnx");
-        try
-        {
-            File.WriteAllBytes(path, OnnxModelFile.Serialize(model));
-            using var runner = new ModelRunner(path, location);
-            var outputs = CalibrationData.Batches(data, model, 64, location).Select(b => runner.Run(b)[runner.OutputNames[0]]).ToList();
-            // A dynamic batch axis also takes the left-over samples, so the score covers what the accuracy check scores.
-            var done = outputs.Sum(o => o.Shape[0]);
-            if (done < data.Count && !BatchedRunner.HasFixedBatch(ModelInterfaceReader.Read(model, location)))
-                outputs.Add(runner.Run(data.Inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(done, data.Count - done), StringComparer.Ordinal))[runner.OutputNames[0]]);
-            return NdArrayConcat.AlongFirstAxis(outputs);
-        }
-        finally
-        {
-            File.Delete(path);
         }
     }
 }
