@@ -182,14 +182,13 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     private void CompareWithBase(ModelReport report, IReadOnlyDictionary<string, string> artifactPaths, EvaluationSet set, int latencyBatch)
     {
         var baseReport = report.Artifacts[0];
-        var inputs = set.Take(latencyBatch);
-        var paired = new PairedLatency(options.IntraOpThreads);
-        foreach (var artifact in report.Artifacts.Skip(1))
-        {
-            var p50Ratio = paired.Ratio(artifactPaths[baseReport.Name], artifactPaths[artifact.Name], inputs, spec.Source.Location, options.Cancellation);
+        var variants = report.Artifacts.Skip(1).ToList();
+        if (variants.Count == 0) return;
+        var p50Ratios = new PairedLatency(options.IntraOpThreads).Ratios(artifactPaths[baseReport.Name],
+            variants.Select(v => artifactPaths[v.Name]).ToList(), set.Take(latencyBatch), latencyBatch, spec.Source.Location, options.Cancellation);
+        foreach (var (artifact, p50Ratio) in variants.Zip(p50Ratios))
             artifact.VsBase = new BaseComparisonReport(
                 Math.Round((double)artifact.SizeBytes / Math.Max(1, baseReport.SizeBytes), 4), Math.Round(p50Ratio, 3));
-        }
     }
 
     /// <summary>
