@@ -1,5 +1,7 @@
 using ModelBuild.Data;
+using ModelBuild.Data.Sources;
 using ModelBuild.Diagnostics;
+using ModelBuild.Evaluation;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes.Pruning;
@@ -54,7 +56,7 @@ public sealed class OnnxFineTuner : IFineTuner
         var labelsArray = TorchTensors.ToTensor(arrays[EvaluationDataset.LabelsName].Slice(0, count));
         var labels = settings.Loss == FinetuneLoss.CrossEntropy ? labelsArray.to(ScalarType.Int64) : labelsArray.to(ScalarType.Float32);
         var teacherProbabilities = settings is { Distill: > 0, Teacher: { } teacher }
-            ? softmax(TeacherLogits(teacher, io, arrays, count, location) / settings.Temperature, 1)
+            ? softmax(TeacherLogits(teacher, io, arrays, count, location, cancellation) / settings.Temperature, 1)
             : null;
         var masks = keepZeros
             ? graph.Parameters.Where(p => p.Value.dim() >= 2).ToDictionary(p => p.Key, p => p.Value.detach().ne(0).to(ScalarType.Float32))
@@ -121,18 +123,13 @@ public sealed class OnnxFineTuner : IFineTuner
     }
 
     /// <summary>The teacher's first output on the training samples, run once by ONNX Runtime before training starts.</summary>
-    private static Tensor TeacherLogits(string teacherOnnx, ModelInterface io, IReadOnlyDictionary<string, NdArray> arrays, int count, SourceLocation location)
+    private static Tensor TeacherLogits(string teacherOnnx, ModelInterface io, IReadOnlyDictionary<string, NdArray> arrays, int count, SourceLocation location,
+        CancellationToken cancellation)
     {
         using var runner = new ModelRunner(teacherOnnx, location, intraOpThreads: Math.Max(1, Environment.ProcessorCount));
-        const int chunk = 256;
-        var parts = new List<NdArray>();
-        for (var start = 0; start < count; start += chunk)
-        {
-            var size = Math.Min(chunk, count - start);
-            var batch = io.Inputs.ToDictionary(i => i.Name, i => arrays[i.Name].Slice(start, size), StringComparer.Ordinal);
-            parts.Add(runner.Run(batch)[io.Outputs[0].Name]);
-        }
-        return AsFloat(TorchTensors.ToTensor(NdArrayConcat.AlongFirstAxis(parts)));
+        var samples = new EvaluationSet(new InMemorySource(io.Inputs.ToDictionary(i => i.Name, i => arrays[i.Name], StringComparer.Ordinal), null, count), "fine-tuning data");
+        var outputs = BatchedRunner.Run(runner, samples, BatchedRunner.BatchSizeFor(io, 256), BatchedRunner.HasFixedBatch(io), cancellation);
+        return AsFloat(TorchTensors.ToTensor(outputs[io.Outputs[0].Name]));
     }
 
     private static Tensor AsFloat(Tensor t) => t.dtype == ScalarType.Float32 ? t : t.to(ScalarType.Float32);
