@@ -12,6 +12,11 @@ namespace ModelBuild.Serving;
 /// while other requests are still being received, so a lone client never pays the delay, while a busy server
 /// batches whatever piled up while the model was running. Nothing polls: a waiting batch sleeps on a signal, and
 /// only the last sub-millisecond of a queue delay, which timers cannot measure, is spent yielding.
+/// Instances beyond the first run batches only when a full batch is waiting (and retire when less is): one instance
+/// forming big batches serves a model whose batched rows are cheap (an MLP streaming its weights once per batch),
+/// while a model whose rows cost the same batched or not (a CNN) still gets every core once the queue outgrows
+/// one batch. Taking batches greedily on every instance instead split 16 clients' requests into batches of ~2.8
+/// rows on the MLP and cost 37 % of its throughput.
 /// </summary>
 public sealed class DynamicBatcher : IAsyncDisposable
 {
@@ -23,6 +28,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
     // Everything below is guarded by _lock (except _arriving, which is also changed with Interlocked).
     private readonly Lock _lock = new();
     private readonly Queue<Pending> _queue = new();
+    private long _queuedRows;
     // Instances in use: direct runs plus batch runners; at most Workers.
     private int _running;
     // Requests the last execution served. After a batch, those clients are about to send again: the next request
@@ -104,8 +110,9 @@ public sealed class DynamicBatcher : IAsyncDisposable
                         $"model '{_model.Name}' has {_queue.Count} requests queued; try again later");
                 pending = new Pending(inputs, rows, received);
                 _queue.Enqueue(pending);
+                _queuedRows += rows;
                 WakeWaitingBatch();
-                if (_running < Workers)
+                if (_running == 0 || (_running < Workers && _queuedRows >= MaxBatchSize))
                 {
                     _running++;
                     startRunner = true;
@@ -164,19 +171,23 @@ public sealed class DynamicBatcher : IAsyncDisposable
         }
     }
 
-    /// <summary>Takes the first queued request with whatever queued behind it fits; when nothing is queued, gives the instance back.</summary>
+    /// <summary>
+    /// Takes the first queued request with whatever queued behind it fits. Gives the instance back when nothing is
+    /// queued, or when another instance is running and less than a full batch waits (that one will take it).
+    /// </summary>
     private bool TryStartBatch(List<Pending> batch, out long rows)
     {
         batch.Clear();
         rows = 0;
         lock (_lock)
         {
-            if (_queue.Count == 0)
+            if (_queue.Count == 0 || (_running > 1 && _queuedRows < MaxBatchSize))
             {
                 ReleaseInstance();
                 return false;
             }
             var first = _queue.Dequeue();
+            _queuedRows -= first.Rows;
             batch.Add(first);
             rows = first.Rows;
             TakeQueued(batch, ref rows);
@@ -191,6 +202,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         {
             if (rows + next.Rows > MaxBatchSize || !SameRowShapes(batch[0].Inputs, next.Inputs)) return false;
             batch.Add(_queue.Dequeue());
+            _queuedRows -= next.Rows;
             rows += next.Rows;
         }
         return true;

@@ -12,19 +12,24 @@ public sealed class ServedModel : IAsyncDisposable
         var batchable = model.Inputs.Concat(model.Outputs).All(t => t.HasDynamicBatch);
         // Like Triton: max_batch_size 0 means the model has no batch axis the server may use.
         MaxBatchSize = batchable ? Math.Max(options.MaxBatchSize ?? config.MaxBatchSize ?? 8, 0) : 0;
+        // Runs at once: with or without batching, enough to keep every core busy and no more. More only queue inside
+        // ONNX Runtime while holding thread-pool threads, which starves Kestrel's I/O on a small machine.
+        var instances = Math.Max(options.Instances ?? config.Instances ?? DefaultInstances(options.IntraOpThreads), 1);
         if (MaxBatchSize > 1)
             Batcher = new DynamicBatcher(model, metrics, MaxBatchSize,
                 Math.Max(options.MaxQueueDelayMicroseconds ?? config.MaxQueueDelayMicroseconds ?? 100, 0),
-                Math.Max(options.Instances ?? config.Instances ?? 1, 1), Math.Max(options.MaxQueueLength, 1));
+                instances, Math.Max(options.MaxQueueLength, 1));
         else
-            // Unbatched: at most this many runs at once. More only queue inside ONNX Runtime while holding
-            // thread-pool threads, which starves Kestrel's I/O on a small machine.
-            _gate = new SemaphoreSlim(Math.Max(options.Instances ?? config.Instances ?? Environment.ProcessorCount, 1));
+            _gate = new SemaphoreSlim(instances);
         _metrics = metrics;
     }
 
     private readonly ServerMetrics _metrics;
     private readonly SemaphoreSlim? _gate;
+
+    /// <summary>One run per core when each run takes one thread; one when ONNX Runtime spreads a run over all cores (0).</summary>
+    public static int DefaultInstances(int intraOpThreads) =>
+        intraOpThreads <= 0 ? 1 : Math.Max(1, Environment.ProcessorCount / intraOpThreads);
 
     public DeployedModel Model { get; }
     public string Name => Model.Name;

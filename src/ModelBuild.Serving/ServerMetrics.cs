@@ -63,6 +63,11 @@ public sealed class ServerMetrics
             }
         }
 
+        public double Sum()
+        {
+            lock (_lock) return _sum;
+        }
+
         public double Mean()
         {
             lock (_lock)
@@ -105,6 +110,12 @@ public sealed class ServerMetrics
 
     /// <summary>Batch rows inferred so far.</summary>
     public long Inferences(string model) => Interlocked.Read(ref For(model).Inferences);
+
+    /// <summary>Seconds spent in model executions so far (the session runs, not the HTTP around them).</summary>
+    public double ComputeSeconds(string model) => For(model).ComputeSeconds.Sum();
+
+    /// <summary>Seconds successful inference requests spent in the server so far, from the handler's start to its answer.</summary>
+    public double RequestSeconds(string model) => For(model).RequestSeconds.Sum();
 
     /// <summary>Mean requests per execution so far (tests and the load test read it).</summary>
     public double MeanBatchSize(string model) => For(model).BatchSize.Mean();

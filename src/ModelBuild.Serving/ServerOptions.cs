@@ -18,7 +18,11 @@ public sealed record ServerOptions
     /// <summary>How long a batch may wait for requests being received; null = the model's max_queue_delay_microseconds (100 µs when none).</summary>
     public int? MaxQueueDelayMicroseconds { get; init; }
 
-    /// <summary>Batches run at once per model; null = the model's instance_group count (1 when none).</summary>
+    /// <summary>
+    /// Model runs at once per model; null = the model's instance_group count, else one per core divided by
+    /// <see cref="IntraOpThreads"/>. With dynamic batching, instances past the first take batches only while a full
+    /// batch is waiting.
+    /// </summary>
     public int? Instances { get; init; }
 
     /// <summary>Requests a model may hold queued before new ones are answered 503.</summary>

@@ -105,6 +105,39 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("error MB2001", junk.Output);
     }
 
+    private static readonly Regex BenchRow = new(
+        @"^(?<target>in-process ORT|served, unbatched|served, dynamic batching)\s+(?<clients>\d+)\s+(?<requests>\d+)\s+(?<failed>\d+)\s+\d+\s+\[\d+–\d+\]\s+" +
+        @"(?<p50>[\d.]+)\s+[\d.]+\s+\d+\s+(?<server>[\d.]+|-)\s+(?<ort>[\d.]+)\s+(?<batch>[\d.]+)$", RegexOptions.Multiline);
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Bench_serve_answers_every_request_and_accounts_for_the_server_side(bool binary)
+    {
+        string[] args = ["bench-serve", "digits.onnx", "--requests", "150", "--max-seconds", "20", "--repeat", "1", "--clients", "1", "4"];
+        var result = Modelbuild(binary ? [.. args, "--binary"] : args);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var rows = BenchRow.Matches(result.Output).ToList();
+        Assert.True(rows.Count == 6, result.ToString());
+        foreach (var row in rows)
+        {
+            // Every request of every measurement answered 200 through the load generator's own HTTP parsing.
+            Assert.Equal("150", row.Groups["requests"].Value);
+            Assert.Equal("0", row.Groups["failed"].Value);
+            if (row.Groups["target"].Value == "in-process ORT")
+            {
+                Assert.Equal("-", row.Groups["server"].Value);
+                continue;
+            }
+            // The server's handler contains the model run, and the client waits for the handler.
+            var server = double.Parse(row.Groups["server"].Value, System.Globalization.CultureInfo.InvariantCulture);
+            var ort = double.Parse(row.Groups["ort"].Value, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.InRange(ort, 1e-4, server);
+            Assert.True(double.Parse(row.Groups["batch"].Value, System.Globalization.CultureInfo.InvariantCulture) >= 1, row.Value);
+        }
+        Assert.Contains("failed requests: 0 (target 0)", result.Output);
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_dir, recursive: true); }

@@ -17,9 +17,15 @@ namespace ModelBuild.Tool.Commands;
 /// </summary>
 internal static class BenchServeCommand
 {
-    private sealed record Result(string Target, int Clients, int Round, int Requests, int Failed, double Seconds, PercentileSummary LatencyMs, double MeanBatch, double CpuMicroseconds)
+    /// <summary>What the server saw during a measurement: mean batch, and per request its handler time and its share of model compute.</summary>
+    private sealed record ServerSide(double MeanBatch, double HandlerMs, double ComputeMs);
+
+    private sealed record Result(string Target, int Clients, int Round, int Requests, int Failed, double Seconds, PercentileSummary LatencyMs, double MeanLatencyMs, ServerSide? Server, double CpuMicroseconds)
     {
         public double Throughput => Requests / Seconds;
+
+        /// <summary>Model compute per request: the server's share of its executions, or in process the whole call.</summary>
+        public double ComputeMs => Server?.ComputeMs ?? MeanLatencyMs;
     }
 
     private const string InProcess = "in-process ORT";
@@ -92,26 +98,27 @@ internal static class BenchServeCommand
 
         await using var unbatched = await ModelServer.StartAsync(options with { MaxBatchSize = 1 });
         await using var batched = await ModelServer.StartAsync(options);
-        // One client for all: pooled connections (one per concurrent client), no proxy lookup.
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, UseProxy = false, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5) });
         var servers = new[] { (Unbatched, unbatched), (Batched, batched) };
-        foreach (var (_, s) in servers) await CheckFirstResponse(http, new Uri(s.Address, $"v2/models/{entry.Name}/infer"), request, reference);
+        // HttpClient checks the first answer of each server (values against in-process ORT); the load itself comes
+        // from LoopbackConnection, which keeps the client's own cost off the measured path.
+        using (var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }))
+            foreach (var (_, s) in servers) await CheckFirstResponse(http, new Uri(s.Address, $"v2/models/{entry.Name}/infer"), request, reference);
+        var headers = request.HeaderLength < 0 ? new Dictionary<string, string>()
+            : new Dictionary<string, string> { [KServeTypes.InferenceHeaderLength] = request.HeaderLength.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        var contentType = request.HeaderLength < 0 ? "application/json" : "application/octet-stream";
 
         for (var round = 0; round < rounds; round++)
             foreach (var c in clientCounts)
             {
-                results.Add(await Measure(InProcess, c, round, count, limit, () => { local.Run(inputs); return Task.FromResult(true); }, null));
+                results.Add(Measure(InProcess, c, round, count, limit, () => (() => { local.Run(inputs); return true; }, null), null));
                 foreach (var (target, s) in servers)
                 {
                     var url = new Uri(s.Address, $"v2/models/{entry.Name}/infer");
-                    var before = Snapshot(s, entry.Name);
-                    results.Add(await Measure(target, c, round, count, limit, async () =>
+                    results.Add(Measure(target, c, round, count, limit, () =>
                     {
-                        using var message = Message(url, request);
-                        using var response = await http.SendAsync(message);
-                        await response.Content.ReadAsByteArrayAsync();
-                        return response.StatusCode == HttpStatusCode.OK;
-                    }, () => MeanBatchSince(s, entry.Name, before)));
+                        var connection = new LoopbackConnection(url, contentType, headers, request.Json);
+                        return (() => connection.Send() == (int)HttpStatusCode.OK, connection);
+                    }, new ServerWatch(s, entry.Name)));
                 }
             }
 
@@ -120,67 +127,89 @@ internal static class BenchServeCommand
         return results.Any(r => r.Failed > 0) || (enforce && !met) ? ExitCode.CheckFailed : ExitCode.Success;
     }
 
-    private static readonly System.Net.Http.Headers.MediaTypeHeaderValue JsonType = new("application/json");
-    private static readonly System.Net.Http.Headers.MediaTypeHeaderValue OctetType = new("application/octet-stream");
-
-    /// <summary>The preserialized body in a fresh message (messages cannot be resent); nothing is serialized per request.</summary>
-    private static HttpRequestMessage Message(Uri url, (byte[] Json, int HeaderLength) request)
+    /// <summary>
+    /// Each client is a thread with its own call (its own connection), making blocking calls back to back: the
+    /// thread pool stays the server's. Warm-up first (sessions, connections, JIT; bounded in time for slow models),
+    /// then all clients start together and share the request count.
+    /// </summary>
+    private static Result Measure(string target, int clients, int round, int count, TimeSpan limit, Func<(Func<bool> Call, IDisposable? Owner)> newClient, ServerWatch? server)
     {
-        var content = new ByteArrayContent(request.Json);
-        content.Headers.ContentType = request.HeaderLength < 0 ? JsonType : OctetType;
-        var message = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
-        if (request.HeaderLength >= 0)
-            message.Headers.TryAddWithoutValidation(KServeTypes.InferenceHeaderLength, request.HeaderLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        return message;
-    }
-
-    private static async Task<Result> Measure(string target, int clients, int round, int count, TimeSpan limit, Func<Task<bool>> call, Func<double>? meanBatch)
-    {
-        // Warm-up: sessions, connections, JIT; bounded in time too, for slow models.
-        var warmupEnd = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds / 4 * Stopwatch.Frequency);
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
-        {
-            for (var i = 0; i < 20 && (i < 2 || Stopwatch.GetTimestamp() < warmupEnd); i++) await call();
-        })));
         var latencies = new double[count];
         var next = -1;
         var failed = 0;
-        var deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
-        var process = Process.GetCurrentProcess();
-        var cpuBefore = process.TotalProcessorTime;
-        var started = Stopwatch.GetTimestamp();
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+        long deadline = 0;
+        var warmupEnd = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds / 4 * Stopwatch.Frequency);
+        using var warmedUp = new CountdownEvent(clients);
+        using var go = new ManualResetEventSlim();
+        var threads = Enumerable.Range(0, clients).Select(_ => new Thread(() =>
         {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count && Stopwatch.GetTimestamp() < deadline)
+            var (call, owner) = newClient();
+            using var _ = owner;
+            bool Call()
+            {
+                try { return call(); }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException) { return false; }
+            }
+            for (var i = 0; i < 20 && (i < 2 || Stopwatch.GetTimestamp() < warmupEnd); i++) Call();
+            warmedUp.Signal();
+            go.Wait();
+            int n;
+            while ((n = Interlocked.Increment(ref next)) < count && Stopwatch.GetTimestamp() < deadline)
             {
                 var t = Stopwatch.GetTimestamp();
-                bool ok;
-                try { ok = await call(); }
-                catch (HttpRequestException) { ok = false; }
-                latencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+                var ok = Call();
+                latencies[n] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
                 if (!ok) Interlocked.Increment(ref failed);
             }
-        })));
+        }) { IsBackground = true, Name = "bench-serve client" }).ToList();
+        threads.ForEach(t => t.Start());
+        warmedUp.Wait();
+        var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
+        server?.Start();
+        var started = Stopwatch.GetTimestamp();
+        // Written before the clients are released (Set is a full fence), read by them only after.
+        deadline = started + (long)(limit.TotalSeconds * Stopwatch.Frequency);
+        go.Set();
+        threads.ForEach(t => t.Join());
         var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var serverSide = server?.Stop();
         process.Refresh();
         var done = Math.Min(count, next);
         // CPU of this process (client and server together) per request: steadier than req/s on a shared machine.
         var cpu = (process.TotalProcessorTime - cpuBefore).TotalMicroseconds / Math.Max(done, 1);
-        return new Result(target, clients, round, done, failed, elapsed, Percentiles.Summarize(latencies[..Math.Max(done, 1)]), meanBatch?.Invoke() ?? 1, cpu);
+        return new Result(target, clients, round, done, failed, elapsed, Percentiles.Summarize(latencies[..Math.Max(done, 1)]),
+            latencies[..Math.Max(done, 1)].Average(), serverSide, cpu);
     }
 
-    private static (double Executions, double Rows) Snapshot(ModelServer s, string model) => (s.Metrics.Executions(model), s.Metrics.Inferences(model));
-
-    private static double MeanBatchSince(ModelServer s, string model, (double Executions, double Rows) before)
+    /// <summary>Reads the server's metrics for one model over a measurement (warm-up excluded).</summary>
+    private sealed class ServerWatch(ModelServer server, string model)
     {
-        var executions = s.Metrics.Executions(model) - before.Executions;
-        return executions == 0 ? 0 : (s.Metrics.Inferences(model) - before.Rows) / executions;
+        private (double Executions, double Rows, double HandlerSeconds, double ComputeSeconds) _start;
+
+        private (double, double, double, double) Read() => (server.Metrics.Executions(model), server.Metrics.Inferences(model),
+            server.Metrics.RequestSeconds(model), server.Metrics.ComputeSeconds(model));
+
+        public void Start() => _start = Read();
+
+        public ServerSide Stop()
+        {
+            var (executions, rows, handler, compute) = Read();
+            executions -= _start.Executions;
+            rows -= _start.Rows;
+            // Batch-1 requests: a row is a request.
+            return rows == 0 ? new ServerSide(0, 0, 0) : new ServerSide(rows / executions,
+                (handler - _start.HandlerSeconds) * 1000 / rows, (compute - _start.ComputeSeconds) * 1000 / rows);
+        }
     }
 
     private static async Task CheckFirstResponse(HttpClient http, Uri url, (byte[] Json, int HeaderLength) request, float[]? reference)
     {
-        using var message = Message(url, request);
+        using var content = new ByteArrayContent(request.Json);
+        content.Headers.ContentType = new(request.HeaderLength < 0 ? "application/json" : "application/octet-stream");
+        using var message = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
+        if (request.HeaderLength >= 0)
+            message.Headers.TryAddWithoutValidation(KServeTypes.InferenceHeaderLength, request.HeaderLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
         using var response = await http.SendAsync(message);
         var bytes = await response.Content.ReadAsByteArrayAsync();
         if (response.StatusCode != HttpStatusCode.OK)
@@ -295,13 +324,16 @@ internal static class BenchServeCommand
     {
         var o = new StringBuilder();
         o.AppendLine();
-        o.AppendLine("medians over rounds; req/s range in brackets; cpu = this process's CPU (client + server) per request");
-        o.AppendLine($"{"target",-26} {"clients",7} {"requests",8} {"failed",6} {"req/s",9} {"range",15} {"p50 ms",8} {"p99 ms",8} {"cpu µs",7} {"batch",6}");
+        o.AppendLine("medians over rounds; req/s range in brackets; cpu = this process's CPU (client + server) per request;");
+        o.AppendLine("server = mean time in the server's handler per request, ort = mean model compute per request (in process: the whole call)");
+        o.AppendLine($"{"target",-26} {"clients",7} {"requests",8} {"failed",6} {"req/s",9} {"range",15} {"p50 ms",8} {"p99 ms",8} {"cpu µs",7} {"server",7} {"ort ms",7} {"batch",6}");
         foreach (var g in results.GroupBy(r => (r.Target, r.Clients)).OrderBy(g => g.Key.Clients))
         {
             var tp = g.Select(r => r.Throughput).ToList();
             o.AppendLine($"{g.Key.Target,-26} {g.Key.Clients,7} {g.Sum(r => r.Requests),8} {g.Sum(r => r.Failed),6} {Median(tp),9:F0} {$"[{tp.Min():F0}–{tp.Max():F0}]",15} " +
-                $"{Median(g.Select(r => r.LatencyMs.P50)),8:F3} {Median(g.Select(r => r.LatencyMs.P99)),8:F3} {Median(g.Select(r => r.CpuMicroseconds)),7:F0} {Median(g.Select(r => r.MeanBatch)),6:F2}");
+                $"{Median(g.Select(r => r.LatencyMs.P50)),8:F3} {Median(g.Select(r => r.LatencyMs.P99)),8:F3} {Median(g.Select(r => r.CpuMicroseconds)),7:F0} " +
+                $"{(g.First().Server is null ? "-" : Median(g.Select(r => r.Server!.HandlerMs)).ToString("F3", System.Globalization.CultureInfo.InvariantCulture)),7} " +
+                $"{Median(g.Select(r => r.ComputeMs)),7:F3} {Median(g.Select(r => r.Server?.MeanBatch ?? 1)),6:F2}");
         }
         Console.Write(o.ToString());
     }
