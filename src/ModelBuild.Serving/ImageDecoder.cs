@@ -4,8 +4,12 @@ using System.Text;
 
 namespace ModelBuild.Serving;
 
-/// <summary>A decoded image: <see cref="Channels"/> (1 gray, 3 RGB) values 0..255 per pixel, row-major HWC.</summary>
-public sealed record DecodedImage(int Width, int Height, int Channels, float[] Pixels);
+/// <summary>
+/// A decoded image: <see cref="Channels"/> (1 gray, 3 RGB) values 0..255 per pixel, row-major HWC. Bytes, not
+/// floats: the largest accepted image then takes 50 MB, not 200 (16-bit samples are rounded to 8 bits, finer than
+/// any model's input needs).
+/// </summary>
+public sealed record DecodedImage(int Width, int Height, int Channels, byte[] Pixels);
 
 /// <summary>
 /// Decodes PNG (8/16-bit gray, gray+alpha, RGB, RGBA; palette 1-8 bit; not interlaced) and PGM/PPM (P2, P3, P5, P6).
@@ -64,29 +68,28 @@ public static class ImageDecoder
         var bitsPerPixel = samples * depth;
         var stride = (width * bitsPerPixel + 7) / 8;
         var bpp = Math.Max(1, bitsPerPixel / 8);
-        var raw = new byte[(stride + 1L) * height];
-        idat.Position = 0;
-        try
-        {
-            // Reads exactly the expected size: a "zip bomb" cannot make it inflate more.
-            using var z = new ZLibStream(idat, CompressionMode.Decompress);
-            z.ReadExactly(raw);
-        }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
-        {
-            throw Bad("the PNG image data is corrupt or truncated");
-        }
-
         var prior = new byte[stride];
         var line = new byte[stride];
         var channels = colorType is 2 or 3 or 6 ? 3 : 1;
-        var pixels = new float[width * height * channels];
+        var pixels = new byte[width * height * channels];
+        idat.Position = 0;
+        // Row by row straight from the inflater, which reads no further than the rows asked for: neither a
+        // "zip bomb" nor a huge declared size makes it inflate more than one row ahead of the pixels.
+        using var z = new ZLibStream(idat, CompressionMode.Decompress);
+        Span<byte> filter = stackalloc byte[1];
         for (var y = 0; y < height; y++)
         {
-            var rowStart = y * (stride + 1);
-            var filter = raw[rowStart];
-            Array.Copy(raw, rowStart + 1, line, 0, stride);
-            Unfilter(filter, line, prior, bpp);
+            try
+            {
+                z.ReadExactly(filter);
+                z.ReadExactly(line);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException)
+            {
+                // IOException covers truncation and zlib's own refusals (a preset dictionary, a bad checksum).
+                throw Bad("the PNG image data is corrupt or truncated");
+            }
+            Unfilter(filter[0], line, prior, bpp);
             for (var x = 0; x < width; x++)
             {
                 var o = (y * width + x) * channels;
@@ -99,11 +102,12 @@ public static class ImageDecoder
                     pixels[o + 2] = palette[index * 3 + 2];
                 }
                 else if (depth < 8)
-                    pixels[o] = Sample(line, x, depth) * 255f / ((1 << depth) - 1);
+                    // 1, 2 and 4 bits scale to 0..255 exactly (×255, ×85, ×17).
+                    pixels[o] = (byte)(Sample(line, x, depth) * 255 / ((1 << depth) - 1));
                 else
                     for (var c = 0; c < channels; c++)
-                        // 16-bit samples are big-endian; the high byte is enough for 0..255 input.
-                        pixels[o + c] = depth == 16 ? BinaryPrimitives.ReadUInt16BigEndian(line.AsSpan((x * samples + c) * 2)) / 257f : line[x * samples + c];
+                        // 16-bit samples are big-endian; 65535 / 257 = 255, rounded to nearest.
+                        pixels[o + c] = depth == 16 ? (byte)((BinaryPrimitives.ReadUInt16BigEndian(line.AsSpan((x * samples + c) * 2)) + 128) / 257) : line[x * samples + c];
             }
             (prior, line) = (line, prior);
         }
@@ -151,19 +155,19 @@ public static class ImageDecoder
         if (max is <= 0 or > 65535) throw Bad($"the PNM maximum value {max} is not valid");
         var channels = kind is (byte)'3' or (byte)'6' ? 3 : 1;
         var count = width * height * channels;
-        var pixels = new float[count];
-        var scale = 255f / max;
+        var pixels = new byte[count];
+        var scale = 255.0 / max;
         if (kind is (byte)'5' or (byte)'6')
         {
             pos++; // exactly one whitespace byte separates the header from binary data
             var size = max > 255 ? 2 : 1;
             if (pos + (long)count * size > bytes.Length) throw Bad("the PNM image data is truncated");
             for (var i = 0; i < count; i++)
-                pixels[i] = Math.Min(max, size == 1 ? bytes[pos + i] : BinaryPrimitives.ReadUInt16BigEndian(bytes.AsSpan(pos + i * 2))) * scale;
+                pixels[i] = (byte)Math.Round(Math.Min(max, size == 1 ? bytes[pos + i] : BinaryPrimitives.ReadUInt16BigEndian(bytes.AsSpan(pos + i * 2))) * scale);
         }
         else
             for (var i = 0; i < count; i++)
-                pixels[i] = Math.Min(max, HeaderInt(bytes, ref pos)) * scale;
+                pixels[i] = (byte)Math.Round(Math.Min(max, HeaderInt(bytes, ref pos)) * scale);
         return new DecodedImage(width, height, channels, pixels);
     }
 

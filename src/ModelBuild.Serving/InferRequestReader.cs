@@ -5,8 +5,8 @@ using ModelBuild.Runtime;
 
 namespace ModelBuild.Serving;
 
-/// <summary>An output the client asked for, and whether it wants it as binary tensor data.</summary>
-public sealed record RequestedOutput(string Name, bool Binary);
+/// <summary>An output the client asked for, and whether it wants it as binary tensor data (null: as the request's default).</summary>
+public sealed record RequestedOutput(string Name, bool? Binary);
 
 /// <summary>
 /// A parsed KServe v2 inference request. <paramref name="RequestedOutputs"/> null means all outputs, each binary
@@ -43,7 +43,7 @@ public static class InferRequestReader
             if (reader.ValueTextEquals("id"u8))
             {
                 reader.Read();
-                id = reader.TokenType == JsonTokenType.String ? reader.GetString() : throw Bad("'id' must be a string");
+                id = reader.TokenType == JsonTokenType.String ? String(ref reader, "'id'") : throw Bad("'id' must be a string");
             }
             else if (reader.ValueTextEquals("inputs"u8))
             {
@@ -75,6 +75,8 @@ public static class InferRequestReader
         // Reading to the end makes the reader reject trailing or truncated JSON.
         while (reader.Read()) { }
         if (tensors is null || tensors.Count == 0) throw Bad("'inputs' must be a non-empty array of {name, shape, datatype, data}");
+        // Like an absent list, an empty one asks for every output (Triton reads it the same way).
+        if (outputs is { Count: 0 }) outputs = null;
         if (binaryOffset != binary.Length)
             throw Bad($"the body has {binary.Length} bytes after the JSON header but the inputs' binary_data_size add up to {binaryOffset}");
         return new InferRequest(id, tensors, outputs, binaryByDefault);
@@ -90,7 +92,7 @@ public static class InferRequestReader
             if (reader.ValueTextEquals("name"u8))
             {
                 reader.Read();
-                name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                name = reader.TokenType == JsonTokenType.String ? String(ref reader, "an output's 'name'") : null;
             }
             else if (reader.ValueTextEquals("parameters"u8))
             {
@@ -106,7 +108,7 @@ public static class InferRequestReader
         if (name is null) throw Bad("each of 'outputs' must be an object with a string 'name'");
         if (model.Outputs.All(s => s.Name != name))
             throw Bad($"model '{model.Name}' has no output '{name}'; its outputs are {string.Join(", ", model.Outputs.Select(s => s.Name))}");
-        return new RequestedOutput(name, binary ?? false);
+        return new RequestedOutput(name, binary);
     }
 
     /// <summary>Reads a parameters object; returns the boolean <paramref name="flag"/> if present.</summary>
@@ -140,12 +142,12 @@ public static class InferRequestReader
             if (reader.ValueTextEquals("name"u8))
             {
                 reader.Read();
-                name = reader.TokenType == JsonTokenType.String ? reader.GetString() : throw Bad("an input has no string 'name'");
+                name = reader.TokenType == JsonTokenType.String ? String(ref reader, "an input's 'name'") : throw Bad("an input has no string 'name'");
             }
             else if (reader.ValueTextEquals("datatype"u8))
             {
                 reader.Read();
-                datatype = reader.TokenType == JsonTokenType.String ? reader.GetString() : "";
+                datatype = reader.TokenType == JsonTokenType.String ? String(ref reader, $"input '{name ?? "?"}' 'datatype'") : "";
             }
             else if (reader.ValueTextEquals("shape"u8))
             {
@@ -304,6 +306,19 @@ public static class InferRequestReader
             case TensorType.Int8: return reader.TryGetSByte(out ((sbyte[])target)[i]);
             case TensorType.UInt8: return reader.TryGetByte(out ((byte[])target)[i]);
             default: return false;
+        }
+    }
+
+    /// <summary>A string token's value; invalid UTF-8 in it is the client's error, not the server's.</summary>
+    private static string String(ref Utf8JsonReader reader, string what)
+    {
+        try
+        {
+            return reader.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw Bad($"{what} is not valid UTF-8");
         }
     }
 

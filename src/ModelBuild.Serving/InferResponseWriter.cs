@@ -27,7 +27,8 @@ public static class InferResponseWriter
             {
                 var r = requested.FirstOrDefault(o => o.Name == t.Name);
                 if (r is null) continue;
-                asBinary |= r.Binary;
+                // An output's own binary_data overrides the request's binary_data_output, either way.
+                asBinary = r.Binary ?? asBinary;
             }
             w.WriteStartObject();
             w.WriteString("name", t.Name);

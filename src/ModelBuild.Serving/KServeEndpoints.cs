@@ -20,8 +20,9 @@ internal static class KServeEndpoints
 
         app.MapGet("/v2/health/ready", (HttpContext c) => run.Run(c, "ready", "", () =>
         {
-            // Not ready while shutting down, so load balancers stop sending before connections close.
-            if (!state.Ready) c.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            // Not ready while shutting down, so load balancers stop sending before connections close. KServe v2:
+            // "a 4xx status code indicates false" (Triton answers 400 too).
+            if (!state.Ready) c.Response.StatusCode = StatusCodes.Status400BadRequest;
             return EndpointRunner.WriteJson(c, w => { w.WriteStartObject(); w.WriteBoolean("ready", state.Ready); w.WriteEndObject(); });
         }));
 
@@ -31,8 +32,9 @@ internal static class KServeEndpoints
             w.WriteString("name", "modelbuild");
             w.WriteString("version", typeof(KServeEndpoints).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
             w.WriteStartArray("extensions");
+            // Only what is implemented: the repository index (load/unload answer that the set is fixed) and binary
+            // tensors. Triton's statistics extension is not served; /metrics has the same counts.
             w.WriteStringValue("model_repository");
-            w.WriteStringValue("statistics");
             w.WriteStringValue("binary_tensor_data");
             w.WriteEndArray();
             w.WriteEndObject();
@@ -52,6 +54,19 @@ internal static class KServeEndpoints
             w.WriteEndArray();
         })));
 
+        // The model_repository extension's load and unload: the served set is fixed at start, so loading a served
+        // model is a no-op and anything else is refused with the reason.
+        app.MapPost("/v2/repository/models/{name}/load", (HttpContext c, string name) => run.Run(c, "repository_load", name, () =>
+        {
+            models.Get(name);
+            return EndpointRunner.WriteJson(c, w => { w.WriteStartObject(); w.WriteEndObject(); });
+        }));
+        app.MapPost("/v2/repository/models/{name}/unload", (HttpContext c, string name) => run.Run(c, "repository_unload", name, () =>
+        {
+            models.Get(name);
+            throw RequestException.BadRequest($"model '{name}' cannot be unloaded: modelbuild serve serves a fixed set of models; restart it with --model to change the set");
+        }));
+
         foreach (var prefix in new[] { "/v2/models/{name}", "/v2/models/{name}/versions/{version}" })
         {
             app.MapGet(prefix, (HttpContext c, string name, string? version) => run.Run(c, "model_metadata", name, () =>
@@ -60,6 +75,7 @@ internal static class KServeEndpoints
             app.MapGet(prefix + "/ready", (HttpContext c, string name, string? version) => run.Run(c, "model_ready", name, () =>
             {
                 var m = Resolve(models, name, version);
+                if (!state.Ready) c.Response.StatusCode = StatusCodes.Status400BadRequest;
                 return EndpointRunner.WriteJson(c, w => { w.WriteStartObject(); w.WriteString("name", m.Name); w.WriteBoolean("ready", state.Ready); w.WriteEndObject(); });
             }));
 
@@ -102,7 +118,7 @@ internal static class KServeEndpoints
             // The batcher clears the arriving mark as it queues the request (or refuses it).
             var markedArriving = arriving;
             arriving = false;
-            var outputs = await model.InferAsync(request.Inputs, markedArriving).ConfigureAwait(false);
+            var outputs = await model.InferAsync(request.Inputs, markedArriving, c.RequestAborted).ConfigureAwait(false);
             await WriteResponse(c, model.Name, request, outputs).ConfigureAwait(false);
             success = true;
         }

@@ -44,9 +44,10 @@ public sealed class ModelServer : IAsyncDisposable
             builder.Logging.ClearProviders();
             if (options.ConsoleLogging) builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
-            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout + options.ShutdownDelay);
             builder.Services.AddSingleton<EndpointRunner>();
             builder.Services.AddSingleton(metrics);
+            builder.Services.AddSingleton(models);
             builder.WebHost.ConfigureKestrel(k =>
             {
                 k.AddServerHeader = false;
@@ -59,7 +60,13 @@ public sealed class ModelServer : IAsyncDisposable
 
             var app = builder.Build();
             var state = new ServerState(options, metrics);
-            app.Lifetime.ApplicationStopping.Register(state.Stopping);
+            // Stopping callbacks run before Kestrel stops listening: readiness turns false, then the server keeps
+            // answering for the delay, so balancers polling readiness move traffic away before connections close.
+            app.Lifetime.ApplicationStopping.Register(() =>
+            {
+                state.Stopping();
+                if (options.ShutdownDelay > TimeSpan.Zero) Thread.Sleep(options.ShutdownDelay);
+            });
             KServeEndpoints.Map(app, models, state);
             PredictEndpoint.Map(app, models, state);
             app.MapGet("/metrics", (HttpContext c) =>

@@ -10,14 +10,17 @@ internal static class PredictEndpoint
     public static void Map(WebApplication app, ModelRepository models, ServerState state)
     {
         var run = app.Services.GetRequiredService<EndpointRunner>();
+        // A decoded image holds 3 bytes per RGB pixel (up to 50 MB at the 4096x4096 limit): decodes beyond one per
+        // core wait, so concurrent uploads cannot multiply that.
+        var decodes = new SemaphoreSlim(Environment.ProcessorCount);
         app.MapPost("/predict", (HttpContext c) =>
         {
             var name = c.Request.Query["model"].ToString();
-            return run.Run(c, "predict", name, () => Predict(c, models, state, name));
+            return run.Run(c, "predict", name, () => Predict(c, models, state, name, decodes));
         });
     }
 
-    private static async Task Predict(HttpContext c, ModelRepository models, ServerState state, string name)
+    private static async Task Predict(HttpContext c, ModelRepository models, ServerState state, string name, SemaphoreSlim decodes)
     {
         ServedModel model;
         if (name.Length > 0) model = models.Get(name);
@@ -30,10 +33,19 @@ internal static class PredictEndpoint
         if (model.Model.Inputs.Count != 1)
             throw RequestException.BadRequest($"/predict needs a model with one image input; '{model.Name}' has {model.Model.Inputs.Count} inputs");
 
-        var image = ImageDecoder.Decode(await ReadImage(c).ConfigureAwait(false));
-        var input = ImagePreprocessor.ToInput(image, model.Model.Inputs[0], state.Options.ImageMean, state.Options.ImageStd);
+        var bytes = await ReadImage(c).ConfigureAwait(false);
+        ModelBuild.Runtime.ModelTensor input;
+        await decodes.WaitAsync(c.RequestAborted).ConfigureAwait(false);
+        try
+        {
+            input = ImagePreprocessor.ToInput(ImageDecoder.Decode(bytes), model.Model.Inputs[0], state.Options.ImageMean, state.Options.ImageStd);
+        }
+        finally
+        {
+            decodes.Release();
+        }
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var outputs = await model.InferAsync([input]).ConfigureAwait(false);
+        var outputs = await model.InferAsync([input], cancellationToken: c.RequestAborted).ConfigureAwait(false);
         state.Metrics.Inference(model.Name, true, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
 
         var scores = outputs[0].Data as float[]
@@ -61,9 +73,18 @@ internal static class PredictEndpoint
 
     private static async Task<byte[]> ReadImage(HttpContext c)
     {
-        if (c.Request.HasFormContentType)
+        // Only a multipart upload is a form here: curl --data-binary sends a raw image as x-www-form-urlencoded.
+        if (c.Request.ContentType is { } type && type.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase))
         {
-            var form = await c.Request.ReadFormAsync(c.RequestAborted).ConfigureAwait(false);
+            IFormCollection form;
+            try
+            {
+                form = await c.Request.ReadFormAsync(c.RequestAborted).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException && !c.RequestAborted.IsCancellationRequested)
+            {
+                throw RequestException.BadRequest($"the multipart upload cannot be read: {e.Message}");
+            }
             var file = form.Files.GetFile("file") ?? form.Files.FirstOrDefault()
                 ?? throw RequestException.BadRequest("the form has no file; upload the image in field 'file'");
             using var s = new MemoryStream();
@@ -79,6 +100,8 @@ internal static class PredictEndpoint
     /// <summary>Scores that already form a distribution are kept; logits go through a softmax.</summary>
     private static double[] ToProbabilities(float[] scores)
     {
+        if (!scores.All(float.IsFinite))
+            throw new RequestException(StatusCodes.Status422UnprocessableEntity, "the model's scores for this image are not all finite (NaN or infinity); they cannot be ranked");
         var sum = scores.Sum(s => (double)s);
         if (scores.All(s => s is >= 0 and <= 1) && Math.Abs(sum - 1) < 1e-3) return scores.Select(s => (double)s).ToArray();
         var max = scores.Max();

@@ -20,12 +20,21 @@ public sealed class ServedModel : IAsyncDisposable
                 Math.Max(options.MaxQueueDelayMicroseconds ?? config.MaxQueueDelayMicroseconds ?? 100, 0),
                 instances, Math.Max(options.MaxQueueLength, 1));
         else
+        {
             _gate = new SemaphoreSlim(instances);
+            _instances = instances;
+            _maxWaiting = Math.Max(options.MaxQueueLength, 1);
+        }
         _metrics = metrics;
     }
 
     private readonly ServerMetrics _metrics;
+    // Without batching: the instances, how many requests may wait for one, and how many do.
     private readonly SemaphoreSlim? _gate;
+    private readonly int _instances;
+    private readonly int _maxWaiting;
+    private int _waiting;
+    private volatile bool _closed;
 
     /// <summary>One run per core when each run takes one thread; one when ONNX Runtime spreads a run over all cores (0).</summary>
     public static int DefaultInstances(int intraOpThreads) =>
@@ -44,7 +53,8 @@ public sealed class ServedModel : IAsyncDisposable
     /// Validates, then runs through the batcher or directly. <paramref name="markedArriving"/>: the caller called
     /// <see cref="DynamicBatcher.Arriving"/> for this request; the mark is cleared here whatever happens.
     /// </summary>
-    public async Task<IReadOnlyList<ModelTensor>> InferAsync(IReadOnlyList<ModelTensor> inputs, bool markedArriving = false)
+    /// <param name="cancellationToken">The client went away: stop waiting for an instance (runs are not interrupted).</param>
+    public async Task<IReadOnlyList<ModelTensor>> InferAsync(IReadOnlyList<ModelTensor> inputs, bool markedArriving = false, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -59,7 +69,21 @@ public sealed class ServedModel : IAsyncDisposable
         {
             if (Batcher is not null) return await Batcher.InferAsync(inputs, markedArriving).ConfigureAwait(false);
             var queued = System.Diagnostics.Stopwatch.GetTimestamp();
-            await _gate!.WaitAsync().ConfigureAwait(false);
+            if (_closed) throw new RequestException(StatusCodes.Status503ServiceUnavailable, $"model '{Name}' is shutting down");
+            // The batcher's queue limit, for the unbatched path: past it, 503 rather than an unbounded wait.
+            if (Interlocked.Increment(ref _waiting) > _maxWaiting)
+            {
+                Interlocked.Decrement(ref _waiting);
+                throw new RequestException(StatusCodes.Status503ServiceUnavailable, $"model '{Name}' has {_maxWaiting} requests waiting; try again later");
+            }
+            try
+            {
+                await _gate!.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
             try
             {
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -102,10 +126,15 @@ public sealed class ServedModel : IAsyncDisposable
         }
     }
 
+    /// <summary>Refuses new requests, lets those already waiting or running finish, then closes the session.</summary>
     public async ValueTask DisposeAsync()
     {
+        _closed = true;
         if (Batcher is not null) await Batcher.DisposeAsync().ConfigureAwait(false);
+        if (_gate is not null)
+            // Holding every instance means no run is left in the session (requests already waiting go first).
+            for (var i = 0; i < _instances; i++) await _gate.WaitAsync().ConfigureAwait(false);
+        // The gate is not disposed: a request cancelled while waiting on it must still find it usable.
         Model.Dispose();
-        _gate?.Dispose();
     }
 }

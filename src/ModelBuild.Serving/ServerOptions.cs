@@ -34,7 +34,13 @@ public sealed record ServerOptions
     /// <summary>Largest request body; bigger ones get 413 before they are read.</summary>
     public long MaxRequestBodyBytes { get; init; } = 16 * 1024 * 1024;
 
-    /// <summary>Time in-flight requests get to finish on shutdown.</summary>
+    /// <summary>
+    /// On shutdown, how long the server keeps answering, with readiness false, before it stops listening: the time a
+    /// load balancer needs to see "not ready" and stop sending. Zero by default (a developer's Ctrl+C).
+    /// </summary>
+    public TimeSpan ShutdownDelay { get; init; }
+
+    /// <summary>Time in-flight requests get to finish on shutdown (after <see cref="ShutdownDelay"/>).</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>/predict: class names, index order; missing ones are shown as "class N".</summary>

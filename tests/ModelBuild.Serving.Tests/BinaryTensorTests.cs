@@ -62,6 +62,25 @@ public sealed class BinaryTensorTests(ServerFixture f) : IClassFixture<ServerFix
         Assert.Contains("binary_tensor_data", await f.Http.GetStringAsync("v2"));
     }
 
+    [Theory]
+    [InlineData(true, false, false)]
+    [InlineData(true, null, true)]
+    [InlineData(false, true, true)]
+    public async Task An_outputs_own_binary_data_overrides_the_requests_binary_data_output(bool requestDefault, bool? outputFlag, bool binary)
+    {
+        var flag = outputFlag is { } o ? $$""","parameters":{"binary_data":{{(o ? "true" : "false")}}}""" : "";
+        using var response = await Send(
+            $$$"""{"inputs":[{"name":"input","shape":[1,1,28,28],"datatype":"FP32","parameters":{"binary_data_size":3136}}],"parameters":{"binary_data_output":{{{(requestDefault ? "true" : "false")}}}},"outputs":[{"name":"logits"{{{flag}}}}]}""",
+            LittleEndian(Images[..784]));
+        var body = await response.Content.ReadAsByteArrayAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, Encoding.UTF8.GetString(body));
+        Assert.Equal(binary, response.Headers.Contains("Inference-Header-Content-Length"));
+        var jsonLength = binary ? int.Parse(response.Headers.GetValues("Inference-Header-Content-Length").Single()) : body.Length;
+        var output = JsonDocument.Parse(body.AsMemory(0, jsonLength)).RootElement.GetProperty("outputs")[0];
+        Assert.Equal(!binary, output.TryGetProperty("data", out _));
+        Assert.Equal(binary ? jsonLength + 40 : body.Length, body.Length);
+    }
+
     [Fact]
     public async Task Json_data_before_shape_and_datatype_is_read_too()
     {

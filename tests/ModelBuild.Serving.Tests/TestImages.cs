@@ -28,6 +28,12 @@ internal static class TestImages
         }
         var compressed = new MemoryStream();
         using (var z = new ZLibStream(compressed, CompressionLevel.Optimal, leaveOpen: true)) z.Write(raw.ToArray());
+        return PngWithImageData(width, height, compressed.ToArray());
+    }
+
+    /// <summary>An 8-bit grayscale PNG whose IDAT holds exactly <paramref name="idat"/> (for corrupt or hostile data).</summary>
+    public static byte[] PngWithImageData(int width, int height, byte[] idat)
+    {
         var png = new MemoryStream();
         png.Write([137, 80, 78, 71, 13, 10, 26, 10]);
         var ihdr = new byte[13];
@@ -36,7 +42,7 @@ internal static class TestImages
         ihdr[8] = 8; // depth
         ihdr[9] = 0; // grayscale
         Chunk(png, "IHDR", ihdr);
-        Chunk(png, "IDAT", compressed.ToArray());
+        Chunk(png, "IDAT", idat);
         Chunk(png, "IEND", []);
         return png.ToArray();
     }
