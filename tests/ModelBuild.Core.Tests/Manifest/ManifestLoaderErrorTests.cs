@@ -366,6 +366,7 @@ public sealed class ManifestLoaderErrorTests
     [InlineData("1st")]
     [InlineData("my model")]
     [InlineData("a.b")]
+    [InlineData(@"digits\n")] // YAML escape: a real trailing newline, which a $-anchored pattern lets through
     public void InvalidModelName(string name)
     {
         using var ws = Workspace();
@@ -394,6 +395,36 @@ public sealed class ManifestLoaderErrorTests
                   - name: {name}
                     optimize: basic
             """, "MB1006", 6, 15);
+    }
+
+    [Fact]
+    public void VariantNameEndingInANewlineIsRefused()
+    {
+        using var ws = Workspace();
+        ws.ExpectSingle("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                variants:
+                  - name: "int8\n"
+                    optimize: basic
+            """, "MB1006", 6, 15);
+    }
+
+    [Fact]
+    public void AxisNameEndingInANewlineIsRefused()
+    {
+        using var ws = Workspace();
+        var d = ws.ExpectSingle("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                inputs:
+                  - { name: x, shape: ["batch\n", 4] }
+            """, "MB1004", 6, 28);
+        Assert.StartsWith("shape entries must be positive integers", d.Message);
     }
 
     [Fact]
