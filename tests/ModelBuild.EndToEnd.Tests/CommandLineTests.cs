@@ -72,6 +72,34 @@ public sealed class CommandLineTests : IDisposable
         Assert.Matches(new Regex(@"deploy\.yaml\(5,43\): error MB1004: .*top3"), bad.Output);
     }
 
+    [Theory]
+    [InlineData(new string[0], "Required command was not provided")]
+    [InlineData(new[] { "frob" }, "Unrecognized command or argument 'frob'")]
+    [InlineData(new[] { "build", "--out" }, "Required argument missing for option: '--out'")]
+    [InlineData(new[] { "build", "--out", "" }, "Cannot parse argument '' for option '--out'")]
+    [InlineData(new[] { "serve", "out", "--port", "abc" }, "Cannot parse argument 'abc' for option '--port'")]
+    [InlineData(new[] { "build", "--bogus" }, "Unrecognized option '--bogus'")]
+    [InlineData(new[] { "check", "deploy.yaml", "--bogus" }, "Unrecognized option '--bogus'")]
+    [InlineData(new[] { "inspect", "-x" }, "Unrecognized option '-x'")]
+    public void Command_line_misuse_is_bad_input_exit_2_not_a_failed_check(string[] commandLine, string error)
+    {
+        Manifest(Valid);
+        var result = Modelbuild(commandLine);
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains($"modelbuild: error: {error}", result.Output);
+        Assert.DoesNotContain("MB1014", result.Output);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "modelbuild-out")));
+    }
+
+    [Fact]
+    public void A_manifest_named_like_an_option_is_reachable_as_a_relative_path()
+    {
+        File.WriteAllText(Path.Combine(_dir, "-x.yaml"), Valid);
+        var result = Modelbuild("check", "./-x.yaml");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("-x.yaml OK (1 model(s))", result.Output);
+    }
+
     [Fact]
     public void Inspect_shows_the_interface_and_ops()
     {
