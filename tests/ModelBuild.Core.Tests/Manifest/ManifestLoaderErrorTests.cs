@@ -145,6 +145,39 @@ public sealed class ManifestLoaderErrorTests
         Assert.Contains(ws.Diagnostics, d => d.Message == "'prune.amount' must be between 0 and 1 (exclusive of 0, exclusive of 1), got 1.5");
     }
 
+    [Theory]
+    [InlineData("2000000000")]
+    [InlineData("4097")]
+    public void LatencyBatchIsCappedBecauseTheBatchIsHeldInMemory(string batch)
+    {
+        using var ws = Workspace();
+        var d = ws.ExpectSingle($$"""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                checks:
+                  latency: { p95_ms: 5, batch: {{batch}} }
+            """, "MB1004", 6, 36);
+        Assert.Equal($"'checks.latency.batch' must be between 1 and 4096, got {batch}", d.Message);
+    }
+
+    [Fact]
+    public void LatencyBatchAtTheCapIsAccepted()
+    {
+        using var ws = Workspace();
+        var m = ws.Parse("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                checks:
+                  latency: { p95_ms: 5, batch: 4096 }
+            """);
+        Assert.Empty(ws.Diagnostics);
+        Assert.Equal(4096, m!.Models[0].Checks.Latency!.Batch);
+    }
+
     [Fact]
     public void PruneKeysAreCheckedWhereTheyApply()
     {
