@@ -431,6 +431,72 @@ public sealed class ManifestLoaderErrorTests
     }
 
     [Fact]
+    public void VariantWithOnlyFp16FalseHasNoPass()
+    {
+        using var ws = Workspace();
+        var d = ws.ExpectSingle("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                variants:
+                  - name: half
+                    fp16: false
+            """, "MB1005", 6, 9);
+        Assert.Equal("nothing to do in variant 'half' of model 'm' ('fp16: false' converts nothing); give the variant at least one of: optimize, quantize, fp16, prune", d.Message);
+    }
+
+    [Fact]
+    public void Fp16FalseNextToAnotherPassIsFine()
+    {
+        using var ws = Workspace();
+        var m = ws.Parse("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                variants:
+                  - { name: opt, optimize: basic, fp16: false }
+            """);
+        Assert.Empty(ws.Diagnostics);
+        Assert.Null(m!.Models[0].Variants[0].Fp16);
+    }
+
+    [Theory]
+    [InlineData("a_b-", "a-b-")]
+    [InlineData("a_", "a-")]
+    [InlineData("m123456789012345678901234567890123456789012345678901234567890123456789", "m123456789012345678901234567890123456789012345678901234567890123456789")]
+    public void KServeNeedsTheModelNameToMakeADns1035Label(string name, string service)
+    {
+        using var ws = Workspace();
+        var d = ws.ExpectSingle($"""
+            schema: 1
+            models:
+              - name: {name}
+                source: models/m.onnx
+                deploy: {"{"} kserve: true {"}"}
+            """, "MB1004", 3, 11);
+        Assert.StartsWith($"model name '{name}' becomes InferenceService '{service}', which Kubernetes refuses", d.Message);
+    }
+
+    [Theory]
+    [InlineData("a_b-", "{}")]
+    [InlineData("m12345678901234567890123456789012345678901234567890123456789012", "{ kserve: true }")] // 63 characters
+    [InlineData("my_model", "{ kserve: true }")]
+    public void ModelNamesKubernetesWouldRefuseAreFineWithoutKServe(string name, string deploy)
+    {
+        using var ws = Workspace();
+        ws.Parse($"""
+            schema: 1
+            models:
+              - name: {name}
+                source: models/m.onnx
+                deploy: {deploy}
+            """);
+        Assert.Empty(ws.Diagnostics);
+    }
+
+    [Fact]
     public void VariantNameEndingInANewlineIsRefused()
     {
         using var ws = Workspace();
