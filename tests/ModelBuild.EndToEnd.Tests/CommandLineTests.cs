@@ -100,6 +100,25 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("-x.yaml OK (1 model(s))", result.Output);
     }
 
+    [Theory]
+    [InlineData("check")]
+    [InlineData("build")]
+    public void Check_and_build_refuse_clashing_names_across_manifests_before_any_model_work(string command)
+    {
+        Manifest(Valid);
+        Directory.CreateDirectory(Path.Combine(_dir, "b"));
+        File.Copy(Path.Combine(_dir, "digits.onnx"), Path.Combine(_dir, "b", "digits.onnx"));
+        File.WriteAllText(Path.Combine(_dir, "b", "deploy.yaml"), "schema: 1\nmodels:\n  - name: digits\n    source: digits.onnx\n");
+        var result = command == "check"
+            ? Modelbuild("check", "deploy.yaml", "b/deploy.yaml")
+            : Modelbuild("build", "deploy.yaml", "b/deploy.yaml", "--out", "out");
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Matches(new Regex(@"b/deploy\.yaml\(3,11\): error MB1007: model name 'digits' is also used at .*deploy\.yaml\(3,11\)"), result.Output);
+        Assert.DoesNotContain("OK (", result.Output);
+        Assert.DoesNotContain("evaluate", result.Output);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "out")));
+    }
+
     [Fact]
     public void Inspect_shows_the_interface_and_ops()
     {

@@ -29,9 +29,12 @@ public static class TypedModelWriter
         return w.ToString();
     }
 
+    /// <summary>The generated class of a model: "my-model" → "MyModelModel" (so "my_model" gets the same one).</summary>
+    public static string ClassName(string modelName) => Pascal(modelName) + "Model";
+
     private static void WriteModel(StringBuilder w, TypedModel m)
     {
-        var cls = Pascal(m.Name) + "Model";
+        var cls = ClassName(m.Name);
         var output = cls + "Output";
         var inputs = m.Interface.Inputs;
         // The common case gets Run(data..., batch): only the first axis varies. Anything else takes explicit shapes.
