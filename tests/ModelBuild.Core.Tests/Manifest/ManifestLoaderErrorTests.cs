@@ -431,6 +431,36 @@ public sealed class ManifestLoaderErrorTests
     }
 
     [Fact]
+    public void ExportOpsetIsRefusedForAnOnnxSourceInsteadOfIgnored()
+    {
+        using var ws = Workspace();
+        var d = ws.ExpectSingle("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                export: { onnx: { opset: 18 } }
+            """, "MB1004", 5, 30);
+        Assert.StartsWith("'export.onnx.opset' sets the opset a TorchScript or TorchSharp source is exported with", d.Message);
+    }
+
+    [Fact]
+    public void ExportOpsetIsKeptForATorchScriptSource()
+    {
+        using var ws = Workspace();
+        var m = ws.Parse("""
+            schema: 1
+            models:
+              - name: m
+                source: models/t.pt
+                inputs: [ { name: x, shape: [batch, 4] } ]
+                export: { onnx: { opset: 14 } }
+            """);
+        Assert.Empty(ws.Diagnostics);
+        Assert.Equal(14, m!.Models[0].Export.OnnxOpset);
+    }
+
+    [Fact]
     public void VariantWithOnlyFp16FalseHasNoPass()
     {
         using var ws = Workspace();

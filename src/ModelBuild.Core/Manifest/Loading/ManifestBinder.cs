@@ -317,7 +317,16 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
         if (map["onnx"] is { } onnxNode && reader.Map(onnxNode, "export.onnx", $"in 'export.onnx' {ctx}") is { } onnx)
         {
             onnx.CheckKeys(ManifestKeys.ExportOnnx);
-            if (onnx["opset"] is { } o) opset = reader.Int(o, "export.onnx.opset", 7, 25) ?? opset;
+            if (onnx["opset"] is { } o && reader.Int(o, "export.onnx.opset", 7, 25) is { } requested)
+            {
+                // An ONNX source is deployed as it is; no pass changes its opset, so the value would be ignored.
+                if (source is { Kind: ModelSourceKind.Onnx })
+                    reader.Report(DiagnosticCodes.InvalidValue,
+                        "'export.onnx.opset' sets the opset a TorchScript or TorchSharp source is exported with; an ONNX source is deployed with the opset it was saved with (see modelbuild inspect), so remove the key",
+                        o);
+                else
+                    opset = requested;
+            }
         }
         var torchscript = false;
         if (map["torchscript"] is { } tsNode)
