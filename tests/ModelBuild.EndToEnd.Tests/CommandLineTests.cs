@@ -72,6 +72,53 @@ public sealed class CommandLineTests : IDisposable
         Assert.Matches(new Regex(@"deploy\.yaml\(5,43\): error MB1004: .*top3"), bad.Output);
     }
 
+    [Theory]
+    [InlineData(new string[0], "Required command was not provided")]
+    [InlineData(new[] { "frob" }, "Unrecognized command or argument 'frob'")]
+    [InlineData(new[] { "build", "--out" }, "Required argument missing for option: '--out'")]
+    [InlineData(new[] { "build", "--out", "" }, "Cannot parse argument '' for option '--out'")]
+    [InlineData(new[] { "serve", "out", "--port", "abc" }, "Cannot parse argument 'abc' for option '--port'")]
+    [InlineData(new[] { "build", "--bogus" }, "Unrecognized option '--bogus'")]
+    [InlineData(new[] { "check", "deploy.yaml", "--bogus" }, "Unrecognized option '--bogus'")]
+    [InlineData(new[] { "inspect", "-x" }, "Unrecognized option '-x'")]
+    public void Command_line_misuse_is_bad_input_exit_2_not_a_failed_check(string[] commandLine, string error)
+    {
+        Manifest(Valid);
+        var result = Modelbuild(commandLine);
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains($"modelbuild: error: {error}", result.Output);
+        Assert.DoesNotContain("MB1014", result.Output);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "modelbuild-out")));
+    }
+
+    [Fact]
+    public void A_manifest_named_like_an_option_is_reachable_as_a_relative_path()
+    {
+        File.WriteAllText(Path.Combine(_dir, "-x.yaml"), Valid);
+        var result = Modelbuild("check", "./-x.yaml");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("-x.yaml OK (1 model(s))", result.Output);
+    }
+
+    [Theory]
+    [InlineData("check")]
+    [InlineData("build")]
+    public void Check_and_build_refuse_clashing_names_across_manifests_before_any_model_work(string command)
+    {
+        Manifest(Valid);
+        Directory.CreateDirectory(Path.Combine(_dir, "b"));
+        File.Copy(Path.Combine(_dir, "digits.onnx"), Path.Combine(_dir, "b", "digits.onnx"));
+        File.WriteAllText(Path.Combine(_dir, "b", "deploy.yaml"), "schema: 1\nmodels:\n  - name: digits\n    source: digits.onnx\n");
+        var result = command == "check"
+            ? Modelbuild("check", "deploy.yaml", "b/deploy.yaml")
+            : Modelbuild("build", "deploy.yaml", "b/deploy.yaml", "--out", "out");
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Matches(new Regex(@"b/deploy\.yaml\(3,11\): error MB1007: model name 'digits' is also used at .*deploy\.yaml\(3,11\)"), result.Output);
+        Assert.DoesNotContain("OK (", result.Output);
+        Assert.DoesNotContain("evaluate", result.Output);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "out")));
+    }
+
     [Fact]
     public void Inspect_shows_the_interface_and_ops()
     {

@@ -77,4 +77,20 @@ public sealed class TypedModelTests
         Assert.Contains("long[] input1, long[] input1Shape, bool[] @class, long[] @classShape", source);
         Assert.Empty(Compile(source).Errors);
     }
+
+    [Fact]
+    public void Tensor_names_that_map_to_one_identifier_get_numbered_members_and_compile()
+    {
+        var dims = new[] { Manifest.Dimension.Dynamic("batch"), Manifest.Dimension.Fixed(4) };
+        TensorInfo F(string name) => new(name, Manifest.TensorElementType.Float32, dims);
+        var clashing = new ModelInterface(
+            [F("input.1"), F("input_1"), F("batch"), F("batch_input")],
+            [F("x"), F("x_shape"), F("fashion_model_output")]);
+        var source = TypedModelWriter.Write([new TypedModel("fashion", "base", clashing)]);
+        Assert.Contains("Run(float[] input1, float[] input1_2, float[] batchInput, float[] batchInput_2, int batch = 1)", source);
+        Assert.Contains("public static readonly long[] Input1_2Shape", source);
+        Assert.Contains("public float[] XShape_2 { get; }", source);
+        Assert.Contains("public float[] FashionModelOutput_2 { get; }", source);
+        Assert.Empty(Compile(source).Errors);
+    }
 }

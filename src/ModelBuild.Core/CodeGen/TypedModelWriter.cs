@@ -29,11 +29,16 @@ public static class TypedModelWriter
         return w.ToString();
     }
 
+    /// <summary>The generated class of a model: "my-model" → "MyModelModel" (so "my_model" gets the same one).</summary>
+    public static string ClassName(string modelName) => Pascal(modelName) + "Model";
+
     private static void WriteModel(StringBuilder w, TypedModel m)
     {
-        var cls = Pascal(m.Name) + "Model";
+        var cls = ClassName(m.Name);
         var output = cls + "Output";
         var inputs = m.Interface.Inputs;
+        var inputIds = TensorIdentifiers(inputs, []);
+        var outputIds = TensorIdentifiers(m.Interface.Outputs, [output]);
         // The common case gets Run(data..., batch): only the first axis varies. Anything else takes explicit shapes.
         var batchOnly = inputs.All(t => t.Dims.Skip(1).All(d => !d.IsDynamic));
         var summary = string.Join(", ", inputs.Select(Describe)) + " → " + string.Join(", ", m.Interface.Outputs.Select(Describe));
@@ -41,8 +46,8 @@ public static class TypedModelWriter
         w.Append($"    public sealed partial class {cls} : global::System.IDisposable\n    {{\n");
         w.Append($"        public const string ModelName = {Lit(m.Name)};\n");
         w.Append($"        public const string Variant = {Lit(m.Variant)};\n");
-        foreach (var t in inputs)
-            w.Append($"        /// <summary>Shape of input '{Xml(t.Name)}'; -1 marks a dynamic axis.</summary>\n        public static readonly long[] {Pascal(t.Name)}Shape = {Shape(t)};\n");
+        foreach (var (t, id) in inputs.Zip(inputIds))
+            w.Append($"        /// <summary>Shape of input '{Xml(t.Name)}'; -1 marks a dynamic axis.</summary>\n        public static readonly long[] {id}Shape = {Shape(t)};\n");
         w.Append("        public global::ModelBuild.Runtime.DeployedModel Model { get; }\n\n");
         w.Append($"        private {cls}(global::ModelBuild.Runtime.DeployedModel model)\n        {{\n            Model = model;\n");
         foreach (var (t, kind) in inputs.Select(t => (t, "Inputs")).Concat(m.Interface.Outputs.Select(t => (t, "Outputs"))))
@@ -55,9 +60,9 @@ public static class TypedModelWriter
 
         var parameters = new List<string>();
         var tensors = new List<string>();
-        foreach (var t in inputs)
+        foreach (var (t, id) in inputs.Zip(inputIds))
         {
-            var p = Camel(t.Name);
+            var p = Camel(id);
             parameters.Add($"{ClrType(t.ElementType)}[] {p}");
             if (batchOnly)
                 tensors.Add($"new global::ModelBuild.Runtime.ModelTensor({Lit(t.Name)}, {p}, new long[] {{ {string.Join(", ", t.Dims.Select((d, i) => d.IsDynamic ? "batch" : d.Size!.Value.ToString(CultureInfo.InvariantCulture)))} }})");
@@ -87,12 +92,12 @@ public static class TypedModelWriter
         w.Append($"    /// <summary>Outputs of model '{Xml(m.Name)}'.</summary>\n    public sealed partial class {output}\n    {{\n");
         w.Append($"        internal {output}(global::System.Collections.Generic.IReadOnlyList<global::ModelBuild.Runtime.ModelTensor> outputs)\n        {{\n");
         foreach (var (t, i) in m.Interface.Outputs.Select((t, i) => (t, i)))
-            w.Append($"            {Pascal(t.Name)} = outputs[{i}].As<{ClrType(t.ElementType)}>();\n            {Pascal(t.Name)}Shape = outputs[{i}].Shape;\n");
+            w.Append($"            {outputIds[i]} = outputs[{i}].As<{ClrType(t.ElementType)}>();\n            {outputIds[i]}Shape = outputs[{i}].Shape;\n");
         w.Append("        }\n\n");
-        foreach (var t in m.Interface.Outputs)
+        foreach (var (t, id) in m.Interface.Outputs.Zip(outputIds))
         {
-            w.Append($"        /// <summary>{Xml(Describe(t))}, row-major.</summary>\n        public {ClrType(t.ElementType)}[] {Pascal(t.Name)} {{ get; }}\n");
-            w.Append($"        /// <summary>The actual shape of {Pascal(t.Name)}.</summary>\n        public long[] {Pascal(t.Name)}Shape {{ get; }}\n");
+            w.Append($"        /// <summary>{Xml(Describe(t))}, row-major.</summary>\n        public {ClrType(t.ElementType)}[] {id} {{ get; }}\n");
+            w.Append($"        /// <summary>The actual shape of {id}.</summary>\n        public long[] {id}Shape {{ get; }}\n");
         }
         w.Append("    }\n\n");
     }
@@ -130,9 +135,32 @@ public static class TypedModelWriter
         return char.IsAsciiDigit(id[0]) ? "_" + id : id;
     }
 
-    private static string Camel(string name)
+    /// <summary>
+    /// C# names for a model's tensors, in order: <see cref="Pascal"/> of the tensor name, or with _2, _3, ... appended
+    /// when an earlier tensor (or <paramref name="taken"/>) already has that name or its "Shape" companion, so
+    /// "input.1" and "input_1" become Input1 and Input1_2, and "x", "x_shape" X and XShape_2.
+    /// </summary>
+    private static List<string> TensorIdentifiers(IEnumerable<TensorInfo> tensors, HashSet<string> taken)
     {
-        var p = Pascal(name);
+        var ids = new List<string>();
+        foreach (var t in tensors)
+        {
+            var stem = Pascal(t.Name);
+            var id = stem;
+            for (var n = 2; Members(id).Any(taken.Contains); n++) id = $"{stem}_{n}";
+            taken.UnionWith(Members(id));
+            ids.Add(id);
+        }
+        return ids;
+
+        // "Batch" is also "BatchInput": Camel renames it so it does not clash with Run's batch parameter.
+        static string[] Members(string id) => id == "Batch" ? [id, id + "Shape", "BatchInput", "BatchInputShape"] : [id, id + "Shape"];
+    }
+
+    /// <summary>A parameter name from a tensor's identifier: "Input1" → "input1".</summary>
+    private static string Camel(string pascal)
+    {
+        var p = pascal;
         var id = p[0] == '_' ? p : char.ToLowerInvariant(p[0]) + p[1..];
         // "batch" is Run's own parameter.
         return id == "batch" ? "batchInput" : Keywords.Contains(id) ? "@" + id : id;

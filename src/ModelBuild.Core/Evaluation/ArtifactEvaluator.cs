@@ -71,7 +71,7 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
         var primary = model.Outputs[0].Name;
         report.Score = Scorer.Score(metric, outputs[primary], reference[primary], set.Labels, location);
 
-        var stats = new LatencyBenchmark().Measure(runner, set.Take(latencyBatch), latencyBatch, cancellation);
+        var stats = new LatencyBenchmark().Measure(runner, set.Take(latencyBatch, location), latencyBatch, cancellation);
         rssPeak = Math.Max(rssPeak, Environment.WorkingSet);
         report.Memory = new MemoryReport(rssBefore, rssPeak, Math.Max(0, rssPeak - rssBefore));
         report.Latency = new LatencyReport(stats.Batch, stats.Iterations, R(stats.P50Ms), R(stats.P95Ms), R(stats.P99Ms), R(stats.MeanMs), R(stats.ThroughputPerSecond))

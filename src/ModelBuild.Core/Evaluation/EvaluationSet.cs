@@ -1,4 +1,5 @@
 using ModelBuild.Data;
+using ModelBuild.Diagnostics;
 using ModelBuild.Data.Sources;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
@@ -42,12 +43,23 @@ public sealed class EvaluationSet
     /// <summary>The samples in order, read lazily <paramref name="batchSize"/> at a time.</summary>
     public IEnumerable<IReadOnlyDictionary<string, NdArray>> Batches(int batchSize) => _source.Batches(batchSize);
 
-    /// <summary>The first <paramref name="count"/> samples, repeated if the set is smaller (for latency batches).</summary>
-    public IReadOnlyDictionary<string, NdArray> Take(int count)
+    /// <summary>Most input values a repeated batch may hold (1 GiB of float32), checked before the copies are made.</summary>
+    public const long MaxTakenElements = 1L << 28;
+
+    /// <summary>
+    /// The first <paramref name="count"/> samples, repeated if the set is smaller (for latency batches). A batch
+    /// over <see cref="MaxTakenElements"/> input values is MB1004 at <paramref name="location"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, NdArray> Take(int count, SourceLocation? location = null)
     {
         var first = _source.Batches(Math.Min(count, Count)).First();
         var have = (int)first.Values.First().Shape[0];
         if (count <= have) return first;
+        var valuesPerSample = first.Values.Sum(a => a.Length / Math.Max(1, have));
+        if (valuesPerSample > MaxTakenElements / count)
+            throw new ModelBuildException(DiagnosticCodes.InvalidValue,
+                $"a batch of {count} samples holds {(double)valuesPerSample * count:N0} input values, over the {MaxTakenElements:N0} ModelBuild holds in memory; lower checks.latency.batch",
+                location);
         var result = new Dictionary<string, NdArray>(StringComparer.Ordinal);
         foreach (var (name, array) in first)
         {

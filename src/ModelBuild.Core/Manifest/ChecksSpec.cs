@@ -30,6 +30,12 @@ public sealed class AccuracyCheckSpec : CheckSpec
 
 public sealed class LatencyCheckSpec : CheckSpec
 {
+    /// <summary>
+    /// The largest checks.latency.batch: the measured batch is held in memory (evaluation samples repeated up to it),
+    /// so an absurd value would exhaust memory instead of measuring anything.
+    /// </summary>
+    public const int MaxBatch = 4096;
+
     public required Threshold P95Ms { get; init; }
     public int Batch { get; init; } = 1;
 }

@@ -16,7 +16,8 @@ public static class BuildPipeline
     public static BuildReport? Run(IReadOnlyList<string> manifestPaths, BuildOptions options, DiagnosticBag diagnostics)
     {
         var timer = new StepTimer(options.Log, options.Cancellation, options.LogStepStarts);
-        var manifests = timer.Time("read manifests", () => LoadManifests(manifestPaths, diagnostics));
+        // Every check that involves several models runs here, the same as in `modelbuild check`, before any model work.
+        var manifests = timer.Time("read manifests", () => ManifestSet.Load(manifestPaths, diagnostics, ToolInfo.Version));
         if (manifests is null) return null;
 
         using var staging = new OutputStaging(options.OutputDirectory);
@@ -105,21 +106,4 @@ public static class BuildPipeline
     private static string? RelativeLocation(SourceLocation? location, string baseDir) =>
         location is null ? null
             : (location with { File = Path.IsPathRooted(location.File) ? Path.GetRelativePath(baseDir, location.File).Replace('\\', '/') : location.File }).ToString();
-
-    private static List<DeployManifest>? LoadManifests(IReadOnlyList<string> paths, DiagnosticBag diagnostics)
-    {
-        var manifests = new List<DeployManifest>();
-        foreach (var path in paths)
-            if (ManifestLoader.Load(Path.GetFullPath(path), diagnostics, ToolInfo.Version) is { } manifest)
-                manifests.Add(manifest);
-
-        // Models share one output folder, so names must be unique across manifests too.
-        var seen = new Dictionary<string, ModelSpec>(StringComparer.Ordinal);
-        foreach (var model in manifests.SelectMany(m => m.Models))
-            if (!seen.TryAdd(model.Name.Value, model))
-                diagnostics.Error(DiagnosticCodes.DuplicateName,
-                    $"model name '{model.Name.Value}' is also used at {seen[model.Name.Value].Name.Location}; names must be unique across manifests built together",
-                    model.Name.Location);
-        return diagnostics.HasErrors ? null : manifests;
-    }
 }

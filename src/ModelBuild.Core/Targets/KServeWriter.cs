@@ -10,7 +10,7 @@ namespace ModelBuild.Targets;
 /// served by the Triton runtime from the uploaded <c>deploy/triton</c> repository. Hand-written YAML: fixed key
 /// order, every string double-quoted, '\n' newlines, so the file is byte-identical between builds.
 /// </summary>
-public static class KServeWriter
+public static partial class KServeWriter
 {
     public const string ApiVersion = "serving.kserve.io/v1beta1";
 
@@ -42,6 +42,15 @@ public static class KServeWriter
 
     /// <summary>Kubernetes names (DNS-1035 labels) allow '-' but not '_'.</summary>
     public static string ServiceName(string modelName) => modelName.Replace('_', '-');
+
+    /// <summary>Longest DNS-1035 label, the rule for an InferenceService name.</summary>
+    public const int MaxServiceNameLength = 63;
+
+    /// <summary>Whether Kubernetes accepts <paramref name="name"/> as an InferenceService name (a DNS-1035 label).</summary>
+    public static bool IsValidServiceName(string name) => name.Length <= MaxServiceNameLength && Dns1035Label().IsMatch(name);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[a-z]([-a-z0-9]*[a-z0-9])?\z")]
+    private static partial System.Text.RegularExpressions.Regex Dns1035Label();
 
     private static void WriteService(StringBuilder w, string name, Service s)
     {

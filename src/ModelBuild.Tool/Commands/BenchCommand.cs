@@ -29,7 +29,7 @@ internal static class BenchCommand
         {
             Description = "MODEL.onnx with optional ,calib=FILE (.npy/.npz) ,test=FILE (.npz with labels) ,variants=static+dynamic+fp16+pruned+pruned-static ,prune=AMOUNT (l1-structured, default 0.3) ,train=FILE (.npz: fine-tune the pruned model) ,epochs=N ,lr=RATE (default 0.001) ,schedule=cosine|none (default cosine) ,distill=W (weight of distillation from the unpruned model, default 0) ,seq=N (length of other dynamic axes, default 128) ,save=FILE.npz (write the evaluation inputs)",
             Arity = ArgumentArity.OneOrMore,
-        };
+        }.RefusingOptions();
         var samples = new Option<int>("--samples") { Description = "Calibration samples (default 128).", DefaultValueFactory = _ => 128 };
         var command = new Command("bench", "Measure pruned/quantized/fp16 variants against the float32 model: latency, size and accuracy ratios.") { models, samples };
         command.SetAction(parse => CommandRunner.Run(() =>

@@ -34,7 +34,7 @@ internal static class BenchServeCommand
 
     public static Command Create()
     {
-        var dir = new Argument<string>("path") { Description = "A ModelBuild output folder, or an .onnx file (served from a temporary folder)." };
+        var dir = new Argument<string>("path") { Description = "A ModelBuild output folder, or an .onnx file (served from a temporary folder)." }.RefusingOptions();
         var model = new Option<string?>("--model") { Description = "The model to load-test (default: the first deployed model)." };
         var requests = new Option<int>("--requests") { Description = "Requests per measurement (after warm-up).", DefaultValueFactory = _ => 2000 };
         var seconds = new Option<double>("--max-seconds") { Description = "Time limit per measurement; it stops early at this bound.", DefaultValueFactory = _ => 10 };

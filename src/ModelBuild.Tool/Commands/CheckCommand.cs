@@ -16,11 +16,10 @@ internal static class CheckCommand
             var diagnostics = new DiagnosticBag();
             diagnostics.Reported += CommandRunner.Report;
             var paths = ManifestArguments.Resolve(parse.GetValue(manifests));
-            var models = 0;
-            foreach (var path in paths)
-                models += ManifestLoader.Load(path, diagnostics, ToolInfo.Version)?.Models.Count ?? 0;
-            if (!diagnostics.HasErrors)
-                Console.Out.WriteLine($"modelbuild: {string.Join(", ", paths.Select(Path.GetFileName))} OK ({models} model(s))");
+            // The same loading and cross-manifest validation as build, so check passes only what build accepts.
+            var loaded = ManifestSet.Load(paths, diagnostics, ToolInfo.Version);
+            if (loaded is not null && !diagnostics.HasErrors)
+                Console.Out.WriteLine($"modelbuild: {string.Join(", ", paths.Select(Path.GetFileName))} OK ({loaded.Sum(m => m.Models.Count)} model(s))");
             return diagnostics.ExitCode;
         }));
         return command;

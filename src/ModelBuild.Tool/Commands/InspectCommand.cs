@@ -8,7 +8,7 @@ internal static class InspectCommand
 {
     public static Command Create()
     {
-        var model = new Argument<FileInfo>("model") { Description = "An .onnx file, or a TorchScript .pt/.pth archive." };
+        var model = new Argument<FileInfo>("model") { Description = "An .onnx file, or a TorchScript .pt/.pth archive." }.RefusingOptions();
         var command = new Command("inspect", "Show a model's inputs, outputs, opsets, op counts and size.") { model };
         command.SetAction(parse => CommandRunner.Run(() =>
         {

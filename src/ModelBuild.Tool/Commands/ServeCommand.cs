@@ -10,7 +10,7 @@ internal static class ServeCommand
 {
     public static Command Create()
     {
-        var dir = new Argument<DirectoryInfo>("dir") { Description = "A ModelBuild output folder (modelbuild build --out DIR, or an app's bin folder)." };
+        var dir = new Argument<DirectoryInfo>("dir") { Description = "A ModelBuild output folder (modelbuild build --out DIR, or an app's bin folder)." }.RefusingOptions();
         var port = new Option<int>("--port") { Description = "HTTP port (0 = any free port).", DefaultValueFactory = _ => 8000 };
         var host = new Option<string>("--host") { Description = "Address to bind; 0.0.0.0 to accept other machines.", DefaultValueFactory = _ => "127.0.0.1" };
         var models = new Option<string[]>("--model") { Description = "Serve only this model (repeatable).", AllowMultipleArgumentsPerToken = false };

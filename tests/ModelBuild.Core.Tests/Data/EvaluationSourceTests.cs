@@ -176,6 +176,29 @@ public sealed class EvaluationSourceTests : IDisposable
         Assert.Equal(1000, outputs["y"].Shape[0]);
     }
 
+    [Fact]
+    public void Take_repeats_the_samples_up_to_the_batch()
+    {
+        var set = new EvaluationSet(new InMemorySource(new Dictionary<string, NdArray> { ["x"] = NdArray.Of([1f, 2f, 3f], 3, 1) }, null, 3), "three");
+        var batch = set.Take(7, At)["x"];
+        Assert.Equal([7L, 1L], batch.Shape);
+        Assert.Equal([1f, 2f, 3f, 1f, 2f, 3f, 1f], batch.As<float>());
+    }
+
+    [Fact]
+    public void Take_refuses_a_batch_too_large_to_hold_before_copying()
+    {
+        // One sample of 2^20 values repeated 4096 times would be 16 GiB of float32.
+        const int values = 1 << 20;
+        var set = new EvaluationSet(new InMemorySource(new Dictionary<string, NdArray> { ["x"] = NdArray.Of(new float[values], 1, values) }, null, 1), "wide");
+        var before = GC.GetTotalAllocatedBytes();
+        var e = Assert.Throws<ModelBuildException>(() => set.Take(4096, At));
+        Assert.True(GC.GetTotalAllocatedBytes() - before < 64L << 20, "refused only after allocating the copies");
+        Assert.Equal("MB1004", e.Diagnostic.Code);
+        Assert.Equal(At, e.Diagnostic.Location);
+        Assert.Contains("lower checks.latency.batch", e.Message);
+    }
+
     private sealed class CountingSource(int count) : IEvaluationSource
     {
         public int Produced { get; private set; }

@@ -129,6 +129,10 @@ public sealed class ManifestDeployTargetsTests
         { "kserve: { resources: { cpu: -1 } }", "-1", "Kubernetes quantity" },
         { "kserve: { storage_uri: models/triton }", "models/triton", "must be a URI" },
         { "kserve: { runtime: Triton_Server }", "Triton_Server", "Kubernetes resource name" },
+        // A trailing newline (YAML escape) must not slip past patterns anchored with $.
+        { "kserve: { runtime: \"my-triton\\n\" }", "\"my-triton", "Kubernetes resource name" },
+        { "kserve: { storage_uri: \"s3://models/fashion\\n\" }", "\"s3://", "must be a URI" },
+        { "kserve: { resources: { memory: \"4Gi\\n\" } }", "\"4Gi", "Kubernetes quantity" },
         { "kserve: { replicas: 2 }", "replicas", "unknown key 'replicas'" },
         { "kserve: maybe", "maybe", "must be true or false" },
         { "triton: { preprocessing: { input: { shape: [28] } } }", "[28]", "must be [h, w] or [h, w, c]" },

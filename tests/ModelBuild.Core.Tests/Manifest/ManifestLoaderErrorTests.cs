@@ -145,6 +145,39 @@ public sealed class ManifestLoaderErrorTests
         Assert.Contains(ws.Diagnostics, d => d.Message == "'prune.amount' must be between 0 and 1 (exclusive of 0, exclusive of 1), got 1.5");
     }
 
+    [Theory]
+    [InlineData("2000000000")]
+    [InlineData("4097")]
+    public void LatencyBatchIsCappedBecauseTheBatchIsHeldInMemory(string batch)
+    {
+        using var ws = Workspace();
+        var d = ws.ExpectSingle($$"""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                checks:
+                  latency: { p95_ms: 5, batch: {{batch}} }
+            """, "MB1004", 6, 36);
+        Assert.Equal($"'checks.latency.batch' must be between 1 and 4096, got {batch}", d.Message);
+    }
+
+    [Fact]
+    public void LatencyBatchAtTheCapIsAccepted()
+    {
+        using var ws = Workspace();
+        var m = ws.Parse("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                checks:
+                  latency: { p95_ms: 5, batch: 4096 }
+            """);
+        Assert.Empty(ws.Diagnostics);
+        Assert.Equal(4096, m!.Models[0].Checks.Latency!.Batch);
+    }
+
     [Fact]
     public void PruneKeysAreCheckedWhereTheyApply()
     {
@@ -366,6 +399,7 @@ public sealed class ManifestLoaderErrorTests
     [InlineData("1st")]
     [InlineData("my model")]
     [InlineData("a.b")]
+    [InlineData(@"digits\n")] // YAML escape: a real trailing newline, which a $-anchored pattern lets through
     public void InvalidModelName(string name)
     {
         using var ws = Workspace();
@@ -394,6 +428,132 @@ public sealed class ManifestLoaderErrorTests
                   - name: {name}
                     optimize: basic
             """, "MB1006", 6, 15);
+    }
+
+    [Fact]
+    public void ExportOpsetIsRefusedForAnOnnxSourceInsteadOfIgnored()
+    {
+        using var ws = Workspace();
+        var d = ws.ExpectSingle("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                export: { onnx: { opset: 18 } }
+            """, "MB1004", 5, 30);
+        Assert.StartsWith("'export.onnx.opset' sets the opset a TorchScript or TorchSharp source is exported with", d.Message);
+    }
+
+    [Fact]
+    public void ExportOpsetIsKeptForATorchScriptSource()
+    {
+        using var ws = Workspace();
+        var m = ws.Parse("""
+            schema: 1
+            models:
+              - name: m
+                source: models/t.pt
+                inputs: [ { name: x, shape: [batch, 4] } ]
+                export: { onnx: { opset: 14 } }
+            """);
+        Assert.Empty(ws.Diagnostics);
+        Assert.Equal(14, m!.Models[0].Export.OnnxOpset);
+    }
+
+    [Fact]
+    public void VariantWithOnlyFp16FalseHasNoPass()
+    {
+        using var ws = Workspace();
+        var d = ws.ExpectSingle("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                variants:
+                  - name: half
+                    fp16: false
+            """, "MB1005", 6, 9);
+        Assert.Equal("nothing to do in variant 'half' of model 'm' ('fp16: false' converts nothing); give the variant at least one of: optimize, quantize, fp16, prune", d.Message);
+    }
+
+    [Fact]
+    public void Fp16FalseNextToAnotherPassIsFine()
+    {
+        using var ws = Workspace();
+        var m = ws.Parse("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                variants:
+                  - { name: opt, optimize: basic, fp16: false }
+            """);
+        Assert.Empty(ws.Diagnostics);
+        Assert.Null(m!.Models[0].Variants[0].Fp16);
+    }
+
+    [Theory]
+    [InlineData("a_b-", "a-b-")]
+    [InlineData("a_", "a-")]
+    [InlineData("m123456789012345678901234567890123456789012345678901234567890123456789", "m123456789012345678901234567890123456789012345678901234567890123456789")]
+    public void KServeNeedsTheModelNameToMakeADns1035Label(string name, string service)
+    {
+        using var ws = Workspace();
+        var d = ws.ExpectSingle($"""
+            schema: 1
+            models:
+              - name: {name}
+                source: models/m.onnx
+                deploy: {"{"} kserve: true {"}"}
+            """, "MB1004", 3, 11);
+        Assert.StartsWith($"model name '{name}' becomes InferenceService '{service}', which Kubernetes refuses", d.Message);
+    }
+
+    [Theory]
+    [InlineData("a_b-", "{}")]
+    [InlineData("m12345678901234567890123456789012345678901234567890123456789012", "{ kserve: true }")] // 63 characters
+    [InlineData("my_model", "{ kserve: true }")]
+    public void ModelNamesKubernetesWouldRefuseAreFineWithoutKServe(string name, string deploy)
+    {
+        using var ws = Workspace();
+        ws.Parse($"""
+            schema: 1
+            models:
+              - name: {name}
+                source: models/m.onnx
+                deploy: {deploy}
+            """);
+        Assert.Empty(ws.Diagnostics);
+    }
+
+    [Fact]
+    public void VariantNameEndingInANewlineIsRefused()
+    {
+        using var ws = Workspace();
+        ws.ExpectSingle("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                variants:
+                  - name: "int8\n"
+                    optimize: basic
+            """, "MB1006", 6, 15);
+    }
+
+    [Fact]
+    public void AxisNameEndingInANewlineIsRefused()
+    {
+        using var ws = Workspace();
+        var d = ws.ExpectSingle("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                inputs:
+                  - { name: x, shape: ["batch\n", 4] }
+            """, "MB1004", 6, 28);
+        Assert.StartsWith("shape entries must be positive integers", d.Message);
     }
 
     [Fact]

@@ -36,7 +36,7 @@ internal sealed partial class ManifestBinder
         if (CheckMap(map, "latency", ManifestKeys.Latency, ctx) is { } l)
         {
             var p95 = l.Map.Require("p95_ms") is { } v ? Threshold(v, "checks.latency.p95_ms", min: 0, minExclusive: true) : null;
-            var batch = l.Map["batch"] is { } b ? reader.Int(b, "checks.latency.batch", min: 1) : null;
+            var batch = l.Map["batch"] is { } b ? reader.Int(b, "checks.latency.batch", 1, LatencyCheckSpec.MaxBatch) : null;
             latency = new LatencyCheckSpec
             {
                 P95Ms = p95 ?? default, Batch = batch ?? 1, Severity = l.Severity, Location = l.Map.Location,

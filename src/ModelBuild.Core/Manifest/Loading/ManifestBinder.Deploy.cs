@@ -344,12 +344,13 @@ internal sealed partial class ManifestBinder
         return null;
     }
 
-    [GeneratedRegex(@"^(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")]
+    // \z rather than $ in these patterns: $ also matches before a final "\n", which Kubernetes would reject.
+    [GeneratedRegex(@"^(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?\z")]
     private static partial Regex QuantityPattern();
 
-    [GeneratedRegex(@"^[a-z][a-z0-9+.-]*://\S+$")]
+    [GeneratedRegex(@"^[a-z][a-z0-9+.-]*://\S+\z")]
     private static partial Regex StorageUriPattern();
 
-    [GeneratedRegex(@"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")]
+    [GeneratedRegex(@"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\z")]
     private static partial Regex KubernetesNamePattern();
 }

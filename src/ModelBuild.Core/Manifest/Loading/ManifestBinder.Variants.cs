@@ -46,12 +46,14 @@ internal sealed partial class ManifestBinder
             optimize = new(level, reader.At(optNode));
 
         var quantize = map["quantize"] is { } q ? BindQuantize(q, ctx) : null;
-        var fp16 = map["fp16"] is { } h ? BindFp16(h, ctx) : null;
+        var fp16Off = false;
+        var fp16 = map["fp16"] is { } h ? BindFp16(h, ctx, out fp16Off) : null;
         var prune = map["prune"] is { } p ? BindPrune(p, ctx) : null;
 
-        if (!map.Has("optimize") && !map.Has("quantize") && !map.Has("fp16") && !map.Has("prune"))
+        // 'fp16: false' is a valid value but converts nothing, so alone it leaves the variant without a pass.
+        if (!map.Has("optimize") && !map.Has("quantize") && !map.Has("prune") && (!map.Has("fp16") || fp16Off))
             reader.Report(DiagnosticCodes.MissingKey,
-                $"nothing to do {ctx}; give the variant at least one of: optimize, quantize, fp16, prune", map.Node);
+                $"nothing to do {ctx}{(fp16Off ? " ('fp16: false' converts nothing)" : "")}; give the variant at least one of: optimize, quantize, fp16, prune", map.Node);
         if (map.KeyNode("quantize") is not null && map.KeyNode("fp16") is { } fp16Key && fp16 is not null)
             reader.Report(DiagnosticCodes.InvalidValue,
                 $"'quantize' and 'fp16' can't be combined in one variant {ctx}; make them separate variants", fp16Key);
@@ -147,10 +149,16 @@ internal sealed partial class ManifestBinder
     }
 
     /// <summary><c>fp16: { keep_io_types: bool, block_ops: [..] }</c>, or the shorthand <c>fp16: true</c>.</summary>
-    private Fp16Spec? BindFp16(YamlNode node, string ctx)
+    /// <summary>fp16: true, false or the options mapping; <paramref name="off"/> tells a valid 'false' from a bad value.</summary>
+    private Fp16Spec? BindFp16(YamlNode node, string ctx, out bool off)
     {
+        off = false;
         if (node is YamlScalarNode)
-            return reader.Bool(node, "fp16") == true ? new Fp16Spec { Location = reader.At(node) } : null;
+        {
+            var on = reader.Bool(node, "fp16");
+            off = on == false;
+            return on == true ? new Fp16Spec { Location = reader.At(node) } : null;
+        }
         if (reader.Map(node, "fp16", $"in 'fp16' {ctx}") is not { } map) return null;
         map.CheckKeys(ManifestKeys.Fp16);
         var keep = map["keep_io_types"] is { } k ? reader.Bool(k, "fp16.keep_io_types") : null;

@@ -107,6 +107,7 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
             : new DeploySpec { Variant = new(VariantSpec.BaseName, map.Location) };
 
         CheckVariantReferences(variants, deploy);
+        CheckKServeName(name, deploy);
         CheckTritonPlatform(source, deploy);
         CheckAccuracyAwareGoals(variants, checks);
 
@@ -139,6 +140,20 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
                 reader.Report(DiagnosticCodes.MissingKey,
                     $"'quantize.accuracy_aware' needs checks.accuracy (min, max_drop or max_drop_percent: the goal it keeps nodes in float for) in variant '{variant.Name.Value}'", at);
         }
+    }
+
+    /// <summary>
+    /// The InferenceService is named after the model ('_' becoming '-'); Kubernetes would refuse a name that is not a
+    /// DNS-1035 label (one ending in '-' or '_', or longer than 63 characters) only at kubectl apply.
+    /// </summary>
+    private void CheckKServeName(Located<string> name, DeploySpec deploy)
+    {
+        if (deploy.KServe is null || name.Value.Length == 0) return;
+        var service = Targets.KServeWriter.ServiceName(name.Value);
+        if (!Targets.KServeWriter.IsValidServiceName(service))
+            reader.Report(DiagnosticCodes.InvalidValue,
+                $"model name '{name.Value}' becomes InferenceService '{service}', which Kubernetes refuses: a DNS-1035 label is at most {Targets.KServeWriter.MaxServiceNameLength} characters, lower-case letters, digits and '-', and can't end in '-' or '_'; rename the model or leave deploy.kserve off",
+                name.Location);
     }
 
     /// <summary>
@@ -302,7 +317,16 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
         if (map["onnx"] is { } onnxNode && reader.Map(onnxNode, "export.onnx", $"in 'export.onnx' {ctx}") is { } onnx)
         {
             onnx.CheckKeys(ManifestKeys.ExportOnnx);
-            if (onnx["opset"] is { } o) opset = reader.Int(o, "export.onnx.opset", 7, 25) ?? opset;
+            if (onnx["opset"] is { } o && reader.Int(o, "export.onnx.opset", 7, 25) is { } requested)
+            {
+                // An ONNX source is deployed as it is; no pass changes its opset, so the value would be ignored.
+                if (source is { Kind: ModelSourceKind.Onnx })
+                    reader.Report(DiagnosticCodes.InvalidValue,
+                        "'export.onnx.opset' sets the opset a TorchScript or TorchSharp source is exported with; an ONNX source is deployed with the opset it was saved with (see modelbuild inspect), so remove the key",
+                        o);
+                else
+                    opset = requested;
+            }
         }
         var torchscript = false;
         if (map["torchscript"] is { } tsNode)

@@ -153,9 +153,10 @@ internal sealed partial class YamlNodeReader(string path, DiagnosticBag diagnost
         return "a number";
     }
 
-    [GeneratedRegex(@"^[-+]?[0-9]+$")]
+    // \z, not $ ($ matches before a final "\n"); plain scalars can't end in one today, but the pattern should not rely on it.
+    [GeneratedRegex(@"^[-+]?[0-9]+\z")]
     private static partial Regex IntegerPattern();
 
-    [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")]
+    [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\z")]
     private static partial Regex NumberPattern();
 }
