@@ -13,16 +13,28 @@ public static class OnnxModelFile
     public static ModelProto Load(string path, SourceLocation? location = null)
     {
         location ??= new SourceLocation(path);
-        var info = new FileInfo(path);
-        if (!info.Exists)
+        if (!File.Exists(path))
             throw new ModelBuildException(DiagnosticCodes.FileNotFound, $"model file '{path}' does not exist", location);
-        if (info.Length == 0)
-            throw new ModelBuildException(DiagnosticCodes.ModelUnreadable, $"'{path}' is empty, not an ONNX model", location);
-        if (info.Length > MaxModelBytes)
-            throw new ModelBuildException(DiagnosticCodes.ModelUnreadable,
-                $"'{path}' is {info.Length} bytes; ONNX files over 2 GB must keep weights as external data", location);
-
-        var bytes = File.ReadAllBytes(path);
+        byte[] bytes;
+        try
+        {
+            // The size comes from the opened file, not the path: through a symbolic link FileInfo reports the link's
+            // own length, and a link to /dev/zero would then be read forever.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            var length = stream.Length;
+            if (length == 0)
+                throw new ModelBuildException(DiagnosticCodes.ModelUnreadable, $"'{path}' is empty (or not a regular file), not an ONNX model", location);
+            if (length > MaxModelBytes)
+                throw new ModelBuildException(DiagnosticCodes.ModelUnreadable,
+                    $"'{path}' is {length} bytes; ONNX files over 2 GB must keep weights as external data", location);
+            bytes = new byte[length];
+            stream.ReadExactly(bytes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A symbolic-link loop, a permission, a file that shrank while read.
+            throw new ModelBuildException(DiagnosticCodes.ModelUnreadable, $"'{path}' cannot be read: {e.Message}", location, e);
+        }
         return Parse(bytes, path, location);
     }
 
