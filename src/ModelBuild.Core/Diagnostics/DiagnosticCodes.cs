@@ -19,7 +19,6 @@ public static class DiagnosticCodes
     public const string ToolVersionNotSatisfied = "MB1009";
     public const string InvalidVersionRange = "MB1010";
     public const string UnknownVariantReference = "MB1011";
-    public const string NotSupportedYet = "MB1012";
     public const string ManifestTooComplex = "MB1013";
     public const string ManifestNotFound = "MB1014";
     public const string PathEscapesRoot = "MB1015";
