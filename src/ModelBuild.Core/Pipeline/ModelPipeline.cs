@@ -91,7 +91,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
 
         // 4. Deployment targets for the deployed artifact.
         timer.Time($"[{Name}] write deployment targets", () =>
-            Engine = DeploymentWriter.Write(spec, source.Interface, artifactPaths[deployed.Name], staging));
+            Engine = DeploymentWriter.Write(spec, DeployedInterface, artifactPaths[deployed.Name], staging));
         return report;
     }
 
