@@ -70,7 +70,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
 
         foreach (var artifact in report.Artifacts)
             timer.Time($"[{Name}] evaluate {artifact.Name}", () =>
-                evaluator.Measure(artifact, artifactPaths[artifact.Name], reference, latencyBatch, spec.Source.Location));
+                evaluator.Measure(artifact, artifactPaths[artifact.Name], reference, latencyBatch, LocationOf(artifact.Name)));
 
         timer.Time($"[{Name}] compare variants with base", () => CompareWithBase(report, artifactPaths, set, latencyBatch));
 
@@ -87,7 +87,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         // 3. Checks and the deployed artifact.
         var deployed = SelectDeployed(report, metric, sourceScore, artifactPaths, source.Interface);
         report.Deployed = deployed.Name;
-        DeployedInterface = ModelInterfaceReader.Read(OnnxModelFile.Load(artifactPaths[deployed.Name], spec.Source.Location), spec.Source.Location);
+        DeployedInterface = ModelInterfaceReader.Read(OnnxModelFile.Load(artifactPaths[deployed.Name], LocationOf(deployed.Name)), LocationOf(deployed.Name));
 
         // 4. Deployment targets for the deployed artifact.
         timer.Time($"[{Name}] write deployment targets", () =>
@@ -225,6 +225,10 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
             spec.Deploy.Variant.Location);
         return report.Artifacts[0];
     }
+
+    /// <summary>Where an artifact's problems are reported: the variant that produced it, or the source for base.</summary>
+    private SourceLocation LocationOf(string artifact) =>
+        spec.Variants.FirstOrDefault(v => v.Name.Value == artifact)?.Name.Location ?? spec.Source.Location;
 
     /// <summary>The latency batch: checks.latency.batch (default 1); a model with a fixed batch axis takes only its own.</summary>
     private int LatencyBatch(ModelInterface model)

@@ -71,4 +71,50 @@ public sealed class Fp16PipelineTests
         // Synthetic inputs, narrowed to float16 for this artifact: outputs close to the float32 source's, not garbage.
         Assert.InRange(half.Parity["logits"].Cosine, 0.999, 1.0);
     }
+
+    [Fact]
+    public void Fp16_chained_after_quantization_keeps_the_quantizers_in_float32_and_runs()
+    {
+        using var ws = new PipelineWorkspace("""
+            schema: 1
+            models:
+              - name: fashion
+                source: models/fashion.onnx
+                variants:
+                  - name: qd
+                    quantize: { mode: dynamic }
+                  - name: hd
+                    from: qd
+                    fp16: true
+                  - name: qs
+                    quantize:
+                      mode: static
+                      calibration: { data: data/test.npz, samples: 64 }
+                  - name: hs
+                    from: qs
+                    fp16: { keep_io_types: false }
+                evaluate:
+                  data: data/test.npz
+                  metric: top1
+            """);
+
+        var report = ws.Build();
+
+        Assert.DoesNotContain(ws.Diagnostics, d => d.Severity == Severity.Error);
+        var artifacts = report!.Models[0].Artifacts.ToDictionary(a => a.Name);
+        foreach (var (half, quantized) in new[] { ("hd", "qd"), ("hs", "qs") })
+        {
+            // Adding fp16 rounding on top of int8 moves top-1 by a few samples at most, not to chance (0.1).
+            Assert.InRange(artifacts[half].Score!.Value, artifacts[quantized].Score!.Value - 0.02, artifacts[quantized].Score!.Value + 0.02);
+            var model = OnnxModelFile.Load(ws.Output($"models/fashion/{half}/model.onnx"), new SourceLocation("t"));
+            // Converted to float16 where it can be (dequantized values are cast down for the ops that read them) ...
+            Assert.Contains(model.Graph.Node, n => n.OpType == "Cast" && n.Attribute.Single(a => a.Name == "to").I == (long)global::Onnx.TensorProto.Types.DataType.Float16);
+            // ... while every quantization scale stays float32.
+            var quantizers = model.Graph.Node.Where(n => n.OpType is "QuantizeLinear" or "DequantizeLinear").ToList();
+            Assert.Equal(half == "hs", quantizers.Count > 0);
+            var scales = quantizers.Select(n => n.Input[1]).ToHashSet();
+            Assert.All(model.Graph.Initializer.Where(t => scales.Contains(t.Name)), t => Assert.Equal((int)global::Onnx.TensorProto.Types.DataType.Float, t.DataType));
+        }
+        Assert.Contains(OnnxModelFile.Load(ws.Output("models/fashion/hd/model.onnx"), new SourceLocation("t")).Graph.Node, n => n.OpType == "DynamicQuantizeLinear");
+    }
 }
