@@ -62,6 +62,12 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         var set = timer.Time($"[{Name}] load evaluation data", () =>
             EvaluationSet.Create(spec.Evaluate, source.Interface, manifest.Directory, options.SyntheticSamples, options.Seed));
         var metric = spec.Evaluate?.Metric ?? MetricKind.Cosine;
+        // top1/top5 score only against labels; a configured accuracy check must not pass for want of a score.
+        if (spec.Checks.Accuracy is not null && metric is MetricKind.Top1 or MetricKind.Top5 && set.Labels is null)
+            throw new ModelBuildException(DiagnosticCodes.DataMismatch,
+                $"model '{Name}': checks.accuracy needs a {metric.ToString().ToLowerInvariant()} score, but the evaluation data ({set.Description}) has no labels; " +
+                "add labels to it, or use metric mae or cosine to score against the source model's outputs",
+                spec.Evaluate?.DataLocation ?? spec.Evaluate?.Location ?? spec.Location);
         var evaluator = new ArtifactEvaluator(set, source.Interface, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation, options.Log);
         var reference = timer.Time($"[{Name}] run source model", () => RunReference(evaluator, source, report, torchSharp));
         if (spec.Export.TorchScript)
