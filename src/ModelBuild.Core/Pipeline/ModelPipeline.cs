@@ -223,6 +223,9 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         if (chosen is not null)
         {
             options.Log.Info($"modelbuild: [{Name}] deploy: best = {chosen.Name} (p50 {CheckRunner.Format(chosen.Latency!.P50Ms)} ms)");
+            // What the deployed artifact breaks at severity: warning is still worth a warning (and -warnaserror).
+            foreach (var warning in CheckRunner.Failures(Name, chosen))
+                diagnostics.Add(warning);
             return chosen;
         }
         var reasons = report.Artifacts.Select(a => $"{a.Name}: {string.Join("; ", a.Checks.Where(c => !c.Passed).Select(c => c.Message))}");
