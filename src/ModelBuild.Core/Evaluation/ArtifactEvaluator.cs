@@ -70,7 +70,8 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
             report.OutputStats[name] = Stats(actual);
 
         var primary = model.Outputs[0].Name;
-        report.Score = Scorer.Score(metric, outputs[primary], reference[primary], set.Labels, location);
+        // A score that cannot be computed is the data's problem (labels out of range), reported where the data is named.
+        report.Score = Scorer.Score(metric, outputs[primary], reference[primary], set.Labels, set.DataLocation ?? location);
 
         var stats = new LatencyBenchmark().Measure(runner, set.Take(latencyBatch), latencyBatch, cancellation);
         rssPeak = Math.Max(rssPeak, Environment.WorkingSet);

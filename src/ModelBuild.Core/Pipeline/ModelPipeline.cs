@@ -81,7 +81,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         timer.Time($"[{Name}] compare variants with base", () => CompareWithBase(report, artifactPaths, set, latencyBatch));
 
         var primary = source.Interface.Outputs[0].Name;
-        var sourceScore = Scorer.Score(metric, reference[primary], reference[primary], set.Labels, spec.Source.Location);
+        var sourceScore = Scorer.Score(metric, reference[primary], reference[primary], set.Labels, set.DataLocation ?? spec.Source.Location);
         report.Evaluation = new EvaluationReport
         {
             Data = set.Description,

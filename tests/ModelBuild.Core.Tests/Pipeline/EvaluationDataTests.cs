@@ -33,4 +33,91 @@ public sealed class EvaluationDataTests
         Assert.Equal(new SourceLocation(ws.ManifestPath, line, column), error.Location);
         Assert.Contains("no labels", error.Message);
     }
+
+    private static PipelineWorkspace Workspace(string data) => new($"""
+        schema: 1
+        models:
+          - name: fashion
+            source: models/fashion.onnx
+            evaluate:
+              data: {data}
+              metric: top1
+        """);
+
+    private static void AssertAtData(PipelineWorkspace ws, string code, string dataText, string named)
+    {
+        var error = Assert.Single(ws.Diagnostics);
+        Assert.Equal(code, error.Code);
+        var (line, column) = ws.Find(dataText);
+        Assert.Equal(new SourceLocation(ws.ManifestPath, line, column), error.Location);
+        Assert.Contains(named, error.Message);
+    }
+
+    [Fact]
+    public void A_truncated_data_file_is_reported_at_evaluate_data_naming_the_file()
+    {
+        using var ws = Workspace("data/trunc.npz");
+        var bytes = File.ReadAllBytes(Path.Combine(ws.Root, "data", "test.npz"));
+        File.WriteAllBytes(Path.Combine(ws.Root, "data", "trunc.npz"), bytes[..(bytes.Length / 2)]);
+
+        Assert.Null(ws.Build());
+
+        AssertAtData(ws, DiagnosticCodes.DataUnreadable, "data/trunc.npz", "trunc.npz");
+    }
+
+    [Fact]
+    public void Labels_outside_the_classes_are_reported_at_evaluate_data_not_at_source()
+    {
+        using var ws = Workspace("data/badlabels.npz");
+        var test = NpzReader.ReadAll(Path.Combine(ws.Root, "data", "test.npz"));
+        var labels = test["labels"].As<long>().ToArray();
+        labels[3] = 99; // the model has 10 classes
+        NpzWriter.Write(Path.Combine(ws.Root, "data", "badlabels.npz"),
+            [KeyValuePair.Create("input", test["input"]), KeyValuePair.Create("labels", NdArray.Of(labels, labels.Length))]);
+
+        Assert.Null(ws.Build());
+
+        AssertAtData(ws, DiagnosticCodes.DataMismatch, "data/badlabels.npz", "top1");
+    }
+
+    [Fact]
+    public void Float_labels_in_a_separate_file_name_that_file()
+    {
+        using var ws = Workspace("{ inputs: data/x.npy, labels: data/yf.npy }");
+        var test = NpzReader.ReadAll(Path.Combine(ws.Root, "data", "test.npz"));
+        NpyWriter.Write(Path.Combine(ws.Root, "data", "x.npy"), test["input"]);
+        var labels = test["labels"].As<long>().Select(l => (float)l).ToArray();
+        NpyWriter.Write(Path.Combine(ws.Root, "data", "yf.npy"), NdArray.Of(labels, labels.Length));
+
+        Assert.Null(ws.Build());
+
+        AssertAtData(ws, DiagnosticCodes.DataMismatch, "{ inputs:", "yf.npy");
+        Assert.DoesNotContain("x.npy", ws.Diagnostics.Single().Message);
+    }
+
+    [Fact]
+    public void A_truncated_calibration_file_is_reported_at_calibration()
+    {
+        using var ws = new PipelineWorkspace("""
+            schema: 1
+            models:
+              - name: fashion
+                source: models/fashion.onnx
+                variants:
+                  - name: int8
+                    quantize:
+                      mode: static
+                      calibration: { data: data/trunc.npz }
+            """);
+        var bytes = File.ReadAllBytes(Path.Combine(ws.Root, "data", "test.npz"));
+        File.WriteAllBytes(Path.Combine(ws.Root, "data", "trunc.npz"), bytes[..(bytes.Length / 2)]);
+
+        Assert.Null(ws.Build());
+
+        var error = Assert.Single(ws.Diagnostics);
+        Assert.Equal(DiagnosticCodes.DataUnreadable, error.Code);
+        Assert.Equal(ws.Find("calibration:").Line, error.Location!.Line);
+        Assert.Equal(ws.ManifestPath, error.Location.File);
+        Assert.Contains("trunc.npz", error.Message);
+    }
 }
