@@ -33,6 +33,28 @@ public sealed class OutputFolderTests
     }
 
     [Fact]
+    public void An_output_folder_reached_through_a_symbolic_link_is_seen_to_hold_the_source()
+    {
+        using var ws = new PipelineWorkspace("""
+            schema: 1
+            models:
+              - name: fashion
+                source: models/fashion/model.onnx
+            """);
+        Directory.CreateDirectory(Path.Combine(ws.Root, "models", "fashion"));
+        var source = Path.Combine(ws.Root, "models", "fashion", "model.onnx");
+        File.Move(Path.Combine(ws.Root, "models", "fashion.onnx"), source);
+        var original = File.ReadAllBytes(source);
+        var link = Path.Combine(ws.Root, "build");
+        Directory.CreateSymbolicLink(link, ws.Root);
+
+        Assert.Null(ws.Build(outputDirectory: link));
+
+        Assert.Equal(DiagnosticCodes.OutputWriteFailed, Assert.Single(ws.Diagnostics).Code);
+        Assert.Equal(original, File.ReadAllBytes(source));
+    }
+
+    [Fact]
     public void A_stale_output_that_is_now_an_input_is_not_deleted()
     {
         // An earlier build (of a version without the guard) wrote the base export of model 'digits' into the project
