@@ -117,4 +117,36 @@ public sealed class Fp16PipelineTests
         }
         Assert.Contains(OnnxModelFile.Load(ws.Output("models/fashion/hd/model.onnx"), new SourceLocation("t")).Graph.Node, n => n.OpType == "DynamicQuantizeLinear");
     }
+
+    [Fact]
+    public void An_artifact_onnx_runtime_refuses_is_reported_at_the_variant_that_made_it()
+    {
+        // Range has no float16 form in the ONNX schema (hence on the default block list); with an empty block list
+        // the fp16 artifact is one ONNX Runtime refuses to load.
+        const int Float = (int)global::Onnx.TensorProto.Types.DataType.Float;
+        var model = Passes.PassTestKit.NewModel();
+        model.Graph.Input.Add(Passes.PassTestKit.Value("x", Float, -1, 4));
+        model.Graph.Output.Add(Passes.PassTestKit.Value("y", Float, -1, 4));
+        foreach (var (name, value) in new[] { ("start", 0f), ("limit", 4f), ("delta", 1f) })
+            model.Graph.Initializer.Add(TensorData.FromFloats(name, [], [value]));
+        model.Graph.Node.Add(Passes.PassTestKit.Node("Range", ["start", "limit", "delta"], ["r"]));
+        model.Graph.Node.Add(Passes.PassTestKit.Node("Add", ["x", "r"], ["y"]));
+        using var ws = new PipelineWorkspace("""
+            schema: 1
+            models:
+              - name: ramp
+                source: models/ramp.onnx
+                variants:
+                  - name: half
+                    fp16: { block_ops: [] }
+            """);
+        Passes.PassTestKit.Save(model, Path.Combine(ws.Root, "models"), "ramp.onnx");
+
+        Assert.Null(ws.Build());
+
+        var error = Assert.Single(ws.Diagnostics);
+        Assert.Equal(DiagnosticCodes.RuntimeRejectedModel, error.Code);
+        var (line, column) = ws.Find("half");
+        Assert.Equal(new SourceLocation(ws.ManifestPath, line, column), error.Location);
+    }
 }
