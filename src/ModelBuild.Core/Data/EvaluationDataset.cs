@@ -42,14 +42,19 @@ public sealed class EvaluationDataset
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(modelInputs);
+        return DataFileErrors.At(spec.DataLocation ?? spec.Location, () => LoadAt(spec, modelInputs, spec.DataLocation ?? spec.Location));
+    }
+
+    private static EvaluationDataset LoadAt(EvaluateSpec spec, IReadOnlyList<TensorInfo> modelInputs, SourceLocation at)
+    {
         if (spec.Format is EvaluationDataFormat.Csv or EvaluationDataFormat.Idx or EvaluationDataFormat.Images)
-            return Sources.EvaluationSources.ReadAll(Sources.EvaluationSources.Open(spec, modelInputs), modelInputs, spec.Files.FirstOrDefault() ?? "data", spec.Location);
+            return Sources.EvaluationSources.ReadAll(Sources.EvaluationSources.Open(spec, modelInputs), modelInputs, spec.Files.FirstOrDefault() ?? "data", at);
         if (spec.Data is { } npz)
         {
             var held = NpzReader.Names(npz);
             var missing = modelInputs.Select(i => i.Name).Where(n => !held.Contains(n)).ToList();
             if (missing.Count > 0)
-                throw Mismatch(spec.Location,
+                throw Mismatch(at,
                     $"'{npz}' has no array for model input{(missing.Count > 1 ? "s" : "")} {NpzReader.Describe(missing)}; " +
                     $"it holds {NpzReader.Describe(held)}. Save one array per model input, named after the input.");
             var wanted = modelInputs.Select(i => i.Name).ToList();
@@ -57,32 +62,34 @@ public sealed class EvaluationDataset
             var arrays = NpzReader.Read(npz, wanted);
             return Create(
                 modelInputs.ToDictionary(i => i.Name, i => arrays[i.Name]),
-                arrays.GetValueOrDefault(LabelsName), modelInputs, spec.Samples, npz, spec.Location);
+                arrays.GetValueOrDefault(LabelsName), modelInputs, spec.Samples, npz, at);
         }
         if (spec.InputsFile is { } inputsFile)
         {
             if (modelInputs.Count != 1)
-                throw Mismatch(spec.Location,
+                throw Mismatch(at,
                     $"separate inputs/labels .npy files only work for single-input models, but the model takes {modelInputs.Count} " +
                     $"({string.Join(", ", modelInputs.Select(i => i.Name))}); use an .npz with one array per input.");
             var inputs = NpyReader.Read(inputsFile);
             var labels = spec.LabelsFile is { } lf ? NpyReader.Read(lf) : null;
             return Create(
                 new Dictionary<string, NdArray> { [modelInputs[0].Name] = inputs },
-                labels, modelInputs, spec.Samples, inputsFile, spec.Location);
+                labels, modelInputs, spec.Samples, inputsFile, at, labelsSource: spec.LabelsFile);
         }
         throw new ArgumentException("The evaluate spec names no data file.", nameof(spec));
     }
 
     /// <summary>Validates in-memory arrays against the model inputs, as <see cref="Load"/> does after reading.</summary>
     /// <param name="source">The data file named in messages.</param>
+    /// <param name="labelsSource">The file the labels come from, when not <paramref name="source"/> (the .npy pair form).</param>
     public static EvaluationDataset Create(
         IReadOnlyDictionary<string, NdArray> arrays,
         NdArray? labels,
         IReadOnlyList<TensorInfo> modelInputs,
         int? samples,
         string source,
-        SourceLocation location)
+        SourceLocation location,
+        string? labelsSource = null)
     {
         if (samples is < 1)
             throw Mismatch(location, $"samples must be at least 1, got {samples}.");
@@ -108,9 +115,11 @@ public sealed class EvaluationDataset
         var n = count!.Value;
         if (labels is not null)
         {
-            labels = ToLabels(labels, source, location);
+            labels = ToLabels(labels, labelsSource ?? source, location);
             if (labels.Shape[0] != n)
-                throw Mismatch(location, $"'{source}' has {labels.Shape[0]} labels for {n} samples; they must match.");
+                throw Mismatch(location, labelsSource is null
+                    ? $"'{source}' has {labels.Shape[0]} labels for {n} samples; they must match."
+                    : $"'{labelsSource}' has {labels.Shape[0]} labels for {n} samples in '{source}'; they must match.");
         }
         if (n == 0)
             throw Mismatch(location, $"'{source}' holds no samples.");

@@ -62,6 +62,21 @@ public sealed class NdArray
         return result;
     }
 
+    /// <summary>
+    /// The same values as float32 or float16 (rounded to nearest). Only floats convert: an fp16 artifact built
+    /// without keep_io_types takes and returns float16 where the source model has float32.
+    /// </summary>
+    public NdArray ToFloatType(TensorElementType target)
+    {
+        if (target == ElementType) return this;
+        return (Data, target) switch
+        {
+            (float[] f, TensorElementType.Float16) => new NdArray(target, Shape, Array.ConvertAll(f, v => (Half)v)),
+            (Half[] h, TensorElementType.Float32) => new NdArray(target, Shape, Array.ConvertAll(h, v => (float)v)),
+            _ => throw new NotSupportedException($"Cannot convert {ElementType} to {target}."),
+        };
+    }
+
     public static long ElementCount(IEnumerable<long> shape) => shape.Aggregate(1L, (a, b) => checked(a * b));
 
     public static Type ClrType(TensorElementType type) => type switch

@@ -57,6 +57,7 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
                     progress.Report(done);
                 });
 
+        outputs = WidenedLike(outputs, reference);
         foreach (var (name, expected) in reference)
         {
             if (!outputs.TryGetValue(name, out var actual))
@@ -69,7 +70,8 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
             report.OutputStats[name] = Stats(actual);
 
         var primary = model.Outputs[0].Name;
-        report.Score = Scorer.Score(metric, outputs[primary], reference[primary], set.Labels, location);
+        // A score that cannot be computed is the data's problem (labels out of range), reported where the data is named.
+        report.Score = Scorer.Score(metric, outputs[primary], reference[primary], set.Labels, set.DataLocation ?? location);
 
         var stats = new LatencyBenchmark().Measure(runner, set.Take(latencyBatch, location), latencyBatch, cancellation);
         rssPeak = Math.Max(rssPeak, Environment.WorkingSet);
@@ -81,6 +83,17 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
             Histogram = LatencyHistogram.From(stats.SortedSamples) is var h ? h with { StartMs = R(h.StartMs), BinWidthMs = R(h.BinWidthMs) } : null,
         };
     }
+
+    /// <summary>
+    /// float16 outputs of an fp16 artifact without keep_io_types, as float32 where the source model's are float32:
+    /// parity, the metric and the report then compare like with like.
+    /// </summary>
+    private static IReadOnlyDictionary<string, NdArray> WidenedLike(IReadOnlyDictionary<string, NdArray> outputs, IReadOnlyDictionary<string, NdArray> reference) =>
+        outputs.ToDictionary(kv => kv.Key,
+            kv => kv.Value.ElementType == TensorElementType.Float16 && reference.TryGetValue(kv.Key, out var r) && r.ElementType == TensorElementType.Float32
+                ? kv.Value.ToFloatType(TensorElementType.Float32)
+                : kv.Value,
+            StringComparer.Ordinal);
 
     /// <summary>Microsecond resolution is all a timer on a shared machine gives; fewer digits keep the report readable.</summary>
     private static double R(double ms) => Math.Round(ms, 4);

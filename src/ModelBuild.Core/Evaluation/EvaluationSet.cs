@@ -16,12 +16,16 @@ public sealed class EvaluationSet
 {
     private readonly IEvaluationSource _source;
 
-    public EvaluationSet(IEvaluationSource source, string description, bool synthetic = false)
+    public EvaluationSet(IEvaluationSource source, string description, bool synthetic = false, SourceLocation? dataLocation = null)
     {
         _source = source;
         Description = description;
         IsSynthetic = synthetic;
+        DataLocation = dataLocation;
     }
+
+    /// <summary>The manifest key naming the data (<c>evaluate.data</c>): where problems with the data are reported.</summary>
+    public SourceLocation? DataLocation { get; }
 
     public NdArray? Labels => _source.Labels;
     public int Count => _source.Count;
@@ -37,11 +41,32 @@ public sealed class EvaluationSet
             var count = (int)generated.Values.First().Shape[0];
             return new EvaluationSet(new InMemorySource(generated, null, count), $"generated from input shapes ({count} samples, seed {seed})", synthetic: true);
         }
-        return new EvaluationSet(EvaluationSources.Open(spec, model.Inputs), spec.Describe(manifestDirectory));
+        return new EvaluationSet(EvaluationSources.Open(spec, model.Inputs), spec.Describe(manifestDirectory), dataLocation: spec.DataLocation ?? spec.Location);
     }
 
     /// <summary>The samples in order, read lazily <paramref name="batchSize"/> at a time.</summary>
-    public IEnumerable<IReadOnlyDictionary<string, NdArray>> Batches(int batchSize) => _source.Batches(batchSize);
+    public IEnumerable<IReadOnlyDictionary<string, NdArray>> Batches(int batchSize) =>
+        DataLocation is { } at ? Relocated(_source.Batches(batchSize), at) : _source.Batches(batchSize);
+
+    /// <summary>Streaming sources meet a damaged row or image only while batches are read; report it at the manifest too.</summary>
+    private static IEnumerable<IReadOnlyDictionary<string, NdArray>> Relocated(IEnumerable<IReadOnlyDictionary<string, NdArray>> batches, SourceLocation at)
+    {
+        using var reader = batches.GetEnumerator();
+        while (true)
+        {
+            IReadOnlyDictionary<string, NdArray> batch;
+            try
+            {
+                if (!reader.MoveNext()) break;
+                batch = reader.Current;
+            }
+            catch (ModelBuildException e) when (DataFileErrors.IsAtDataFile(e))
+            {
+                throw DataFileErrors.Relocated(e, at);
+            }
+            yield return batch;
+        }
+    }
 
     /// <summary>Most input values a repeated batch may hold (1 GiB of float32), checked before the copies are made.</summary>
     public const long MaxTakenElements = 1L << 28;

@@ -23,6 +23,7 @@ public sealed class LatencyBenchmark(int warmupRuns = 10, int minRuns = 30, int 
 {
     public LatencyStats Measure(ModelRunner runner, IReadOnlyDictionary<string, NdArray> inputs, int batch, CancellationToken cancellation = default)
     {
+        inputs = runner.Adapt(inputs);
         var names = inputs.Keys.ToArray();
         var values = names.Select(n => ModelRunner.ToOrtValue(inputs[n])).ToArray();
         try

@@ -18,9 +18,21 @@ public sealed class OutputStaging : IDisposable
     public OutputStaging(string outputDirectory)
     {
         OutputDirectory = Path.GetFullPath(outputDirectory);
-        RemoveLeftovers(Path.Combine(OutputDirectory, StateFolder));
+        if (File.Exists(OutputDirectory))
+            throw new ModelBuildException(DiagnosticCodes.OutputWriteFailed,
+                $"the output folder '{OutputDirectory}' is an existing file; name a folder (it is created if missing)");
         StagingDirectory = Path.Combine(OutputDirectory, StateFolder, $"staging-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(StagingDirectory);
+        try
+        {
+            RemoveLeftovers(Path.Combine(OutputDirectory, StateFolder));
+            Directory.CreateDirectory(StagingDirectory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // E.g. a file where a parent folder should be, a read-only location: the user's to fix, not a crash.
+            throw new ModelBuildException(DiagnosticCodes.OutputWriteFailed,
+                $"cannot create the output folder '{OutputDirectory}': {e.Message}", inner: e);
+        }
     }
 
     /// <summary>
@@ -87,10 +99,17 @@ public sealed class OutputStaging : IDisposable
 
     /// <summary>
     /// Moves every staged file into place (each move atomic), deletes outputs of the previous run that this run
-    /// no longer produces, and records what was read and written for incremental builds.
+    /// no longer produces, and records what was read and written for incremental builds. An input of the run is
+    /// never overwritten nor deleted: the output folder may hold the sources (<c>--out .</c>).
     /// </summary>
-    public void Commit(IEnumerable<string> inputFiles)
+    public void Commit(RunInputs inputs)
     {
+        // Refuse before moving anything, so a refused run leaves the folder as it was.
+        foreach (var relative in _files)
+            if (inputs.Find(Path.Combine(OutputDirectory, relative)) is { } location)
+                throw new ModelBuildException(DiagnosticCodes.OutputWriteFailed,
+                    $"output '{relative}' would overwrite '{Path.Combine(OutputDirectory, relative)}', a file this build reads; choose another output folder",
+                    location);
         var previous = ReadList(Path.Combine(OutputDirectory, StateFolder, OutputsListFile));
         foreach (var relative in _files)
         {
@@ -101,11 +120,12 @@ public sealed class OutputStaging : IDisposable
         foreach (var stale in previous.Except(_files, StringComparer.Ordinal))
         {
             var path = Path.GetFullPath(Path.Combine(OutputDirectory, stale));
-            if (path.StartsWith(OutputDirectory + Path.DirectorySeparatorChar, StringComparison.Ordinal) && File.Exists(path))
+            // A stale output that is now an input (a source moved where an old artifact was) belongs to the user.
+            if (path.StartsWith(OutputDirectory + Path.DirectorySeparatorChar, StringComparison.Ordinal) && File.Exists(path) && inputs.Find(path) is null)
                 File.Delete(path);
         }
         var state = Path.Combine(OutputDirectory, StateFolder);
-        AtomicFile.WriteAllText(Path.Combine(state, InputsListFile), string.Join('\n', inputFiles.Order(StringComparer.Ordinal)) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(state, InputsListFile), string.Join('\n', inputs.Paths.Order(StringComparer.Ordinal)) + "\n");
         AtomicFile.WriteAllText(Path.Combine(state, OutputsListFile), string.Join('\n', _files) + "\n");
     }
 

@@ -70,6 +70,9 @@ public sealed class EvaluateSpec
     public int? Samples { get; init; }
     public required SourceLocation Location { get; init; }
 
+    /// <summary>Where <c>evaluate.data</c>'s value is written: problems with the data itself are reported there.</summary>
+    public SourceLocation? DataLocation { get; init; }
+
     /// <summary>Files the data is read from (for incremental builds); an image folder lists its image files.</summary>
     public IEnumerable<string> Files
     {

@@ -37,13 +37,18 @@ public sealed class Fp16Pass(Fp16Config config, SourceLocation location) : IMode
         var g = new GraphEditor(model);
         var types = TensorTypeInference.Infer(model, location);
         bool IsFloat(string t) => t.Length > 0 && types.TryGetValue(t, out var ty) && ty == TensorData.Float;
-        var blocked = g.Graph.Node.Where(n => n.Domain is "" or "ai.onnx" && config.BlockedOps.Contains(n.OpType)).ToList();
+        var blocked = g.Graph.Node.Where(n => n.Domain is "" or "ai.onnx" && config.BlockedOps.Contains(n.OpType) || IsQuantizationOp(n)).ToList();
+        var blockedSet = new HashSet<NodeProto>(blocked, ReferenceEqualityComparer.Instance);
 
-        foreach (var t in g.Graph.Initializer.Where(t => t.DataType == TensorData.Float).ToList())
+        // Scales and other float initializers that only blocked ops read stay float32 as they are: no Cast, no rounding.
+        var keptInitializers = g.Graph.Initializer
+            .Where(t => t.DataType == TensorData.Float && !g.GraphOutputs.Contains(t.Name) && ReadOnlyBy(g, t.Name, blockedSet))
+            .Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var t in g.Graph.Initializer.Where(t => t.DataType == TensorData.Float && !keptInitializers.Contains(t.Name)).ToList())
             Replace(g.Graph.Initializer, t, ToHalf(t));
         foreach (var node in g.Graph.Node.ToList())
         {
-            if (blocked.Contains(node)) continue;
+            if (blockedSet.Contains(node)) continue;
             foreach (var a in node.Attribute)
                 if (a.T is { DataType: TensorData.Float } tensor) a.T = ToHalf(tensor);
             if (node.OpType == "Cast" && GraphEditor.AttrInt(node, "to", 0) == TensorData.Float)
@@ -56,7 +61,7 @@ public sealed class Fp16Pass(Fp16Config config, SourceLocation location) : IMode
         {
             for (var i = 0; i < node.Input.Count; i++)
             {
-                if (!IsFloat(node.Input[i])) continue;
+                if (!IsFloat(node.Input[i]) || keptInitializers.Contains(node.Input[i])) continue;
                 var up = g.UniqueName(node.Input[i] + "_fp32");
                 GraphEditor.SetAttr(g.AddNode("Cast", [node.Input[i]], [up], node.Name + "_input_cast"), "to", (long)TensorData.Float);
                 node.Input[i] = up;
@@ -106,6 +111,23 @@ public sealed class Fp16Pass(Fp16Config config, SourceLocation location) : IMode
         g.Graph.ValueInfo.Clear();
         g.Refresh();
         g.TopologicalSort();
+    }
+
+    /// <summary>
+    /// Quantization ops of a quantized parent (fp16 chained after quantize): their scales and float inputs must be
+    /// float32 (DynamicQuantizeLinear has no float16 version, and QuantizeLinear/DequantizeLinear need their input,
+    /// scale and output in one type), so they run as a float32 island like blocked ops.
+    /// </summary>
+    private static bool IsQuantizationOp(NodeProto node) =>
+        node.Domain is "" or "ai.onnx" or "com.microsoft"
+        && (node.OpType is "QuantizeLinear" or "DequantizeLinear" or "DynamicQuantizeLinear" or "DynamicQuantizeLSTM"
+            or "DynamicQuantizeMatMul" or "MatMulIntegerToFloat" or "QGemm" or "QAttention"
+            || node.OpType.StartsWith("QLinear", StringComparison.Ordinal));
+
+    private static bool ReadOnlyBy(GraphEditor g, string tensor, IReadOnlySet<NodeProto> nodes)
+    {
+        var readers = g.ConsumersOf(tensor);
+        return readers.Count > 0 && readers.All(nodes.Contains);
     }
 
     private static void Replace(Google.Protobuf.Collections.RepeatedField<TensorProto> list, TensorProto old, TensorProto replacement) =>

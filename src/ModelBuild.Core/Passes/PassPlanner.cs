@@ -61,7 +61,7 @@ public static class PassPlanner
             Format = q.Format == QuantizeFormat.QOperator ? QuantFormat.QOperator : QuantFormat.Qdq,
             ExcludeOps = excludeOps,
             ExcludeNodes = excludeNodes,
-        }, calibration.Data, calibration.Samples, q.Location, target);
+        }, calibration.Data, calibration.Samples, q.Location, target, calibrationLocation: calibration.Location);
     }
 
     /// <summary>

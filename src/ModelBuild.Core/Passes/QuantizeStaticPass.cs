@@ -26,7 +26,9 @@ public sealed record AccuracyTarget(EvaluateSpec? Evaluate, double MaxDrop, int 
 }
 
 /// <summary>Static int8 with calibration (see <see cref="QdqQuantizer"/>), optionally accuracy-aware.</summary>
-public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrationData, int samples, SourceLocation location, AccuracyTarget? accuracy = null) : IModelPass
+/// <param name="calibrationLocation">Where <c>calibration</c> is written: problems with its data are reported there.</param>
+public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrationData, int samples, SourceLocation location, AccuracyTarget? accuracy = null,
+    SourceLocation? calibrationLocation = null) : IModelPass
 {
     /// <summary>
     /// What the accuracy-aware loop keeps in float: layers that compute. A Relu, MaxPool or Reshape only passes its
@@ -61,7 +63,7 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
     public void Run(PassContext context)
     {
         var pre = QuantPreprocessor.Run(context.InputPath, Path.GetDirectoryName(context.OutputPath)!, location);
-        var data = CalibrationData.Load(calibrationData, samples, pre, location);
+        var data = CalibrationData.Load(calibrationData, samples, pre, calibrationLocation ?? location);
         var calibrationBatches = CalibrationData.Batches(data, pre, 32, location).ToList();
         using var progress = context.Log.BeginProgress($"calibrate {context.VariantName}", calibrationBatches.Count);
         var batches = new ProgressList<IReadOnlyDictionary<string, NdArray>>(calibrationBatches, progress);

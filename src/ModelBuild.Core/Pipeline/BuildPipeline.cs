@@ -20,7 +20,10 @@ public static class BuildPipeline
         var manifests = timer.Time("read manifests", () => ManifestSet.Load(manifestPaths, diagnostics, ToolInfo.Version));
         if (manifests is null) return null;
 
-        using var staging = new OutputStaging(options.OutputDirectory);
+        var inputs = RunInputs.Of(manifests);
+        if (!SparesInputs(manifests, inputs, Path.GetFullPath(options.OutputDirectory), diagnostics)) return null;
+        using var staging = OpenStaging(options.OutputDirectory, diagnostics);
+        if (staging is null) return null;
         var report = new BuildReport
         {
             ToolVersion = ToolInfo.Version.ToNormalizedString(),
@@ -95,12 +98,71 @@ public static class BuildPipeline
         staging.WriteText(OutputLayout.MarkdownReport, ReportMarkdownWriter.Write(report));
         staging.WriteText(OutputLayout.HtmlReport, ReportHtmlWriter.Write(report));
         staging.WriteText(OutputLayout.JUnitReport, ReportJUnitWriter.Write(report));
-        var inputs = manifests.Select(m => m.Path).Concat(manifests.SelectMany(m => m.ReferencedFiles)).Distinct(StringComparer.Ordinal);
-        staging.Commit(inputs);
+        try
+        {
+            staging.Commit(inputs);
+        }
+        catch (ModelBuildException e)
+        {
+            diagnostics.Add(e.Diagnostic);
+            return null;
+        }
         // Typed model classes for apps that reference ModelBuild.Runtime. Kept in the state folder, not the
         // outputs list: it is compiled into the app (build/ModelBuild.targets), never copied as content.
         AtomicFile.WriteAllText(Path.Combine(staging.OutputDirectory, OutputStaging.StateFolder, TypedModelWriter.FileName), TypedModelWriter.Write(typed));
         return report;
+    }
+
+    private static OutputStaging? OpenStaging(string outputDirectory, DiagnosticBag diagnostics)
+    {
+        try
+        {
+            return new OutputStaging(outputDirectory);
+        }
+        catch (ModelBuildException e)
+        {
+            diagnostics.Add(e.Diagnostic);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Refuses, before any model work, an output folder where the layout would put an artifact or report on top of
+    /// a file the build reads (<c>--out .</c> with <c>source: models/m/model.onnx</c>). Files the layout names only
+    /// late (deployment targets) are guarded again when the outputs are moved into place.
+    /// </summary>
+    private static bool SparesInputs(IReadOnlyList<DeployManifest> manifests, RunInputs inputs, string outputDirectory, DiagnosticBag diagnostics)
+    {
+        var spared = true;
+        foreach (var relative in PlannedOutputs(manifests.SelectMany(m => m.Models)))
+        {
+            var path = Path.Combine(outputDirectory, relative);
+            if (inputs.Find(path) is not { } location) continue;
+            diagnostics.Error(DiagnosticCodes.OutputWriteFailed,
+                $"the build would write '{relative}' over '{path}', a file it reads; choose another output folder", location);
+            spared = false;
+        }
+        return spared;
+    }
+
+    private static IEnumerable<string> PlannedOutputs(IEnumerable<ModelSpec> models)
+    {
+        foreach (var model in models)
+        {
+            var name = model.Name.Value;
+            yield return OutputLayout.BaseModel(name);
+            yield return OutputLayout.TorchScriptModel(name);
+            foreach (var variant in model.Variants.Select(v => v.Name.Value).Prepend(VariantSpec.BaseName))
+            {
+                yield return OutputLayout.VariantModel(name, variant);
+                yield return OutputLayout.MobileModel(name, variant);
+            }
+            yield return OutputLayout.TritonConfig(name);
+            yield return OutputLayout.TritonModel(name);
+        }
+        foreach (var shared in new[] { OutputLayout.JsonReport, OutputLayout.MarkdownReport, OutputLayout.HtmlReport, OutputLayout.JUnitReport,
+                     OutputLayout.Dockerfile, OutputLayout.DockerIgnore, OutputLayout.KServe })
+            yield return shared;
     }
 
     private static string? RelativeLocation(SourceLocation? location, string baseDir) =>

@@ -62,6 +62,12 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         var set = timer.Time($"[{Name}] load evaluation data", () =>
             EvaluationSet.Create(spec.Evaluate, source.Interface, manifest.Directory, options.SyntheticSamples, options.Seed));
         var metric = spec.Evaluate?.Metric ?? MetricKind.Cosine;
+        // top1/top5 score only against labels; a configured accuracy check must not pass for want of a score.
+        if (spec.Checks.Accuracy is not null && metric is MetricKind.Top1 or MetricKind.Top5 && set.Labels is null)
+            throw new ModelBuildException(DiagnosticCodes.DataMismatch,
+                $"model '{Name}': checks.accuracy needs a {metric.ToString().ToLowerInvariant()} score, but the evaluation data ({set.Description}) has no labels; " +
+                "add labels to it, or use metric mae or cosine to score against the source model's outputs",
+                spec.Evaluate?.DataLocation ?? spec.Evaluate?.Location ?? spec.Location);
         var evaluator = new ArtifactEvaluator(set, source.Interface, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation, options.Log);
         var reference = timer.Time($"[{Name}] run source model", () => RunReference(evaluator, source, report, torchSharp));
         if (spec.Export.TorchScript)
@@ -70,12 +76,12 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
 
         foreach (var artifact in report.Artifacts)
             timer.Time($"[{Name}] evaluate {artifact.Name}", () =>
-                evaluator.Measure(artifact, artifactPaths[artifact.Name], reference, latencyBatch, spec.Source.Location));
+                evaluator.Measure(artifact, artifactPaths[artifact.Name], reference, latencyBatch, LocationOf(artifact.Name)));
 
         timer.Time($"[{Name}] compare variants with base", () => CompareWithBase(report, artifactPaths, set, latencyBatch));
 
         var primary = source.Interface.Outputs[0].Name;
-        var sourceScore = Scorer.Score(metric, reference[primary], reference[primary], set.Labels, spec.Source.Location);
+        var sourceScore = Scorer.Score(metric, reference[primary], reference[primary], set.Labels, set.DataLocation ?? spec.Source.Location);
         report.Evaluation = new EvaluationReport
         {
             Data = set.Description,
@@ -87,11 +93,11 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         // 3. Checks and the deployed artifact.
         var deployed = SelectDeployed(report, metric, sourceScore, artifactPaths, source.Interface);
         report.Deployed = deployed.Name;
-        DeployedInterface = ModelInterfaceReader.Read(OnnxModelFile.Load(artifactPaths[deployed.Name], spec.Source.Location), spec.Source.Location);
+        DeployedInterface = ModelInterfaceReader.Read(OnnxModelFile.Load(artifactPaths[deployed.Name], LocationOf(deployed.Name)), LocationOf(deployed.Name));
 
         // 4. Deployment targets for the deployed artifact.
         timer.Time($"[{Name}] write deployment targets", () =>
-            Engine = DeploymentWriter.Write(spec, source.Interface, artifactPaths[deployed.Name], staging));
+            Engine = DeploymentWriter.Write(spec, DeployedInterface, artifactPaths[deployed.Name], staging));
         return report;
     }
 
@@ -217,6 +223,9 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         if (chosen is not null)
         {
             options.Log.Info($"modelbuild: [{Name}] deploy: best = {chosen.Name} (p50 {CheckRunner.Format(chosen.Latency!.P50Ms)} ms)");
+            // What the deployed artifact breaks at severity: warning is still worth a warning (and -warnaserror).
+            foreach (var warning in CheckRunner.Failures(Name, chosen))
+                diagnostics.Add(warning);
             return chosen;
         }
         var reasons = report.Artifacts.Select(a => $"{a.Name}: {string.Join("; ", a.Checks.Where(c => !c.Passed).Select(c => c.Message))}");
@@ -225,6 +234,10 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
             spec.Deploy.Variant.Location);
         return report.Artifacts[0];
     }
+
+    /// <summary>Where an artifact's problems are reported: the variant that produced it, or the source for base.</summary>
+    private SourceLocation LocationOf(string artifact) =>
+        spec.Variants.FirstOrDefault(v => v.Name.Value == artifact)?.Name.Location ?? spec.Source.Location;
 
     /// <summary>The latency batch: checks.latency.batch (default 1); a model with a fixed batch axis takes only its own.</summary>
     private int LatencyBatch(ModelInterface model)

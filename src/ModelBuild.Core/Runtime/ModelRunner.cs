@@ -12,6 +12,7 @@ public sealed class ModelRunner : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly SourceLocation _location;
+    private readonly Dictionary<string, ElementType> _floatInputs = new(StringComparer.Ordinal);
 
     public ModelRunner(string modelPath, SourceLocation location, int intraOpThreads = 1, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
@@ -19,13 +20,32 @@ public sealed class ModelRunner : IDisposable
         using var options = OrtSessionFactory.CreateOptions(intraOpThreads, level);
         _session = OrtSessionFactory.Open(modelPath, options, location);
         OutputNames = _session.OutputNames.ToArray();
+        foreach (var (name, metadata) in _session.InputMetadata)
+            if (metadata.IsTensor && metadata.ElementDataType is OrtElementType.Float or OrtElementType.Float16)
+                _floatInputs[name] = metadata.ElementDataType == OrtElementType.Float ? ElementType.Float32 : ElementType.Float16;
     }
+
+    /// <summary>
+    /// The inputs in this model's own float types. Evaluation data and synthetic inputs follow the source model's
+    /// interface, but an fp16 artifact built without keep_io_types takes float16 where the source takes float32.
+    /// Other element types pass as they are (ONNX Runtime refuses a real mismatch).
+    /// </summary>
+    public IReadOnlyDictionary<string, NdArray> Adapt(IReadOnlyDictionary<string, NdArray> inputs)
+    {
+        if (!inputs.Any(NeedsConversion)) return inputs;
+        return inputs.ToDictionary(kv => kv.Key, kv => NeedsConversion(kv) ? kv.Value.ToFloatType(_floatInputs[kv.Key]) : kv.Value, StringComparer.Ordinal);
+    }
+
+    private bool NeedsConversion(KeyValuePair<string, NdArray> input) =>
+        _floatInputs.TryGetValue(input.Key, out var wanted) && input.Value.ElementType != wanted
+        && input.Value.ElementType is ElementType.Float32 or ElementType.Float16;
 
     public string ModelPath => _session.ModelMetadata.GraphName;
     public IReadOnlyList<string> OutputNames { get; }
 
     public IReadOnlyDictionary<string, NdArray> Run(IReadOnlyDictionary<string, NdArray> inputs)
     {
+        inputs = Adapt(inputs);
         var names = inputs.Keys.ToArray();
         var values = new OrtValue[names.Length];
         try

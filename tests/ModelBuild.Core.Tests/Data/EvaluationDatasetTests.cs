@@ -160,12 +160,13 @@ public class EvaluationDatasetTests : IDisposable
     }
 
     [Fact]
-    public void UnreadableDataIsMb2010AtTheDataFile()
+    public void UnreadableDataIsMb2010AtTheManifestKeyAndNamesTheFile()
     {
         var path = _dir.File("bad.npz");
         File.WriteAllText(path, "not a zip");
         var e = Fails(DiagnosticCodes.DataUnreadable, () => EvaluationDataset.Load(Spec(path), [Image]));
-        Assert.Equal(path, e.Diagnostic.Location?.File);
+        Assert.Equal(Manifest, e.Diagnostic.Location);
+        Assert.Contains(path, e.Message);
     }
 
     [Fact]

@@ -115,6 +115,24 @@ public sealed class BuildPipelineTests
     }
 
     [Fact]
+    public void With_best_the_deployed_artifacts_warnings_are_reported()
+    {
+        using var ws = new PipelineWorkspace(Manifest.Replace("variant: optimized", "variant: best").Replace("size: { max_mb: 2 }", "size: { max_mb: 0.1, severity: warning }"));
+
+        var report = ws.Build();
+
+        // Every artifact is over 0.1 MB, but a warning does not disqualify a candidate: one is deployed, and warned about.
+        Assert.Equal(ExitCode.Success, ws.Diagnostics.ExitCode);
+        var deployed = report!.Models[0].Deployed;
+        var warning = Assert.Single(ws.Diagnostics);
+        Assert.Equal(Severity.Warning, warning.Severity);
+        Assert.Equal(DiagnosticCodes.SizeOverBudget, warning.Code);
+        Assert.Contains(deployed == "base" ? "base export" : $"variant '{deployed}'", warning.Message);
+        Assert.Equal(ws.Find("max_mb: 0.1").Line, warning.Location!.Line);
+        Assert.Contains(report.Diagnostics, d => d.Code == DiagnosticCodes.SizeOverBudget && d.Severity == "warning");
+    }
+
+    [Fact]
     public void Bad_input_leaves_the_output_folder_as_it_was()
     {
         using var ws = new PipelineWorkspace(Manifest);

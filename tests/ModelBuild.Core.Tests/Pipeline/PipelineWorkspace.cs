@@ -29,10 +29,11 @@ internal sealed class PipelineWorkspace : IDisposable
 
     public string Output(string relative) => Path.Combine(OutputDirectory, relative);
 
-    public BuildReport? Build()
+    /// <summary>Builds into <see cref="OutputDirectory"/>, or into <paramref name="outputDirectory"/> when given.</summary>
+    public BuildReport? Build(string? outputDirectory = null)
     {
         Diagnostics = new DiagnosticBag();
-        return BuildPipeline.Run(new[] { ManifestPath }, new BuildOptions { OutputDirectory = OutputDirectory }, Diagnostics);
+        return BuildPipeline.Run(new[] { ManifestPath }, new BuildOptions { OutputDirectory = outputDirectory ?? OutputDirectory }, Diagnostics);
     }
 
     /// <summary>1-based line and column of the first occurrence of <paramref name="text"/> in the manifest.</summary>

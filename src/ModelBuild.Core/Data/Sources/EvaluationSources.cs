@@ -9,15 +9,16 @@ public static class EvaluationSources
     public static IEvaluationSource Open(EvaluateSpec spec, IReadOnlyList<TensorInfo> modelInputs)
     {
         ArgumentNullException.ThrowIfNull(spec);
+        var at = spec.DataLocation ?? spec.Location;
         if (spec.Samples is < 1)
-            throw SampleShape.Mismatch(spec.Location, $"samples must be at least 1, got {spec.Samples}.");
-        return spec.Format switch
+            throw SampleShape.Mismatch(at, $"samples must be at least 1, got {spec.Samples}.");
+        return DataFileErrors.At<IEvaluationSource>(at, () => spec.Format switch
         {
-            EvaluationDataFormat.Csv => CsvSource.Open(spec.CsvFile!, spec.LabelColumn, spec.InputName, modelInputs, spec.Samples, spec.Location),
-            EvaluationDataFormat.Idx => IdxSource.Open(spec.IdxImages!, spec.IdxLabels, spec.Preprocess, modelInputs, spec.Samples, spec.Location),
-            EvaluationDataFormat.Images => ImageFolderSource.Open(spec.ImageDirectory!, spec.Preprocess, modelInputs, spec.Samples, spec.Location),
+            EvaluationDataFormat.Csv => CsvSource.Open(spec.CsvFile!, spec.LabelColumn, spec.InputName, modelInputs, spec.Samples, at),
+            EvaluationDataFormat.Idx => IdxSource.Open(spec.IdxImages!, spec.IdxLabels, spec.Preprocess, modelInputs, spec.Samples, at),
+            EvaluationDataFormat.Images => ImageFolderSource.Open(spec.ImageDirectory!, spec.Preprocess, modelInputs, spec.Samples, at),
             _ => InMemorySource.Of(EvaluationDataset.Load(spec, modelInputs)),
-        };
+        });
     }
 
     /// <summary>Every sample in memory: for passes that need the whole set at once (accuracy-aware quantization).</summary>

@@ -15,8 +15,10 @@ internal sealed partial class ManifestBinder
         map.CheckKeys(ManifestKeys.Evaluate);
 
         var data = new EvaluateSpec { Location = map.Location };
+        SourceLocation? dataLocation = null;
         if (map.Require("data") is { } d)
         {
+            dataLocation = reader.At(d);
             if (d is YamlMappingNode)
             {
                 if (reader.Map(d, "evaluate.data", $"in 'evaluate.data' {ctx}") is { } form)
@@ -50,6 +52,7 @@ internal sealed partial class ManifestBinder
             Metric = metric ?? MetricKind.Top1,
             Samples = samples,
             Location = map.Location,
+            DataLocation = dataLocation ?? map.Location,
         };
     }
 

@@ -8,7 +8,10 @@ namespace ModelBuild.Passes.Quantization;
 /// <summary>Calibration inputs: an .npy (single-input models) or an .npz with one array per model input, capped at N samples.</summary>
 public static class CalibrationData
 {
-    public static EvaluationDataset Load(string path, int samples, ModelProto model, SourceLocation location)
+    public static EvaluationDataset Load(string path, int samples, ModelProto model, SourceLocation location) =>
+        DataFileErrors.At(location, () => LoadAt(path, samples, model, location));
+
+    private static EvaluationDataset LoadAt(string path, int samples, ModelProto model, SourceLocation location)
     {
         var inputs = ModelInterfaceReader.Read(model, location).Inputs;
         IReadOnlyDictionary<string, NdArray> arrays;
