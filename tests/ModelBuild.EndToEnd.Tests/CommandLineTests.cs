@@ -152,6 +152,22 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("error MB2001", junk.Output);
     }
 
+    [Fact]
+    public void Serve_refuses_a_folder_without_models_and_a_bad_host_as_bad_input()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "empty"));
+        var empty = Modelbuild("serve", "empty", "--port", "0");
+        Assert.Equal(2, empty.ExitCode);
+        Assert.Contains("error MB1008: cannot serve:", empty.Output);
+        Assert.Contains("holds no deployed models", empty.Output);
+
+        Manifest(Valid);
+        Assert.Equal(0, Modelbuild("build", "--out", "out", "-q").ExitCode);
+        var host = Modelbuild("serve", "out", "--host", "banana", "--port", "0");
+        Assert.Equal(2, host.ExitCode);
+        Assert.Contains("error MB1004: cannot serve: --host 'banana'", host.Output);
+    }
+
     private static readonly Regex BenchRow = new(
         @"^(?<target>in-process ORT|served, unbatched|served, dynamic batching)\s+(?<clients>\d+)\s+(?<requests>\d+)\s+(?<failed>\d+)\s+\d+\s+\[\d+–\d+\]\s+" +
         @"(?<p50>[\d.]+)\s+[\d.]+\s+\d+\s+(?<server>[\d.]+|-)\s+(?<ort>[\d.]+)\s+(?<batch>[\d.]+)$", RegexOptions.Multiline);

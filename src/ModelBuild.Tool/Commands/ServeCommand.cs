@@ -53,8 +53,15 @@ internal static class ServeCommand
             catch (Exception e) when (e is IOException or SocketException or ArgumentException or InvalidOperationException
                                          or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or UnauthorizedAccessException)
             {
-                var code = e is IOException or SocketException ? DiagnosticCodes.InvalidValue : DiagnosticCodes.ModelUnreadable;
-                CommandRunner.Report(Diagnostic.Error(e is DirectoryNotFoundException ? DiagnosticCodes.FileNotFound : code, $"cannot serve: {e.Message}"));
+                var code = e switch
+                {
+                    // A folder that is missing or holds no (such) deployed model.
+                    DirectoryNotFoundException or InvalidOperationException => DiagnosticCodes.FileNotFound,
+                    // A port in use, a bad --host or --port.
+                    IOException or SocketException or ArgumentException => DiagnosticCodes.InvalidValue,
+                    _ => DiagnosticCodes.ModelUnreadable,
+                };
+                CommandRunner.Report(Diagnostic.Error(code, $"cannot serve: {e.Message}"));
                 return (int)ExitCode.BadInput;
             }
             await using (server)
