@@ -32,7 +32,7 @@ internal sealed class EndpointRunner(ServerMetrics metrics, ModelRepository mode
         {
             await Error(context, StatusCodes.Status400BadRequest, $"the request body is not valid JSON: {e.Message}").ConfigureAwait(false);
         }
-        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
         {
             // The client went away (a cancelled read, or a reset connection mid-body); nobody is left to answer.
             if (!context.Response.HasStarted) context.Response.StatusCode = ClientClosedRequest;

@@ -40,7 +40,9 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
         }, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), BatchedRunner.HasFixedBatch(model), cancellation);
     }
 
-    public void Measure(ArtifactReport report, string artifactPath, IReadOnlyDictionary<string, NdArray> reference, int latencyBatch, SourceLocation location)
+    /// <param name="latencyLocation">Where checks.latency is, for a latency batch too large to hold; else <paramref name="location"/>.</param>
+    public void Measure(ArtifactReport report, string artifactPath, IReadOnlyDictionary<string, NdArray> reference, int latencyBatch, SourceLocation location,
+        SourceLocation? latencyLocation = null)
     {
         report.SizeBytes = new FileInfo(artifactPath).Length;
         // Peak memory is approximated by the process RSS around the session: sampled after creation, after each
@@ -73,7 +75,7 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
         // A score that cannot be computed is the data's problem (labels out of range), reported where the data is named.
         report.Score = Scorer.Score(metric, outputs[primary], reference[primary], set.Labels, set.DataLocation ?? location);
 
-        var stats = new LatencyBenchmark().Measure(runner, set.Take(latencyBatch, location), latencyBatch, cancellation);
+        var stats = new LatencyBenchmark().Measure(runner, set.Take(latencyBatch, latencyLocation ?? location), latencyBatch, cancellation);
         rssPeak = Math.Max(rssPeak, Environment.WorkingSet);
         report.Memory = new MemoryReport(rssBefore, rssPeak, Math.Max(0, rssPeak - rssBefore));
         report.Latency = new LatencyReport(stats.Batch, stats.Iterations, R(stats.P50Ms), R(stats.P95Ms), R(stats.P99Ms), R(stats.MeanMs), R(stats.ThroughputPerSecond))

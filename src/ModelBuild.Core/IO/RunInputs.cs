@@ -48,8 +48,15 @@ public sealed class RunInputs
         {
             current = Path.Combine(current, part);
             FileSystemInfo entry = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
-            if (entry.Exists && entry.LinkTarget is not null && entry.ResolveLinkTarget(returnFinalTarget: true) is { } target)
-                current = Path.GetFullPath(target.FullName);
+            try
+            {
+                if (entry.Exists && entry.LinkTarget is not null && entry.ResolveLinkTarget(returnFinalTarget: true) is { } target)
+                    current = Path.GetFullPath(target.FullName);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A link loop or an unreadable link: keep the path as written; reading the file reports it properly.
+            }
         }
         return current;
     }

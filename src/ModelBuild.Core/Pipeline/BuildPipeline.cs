@@ -69,18 +69,8 @@ public static class BuildPipeline
         }
         var services = models.Where(m => m.Deploy.KServe is not null)
             .Select(m => new KServeWriter.Service(m.Name.Value, m.Deploy.KServe!, m.Deploy.Triton)).ToList();
-        if (services.Count > 0)
-        {
-            try
-            {
-                staging.WriteText(OutputLayout.KServe, KServeWriter.Write(services));
-            }
-            catch (ModelBuildException e)
-            {
-                diagnostics.Add(e.Diagnostic);
-                return null;
-            }
-        }
+        // ManifestSet has already refused models whose InferenceService names clash (MB1007).
+        if (services.Count > 0) staging.WriteText(OutputLayout.KServe, KServeWriter.Write(services));
 
         report.Passed = !diagnostics.HasErrors;
         // Locations relative to the manifest's folder: the report must not change with where the project lives.
@@ -151,11 +141,16 @@ public static class BuildPipeline
         {
             var name = model.Name.Value;
             yield return OutputLayout.BaseModel(name);
-            yield return OutputLayout.TorchScriptModel(name);
+            // Only files this model's settings write: a TorchScript source at models/<m>/model.pt is not
+            // overwritten unless export.torchscript is on.
+            if (model.Export.TorchScript) yield return OutputLayout.TorchScriptModel(name);
+            var ort = model.Deploy.Mobile is "ort";
+            if (ort) yield return $"models/{name}/model.ort";
             foreach (var variant in model.Variants.Select(v => v.Name.Value).Prepend(VariantSpec.BaseName))
             {
                 yield return OutputLayout.VariantModel(name, variant);
-                yield return OutputLayout.MobileModel(name, variant);
+                // With deploy.variant: best any variant may be the one converted, so each is a candidate.
+                if (ort) yield return OutputLayout.MobileModel(name, variant);
             }
             yield return OutputLayout.TritonConfig(name);
             yield return OutputLayout.TritonModel(name);

@@ -76,7 +76,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
 
         foreach (var artifact in report.Artifacts)
             timer.Time($"[{Name}] evaluate {artifact.Name}", () =>
-                evaluator.Measure(artifact, artifactPaths[artifact.Name], reference, latencyBatch, LocationOf(artifact.Name)));
+                evaluator.Measure(artifact, artifactPaths[artifact.Name], reference, latencyBatch, LocationOf(artifact.Name), spec.Checks.Latency?.Location));
 
         timer.Time($"[{Name}] compare variants with base", () => CompareWithBase(report, artifactPaths, set, latencyBatch));
 
@@ -191,7 +191,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         var variants = report.Artifacts.Skip(1).ToList();
         if (variants.Count == 0) return;
         var p50Ratios = new PairedLatency(options.IntraOpThreads).Ratios(artifactPaths[baseReport.Name],
-            variants.Select(v => artifactPaths[v.Name]).ToList(), set.Take(latencyBatch, spec.Source.Location), latencyBatch, spec.Source.Location, options.Cancellation);
+            variants.Select(v => artifactPaths[v.Name]).ToList(), set.Take(latencyBatch, spec.Checks.Latency?.Location ?? spec.Source.Location), latencyBatch, spec.Source.Location, options.Cancellation);
         foreach (var (artifact, p50Ratio) in variants.Zip(p50Ratios))
             artifact.VsBase = new BaseComparisonReport(
                 Math.Round((double)artifact.SizeBytes / Math.Max(1, baseReport.SizeBytes), 4), Math.Round(p50Ratio, 3));

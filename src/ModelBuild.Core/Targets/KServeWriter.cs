@@ -31,10 +31,9 @@ public static partial class KServeWriter
         foreach (var s in services)
         {
             var name = ServiceName(s.ModelName);
+            // Manifests are validated before this runs (ManifestSet, MB1007), so a clash here is a caller's bug.
             if (!names.TryAdd(name, s.ModelName))
-                throw new ModelBuildException(DiagnosticCodes.InvalidValue,
-                    $"models '{names[name]}' and '{s.ModelName}' both become InferenceService '{name}' ('_' is not allowed in Kubernetes names)",
-                    s.Spec.Location ?? new SourceLocation(""));
+                throw new InvalidOperationException($"models '{names[name]}' and '{s.ModelName}' both become InferenceService '{name}'");
             WriteService(w, name, s);
         }
         return w.ToString();

@@ -141,25 +141,37 @@ internal static class BenchServeCommand
         var warmupEnd = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds / 4 * Stopwatch.Frequency);
         using var warmedUp = new CountdownEvent(clients);
         using var go = new ManualResetEventSlim();
+        // An exception escaping a raw thread would kill the process: the first one is kept and rethrown here.
+        Exception? crashed = null;
         var threads = Enumerable.Range(0, clients).Select(_ => new Thread(() =>
         {
-            var (call, owner) = newClient();
-            using var _ = owner;
-            bool Call()
+            var signalled = false;
+            try
             {
-                try { return call(); }
-                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException) { return false; }
+                var (call, owner) = newClient();
+                using var _ = owner;
+                bool Call()
+                {
+                    try { return call(); }
+                    catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException) { return false; }
+                }
+                for (var i = 0; i < 20 && (i < 2 || Stopwatch.GetTimestamp() < warmupEnd); i++) Call();
+                signalled = true;
+                warmedUp.Signal();
+                go.Wait();
+                int n;
+                while ((n = Interlocked.Increment(ref next)) < count && Stopwatch.GetTimestamp() < deadline)
+                {
+                    var t = Stopwatch.GetTimestamp();
+                    var ok = Call();
+                    latencies[n] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+                    if (!ok) Interlocked.Increment(ref failed);
+                }
             }
-            for (var i = 0; i < 20 && (i < 2 || Stopwatch.GetTimestamp() < warmupEnd); i++) Call();
-            warmedUp.Signal();
-            go.Wait();
-            int n;
-            while ((n = Interlocked.Increment(ref next)) < count && Stopwatch.GetTimestamp() < deadline)
+            catch (Exception e)
             {
-                var t = Stopwatch.GetTimestamp();
-                var ok = Call();
-                latencies[n] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
-                if (!ok) Interlocked.Increment(ref failed);
+                Interlocked.CompareExchange(ref crashed, e, null);
+                if (!signalled) warmedUp.Signal();
             }
         }) { IsBackground = true, Name = "bench-serve client" }).ToList();
         threads.ForEach(t => t.Start());
@@ -172,6 +184,7 @@ internal static class BenchServeCommand
         deadline = started + (long)(limit.TotalSeconds * Stopwatch.Frequency);
         go.Set();
         threads.ForEach(t => t.Join());
+        if (crashed is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(crashed);
         var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var serverSide = server?.Stop();
         process.Refresh();

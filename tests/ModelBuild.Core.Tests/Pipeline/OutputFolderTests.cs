@@ -55,6 +55,26 @@ public sealed class OutputFolderTests
     }
 
     [Fact]
+    public void A_source_that_is_a_symbolic_link_loop_is_a_located_diagnostic_not_an_internal_error()
+    {
+        using var ws = new PipelineWorkspace("""
+            schema: 1
+            models:
+              - name: fashion
+                source: models/loop.onnx
+            """);
+        var loop = Path.Combine(ws.Root, "models", "loop.onnx");
+        File.CreateSymbolicLink(loop, loop);
+
+        Assert.Null(ws.Build());
+
+        var error = Assert.Single(ws.Diagnostics);
+        Assert.NotEqual(DiagnosticCodes.Internal, error.Code);
+        Assert.Equal(ExitCode.BadInput, ws.Diagnostics.ExitCode);
+        Assert.Equal(ws.Find("models/loop.onnx").Line, error.Location!.Line);
+    }
+
+    [Fact]
     public void A_stale_output_that_is_now_an_input_is_not_deleted()
     {
         // An earlier build (of a version without the guard) wrote the base export of model 'digits' into the project
