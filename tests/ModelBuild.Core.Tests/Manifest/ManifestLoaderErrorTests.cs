@@ -477,6 +477,39 @@ public sealed class ManifestLoaderErrorTests
     }
 
     [Fact]
+    public void QuantizingAFloat16VariantIsRefusedWithTheOrderThatWorks()
+    {
+        using var ws = Workspace();
+        var d = ws.ExpectSingle("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                variants:
+                  - { name: half, fp16: true }
+                  - { name: pruned, from: half, prune: { method: l1-unstructured, amount: 0.3 } }
+                  - { name: int8, from: pruned, quantize: { mode: dynamic } }
+            """, "MB1004", 8, 29);
+        Assert.Equal("variant 'int8' quantizes 'pruned', which is float16 (through 'half'); quantize first, then convert: put 'fp16' in a variant 'from: int8'", d.Message);
+    }
+
+    [Fact]
+    public void Fp16AfterQuantizeIsTheAcceptedOrder()
+    {
+        using var ws = Workspace();
+        ws.Parse("""
+            schema: 1
+            models:
+              - name: m
+                source: models/m.onnx
+                variants:
+                  - { name: int8, quantize: { mode: dynamic } }
+                  - { name: half, from: int8, fp16: true }
+            """);
+        Assert.Empty(ws.Diagnostics);
+    }
+
+    [Fact]
     public void Fp16FalseNextToAnotherPassIsFine()
     {
         using var ws = Workspace();

@@ -293,6 +293,23 @@ internal sealed partial class ManifestBinder
             }
         }
 
+        // Quantizers read float32 weights and activations: after fp16 they find float16 ones, leave them be and the
+        // result is bigger than the fp16 variant it started from. The other order works (fp16 keeps quantized ops
+        // in float32), so say so.
+        foreach (var v in variants)
+        {
+            if (v.Quantize is null) continue;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            for (var from = v.From.Value; byName.TryGetValue(from, out var parent) && seen.Add(from); from = parent.From.Value)
+            {
+                if (parent.Fp16 is null) continue;
+                reader.Report(DiagnosticCodes.InvalidValue,
+                    $"variant '{v.Name.Value}' quantizes '{v.From.Value}', which is float16{(parent.Name.Value == v.From.Value ? "" : $" (through '{parent.Name.Value}')")}; quantize first, then convert: put 'fp16' in a variant 'from: {v.Name.Value}'",
+                    v.From.Location);
+                break;
+            }
+        }
+
         var target = deploy.Variant.Value;
         if (target != VariantSpec.BaseName && target != DeploySpec.BestVariant && !byName.ContainsKey(target))
         {
