@@ -61,7 +61,7 @@ public sealed class TorchScriptRunner : IDisposable
         catch (Exception e) when (e is not ModelBuildException)
         {
             throw new ModelBuildException(DiagnosticCodes.RuntimeRejectedModel,
-                $"libtorch failed to run {_path}: {FirstLine(e.Message)}", _location, e);
+                $"libtorch failed to run {_path}: {Reason(e.Message)} (are the declared inputs' shapes and dtypes what forward expects?)", _location, e);
         }
         return TorchTensors.FlattenOutputs(result, _path, _location);
     }
@@ -74,6 +74,19 @@ public sealed class TorchScriptRunner : IDisposable
         float f => (double)f,
         _ => throw new ArgumentException($"unsupported TorchScript argument type {input.GetType().Name}"),
     };
+
+    /// <summary>
+    /// What went wrong, from a libtorch error: the interpreter's errors open with a generic sentence and a
+    /// TorchScript traceback and end with the actual error ("RuntimeError: Given groups=1, … expected input[…] to
+    /// have 1 channels, but got 3"), which is the line worth showing.
+    /// </summary>
+    internal static string Reason(string message)
+    {
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var error = lines.LastOrDefault(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\w*(Error|Exception):\s"));
+        if (error is null) return FirstLine(message);
+        return error.Length > 400 ? error[..400] + "…" : error;
+    }
 
     internal static string FirstLine(string message)
     {

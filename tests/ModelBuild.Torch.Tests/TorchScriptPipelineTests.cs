@@ -89,6 +89,18 @@ public sealed class TorchScriptPipelineTests : IDisposable
         Assert.Contains("base export", error.Message);
     }
 
+    [Fact]
+    public void A_declared_dtype_the_model_cannot_take_is_an_interface_error_at_the_input_not_a_converter_bug()
+    {
+        var (_, diagnostics) = Build(Manifest.Replace("dtype: float32", "dtype: int64"));
+
+        var error = Assert.Single(diagnostics, d => d.Severity == Severity.Error);
+        Assert.Equal(DiagnosticCodes.ModelInterfaceMismatch, error.Code);
+        Assert.Equal(6, error.Location!.Line); // the input's '- name: input'
+        Assert.Contains("input 'input' is declared int64", error.Message);
+        Assert.DoesNotContain("converter bug", error.Message);
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_dir, recursive: true); }

@@ -71,6 +71,23 @@ public sealed class TorchScriptRunnerTests : IDisposable
     }
 
     [Fact]
+    public void An_input_forward_cannot_take_is_reported_with_libtorchs_reason_not_its_generic_first_line()
+    {
+        var (inputs, _) = Reference("conv_bn_relu_linear");
+        var good = (NdArray)inputs[0];
+        // One more channel than the first convolution has weights for.
+        var shape = good.Shape.ToArray();
+        shape[1] += 1;
+        var wrong = new NdArray(good.ElementType, shape, new float[shape.Aggregate(1L, (a, b) => a * b)]);
+        using var runner = TorchScriptRunner.Load(Asset("conv_bn_relu_linear.pt"));
+        var error = Assert.Throws<ModelBuildException>(() => runner.Run(wrong));
+        Assert.Equal(DiagnosticCodes.RuntimeRejectedModel, error.Diagnostic.Code);
+        Assert.Contains("RuntimeError: ", error.Message);
+        Assert.Contains("channels", error.Message);
+        Assert.DoesNotContain("The following operation failed", error.Message);
+    }
+
+    [Fact]
     public void Resaver_writes_an_eval_mode_copy_that_reproduces_the_outputs()
     {
         // Start from a model saved in training mode, as a user might.

@@ -62,12 +62,25 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
         }
         catch (ModelBuildException e)
         {
+            // ONNX Runtime names the graph input whose type an op refuses: that is the manifest's declared dtype
+            // disagreeing with what the model computes on, not the converter.
+            if (spec.Inputs?.FirstOrDefault(i => e.Message.Contains($"of input parameter ({i.Name.Value})", StringComparison.Ordinal)) is { } input)
+                throw new ModelBuildException(DiagnosticCodes.ModelInterfaceMismatch,
+                    $"input '{input.Name.Value}' is declared {input.DType.ToString().ToLowerInvariant()}, which the model's first operations cannot take " +
+                    $"(ONNX Runtime: {OnnxRuntimeTypeError(e.Message)}); declare the dtype forward expects", input.Location, e);
             throw new ModelBuildException(DiagnosticCodes.UnsupportedTorchScript,
                 $"the ONNX converted from {what} does not load in ONNX Runtime (a converter bug; please report it): {e.Message}", location, e);
         }
         var modelInterface = ModelInterfaceReader.Read(model, location);
         CheckDeclaredInterface(spec, modelInterface);
         return new SourceModel(path, modelInterface);
+    }
+
+    /// <summary>The "Type Error: …" sentence of an ONNX Runtime load failure, or its whole message.</summary>
+    private static string OnnxRuntimeTypeError(string message)
+    {
+        var at = message.IndexOf("Type Error:", StringComparison.Ordinal);
+        return at < 0 ? message : message[at..].Trim();
     }
 
     /// <summary>Declared inputs and outputs are a promise the app relies on: hold the model to it.</summary>
