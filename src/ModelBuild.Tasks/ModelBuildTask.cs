@@ -31,6 +31,10 @@ public sealed class ModelBuildTask : ToolTask
     /// <summary>The dotnet host; the SDK sets DOTNET_HOST_PATH for tasks.</summary>
     public string? DotnetHostPath { get; set; }
 
+    /// <summary>Warnings the tool reported; the targets leave the stamp out when there were any, so they come back next build.</summary>
+    [Output]
+    public int WarningCount { get; private set; }
+
     protected override string ToolName => "dotnet";
 
     // Progress lines and per-step timings appear at `-v:n`; errors are parsed from any stream.
@@ -94,6 +98,16 @@ public sealed class ModelBuildTask : ToolTask
         {
             _currentStep = singleLine.Substring(StepStartPrefix.Length).Trim();
             base.LogEventsFromTextOutput(singleLine, MessageImportance.Low);
+            return;
+        }
+        if (singleLine.Contains(": warning MB", StringComparison.Ordinal)) WarningCount++;
+        // The .NET host could not start the tool; most often the app restored another ONNX Runtime version, so the
+        // exact one the tool was built against is not in the packages folder.
+        if (singleLine.Contains("application dependencies manifest", StringComparison.Ordinal))
+        {
+            Log.LogError(null, "MB9003", null, null, 0, 0, 0, 0,
+                "The modelbuild tool cannot start: {0} If the project references another version of that package, also add <PackageDownload Include=\"<package>\" Version=\"[<version>]\" /> for the version named here, then restore.",
+                singleLine.Trim());
             return;
         }
         base.LogEventsFromTextOutput(singleLine, messageImportance);

@@ -27,13 +27,18 @@ public static class AtomicFile
     public static void WriteAllText(string path, string content) =>
         WriteAllBytes(path, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(content));
 
-    /// <summary>Copies a file atomically; the copy keeps no timestamps of the source, so incremental builds see it as new.</summary>
+    /// <summary>
+    /// Copies a file atomically and dates the copy now. File.Copy keeps the source's modification time on Unix, so
+    /// a model switched to an older file made an older artifact, and MSBuild's PreserveNewest copy then kept the
+    /// previous model in bin/.
+    /// </summary>
     public static void Copy(string source, string destination)
     {
         var temp = TempPathFor(destination);
         try
         {
             File.Copy(source, temp);
+            File.SetLastWriteTimeUtc(temp, DateTime.UtcNow);
             File.Move(temp, destination, overwrite: true);
         }
         finally

@@ -20,6 +20,8 @@ public sealed class OptimizePass(OptimizationLevel level, SourceLocation locatio
         if (level == OptimizationLevel.None)
         {
             File.Copy(context.InputPath, context.OutputPath, overwrite: true);
+            // Dated now, not with the input's time (File.Copy keeps it on Unix): outputs must look new to MSBuild.
+            File.SetLastWriteTimeUtc(context.OutputPath, DateTime.UtcNow);
             return;
         }
         using var options = OrtSessionFactory.CreateOptions(level: level switch

@@ -93,7 +93,9 @@ internal static class YamlSafetyScanner
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
         {
             // YamlDotNet's scanner throws these (not YamlException) on some malformed input (found by fuzzing).
-            reader.Report(DiagnosticCodes.YamlSyntax, $"YAML syntax error: the YAML parser cannot read this text ({ex.Message.TrimEnd('.')})",
+            // Their messages ("Operation is not valid due to the current state of the object") say nothing to a user;
+            // what reaches here in practice is a structure left open.
+            reader.Report(DiagnosticCodes.YamlSyntax, "YAML syntax error: the YAML parser cannot read this text; look for a '{', '[' or quote that is never closed",
                 parser.Current is { } current ? reader.At(current.Start) : new SourceLocation(reader.Path, 1, 1));
             return false;
         }

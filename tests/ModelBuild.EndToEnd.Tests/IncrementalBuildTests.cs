@@ -1,0 +1,66 @@
+namespace ModelBuild.EndToEnd.Tests;
+
+/// <summary>
+/// Incremental dotnet builds judged by what ends up in bin/: the model the build checked, and the warnings it
+/// raised, must not depend on file dates or on whether the previous build already ran the tool.
+/// </summary>
+[Collection(PackageFeedCollection.Name)]
+public sealed class IncrementalBuildTests(PackageFeedFixture feed)
+{
+    private const string Manifest = """
+        schema: 1
+        models:
+          - name: digits
+            source: models/digits-mlp.onnx
+            variants:
+              - name: fast
+                optimize: extended
+            evaluate:
+              data: data/digits-test.npz
+              metric: top1
+        """;
+
+    [Fact]
+    public void A_source_replaced_by_an_older_dated_model_reruns_and_the_new_model_reaches_bin()
+    {
+        using var project = new ConsumerProject(feed, Manifest);
+        var first = project.Dotnet("build");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var shipped = Path.Combine(project.OutputDirectory, "models", "digits", "model.onnx");
+        var before = File.ReadAllBytes(shipped);
+
+        // Another valid model with the same interface (the optimized variant), dated last year, copied over the
+        // source the way `cp -p`, tar or a checkout of an old revision would.
+        var source = Path.Combine(project.Directory, "models", "digits-mlp.onnx");
+        var replacement = File.ReadAllBytes(Path.Combine(project.OutputDirectory, "models", "digits", "fast", "model.onnx"));
+        Assert.NotEqual(before, replacement);
+        File.WriteAllBytes(source, replacement);
+        File.SetLastWriteTimeUtc(source, DateTime.UtcNow.AddYears(-1));
+
+        var second = project.Dotnet("build", "-v:n");
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Contains("modelbuild: read manifests", second.Output);
+        Assert.Equal(replacement, File.ReadAllBytes(shipped));
+    }
+
+    [Fact]
+    public void Check_warnings_come_back_on_every_build_so_warnaserror_keeps_failing()
+    {
+        using var project = new ConsumerProject(feed, Manifest + "\n" + """
+                checks:
+                  accuracy: { min: 0.999, severity: warning }
+            """);
+
+        var plain = project.Dotnet("build");
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        Assert.Contains("warning MB3002", plain.Output);
+        Assert.False(File.Exists(project.Stamp));
+
+        for (var i = 0; i < 2; i++)
+        {
+            var strict = project.Dotnet("build", "-warnaserror");
+            Assert.True(strict.ExitCode != 0, $"build {i + 1} with -warnaserror passed:\n{strict}");
+            Assert.Contains("MB3002", strict.Output);
+        }
+    }
+}
