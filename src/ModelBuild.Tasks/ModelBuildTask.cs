@@ -76,6 +76,10 @@ public sealed class ModelBuildTask : ToolTask
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var exitCode = base.ExecuteTool(pathToTool, responseFileCommands, commandLineCommands);
+        if (_hostFailure is not null)
+            Log.LogError(null, "MB9003", null, null, 0, 0, 0, 0,
+                "The modelbuild tool cannot start:{0} If the project references another version of that package, add <PackageDownload Include=\"PACKAGE\" Version=\"[VERSION]\" /> with the package and version named here, then restore.",
+                _hostFailure.ToString());
         // ToolTask kills a tool that outlives Timeout and then fails the task with only a warning (MSB5002) and
         // MSB4181; say what happened, and where, as an error.
         if (!_cancelled && Timeout != System.Threading.Timeout.Infinite && watch.ElapsedMilliseconds >= Timeout && !Log.HasLoggedErrors)
@@ -101,17 +105,24 @@ public sealed class ModelBuildTask : ToolTask
             return;
         }
         if (singleLine.Contains(": warning MB", StringComparison.Ordinal)) WarningCount++;
-        // The .NET host could not start the tool; most often the app restored another ONNX Runtime version, so the
-        // exact one the tool was built against is not in the packages folder.
-        if (singleLine.Contains("application dependencies manifest", StringComparison.Ordinal))
+        // The .NET host could not start the tool: most often the app restored another ONNX Runtime version, so the
+        // exact one the tool was built against is not in the packages folder. The host spreads the package, version
+        // and path over the following lines; they are gathered into one MB9003 when the tool has exited.
+        if (_hostFailure is not null || singleLine.Contains("application dependencies manifest", StringComparison.Ordinal))
         {
-            Log.LogError(null, "MB9003", null, null, 0, 0, 0, 0,
-                "The modelbuild tool cannot start: {0} If the project references another version of that package, also add <PackageDownload Include=\"<package>\" Version=\"[<version>]\" /> for the version named here, then restore.",
-                singleLine.Trim());
+            (_hostFailure ??= new StringBuilder()).Append(' ').Append(singleLine.Trim());
+            return;
+        }
+        // The host's bare "Error:" line would become an error without a message.
+        if (singleLine.Trim() == "Error:")
+        {
+            base.LogEventsFromTextOutput(singleLine, MessageImportance.Low);
             return;
         }
         base.LogEventsFromTextOutput(singleLine, messageImportance);
     }
+
+    private StringBuilder? _hostFailure;
 
     /// <summary>
     /// The tool reports every failure it can see as an MB error. A non-zero exit with no error means it died
