@@ -31,6 +31,12 @@ public sealed class ModelBuildTask : ToolTask
     /// <summary>The dotnet host; the SDK sets DOTNET_HOST_PATH for tasks.</summary>
     public string? DotnetHostPath { get; set; }
 
+    /// <summary>
+    /// The app's output folder. When checks fail (exit 1) the build stops before the content copy, so the run's
+    /// reports are copied there directly: bin/ must not keep the last passing run's report.
+    /// </summary>
+    public string? ReportDirectory { get; set; }
+
     /// <summary>Warnings the tool reported; the targets leave the stamp out when there were any, so they come back next build.</summary>
     [Output]
     public int WarningCount { get; private set; }
@@ -76,6 +82,7 @@ public sealed class ModelBuildTask : ToolTask
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var exitCode = base.ExecuteTool(pathToTool, responseFileCommands, commandLineCommands);
+        if (exitCode == 1) CopyReports();
         if (_hostFailure is not null)
             Log.LogError(null, "MB9003", null, null, 0, 0, 0, 0,
                 "The modelbuild tool cannot start:{0} If the project references another version of that package, add <PackageDownload Include=\"PACKAGE\" Version=\"[VERSION]\" /> with the package and version named here, then restore.",
@@ -87,6 +94,21 @@ public sealed class ModelBuildTask : ToolTask
                 "modelbuild was stopped after running longer than ModelBuildTimeout ({0} ms) in step '{1}'; no artifact of this run was kept.",
                 Timeout, _currentStep ?? "startup");
         return exitCode;
+    }
+
+    private void CopyReports()
+    {
+        if (string.IsNullOrEmpty(ReportDirectory) || !Directory.Exists(OutputDirectory)) return;
+        try
+        {
+            Directory.CreateDirectory(ReportDirectory!);
+            foreach (var report in Directory.GetFiles(OutputDirectory, "modelbuild-report.*"))
+                File.Copy(report, Path.Combine(ReportDirectory!, Path.GetFileName(report)), overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.LogWarning(null, "MB9005", null, null, 0, 0, 0, 0, "The failed run's reports could not be copied to '{0}': {1}", ReportDirectory, e.Message);
+        }
     }
 
     public override void Cancel()

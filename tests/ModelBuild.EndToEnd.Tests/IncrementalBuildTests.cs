@@ -44,6 +44,26 @@ public sealed class IncrementalBuildTests(PackageFeedFixture feed)
     }
 
     [Fact]
+    public void A_failed_check_leaves_its_own_report_in_bin_not_the_last_passing_one()
+    {
+        using var project = new ConsumerProject(feed, Manifest);
+        Assert.Equal(0, project.Dotnet("build").ExitCode);
+        var report = Path.Combine(project.OutputDirectory, "modelbuild-report.json");
+        Assert.True(System.Text.Json.JsonDocument.Parse(File.ReadAllText(report)).RootElement.GetProperty("passed").GetBoolean());
+
+        project.WriteManifest(Manifest + "\n" + """
+                checks:
+                  accuracy: { min: 0.999 }
+            """);
+        var failed = project.Dotnet("build");
+
+        Assert.NotEqual(0, failed.ExitCode);
+        Assert.Contains("error MB3002", failed.Output);
+        Assert.False(System.Text.Json.JsonDocument.Parse(File.ReadAllText(report)).RootElement.GetProperty("passed").GetBoolean());
+        Assert.Contains("failure", File.ReadAllText(Path.Combine(project.OutputDirectory, "modelbuild-report.junit.xml")));
+    }
+
+    [Fact]
     public void Check_warnings_come_back_on_every_build_so_warnaserror_keeps_failing()
     {
         using var project = new ConsumerProject(feed, Manifest + "\n" + """
