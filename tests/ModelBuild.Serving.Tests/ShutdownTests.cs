@@ -26,7 +26,8 @@ public sealed class ShutdownTests
         var dir = NewFolder();
         try
         {
-            var delay = TimeSpan.FromSeconds(2);
+            // Long enough that a loaded CI machine (test assemblies run in parallel) still gets its checks in.
+            var delay = TimeSpan.FromSeconds(8);
             var server = await ModelServer.StartAsync(new ServerOptions { Directory = dir, Port = 0, ShutdownDelay = delay });
             using var http = new HttpClient { BaseAddress = server.Address };
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("v2/health/ready")).StatusCode);
