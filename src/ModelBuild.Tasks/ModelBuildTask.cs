@@ -37,9 +37,13 @@ public sealed class ModelBuildTask : ToolTask
     /// </summary>
     public string? ReportDirectory { get; set; }
 
-    /// <summary>Warnings the tool reported; the targets leave the stamp out when there were any, so they come back next build.</summary>
-    [Output]
-    public int WarningCount { get; private set; }
+    /// <summary>
+    /// Where a successful run's warnings are kept (deleted when there are none): a later build that skips the tool
+    /// replays them (<see cref="ModelBuildReplayWarnings"/>), so they never vanish and -warnaserror keeps failing.
+    /// </summary>
+    public string? WarningsFile { get; set; }
+
+    private readonly List<string> _warnings = new();
 
     protected override string ToolName => "dotnet";
 
@@ -83,6 +87,7 @@ public sealed class ModelBuildTask : ToolTask
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var exitCode = base.ExecuteTool(pathToTool, responseFileCommands, commandLineCommands);
         if (exitCode == 1) CopyReports();
+        if (exitCode == 0 && !string.IsNullOrEmpty(WarningsFile)) KeepWarnings();
         if (_hostFailure is not null)
             Log.LogError(null, "MB9003", null, null, 0, 0, 0, 0,
                 "The modelbuild tool cannot start:{0} If the project references another version of that package, add <PackageDownload Include=\"PACKAGE\" Version=\"[VERSION]\" /> with the package and version named here, then restore.",
@@ -94,6 +99,19 @@ public sealed class ModelBuildTask : ToolTask
                 "modelbuild was stopped after running longer than ModelBuildTimeout ({0} ms) in step '{1}'; no artifact of this run was kept.",
                 Timeout, _currentStep ?? "startup");
         return exitCode;
+    }
+
+    private void KeepWarnings()
+    {
+        try
+        {
+            if (_warnings.Count == 0) File.Delete(WarningsFile!);
+            else File.WriteAllLines(WarningsFile!, _warnings);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.LogWarning(null, "MB9005", null, null, 0, 0, 0, 0, "The run's warnings could not be kept in '{0}' for later builds: {1}", WarningsFile, e.Message);
+        }
     }
 
     private void CopyReports()
@@ -126,7 +144,7 @@ public sealed class ModelBuildTask : ToolTask
             base.LogEventsFromTextOutput(singleLine, MessageImportance.Low);
             return;
         }
-        if (singleLine.Contains(": warning MB", StringComparison.Ordinal)) WarningCount++;
+        if (singleLine.Contains(": warning MB", StringComparison.Ordinal)) _warnings.Add(singleLine.Trim());
         // The .NET host could not start the tool: most often the app restored another ONNX Runtime version, so the
         // exact one the tool was built against is not in the packages folder. The host spreads the package, version
         // and path over the following lines; they are gathered into one MB9003 when the tool has exited.

@@ -74,7 +74,13 @@ public sealed class IncrementalBuildTests(PackageFeedFixture feed)
         var plain = project.Dotnet("build");
         Assert.True(plain.ExitCode == 0, plain.ToString());
         Assert.Contains("warning MB3002", plain.Output);
-        Assert.False(File.Exists(project.Stamp));
+        Assert.True(File.Exists(project.Stamp));
+
+        // Nothing changed: the tool does not run again, and its warning is still reported, at its line.
+        var again = project.Dotnet("build", "-v:n");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.DoesNotContain("modelbuild: read manifests", again.Output);
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(again.Output, @"deploy\.yaml\(\d+,\d+\): warning MB3002"), again.ToString());
 
         for (var i = 0; i < 2; i++)
         {
