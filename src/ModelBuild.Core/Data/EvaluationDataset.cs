@@ -42,7 +42,7 @@ public sealed class EvaluationDataset
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(modelInputs);
-        return DataFileErrors.At(spec.DataLocation ?? spec.Location, () => LoadAt(spec, modelInputs, spec.DataLocation ?? spec.Location));
+        return DataFileErrors.At(spec.DataKey, () => LoadAt(spec, modelInputs, spec.DataKey));
     }
 
     private static EvaluationDataset LoadAt(EvaluateSpec spec, IReadOnlyList<TensorInfo> modelInputs, SourceLocation at)

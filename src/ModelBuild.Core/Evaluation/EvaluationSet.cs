@@ -41,7 +41,7 @@ public sealed class EvaluationSet
             var count = (int)generated.Values.First().Shape[0];
             return new EvaluationSet(new InMemorySource(generated, null, count), $"generated from input shapes ({count} samples, seed {seed})", synthetic: true);
         }
-        return new EvaluationSet(EvaluationSources.Open(spec, model.Inputs), spec.Describe(manifestDirectory), dataLocation: spec.DataLocation ?? spec.Location);
+        return new EvaluationSet(EvaluationSources.Open(spec, model.Inputs), spec.Describe(manifestDirectory), dataLocation: spec.DataKey);
     }
 
     /// <summary>The samples in order, read lazily <paramref name="batchSize"/> at a time.</summary>

@@ -27,7 +27,7 @@ public sealed class RunInputs
     }
 
     public static RunInputs Of(IEnumerable<DeployManifest> manifests) =>
-        new(manifests.SelectMany(m => FilesOf(m)));
+        new(manifests.SelectMany(m => m.Models.SelectMany(model => model.ReferencedFiles).Prepend((m.Path, new SourceLocation(m.Path)))));
 
     /// <summary>Full paths of every input, as the manifests name them.</summary>
     public IEnumerable<string> Paths => _paths;
@@ -59,26 +59,5 @@ public sealed class RunInputs
             }
         }
         return current;
-    }
-
-    private static IEnumerable<(string, SourceLocation)> FilesOf(DeployManifest manifest)
-    {
-        yield return (manifest.Path, new SourceLocation(manifest.Path));
-        foreach (var model in manifest.Models)
-        {
-            if (model.Source.Path is { } source) yield return (source, model.Source.Location);
-            if (model.Source.TorchSharp is { } torchSharp)
-            {
-                yield return (torchSharp.Assembly, model.Source.Location);
-                if (torchSharp.Weights is { } weights) yield return (weights, model.Source.Location);
-            }
-            if (model.Evaluate is { } evaluate)
-                foreach (var file in evaluate.Files) yield return (file, evaluate.Location);
-            foreach (var variant in model.Variants)
-            {
-                if (variant.Quantize?.Calibration is { } calibration) yield return (calibration.Data, calibration.Location);
-                if (variant.Prune?.Finetune is { } finetune) yield return (finetune.Data, finetune.Location);
-            }
-        }
     }
 }

@@ -18,7 +18,7 @@ public sealed class DeployManifest
 
     /// <summary>Every file the manifest names (models, data), full paths: the inputs of an incremental build.</summary>
     public IEnumerable<string> ReferencedFiles =>
-        Models.SelectMany(m => m.ReferencedFiles).Distinct(StringComparer.Ordinal);
+        Models.SelectMany(m => m.ReferencedFiles).Select(f => f.Path).Distinct(StringComparer.Ordinal);
 }
 
 /// <summary>A value from the manifest with the place it was written, so a diagnostic can point at it.</summary>

@@ -73,6 +73,9 @@ public sealed class EvaluateSpec
     /// <summary>Where <c>evaluate.data</c>'s value is written: problems with the data itself are reported there.</summary>
     public SourceLocation? DataLocation { get; init; }
 
+    /// <summary><see cref="DataLocation"/>, or the evaluate mapping when the spec was built without one.</summary>
+    public SourceLocation DataKey => DataLocation ?? Location;
+
     /// <summary>Files the data is read from (for incremental builds); an image folder lists its image files.</summary>
     public IEnumerable<string> Files
     {

@@ -19,18 +19,19 @@ public sealed class ModelSpec
     /// <summary>Where the model's mapping starts in the manifest.</summary>
     public required SourceLocation Location { get; init; }
 
-    public IEnumerable<string> ReferencedFiles
+    /// <summary>The files this model reads (source, data), each with the manifest key that names it.</summary>
+    public IEnumerable<(string Path, SourceLocation Location)> ReferencedFiles
     {
         get
         {
-            if (Source.Path is { } p) yield return p;
+            if (Source.Path is { } p) yield return (p, Source.Location);
             if (Source.TorchSharp is { } ts)
             {
-                yield return ts.Assembly;
-                if (ts.Weights is { } w) yield return w;
+                yield return (ts.Assembly, Source.Location);
+                if (ts.Weights is { } w) yield return (w, Source.Location);
             }
             if (Evaluate is { } e)
-                foreach (var f in e.Files) yield return f;
+                foreach (var f in e.Files) yield return (f, e.Location);
             foreach (var v in Variants)
                 foreach (var f in v.ReferencedFiles) yield return f;
         }

@@ -22,12 +22,13 @@ public sealed class VariantSpec
     public PruneSpec? Prune { get; init; }
     public required SourceLocation Location { get; init; }
 
-    public IEnumerable<string> ReferencedFiles
+    /// <summary>The files this variant reads, each with the manifest key that names it.</summary>
+    public IEnumerable<(string Path, SourceLocation Location)> ReferencedFiles
     {
         get
         {
-            if (Quantize?.Calibration?.Data is { } c) yield return c;
-            if (Prune?.Finetune?.Data is { } f) yield return f;
+            if (Quantize?.Calibration is { } c) yield return (c.Data, c.Location);
+            if (Prune?.Finetune is { } f) yield return (f.Data, f.Location);
         }
     }
 }

@@ -145,7 +145,7 @@ public static class BuildPipeline
             // overwritten unless export.torchscript is on.
             if (model.Export.TorchScript) yield return OutputLayout.TorchScriptModel(name);
             var ort = model.Deploy.Mobile is "ort";
-            if (ort) yield return $"models/{name}/model.ort";
+            if (ort) yield return OutputLayout.BaseMobileModel(name);
             foreach (var variant in model.Variants.Select(v => v.Name.Value).Prepend(VariantSpec.BaseName))
             {
                 yield return OutputLayout.VariantModel(name, variant);

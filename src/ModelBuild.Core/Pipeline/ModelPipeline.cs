@@ -67,7 +67,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
             throw new ModelBuildException(DiagnosticCodes.DataMismatch,
                 $"model '{Name}': checks.accuracy needs a {metric.ToString().ToLowerInvariant()} score, but the evaluation data ({set.Description}) has no labels; " +
                 "add labels to it, or use metric mae or cosine to score against the source model's outputs",
-                spec.Evaluate?.DataLocation ?? spec.Evaluate?.Location ?? spec.Location);
+                spec.Evaluate?.DataKey ?? spec.Location);
         var evaluator = new ArtifactEvaluator(set, source.Interface, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation, options.Log);
         var reference = timer.Time($"[{Name}] run source model", () => RunReference(evaluator, source, report, torchSharp));
         if (spec.Export.TorchScript)

@@ -49,7 +49,7 @@ public static class DeploymentWriter
         if (deploy.Mobile is "ort")
         {
             var variant = deploy.Variant.Value is VariantSpec.BaseName or DeploySpec.BestVariant ? null : deploy.Variant.Value;
-            var relative = variant is null ? $"models/{name}/model.ort" : OutputLayout.MobileModel(name, variant);
+            var relative = variant is null ? OutputLayout.BaseMobileModel(name) : OutputLayout.MobileModel(name, variant);
             OrtFormatWriter.Write(deployedModelPath, staging.PathFor(relative), deploy.Location ?? spec.Location);
         }
         return engine;

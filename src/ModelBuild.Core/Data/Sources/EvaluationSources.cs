@@ -9,7 +9,7 @@ public static class EvaluationSources
     public static IEvaluationSource Open(EvaluateSpec spec, IReadOnlyList<TensorInfo> modelInputs)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var at = spec.DataLocation ?? spec.Location;
+        var at = spec.DataKey;
         if (spec.Samples is < 1)
             throw SampleShape.Mismatch(at, $"samples must be at least 1, got {spec.Samples}.");
         return DataFileErrors.At<IEvaluationSource>(at, () => spec.Format switch
