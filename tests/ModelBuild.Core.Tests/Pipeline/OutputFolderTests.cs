@@ -5,6 +5,15 @@ namespace ModelBuild.Core.Tests.Pipeline;
 /// <summary>The output folder may hold the build's own inputs (<c>--out .</c>); a build must never destroy them.</summary>
 public sealed class OutputFolderTests
 {
+    /// <summary>Moves the workspace's sample model to <paramref name="relative"/> (where an artifact would go); returns its full path.</summary>
+    private static string MoveSampleModelTo(PipelineWorkspace ws, string relative)
+    {
+        var path = Path.Combine(ws.Root, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.Move(Path.Combine(ws.Root, "models", "fashion.onnx"), path);
+        return path;
+    }
+
     [Fact]
     public void An_output_folder_whose_layout_lands_on_the_source_is_refused_and_the_source_kept()
     {
@@ -15,9 +24,7 @@ public sealed class OutputFolderTests
                 source: models/fashion/model.onnx
             """);
         // models/fashion/model.onnx is exactly where the base export of model 'fashion' goes in the output folder.
-        Directory.CreateDirectory(Path.Combine(ws.Root, "models", "fashion"));
-        var source = Path.Combine(ws.Root, "models", "fashion", "model.onnx");
-        File.Move(Path.Combine(ws.Root, "models", "fashion.onnx"), source);
+        var source = MoveSampleModelTo(ws, "models/fashion/model.onnx");
         var original = File.ReadAllBytes(source);
 
         var report = ws.Build(outputDirectory: ws.Root);
@@ -41,9 +48,7 @@ public sealed class OutputFolderTests
               - name: fashion
                 source: models/fashion/model.onnx
             """);
-        Directory.CreateDirectory(Path.Combine(ws.Root, "models", "fashion"));
-        var source = Path.Combine(ws.Root, "models", "fashion", "model.onnx");
-        File.Move(Path.Combine(ws.Root, "models", "fashion.onnx"), source);
+        var source = MoveSampleModelTo(ws, "models/fashion/model.onnx");
         var original = File.ReadAllBytes(source);
         var link = Path.Combine(ws.Root, "build");
         Directory.CreateSymbolicLink(link, ws.Root);
@@ -85,9 +90,7 @@ public sealed class OutputFolderTests
               - name: d2
                 source: models/digits/model.onnx
             """);
-        Directory.CreateDirectory(Path.Combine(ws.Root, "models", "digits"));
-        var source = Path.Combine(ws.Root, "models", "digits", "model.onnx");
-        File.Move(Path.Combine(ws.Root, "models", "fashion.onnx"), source);
+        var source = MoveSampleModelTo(ws, "models/digits/model.onnx");
         var original = File.ReadAllBytes(source);
         Directory.CreateDirectory(Path.Combine(ws.Root, ".modelbuild"));
         File.WriteAllText(Path.Combine(ws.Root, ".modelbuild", "outputs.txt"), "models/digits/model.onnx\nmodelbuild-report.json\n");
