@@ -77,6 +77,24 @@ public sealed class NdArray
         };
     }
 
+    /// <summary>The inverse of <see cref="ToDoubles"/>: values converted to the element type (integers truncate).</summary>
+    public static NdArray FromDoubles(TensorElementType type, long[] shape, double[] values)
+    {
+        Array data = type switch
+        {
+            TensorElementType.Float32 => Array.ConvertAll(values, v => (float)v),
+            TensorElementType.Float16 => Array.ConvertAll(values, v => (Half)v),
+            TensorElementType.Float64 => (double[])values.Clone(),
+            TensorElementType.Int64 => Array.ConvertAll(values, v => (long)v),
+            TensorElementType.Int32 => Array.ConvertAll(values, v => (int)v),
+            TensorElementType.UInt8 => Array.ConvertAll(values, v => (byte)v),
+            TensorElementType.Int8 => Array.ConvertAll(values, v => (sbyte)v),
+            TensorElementType.Bool => Array.ConvertAll(values, v => v != 0),
+            _ => throw new ArgumentOutOfRangeException(nameof(type)),
+        };
+        return new NdArray(type, shape, data);
+    }
+
     public static long ElementCount(IEnumerable<long> shape) => shape.Aggregate(1L, (a, b) => checked(a * b));
 
     public static Type ClrType(TensorElementType type) => type switch

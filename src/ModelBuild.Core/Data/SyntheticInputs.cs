@@ -9,7 +9,9 @@ namespace ModelBuild.Data;
 /// </summary>
 /// <remarks>
 /// Shapes: a dynamic first axis becomes <c>batch</c>; any other dynamic axis becomes 1.
-/// Values: floats ~ N(0,1) (Box-Muller), integers uniform in [0, 10), bools fair coin flips.
+/// Values: floats ~ N(0,1) (Box-Muller), integers uniform in [0, 10), bools fair coin flips; an integer or bool
+/// input named like a mask (<c>attention_mask</c>) is all ones (nothing masked). A <see cref="InputValueRange"/>
+/// given for an input replaces these: integers uniform in [low, high], floats uniform in [low, high).
 /// Each input gets its own generator seeded from <c>seed</c> and the input's name, so the values of one
 /// input do not depend on which other inputs the model has. The generator is specified (SplitMix64), unlike
 /// System.Random's, so integers and bools are identical everywhere; floats can differ in the last bit across
@@ -17,7 +19,8 @@ namespace ModelBuild.Data;
 /// </remarks>
 public static class SyntheticInputs
 {
-    public static IReadOnlyDictionary<string, NdArray> Generate(IReadOnlyList<TensorInfo> inputs, int batch, int seed)
+    public static IReadOnlyDictionary<string, NdArray> Generate(IReadOnlyList<TensorInfo> inputs, int batch, int seed,
+        IReadOnlyDictionary<string, InputValueRange>? ranges = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
@@ -29,7 +32,10 @@ public static class SyntheticInputs
             if (count > Array.MaxLength)
                 throw new ArgumentException($"Input {input} with batch {batch} has {count} elements, too many for one array.", nameof(inputs));
             var rng = new SplitMix64(Mix((ulong)(uint)seed, Fnv1a(input.Name)));
-            result[input.Name] = new NdArray(input.ElementType, shape, Fill(input.ElementType, (int)count, rng));
+            var range = ranges?.GetValueOrDefault(input.Name) ?? (IsMask(input) ? new InputValueRange(1, 1) : null);
+            result[input.Name] = range is null
+                ? new NdArray(input.ElementType, shape, Fill(input.ElementType, (int)count, rng))
+                : NdArray.FromDoubles(input.ElementType, shape, FillRange(input.ElementType, (int)count, range, rng));
         }
         return result;
     }
@@ -37,6 +43,21 @@ public static class SyntheticInputs
     /// <summary>The concrete shape used for <paramref name="input"/>.</summary>
     public static long[] ShapeOf(TensorInfo input, int batch) =>
         input.Dims.Select((d, axis) => d.Size ?? (axis == 0 ? batch : 1L)).ToArray();
+
+    private static bool IsMask(TensorInfo input) =>
+        input.ElementType is not (TensorElementType.Float32 or TensorElementType.Float64 or TensorElementType.Float16)
+        && input.Name.Contains("mask", StringComparison.OrdinalIgnoreCase);
+
+    private static double[] FillRange(TensorElementType type, int count, InputValueRange range, SplitMix64 rng)
+    {
+        var values = new double[count];
+        var isFloat = type is TensorElementType.Float32 or TensorElementType.Float64 or TensorElementType.Float16;
+        var span = (long)Math.Floor(range.High) - (long)Math.Ceiling(range.Low) + 1;
+        for (var i = 0; i < count; i++)
+            values[i] = isFloat ? range.Low + rng.NextDouble() * (range.High - range.Low)
+                : Math.Ceiling(range.Low) + (span <= 1 ? 0 : (long)(rng.Next() % (ulong)span));
+        return values;
+    }
 
     private static Array Fill(TensorElementType type, int count, SplitMix64 rng)
     {
@@ -93,3 +114,6 @@ public static class SyntheticInputs
         }
     }
 }
+
+/// <summary>The values a generated input takes: integers in [Low, High], floats in [Low, High).</summary>
+public sealed record InputValueRange(double Low, double High);

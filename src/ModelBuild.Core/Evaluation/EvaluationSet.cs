@@ -32,16 +32,29 @@ public sealed class EvaluationSet
     public string Description { get; }
     public bool IsSynthetic { get; }
 
-    public static EvaluationSet Create(EvaluateSpec? spec, ModelInterface model, string manifestDirectory, int syntheticSamples, int seed)
+    public static EvaluationSet Create(EvaluateSpec? spec, ModelInterface model, string manifestDirectory, int syntheticSamples, int seed,
+        IReadOnlyDictionary<string, InputValueRange>? ranges = null)
     {
         if (spec is null)
         {
             var batch = model.Inputs.All(i => i.HasDynamicBatch) ? syntheticSamples : 1;
-            var generated = SyntheticInputs.Generate(model.Inputs, batch, seed);
+            var generated = SyntheticInputs.Generate(model.Inputs, batch, seed, ranges);
             var count = (int)generated.Values.First().Shape[0];
             return new EvaluationSet(new InMemorySource(generated, null, count), $"generated from input shapes ({count} samples, seed {seed})", synthetic: true);
         }
         return new EvaluationSet(EvaluationSources.Open(spec, model.Inputs), spec.Describe(manifestDirectory), dataLocation: spec.DataKey);
+    }
+
+    /// <summary>
+    /// The value ranges generated inputs take: the manifest's <c>inputs[].range</c>, else, for an integer input that
+    /// indexes a table in the graph, [0, rows − 1] (token ids across the vocabulary, token types within their table).
+    /// </summary>
+    public static IReadOnlyDictionary<string, InputValueRange> GeneratedRanges(IReadOnlyList<TensorSpec>? declared, global::Onnx.ModelProto graph)
+    {
+        var ranges = InputValueBounds.IndexLimits(graph).ToDictionary(p => p.Key, p => new InputValueRange(0, p.Value - 1), StringComparer.Ordinal);
+        foreach (var input in declared ?? [])
+            if (input.Range is { } r) ranges[input.Name.Value] = new InputValueRange(r.Min, r.Max);
+        return ranges;
     }
 
     /// <summary>The samples in order, read lazily <paramref name="batchSize"/> at a time.</summary>

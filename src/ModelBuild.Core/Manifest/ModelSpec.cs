@@ -86,6 +86,9 @@ public sealed class TensorSpec
     public required Located<string> Name { get; init; }
     public required IReadOnlyList<Dimension> Shape { get; init; }
     public TensorElementType DType { get; init; } = TensorElementType.Float32;
+
+    /// <summary><c>inputs[].range</c>: the values generated inputs take when no evaluation data is given.</summary>
+    public (double Min, double Max)? Range { get; init; }
     public required SourceLocation Location { get; init; }
 }
 

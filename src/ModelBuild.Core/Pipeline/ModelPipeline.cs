@@ -60,7 +60,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
 
         // 2. Evaluation: the source model's outputs are the reference every artifact is compared with.
         var set = timer.Time($"[{Name}] load evaluation data", () =>
-            EvaluationSet.Create(spec.Evaluate, source.Interface, manifest.Directory, options.SyntheticSamples, options.Seed));
+            EvaluationSet.Create(spec.Evaluate, source.Interface, manifest.Directory, options.SyntheticSamples, options.Seed,
+                spec.Evaluate is null ? EvaluationSet.GeneratedRanges(spec.Inputs, OnnxModelFile.Load(source.OnnxPath, spec.Source.Location)) : null));
         var metric = spec.Evaluate?.Metric ?? MetricKind.Cosine;
         // top1/top5 score only against labels; a configured accuracy check must not pass for want of a score.
         if (spec.Checks.Accuracy is not null && metric is MetricKind.Top1 or MetricKind.Top5 && set.Labels is null)

@@ -44,6 +44,7 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
     /// </summary>
     public static SourceModel FromTorchScript(ModelSpec spec, TorchScriptArchive archive, string? workDir = null)
     {
+        LibtorchCompatibility.Check(archive, spec.Source.Location);
         var model = TorchScriptToOnnx.Convert(archive, ConversionOptions.FromManifest(spec));
         return FromConverted(spec, model, $"'{archive.Path}'", workDir);
     }

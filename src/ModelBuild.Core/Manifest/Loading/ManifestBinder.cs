@@ -248,6 +248,7 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
                 Name = name ?? new("", map.Location),
                 Shape = shape ?? [],
                 DType = dtype ?? TensorElementType.Float32,
+                Range = map["range"] is { } r ? BindRange(r, "inputs.range", allowEqual: true) : null,
                 Location = map.Location,
             });
         }
@@ -291,22 +292,25 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
             var name = map.Require("name") is { } n ? reader.Text(n, "outputs.name") : null;
             if (name is { } nm && !seen.Add(nm.Value))
                 reader.Report(DiagnosticCodes.DuplicateName, $"duplicate output name '{nm.Value}' {ctx}", nm.Location);
-            (double, double)? range = null;
-            if (map["range"] is { } r && reader.List(r, "outputs.range") is { } bounds)
-            {
-                if (bounds.Count != 2)
-                {
-                    reader.Report(DiagnosticCodes.InvalidValue, $"'range' must be [min, max], got {bounds.Count} value(s)", r);
-                }
-                else if (reader.Number(bounds[0], "range min") is { } lo && reader.Number(bounds[1], "range max") is { } hi)
-                {
-                    if (lo < hi) range = (lo, hi);
-                    else reader.Report(DiagnosticCodes.InvalidValue, $"'range' min ({lo}) must be less than max ({hi})", r);
-                }
-            }
+            var range = map["range"] is { } r ? BindRange(r, "outputs.range", allowEqual: false) : null;
             result.Add(new OutputSpec { Name = name ?? new("", map.Location), Range = range, Location = map.Location });
         }
         return result;
+    }
+
+    /// <summary>A <c>[min, max]</c> pair; an input's range may be one value (<c>[1, 1]</c>: a constant input).</summary>
+    private (double, double)? BindRange(YamlNode r, string what, bool allowEqual)
+    {
+        if (reader.List(r, what) is not { } bounds) return null;
+        if (bounds.Count != 2)
+        {
+            reader.Report(DiagnosticCodes.InvalidValue, $"'range' must be [min, max], got {bounds.Count} value(s)", r);
+            return null;
+        }
+        if (reader.Number(bounds[0], "range min") is not { } lo || reader.Number(bounds[1], "range max") is not { } hi) return null;
+        if (lo < hi || allowEqual && lo == hi) return (lo, hi);
+        reader.Report(DiagnosticCodes.InvalidValue, $"'range' min ({lo}) must be less than {(allowEqual ? "or equal to " : "")}max ({hi})", r);
+        return null;
     }
 
     private ExportSpec BindExport(YamlNode node, string ctx, ModelSource? source)

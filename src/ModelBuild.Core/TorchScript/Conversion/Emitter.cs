@@ -26,7 +26,30 @@ public sealed class Emitter(GraphBuilder graph)
     public TensorValue Like(string op, TensorValue x, IReadOnlyList<string> inputs, params AttributeProto[] attrs) =>
         Node(op, inputs, x.Type, x.Dims, attrs);
 
-    public TensorValue Unary(string op, TensorValue x, params AttributeProto[] attrs) => Like(op, x, [x.Name], attrs);
+    public TensorValue Unary(string op, TensorValue x, params AttributeProto[] attrs) =>
+        attrs.Length == 0 && x.Constant is { Length: <= FoldLimit } c && FoldUnary(op) is { } f
+            ? Constant(NdArray.FromDoubles(c.ElementType, c.Shape, c.ToDoubles().Select(f).ToArray()))
+            : Like(op, x, [x.Name], attrs);
+
+    /// <summary>Constants up to this many elements are computed at conversion time (sizes, scale factors, masks built
+    /// in forward), so the shape arithmetic that reads them back as Python numbers keeps folding.</summary>
+    public const int FoldLimit = 1 << 16;
+
+    private static Func<double, double>? FoldUnary(string op) => op switch
+    {
+        "Floor" => Math.Floor,
+        "Ceil" => Math.Ceiling,
+        "Neg" => v => -v,
+        "Abs" => Math.Abs,
+        "Sqrt" => Math.Sqrt,
+        "Reciprocal" => v => 1 / v,
+        "Exp" => Math.Exp,
+        "Log" => Math.Log,
+        "Sign" => v => Math.Sign(v),
+        "Round" => v => Math.Round(v, MidpointRounding.ToEven),
+        "Not" => v => v == 0 ? 1 : 0,
+        _ => null,
+    };
 
     /// <summary>Scalars become constants of the other operand's type (PyTorch: a Python number does not promote a tensor).</summary>
     public TensorValue AsTensor(object? v, TensorElementType? like)
@@ -94,7 +117,9 @@ public sealed class Emitter(GraphBuilder graph)
     }
 
     public TensorValue Cast(TensorValue x, TensorElementType to) =>
-        x.Type == to ? x : Node("Cast", [x.Name], to, x.Dims, Attr.Int("to", Onnx.OnnxTypes.ToOnnx(to)));
+        x.Type == to ? x
+        : x.Constant is { Length: <= FoldLimit } c ? Constant(NdArray.FromDoubles(to, c.Shape, c.ToDoubles()))
+        : Node("Cast", [x.Name], to, x.Dims, Attr.Int("to", Onnx.OnnxTypes.ToOnnx(to)));
 
     public TensorValue Transpose(TensorValue x, IReadOnlyList<long> perm)
     {
@@ -168,6 +193,8 @@ public sealed class Emitter(GraphBuilder graph)
             outDim = SymInt.Of(Math.Max(0, (e - s + step - 1) / step));
         }
         var dims = x.Dims.Select((v, i) => i == axis ? outDim : v).ToArray();
+        if (x.Constant is { Length: <= FoldLimit } data && outDim is not null && step > 0)
+            return ConstantView.Slice(this, x, data, (int)axis, start < 0 ? start + d.Value!.Value : Math.Min(start, d.Value!.Value), step, outDim.Value!.Value);
         return Node("Slice", [x.Name, G.Int64s(start), G.Int64s(Math.Min(end, long.MaxValue)), G.Int64s(axis), G.Int64s(step)], x.Type, dims);
     }
 

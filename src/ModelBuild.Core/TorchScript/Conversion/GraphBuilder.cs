@@ -68,6 +68,14 @@ public sealed class GraphBuilder(int opset)
         return new TensorValue(name, data.ElementType, data.Shape.Select(SymInt.Of).ToArray(), data);
     }
 
+    /// <summary>Rewrites an initializer's values after an in-place write into a constant (see ConstantView).</summary>
+    public void ReplaceInitializer(string name, NdArray data)
+    {
+        var index = Graph.Initializer.ToList().FindIndex(t => t.Name == name);
+        if (index < 0) throw new ConversionError($"in-place write into '{name}', which is not a constant of the graph");
+        Graph.Initializer[index] = ToTensorProto(data, name);
+    }
+
     /// <summary>A 1-D int64 constant (axes, shapes, pads), shared between nodes.</summary>
     public string Int64s(params long[] values)
     {

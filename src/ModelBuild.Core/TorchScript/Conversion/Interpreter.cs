@@ -190,7 +190,7 @@ public sealed class Interpreter
             "torch" or "ops" or "__torch__" or "CONSTANTS" or "math" or "builtins" => new QualifiedName(name),
             "Tensor" or "int" or "float" or "bool" or "str" or "List" or "Tuple" or "Optional" or "Dict" or "annotate"
                 or "getattr" or "len" or "range" or "uninitialized" or "unchecked_cast" or "isinstance" or "print" or "min" or "max" or "abs"
-                or "Device" or "NoneType" or "Final" or "Any" or "Union" => new QualifiedName(name),
+                or "Device" or "NoneType" or "Final" or "Any" or "Union" or "number" or "Scalar" => new QualifiedName(name),
             _ => throw new ConversionError($"name '{name}' is not defined"),
         };
     }

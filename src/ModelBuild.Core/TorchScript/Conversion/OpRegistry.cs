@@ -40,6 +40,12 @@ public sealed class OpRegistry
         PoolingOps.Register(r);
         RecurrentOps.Register(r);
         AttentionOps.Register(r);
+        ResizeOps.Register(r);
+        PaddingOps.Register(r);
+        RearrangeOps.Register(r);
+        IndexingOps.Register(r);
+        SortingOps.Register(r);
+        InPlaceOps.Register(r);
         return r;
     }
 }

@@ -15,6 +15,9 @@ public sealed class TensorValue(string name, TensorElementType type, IReadOnlyLi
     public NdArray? Constant { get; } = constant;
     public int Rank => Dims.Count;
 
+    /// <summary>For a slice of a constant: where it lies in that constant, so in-place writes (fill_, copy_) reach it.</summary>
+    public ConstantView? View { get; init; }
+
     /// <summary>Made by torch.zeros: lets RNN lowerings drop an all-zero initial state.</summary>
     public bool IsZeros { get; init; }
 

@@ -1,13 +1,20 @@
+using ModelBuild.Manifest;
+
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
 /// <summary>The fused transformer fast paths PyTorch takes in eval mode (_transformer_encoder_layer_fwd,
-/// _native_multi_head_attention), spelled out as MatMul/Softmax/LayerNorm.</summary>
+/// _native_multi_head_attention) and scaled_dot_product_attention, spelled out as MatMul/Softmax/LayerNorm.</summary>
 public static partial class AttentionOps
 {
     public static void Register(OpRegistry r)
     {
         r.Add(EncoderLayer, "_transformer_encoder_layer_fwd");
         r.Add(NativeMha, "_native_multi_head_attention");
+        r.Add(c => ScaledDotProduct(c, c.OptionalTensor(3, "attn_mask"), c.Bool(5, "is_causal"), c.Arg(6, "scale")).Output,
+            "scaled_dot_product_attention");
+        // PyTorch 1.13's private form: (q, k, v, attn_mask, dropout_p, need_attn_weights, is_causal) → (output, weights).
+        r.Add(c => ScaledDotProduct(c, c.OptionalTensor(3, "attn_mask"), c.Bool(6, "is_causal"), null) is var (o, w)
+            ? new TupleValue([o, c.Bool(5, "need_attn_weights") ? w : null]) : null, "_scaled_dot_product_attention");
     }
 }
 
@@ -102,5 +109,35 @@ public static partial class AttentionOps
         TensorValue? weights = null;
         if (needWeights) weights = average ? e.Reduce("ReduceMean", probs, [1], false) : probs;
         return (output, weights);
+    }
+
+    /// <summary>softmax(q·kᵀ·scale + mask)·v over [..., L, E] × [..., S, E]. A boolean mask keeps where true (−∞
+    /// elsewhere), a float mask is added; is_causal keeps key j ≤ query i. scale defaults to 1/√E.</summary>
+    private static (TensorValue Output, TensorValue Weights) ScaledDotProduct(OpCall c, TensorValue? mask, bool causal, object? scale)
+    {
+        var e = c.E;
+        var q = c.Tensor(0, "query");
+        var k = c.Tensor(1, "key");
+        var v = c.Tensor(2, "value");
+        if (c.Has(4, "dropout_p") && c.Double(4, "dropout_p", 0) != 0) throw c.Unsupported("attention dropout (export in eval mode)");
+        var depth = q.Dims[^1].Value ?? throw c.Unsupported("attention over a dynamic embedding size");
+        var factor = scale is null ? 1.0 / Math.Sqrt(depth) : ScalarMath.ToDouble(scale, "scale");
+        var perm = Enumerable.Range(0, k.Rank).Select(i => (long)i).ToArray();
+        (perm[^1], perm[^2]) = (perm[^2], perm[^1]);
+        var scores = e.Binary("Mul", e.MatMul(q, e.Transpose(k, perm)), factor);
+        if (causal)
+        {
+            var rows = q.Dims[^2].Value ?? throw c.Unsupported("is_causal attention over a dynamic sequence length");
+            var cols = k.Dims[^2].Value ?? throw c.Unsupported("is_causal attention over a dynamic sequence length");
+            var keep = new bool[rows * cols];
+            for (long i = 0; i < rows; i++) for (long j = 0; j < cols; j++) keep[i * cols + j] = j <= i;
+            mask = e.Constant(new Data.NdArray(TensorElementType.Bool, [rows, cols], keep));
+        }
+        if (mask is { Type: TensorElementType.Bool })
+            scores = e.Node("Where", [mask.Name, scores.Name, c.G.Scalar(double.NegativeInfinity, scores.Type)], scores.Type,
+                Emitter.Broadcast(mask.Dims, scores.Dims));
+        else if (mask is not null) scores = e.Binary("Add", scores, e.Cast(mask, scores.Type));
+        var weights = e.Unary("Softmax", scores, Attr.Int("axis", -1));
+        return (e.MatMul(weights, v), weights);
     }
 }

@@ -3,7 +3,8 @@ using ModelBuild.Manifest;
 
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
-/// <summary>zeros/ones/full: constants when the shape is static, ConstantOfShape when it holds the dynamic batch.</summary>
+/// <summary>zeros/ones/full/new_*: constants when the shape is static, ConstantOfShape when it holds the dynamic batch;
+/// arange: a constant, or Range over a dynamic size; triu/tril: folded on constants, Trilu otherwise.</summary>
 public static class CreationOps
 {
     public static void Register(OpRegistry r)
@@ -14,6 +15,13 @@ public static class CreationOps
         r.Add(c => Fill(c, c.Tensor(0, "self").Dims, 0, DType(c.Arg(1, "dtype")) ?? c.Tensor(0, "self").Type), "zeros_like");
         r.Add(c => Fill(c, c.Tensor(0, "self").Dims, 1, DType(c.Arg(1, "dtype")) ?? c.Tensor(0, "self").Type), "ones_like");
         r.Add(c => Fill(c, c.Tensor(0, "self").Dims, c.Double(1, "fill_value"), DType(c.Arg(2, "dtype")) ?? c.Tensor(0, "self").Type), "full_like");
+        r.Add(c => Fill(c, c.Sizes(1, "size"), 0, DType(c.Arg(2, "dtype")) ?? c.Tensor(0, "self").Type), "new_zeros", "new_empty");
+        r.Add(c => Fill(c, c.Sizes(1, "size"), 1, DType(c.Arg(2, "dtype")) ?? c.Tensor(0, "self").Type), "new_ones");
+        r.Add(c => Fill(c, c.Sizes(1, "size"), c.Double(2, "fill_value"), DType(c.Arg(3, "dtype")) ?? c.Tensor(0, "self").Type), "new_full");
+        r.Add(c => Fill(c, c.Sizes(0, "size"), 0, DType(c.Arg(1, "dtype"))), "empty");
+        r.Add(Arange, "arange");
+        r.Add(c => Triangle(c, upper: true), "triu", "triu_");
+        r.Add(c => Triangle(c, upper: false), "tril", "tril_");
     }
 
     /// <summary>PyTorch's ScalarType codes as saved code writes them (dtype=6 is float32).</summary>
@@ -51,5 +59,60 @@ public static class CreationOps
         var fill = GraphBuilder.ToTensorProto(new NdArray(type, [1], GraphBuilder.ScalarArray(value, type).Data), "value");
         var node = c.E.Node("ConstantOfShape", [c.G.ShapeTensor(sizes)], type, sizes, Attr.Tensor("value", fill));
         return value == 0 ? new TensorValue(node.Name, node.Type, node.Dims) { IsZeros = true } : node;
+    }
+
+    /// <summary>arange(end | start, end[, step], dtype=…): saved code passes the bounds positionally and the rest by keyword.
+    /// Integer bounds give int64 (PyTorch's rule), any float bound float32.</summary>
+    private static object Arange(OpCall c)
+    {
+        var bounds = c.Args.TakeWhile(a => a is not (OpaqueValue or null) && (ScalarMath.IsScalar(a))).ToList();
+        if (bounds.Count > 3) bounds = bounds.Take(3).ToList();
+        object? start = 0L, end, step = 1L;
+        switch (bounds.Count)
+        {
+            case 1: end = bounds[0]; break;
+            case 2: start = bounds[0]; end = bounds[1]; break;
+            case 3: start = bounds[0]; end = bounds[1]; step = bounds[2]; break;
+            default: throw c.Unsupported("arange without bounds");
+        }
+        var dtypeArg = c.Kwargs.GetValueOrDefault("dtype") ?? (c.Args.Count > bounds.Count ? c.Args[bounds.Count] : null);
+        var isFloat = new[] { start, end, step }.Any(v => ScalarMath.Unwrap(v) is double);
+        var type = DType(dtypeArg) ?? (isFloat ? TensorElementType.Float32 : TensorElementType.Int64);
+        if (ScalarMath.Unwrap(end) is SymInt { IsKnown: false } || ScalarMath.Unwrap(start) is SymInt { IsKnown: false })
+        {
+            var t = c.E.AsTensor(start, TensorElementType.Int64);
+            var limit = c.E.AsTensor(end, TensorElementType.Int64);
+            var delta = c.E.AsTensor(step, TensorElementType.Int64);
+            return c.E.Cast(c.E.Node("Range", [t.Name, limit.Name, delta.Name], TensorElementType.Int64, [null]), type);
+        }
+        double s0 = ScalarMath.ToDouble(start, "arange start"), e0 = ScalarMath.ToDouble(end, "arange end"), d0 = ScalarMath.ToDouble(step, "arange step");
+        if (d0 == 0) throw c.Unsupported("arange with step 0");
+        var count = Math.Max(0, (long)Math.Ceiling((e0 - s0) / d0));
+        var values = new double[count];
+        for (long i = 0; i < count; i++) values[i] = s0 + i * d0;
+        return c.E.Constant(Data.NdArray.FromDoubles(type, [count], values));
+    }
+
+    /// <summary>triu/tril(x, diagonal): keeps the upper (col − row ≥ k) or lower (col − row ≤ k) triangle of the last
+    /// two axes. Constants are folded here, so masks built in forward() stay constants on every opset.</summary>
+    private static object Triangle(OpCall c, bool upper)
+    {
+        var x = c.Tensor(0, "self");
+        var k = c.Int(1, "diagonal", 0);
+        if (x.Rank < 2) throw c.Unsupported($"{(upper ? "triu" : "tril")} of a rank-{x.Rank} tensor");
+        if (x.Constant is { } data)
+        {
+            long rows = data.Shape[^2], cols = data.Shape[^1];
+            var values = data.ToDoubles();
+            for (long i = 0; i < values.Length; i++)
+            {
+                var col = i % cols;
+                var row = i / cols % rows;
+                if (upper ? col - row < k : col - row > k) values[i] = 0;
+            }
+            return c.E.Constant(Data.NdArray.FromDoubles(data.ElementType, data.Shape, values));
+        }
+        if (c.E.Opset < 14) throw c.Unsupported($"{(upper ? "triu" : "tril")} of a computed tensor below opset 14 (set export.onnx.opset: 14 or later)");
+        return c.E.Node("Trilu", [x.Name, c.G.Scalar(k, TensorElementType.Int64)], x.Type, x.Dims, Attr.Int("upper", upper ? 1 : 0));
     }
 }

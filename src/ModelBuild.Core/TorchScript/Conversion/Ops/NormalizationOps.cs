@@ -4,7 +4,7 @@ using ModelBuild.Manifest;
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
 /// <summary>batch_norm (inference: running statistics), layer_norm (LayerNormalization from opset 17, spelled out
-/// below), group_norm.</summary>
+/// below), group_norm, instance_norm.</summary>
 public static class NormalizationOps
 {
     public static void Register(OpRegistry r)
@@ -13,6 +13,7 @@ public static class NormalizationOps
         r.Add(c => LayerNorm(c, c.Tensor(0, "input"), c.Ints(1, "normalized_shape").Length, c.OptionalTensor(2, "weight"),
             c.OptionalTensor(3, "bias"), c.Double(4, "eps", 1e-5)), "layer_norm");
         r.Add(GroupNorm, "group_norm");
+        r.Add(InstanceNorm, "instance_norm");
     }
 
     private static object BatchNorm(OpCall c)
@@ -71,5 +72,26 @@ public static class NormalizationOps
         if (weight is not null) y = e.Binary("Mul", y, trailing.Length > 0 ? e.Unsqueeze(weight, trailing) : weight);
         if (bias is not null) y = e.Binary("Add", y, trailing.Length > 0 ? e.Unsqueeze(bias, trailing) : bias);
         return y;
+    }
+
+    /// <summary>instance_norm: per-sample statistics (InstanceNormalization), or the running ones when the module
+    /// tracks them (use_input_stats false in eval), which is a batch norm.</summary>
+    private static object InstanceNorm(OpCall c)
+    {
+        var x = c.Tensor(0, "input");
+        var weight = c.OptionalTensor(1, "weight");
+        var bias = c.OptionalTensor(2, "bias");
+        var useInputStats = c.Bool(5, "use_input_stats", true);
+        var eps = c.Double(7, "eps", 1e-5);
+        var channels = x.Dims[1].Value ?? throw c.Unsupported("instance_norm with a dynamic channel count");
+        weight ??= c.E.Constant(Filled(channels, 1f));
+        bias ??= c.E.Constant(Filled(channels, 0f));
+        if (!useInputStats)
+        {
+            var mean = c.OptionalTensor(3, "running_mean") ?? throw c.Unsupported("instance_norm without input or running statistics");
+            var variance = c.OptionalTensor(4, "running_var") ?? throw c.Unsupported("instance_norm without input or running statistics");
+            return c.E.Like("BatchNormalization", x, [x.Name, weight.Name, bias.Name, mean.Name, variance.Name], Attr.Float("epsilon", eps));
+        }
+        return c.E.Like("InstanceNormalization", x, [x.Name, weight.Name, bias.Name], Attr.Float("epsilon", eps));
     }
 }

@@ -71,10 +71,31 @@ public static class PoolingOps
         if (spatial.Any(d => !d.IsKnown))
             throw c.Unsupported($"adaptive pooling to {string.Join("x", output)} over dynamic spatial sizes (give them fixed sizes in the manifest)");
         var sizes = spatial.Select(d => d.Value!.Value).ToArray();
-        if (sizes.Where((s, i) => s % output[i] != 0).Any())
-            throw c.Unsupported($"adaptive pooling from {string.Join("x", sizes)} to {string.Join("x", output)} (sizes must divide evenly)");
+        if (sizes.Where((s, i) => s % output[i] != 0).Any()) return Uneven(c, x, sizes, output, pool == "MaxPool" ? "ReduceMax" : "ReduceMean");
         var kernel = sizes.Select((s, i) => s / output[i]).ToArray();
         var attrs = new List<global::Onnx.AttributeProto> { Attr.Ints("kernel_shape", kernel), Attr.Ints("strides", kernel) };
         return c.E.Node(pool, [x.Name], x.Type, x.Dims.Take(x.Rank - n).Concat(output.Select(SymInt.Of)).ToArray(), attrs.ToArray());
+    }
+
+    /// <summary>Adaptive pooling whose windows differ in size (7 from 2, 5 from 40, 6 from 1): PyTorch's window i covers
+    /// [floor(i·in/out), ceil((i+1)·in/out)). Max and mean over a box are separable, so each axis is pooled on its own:
+    /// one Slice + Reduce per output cell, concatenated.</summary>
+    private static TensorValue Uneven(OpCall c, TensorValue x, long[] sizes, long[] output, string reduce)
+    {
+        var n = sizes.Length;
+        for (var i = 0; i < n; i++)
+        {
+            var axis = x.Rank - n + i;
+            if (sizes[i] == output[i]) continue;
+            var cells = new List<TensorValue>();
+            for (long o = 0; o < output[i]; o++)
+            {
+                var start = o * sizes[i] / output[i];
+                var end = ((o + 1) * sizes[i] + output[i] - 1) / output[i];
+                cells.Add(c.E.Reduce(reduce, c.E.Slice(x, axis, start, end), [axis], keepDims: true));
+            }
+            x = c.E.Concat(cells, axis);
+        }
+        return x;
     }
 }

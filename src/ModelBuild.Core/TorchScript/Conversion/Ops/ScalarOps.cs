@@ -21,6 +21,8 @@ public static class ScalarOps
         r.Add(c => c.Arg(0, "a"), "ops.prim.NumToTensor", "scalar_tensor");
         r.Add(c => c.Args.Count > 0 && c.Args[0] is TensorValue t ? ScalarFromTensor(c, t) : ScalarMath.ToLong(c.Arg(0, "a"), "int"), "Int", "ops.aten.Int");
         r.Add(c => ScalarMath.ToDouble(c.Arg(0, "a"), "float"), "Float", "ops.aten.Float");
+        // ScalarImplicit reads a 0-d tensor as a Python number: folded when known, else the tensor stays a tensor.
+        r.Add(c => ScalarMath.Unwrap(c.Arg(0, "a")), "ScalarImplicit", "ops.aten.ScalarImplicit");
         r.Add(c => new OpaqueValue("device"), "device", "ops.prim.device");
         r.Add(c => new OpaqueValue("dtype"), "ops.prim.dtype");
         r.Add(c => (long)Interpreter.Items(c.Arg(0, "a"), "len").Count, "len");

@@ -1,0 +1,33 @@
+namespace ModelBuild.TorchScript.Conversion.Ops;
+
+/// <summary>
+/// In-place writes. The converter's values are immutable, so a write can only be honoured where nothing else could
+/// observe the old value: a constant being filled in (a mask built in forward). Writes into computed tensors are
+/// reported as unsupported, with the op named.
+/// </summary>
+public static class InPlaceOps
+{
+    public static void Register(OpRegistry r)
+    {
+        r.Add(c => Write(c, c.Tensor(0, "self"), c.Arg(1, "value")), "fill_");
+        r.Add(c => Write(c, c.Tensor(0, "self"), c.Arg(1, "src")), "copy_");
+        r.Add(c => Write(c, c.Tensor(0, "self"), 0L), "zero_");
+    }
+
+    private static object Write(OpCall c, TensorValue target, object? value)
+    {
+        var values = ScalarMath.Unwrap(value) switch
+        {
+            TensorValue { Constant: { } data } => data.ToDoubles(),
+            TensorValue => throw c.Unsupported("writing a computed tensor in place (its value must be known at conversion time)"),
+            var number => [ScalarMath.ToDouble(number, c.Op)],
+        };
+        if (target.Constant is null || target.Rank == 0)
+            throw c.Unsupported("writing into a computed tensor in place (only constants built in forward() can be filled)");
+        var view = target.View ?? new ConstantView(target, new long[target.Rank], Enumerable.Repeat(1L, target.Rank).ToArray(), target.Constant.Shape.ToArray());
+        if (values.Length != 1 && values.Length != target.Constant.Length)
+            throw c.Unsupported($"{c.Op} of {values.Length} values into {target.Constant.Length}");
+        view.Write(c.G, values);
+        return target;
+    }
+}
