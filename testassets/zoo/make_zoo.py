@@ -3,6 +3,7 @@
 
 Run with Debian's PyTorch (torch 1.13, torchvision 0.14):
     /usr/bin/python3 testassets/zoo/make_zoo.py --out artifacts/zoo [--only NAME ...]
+    /usr/bin/python3 testassets/zoo/make_zoo.py --out artifacts/zoo --fixtures   # also refresh the committed copies
 
 For each entry it writes <name>.pt (torch.jit.trace, or torch.jit.script for the *_scripted entries) and
 <name>.npz with the inputs (by forward-argument name, batch 2) and PyTorch's eager outputs (output0, ...), and
@@ -17,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 import zipfile
 
@@ -172,6 +174,15 @@ ZOO = {
 
 BATCH = 2
 
+# Small hand-written entries whose archives are committed as converter unit-test fixtures
+# (tests/ModelBuild.Core.Tests/assets/converter/zoo/), so every op family here is checked at opsets 13 and 17
+# without Python on the machine.
+FIXTURES = ["unet_bilinear", "unet_transposed", "espcn_x3", "space_to_depth_net", "style_transfer", "yolo_style_head",
+            "ops_mix", "moe_router", "perceiver_einsum", "t5_relative_bias", "gpt2_style_decoder", "bert_style_encoder",
+            "clip_style_text", "llama_style_decoder", "sdpa_block", "wav2vec2_style", "crnn_keyword_spotter"]
+FIXTURE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "ModelBuild.Core.Tests",
+                           "assets", "converter", "zoo")
+
 
 def make_inputs(spec, seed):
     g = torch.Generator().manual_seed(seed)
@@ -261,6 +272,7 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--only", nargs="*")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--fixtures", action="store_true", help="copy the FIXTURES entries into the converter test assets")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     names = a.only or list(ZOO)
@@ -275,6 +287,11 @@ def main():
     with open(os.path.join(a.out, "zoo.json"), "w") as f:
         json.dump({"version": SCRIPT_VERSION, "torch": torch.__version__, "torchvision": torchvision.__version__,
                    "models": entries}, f, indent=1)
+    if a.fixtures:
+        os.makedirs(FIXTURE_DIR, exist_ok=True)
+        for name in FIXTURES:
+            for ext in (".pt", ".npz"):
+                shutil.copyfile(os.path.join(a.out, name + ext), os.path.join(FIXTURE_DIR, name + ext))
     return 1 if failed else 0
 
 

@@ -47,6 +47,7 @@ public static class DiagnosticCodes
     public const string NoVariantPassed = "MB3007";
     public const string ChecklistFailed = "MB3008";
     public const string OutputOutOfRange = "MB3009";
+    public const string UninformativeReference = "MB3010";
 
     // MB9xxx — bugs and crashes inside ModelBuild.
     public const string Internal = "MB9001";

@@ -71,6 +71,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
                 spec.Evaluate?.DataKey ?? spec.Location);
         var evaluator = new ArtifactEvaluator(set, source.Interface, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation, options.Log);
         var reference = timer.Time($"[{Name}] run source model", () => RunReference(evaluator, source, report, torchSharp));
+        if (set.IsSynthetic) WarnIfUninformative(reference, set);
         if (spec.Export.TorchScript)
             timer.Time($"[{Name}] export torchscript", () => ExportTorchScript(set));
         var latencyBatch = LatencyBatch(source.Interface);
@@ -130,6 +131,24 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         }
         report.ParityReference = "onnx source";
         return evaluator.Run(source.OnnxPath, spec.Source.Location);
+    }
+
+    /// <summary>
+    /// Generated inputs can leave a model idle (a detector fed noise whose score map is all zero): then every artifact
+    /// "matches" the source and no comparison means anything. Say so, where the inputs are declared.
+    /// </summary>
+    private void WarnIfUninformative(IReadOnlyDictionary<string, NdArray> reference, EvaluationSet set)
+    {
+        foreach (var (name, values) in reference)
+        {
+            var v = values.ToDoubles();
+            if (v.Length == 0 || v.Any(x => x != v[0])) continue;
+            var value = v[0].ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
+            diagnostics.Warning(DiagnosticCodes.UninformativeReference,
+                $"model '{Name}': output '{name}' of the source model is {value} everywhere on the generated inputs ({set.Description}), " +
+                "so parity and the variants' comparisons prove nothing for it; give evaluate.data, or inputs[].range and inputs[].shape sizes that make the model respond",
+                spec.Inputs is { Count: > 0 } inputs ? inputs[0].Location : spec.Source.Location);
+        }
     }
 
     /// <summary><c>export.torchscript</c>: the source re-saved by libtorch in eval mode, reloaded and verified on evaluation samples.</summary>

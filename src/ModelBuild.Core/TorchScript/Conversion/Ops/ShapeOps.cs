@@ -45,6 +45,8 @@ public static class ShapeOps
         }, "unbind");
         r.Add(c =>
         {
+            // Scripted code slices Python lists too (x.size()[:-1] is slice(list, start, end, step)).
+            if (c.Arg(0, "self") is List<object?> or TupleValue) return SliceList(c);
             var x = c.Tensor(0, "self");
             return c.E.Slice(x, c.Int(1, "dim", 0), c.Arg(2, "start") is null ? 0 : c.Int(2, "start"),
                 c.Arg(3, "end") is null ? long.MaxValue : c.Int(3, "end"), c.Int(4, "step", 1));
@@ -79,6 +81,20 @@ public static class ShapeOps
         r.Add(c => c.E.Cast(c.Tensor(0, "self"), TensorElementType.Float32), "float");
         r.Add(c => c.E.Cast(c.Tensor(0, "self"), TensorElementType.Int64), "long");
         r.Add(c => c.E.Cast(c.Tensor(0, "self"), TensorElementType.Int32), "int");
+    }
+
+    private static object SliceList(OpCall c)
+    {
+        var items = Interpreter.Items(c.Arg(0, "self"), "slice");
+        var n = (long)items.Count;
+        var step = c.Int(3, "step", 1);
+        if (step <= 0) throw c.Unsupported("list slices with a step below 1");
+        long Clamp(long v) => v < 0 ? Math.Max(0, v + n) : Math.Min(v, n);
+        var start = c.Arg(1, "start") is null ? 0 : Clamp(c.Int(1, "start"));
+        var end = c.Arg(2, "end") is null ? n : Clamp(c.Int(2, "end"));
+        var result = new List<object?>();
+        for (var i = start; i < end; i += step) result.Add(items[(int)i]);
+        return result;
     }
 
     private static object Flatten(OpCall c)
