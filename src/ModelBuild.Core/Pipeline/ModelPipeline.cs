@@ -142,13 +142,26 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         foreach (var (name, values) in reference)
         {
             var v = values.ToDoubles();
-            if (v.Length == 0 || v.Any(x => x != v[0])) continue;
-            var value = v[0].ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
+            if (v.Length == 0) continue;
+            string what;
+            if (v.All(x => x == v[0]))
+                what = $"is {v[0].ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} everywhere";
+            else if (values.Shape is [>= 2, ..] && set.Count == values.Shape[0] && SameForEverySample(v, (int)values.Shape[0]))
+                what = "is the same for every sample";
+            else continue;
             diagnostics.Warning(DiagnosticCodes.UninformativeReference,
-                $"model '{Name}': output '{name}' of the source model is {value} everywhere on the generated inputs ({set.Description}), " +
+                $"model '{Name}': output '{name}' of the source model {what} on the generated inputs ({set.Description}), " +
                 "so parity and the variants' comparisons prove nothing for it; give evaluate.data, or inputs[].range and inputs[].shape sizes that make the model respond",
                 spec.Inputs is { Count: > 0 } inputs ? inputs[0].Location : spec.Source.Location);
         }
+    }
+
+    private static bool SameForEverySample(double[] values, int samples)
+    {
+        var size = values.Length / samples;
+        for (var i = size; i < values.Length; i++)
+            if (values[i] != values[i % size]) return false;
+        return true;
     }
 
     /// <summary><c>export.torchscript</c>: the source re-saved by libtorch in eval mode, reloaded and verified on evaluation samples.</summary>
