@@ -179,7 +179,8 @@ BATCH = 2
 # without Python on the machine.
 FIXTURES = ["unet_bilinear", "unet_transposed", "espcn_x3", "space_to_depth_net", "style_transfer", "yolo_style_head",
             "ops_mix", "moe_router", "perceiver_einsum", "t5_relative_bias", "gpt2_style_decoder", "bert_style_encoder",
-            "clip_style_text", "llama_style_decoder", "sdpa_block", "wav2vec2_style", "crnn_keyword_spotter"]
+            "clip_style_text", "llama_style_decoder", "sdpa_block", "wav2vec2_style", "crnn_keyword_spotter",
+            "bert_style_encoder_scripted"]
 FIXTURE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "ModelBuild.Core.Tests",
                            "assets", "converter", "zoo")
 

@@ -21,6 +21,8 @@ public static class CheckRunner
         if (checks.Parity is { } parity && artifact.Lossless && artifact.ParityMaxAbs is { } maxAbs)
             Add(artifact, parity.Severity, "parity.max_abs", DiagnosticCodes.ParityFailed, "<=", parity.MaxAbs, maxAbs,
                 $"max abs difference from the source model's outputs is {Format(maxAbs)}");
+        else if (checks.Parity is null && artifact.Lossless && spec.Source.Kind != ModelSourceKind.Onnx)
+            JudgeConversion(artifact, spec);
 
         if (checks.Accuracy is { } accuracy && artifact.Score is { } score)
             JudgeAccuracy(artifact, accuracy, metric, score, sourceScore);
@@ -37,6 +39,25 @@ public static class CheckRunner
             Add(artifact, size.Severity, "size.max_mb", DiagnosticCodes.SizeOverBudget, "<=", size.MaxMb, artifact.SizeMb,
                 $"size is {Format(artifact.SizeMb)} MB ({artifact.SizeBytes} bytes)");
     }
+
+    /// <summary>Without checks.parity, a model we converted (TorchScript, TorchSharp) is still held to PyTorch's own
+    /// outputs: max |difference| ≤ <see cref="ConversionTolerance"/> × max(1, max |output|) per output. A miss is a
+    /// converter defect, not a property of the user's model.</summary>
+    private static void JudgeConversion(ArtifactReport artifact, ModelSpec spec)
+    {
+        foreach (var (output, p) in artifact.Parity)
+        {
+            var bound = ConversionTolerance * Math.Max(1, p.Magnitude);
+            if (p.MaxAbs <= bound) continue;
+            Add(artifact, Severity.Error, "parity (conversion)", DiagnosticCodes.ParityFailed, "<=", new Threshold(bound, spec.Source.Location), p.MaxAbs,
+                $"output '{output}' of the converted model differs from PyTorch's own by up to {Format(p.MaxAbs)} " +
+                $"(tolerance {ConversionTolerance:G} × max(1, |output| = {Format(p.Magnitude)})): a converter defect, please report it with the model; " +
+                "checks.parity sets another bound");
+        }
+    }
+
+    /// <summary>The default bound on a converted model's difference from PyTorch, relative to the output's magnitude.</summary>
+    public const double ConversionTolerance = 1e-4;
 
     private static void JudgeAccuracy(ArtifactReport artifact, AccuracyCheckSpec accuracy, MetricKind metric, double score, double? sourceScore)
     {

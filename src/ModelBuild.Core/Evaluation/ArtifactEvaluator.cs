@@ -65,7 +65,7 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
             if (!outputs.TryGetValue(name, out var actual))
                 throw new ModelBuildException(DiagnosticCodes.ModelInterfaceMismatch, $"artifact '{report.Name}' lost output '{name}'", location);
             var parity = ParityResult.Compare(expected, actual);
-            report.Parity[name] = new ParityReport(parity.MaxAbs, parity.MeanAbs, parity.MaxRel, parity.Cosine);
+            report.Parity[name] = new ParityReport(parity.MaxAbs, parity.MeanAbs, parity.MaxRel, parity.Cosine) { Magnitude = parity.Magnitude };
         }
 
         foreach (var (name, actual) in outputs)

@@ -9,6 +9,9 @@ namespace ModelBuild.Evaluation;
 /// <param name="Cosine">Cosine similarity of the flattened outputs (see <see cref="Metrics.CosineSimilarity"/>).</param>
 public sealed record ParityResult(double MaxAbs, double MeanAbs, double MaxRel, double Cosine)
 {
+    /// <summary>Largest |expected|: what a difference is measured against.</summary>
+    public double Magnitude { get; init; }
+
     /// <summary>Denominator floor for relative error, so expected values near zero do not turn noise into huge ratios.</summary>
     public const double RelativeFloor = 1e-6;
 
@@ -16,14 +19,15 @@ public sealed record ParityResult(double MaxAbs, double MeanAbs, double MaxRel, 
     public static ParityResult Compare(NdArray expected, NdArray actual)
     {
         var (e, a) = Metrics.Pair(expected, actual);
-        double maxAbs = 0, sumAbs = 0, maxRel = 0;
+        double maxAbs = 0, sumAbs = 0, maxRel = 0, magnitude = 0;
         for (var i = 0; i < e.Length; i++)
         {
+            magnitude = Math.Max(magnitude, Math.Abs(e[i]));
             var diff = Math.Abs(a[i] - e[i]);
             maxAbs = Math.Max(maxAbs, diff);
             sumAbs += diff;
             maxRel = Math.Max(maxRel, diff / Math.Max(Math.Abs(e[i]), RelativeFloor));
         }
-        return new ParityResult(maxAbs, e.Length == 0 ? 0 : sumAbs / e.Length, maxRel, Metrics.CosineSimilarity(expected, actual));
+        return new ParityResult(maxAbs, e.Length == 0 ? 0 : sumAbs / e.Length, maxRel, Metrics.CosineSimilarity(expected, actual)) { Magnitude = magnitude };
     }
 }

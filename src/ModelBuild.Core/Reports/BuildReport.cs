@@ -104,7 +104,11 @@ public sealed record OutputStatsReport(double Min, double Max, long NanCount, lo
 /// <param name="AddedError">Relative error this layer adds over its inputs' — the layers worth keeping in float.</param>
 public sealed record LayerErrorReport(string Node, string OpType, string Tensor, double Cosine, double RelativeError, double AddedError);
 
-public sealed record ParityReport(double MaxAbs, double MeanAbs, double MaxRel, double Cosine);
+public sealed record ParityReport(double MaxAbs, double MeanAbs, double MaxRel, double Cosine)
+{
+    /// <summary>Largest |reference output|.</summary>
+    public double Magnitude { get; init; }
+}
 
 public sealed record LatencyReport(int Batch, int Iterations, double P50Ms, double P95Ms, double P99Ms, double MeanMs, double ThroughputPerSecond)
 {

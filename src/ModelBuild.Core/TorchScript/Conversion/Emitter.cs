@@ -26,10 +26,15 @@ public sealed class Emitter(GraphBuilder graph)
     public TensorValue Like(string op, TensorValue x, IReadOnlyList<string> inputs, params AttributeProto[] attrs) =>
         Node(op, inputs, x.Type, x.Dims, attrs);
 
-    public TensorValue Unary(string op, TensorValue x, params AttributeProto[] attrs) =>
-        attrs.Length == 0 && x.Constant is { Length: <= FoldLimit } c && FoldUnary(op) is { } f
+    public TensorValue Unary(string op, TensorValue x, params AttributeProto[] attrs)
+    {
+        // PyTorch computes sqrt/exp/log/… of integers in the default float type (torch.sqrt(8) is 2.83, not 2).
+        if (!x.IsFloat && op is "Sqrt" or "Exp" or "Log" or "Reciprocal" or "Sin" or "Cos" or "Tanh" or "Sigmoid" or "Erf")
+            x = Cast(x, TensorElementType.Float32);
+        return attrs.Length == 0 && x.Constant is { Length: <= FoldLimit } c && FoldUnary(op) is { } f
             ? Constant(NdArray.FromDoubles(c.ElementType, c.Shape, c.ToDoubles().Select(f).ToArray()))
             : Like(op, x, [x.Name], attrs);
+    }
 
     /// <summary>Constants up to this many elements are computed at conversion time (sizes, scale factors, masks built
     /// in forward), so the shape arithmetic that reads them back as Python numbers keeps folding.</summary>
