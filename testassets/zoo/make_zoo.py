@@ -42,8 +42,18 @@ SCRIPT_VERSION = hashlib.sha256(b"".join(
 
 
 def randomize_norms(model, seed):
+    """Random BatchNorm statistics (also torchvision's FrozenBatchNorm2d in detection backbones), and random values
+    for weights a builder initializes to zero (ViT's head), so no output is trivially constant."""
     g = torch.Generator().manual_seed(seed)
     for m in model.modules():
+        for p in m.parameters(recurse=False):
+            if p.dim() >= 2 and not p.detach().any():
+                p.data.copy_(torch.randn(p.shape, generator=g) * 0.02)
+        if isinstance(m, torchvision.ops.misc.FrozenBatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+            m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+            m.bias.copy_(torch.rand(m.bias.shape, generator=g) - 0.5)
         if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
             m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) - 0.5)
             m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)

@@ -9,8 +9,8 @@ namespace ModelBuild.Data;
 /// </summary>
 /// <remarks>
 /// Shapes: a dynamic first axis becomes <c>batch</c>; any other dynamic axis becomes 1.
-/// Values: floats ~ N(0,1) (Box-Muller), integers uniform in [0, 10), bools fair coin flips; an integer or bool
-/// input named like a mask (<c>attention_mask</c>) is all ones (nothing masked). A <see cref="InputValueRange"/>
+/// Values: floats ~ N(0,1) (Box-Muller), integers uniform in [0, 10), bools fair coin flips; an integer input named
+/// like a mask (<c>attention_mask</c>, rank ≥ 2) is a padded batch's mask: ones, every other row's last quarter zero. A <see cref="InputValueRange"/>
 /// given for an input replaces these: integers uniform in [low, high], floats uniform in [low, high).
 /// Each input gets its own generator seeded from <c>seed</c> and the input's name, so the values of one
 /// input do not depend on which other inputs the model has. The generator is specified (SplitMix64), unlike
@@ -32,10 +32,10 @@ public static class SyntheticInputs
             if (count > Array.MaxLength)
                 throw new ArgumentException($"Input {input} with batch {batch} has {count} elements, too many for one array.", nameof(inputs));
             var rng = new SplitMix64(Mix((ulong)(uint)seed, Fnv1a(input.Name)));
-            var range = ranges?.GetValueOrDefault(input.Name) ?? (IsMask(input) ? new InputValueRange(1, 1) : null);
-            result[input.Name] = range is null
-                ? new NdArray(input.ElementType, shape, Fill(input.ElementType, (int)count, rng))
-                : NdArray.FromDoubles(input.ElementType, shape, FillRange(input.ElementType, (int)count, range, rng));
+            var range = ranges?.GetValueOrDefault(input.Name);
+            result[input.Name] = range is not null ? NdArray.FromDoubles(input.ElementType, shape, FillRange(input.ElementType, (int)count, range, rng))
+                : IsMask(input) ? NdArray.FromDoubles(input.ElementType, shape, PaddingMask(shape))
+                : new NdArray(input.ElementType, shape, Fill(input.ElementType, (int)count, rng));
         }
         return result;
     }
@@ -45,8 +45,19 @@ public static class SyntheticInputs
         input.Dims.Select((d, axis) => d.Size ?? (axis == 0 ? batch : 1L)).ToArray();
 
     private static bool IsMask(TensorInfo input) =>
-        input.ElementType is not (TensorElementType.Float32 or TensorElementType.Float64 or TensorElementType.Float16)
-        && input.Name.Contains("mask", StringComparison.OrdinalIgnoreCase);
+        input.ElementType is TensorElementType.Int64 or TensorElementType.Int32
+        && input.Dims.Count >= 2 && input.Name.Contains("mask", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>An attention mask as a padded batch has it: ones, and every other sample's last quarter zeros.</summary>
+    private static double[] PaddingMask(long[] shape)
+    {
+        var values = new double[NdArray.ElementCount(shape)];
+        var length = shape[^1];
+        var padded = length / 4;
+        for (long i = 0; i < values.Length; i++)
+            values[i] = i / length % 2 == 1 && i % length >= length - padded ? 0 : 1;
+        return values;
+    }
 
     private static double[] FillRange(TensorElementType type, int count, InputValueRange range, SplitMix64 rng)
     {
