@@ -26,6 +26,8 @@ public static class CheckRunner
 
         if (checks.Accuracy is { } accuracy && artifact.Score is { } score)
             JudgeAccuracy(artifact, accuracy, metric, score, sourceScore);
+        if (!artifact.Lossless && (checks.Similarity is not null || checks.Accuracy is null))
+            JudgeSimilarity(artifact, spec);
 
         JudgeOutputs(artifact, spec);
 
@@ -54,6 +56,21 @@ public static class CheckRunner
                 $"(tolerance {ConversionTolerance:G} × max(1, |output| = {Format(p.Magnitude)})): a converter defect, please report it with the model; " +
                 "checks.parity sets another bound");
         }
+    }
+
+    /// <summary>A lossy artifact's worst cosine similarity to the source's outputs, against checks.similarity or the
+    /// default floor (reported at the variant: the manifest has no threshold line to point at).</summary>
+    private static void JudgeSimilarity(ArtifactReport artifact, ModelSpec spec)
+    {
+        if (artifact.Parity.Count == 0) return;
+        var (output, worst) = artifact.Parity.Select(p => (p.Key, p.Value.Cosine)).MinBy(p => double.IsNaN(p.Cosine) ? double.NegativeInfinity : p.Cosine);
+        var configured = spec.Checks.Similarity;
+        var at = spec.Variants.FirstOrDefault(v => v.Name.Value == artifact.Name)?.Location ?? spec.Location;
+        var threshold = configured?.MinCosine ?? new Threshold(SimilarityCheckSpec.DefaultMinCosine, at);
+        var name = configured is null ? "similarity.min_cosine (default)" : "similarity.min_cosine";
+        Add(artifact, configured?.Severity ?? Severity.Error, name, DiagnosticCodes.SimilarityTooLow, ">=", threshold, double.IsNaN(worst) ? -1 : worst,
+            $"cosine similarity to the source model's output '{output}' is {Format(worst)}" +
+            (configured is null ? " (lossy variants are held to this floor when there is no checks.accuracy; set checks.similarity to choose another, severity: warning to only warn)" : ""));
     }
 
     /// <summary>The default bound on a converted model's difference from PyTorch, relative to the output's magnitude.</summary>

@@ -8,7 +8,7 @@ namespace ModelBuild.Data;
 /// Deterministic stand-in inputs for when no evaluation data is given (parity checks, latency runs).
 /// </summary>
 /// <remarks>
-/// Shapes: a dynamic first axis becomes <c>batch</c>; any other dynamic axis becomes 1.
+/// Shapes: a dynamic first axis becomes <c>batch</c>; other dynamic axes get sizes by the input's role (see <see cref="Shapes"/>).
 /// Values: floats ~ N(0,1) (Box-Muller), integers uniform in [0, 10), bools fair coin flips; an integer input named
 /// like a mask (<c>attention_mask</c>, rank ≥ 2) is a padded batch's mask: ones, every other row's last quarter zero. A <see cref="InputValueRange"/>
 /// given for an input replaces these: integers uniform in [low, high], floats uniform in [low, high).
@@ -25,9 +25,10 @@ public static class SyntheticInputs
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         var result = new Dictionary<string, NdArray>(StringComparer.Ordinal);
+        var shapes = Shapes(inputs, batch);
         foreach (var input in inputs)
         {
-            var shape = ShapeOf(input, batch);
+            var shape = shapes[input.Name];
             var count = NdArray.ElementCount(shape);
             if (count > Array.MaxLength)
                 throw new ArgumentException($"Input {input} with batch {batch} has {count} elements, too many for one array.", nameof(inputs));
@@ -40,9 +41,63 @@ public static class SyntheticInputs
         return result;
     }
 
-    /// <summary>The concrete shape used for <paramref name="input"/>.</summary>
-    public static long[] ShapeOf(TensorInfo input, int batch) =>
-        input.Dims.Select((d, axis) => d.Size ?? (axis == 0 ? batch : 1L)).ToArray();
+    /// <summary>The concrete shape used for <paramref name="input"/> on its own (see <see cref="Shapes"/>).</summary>
+    public static long[] ShapeOf(TensorInfo input, int batch) => Shapes([input], batch)[input.Name];
+
+    /// <summary>A sequence length for token inputs (a text encoder fed one token measures nothing).</summary>
+    public const int SequenceLength = 128;
+
+    /// <summary>The side of an image whose height and width are dynamic (a convnet fed 1×1 computes nothing).</summary>
+    public const int ImageSide = 224;
+
+    /// <summary>The length of a dynamic signal axis (one second of 16 kHz audio) and of a frame axis of features.</summary>
+    public const int SignalLength = 16000;
+    public const int FrameCount = 100;
+
+    /// <summary>
+    /// Concrete shapes for generated inputs. A dynamic first axis is the batch. Other dynamic axes get a size that makes
+    /// the model compute something, by the input's role: token and mask inputs [batch, seq] → <see cref="SequenceLength"/>;
+    /// images [batch, c, h, w] or [batch, h, w, c] with 1–4 channels → <see cref="ImageSide"/>; signals [batch, samples]
+    /// → <see cref="SignalLength"/>; sequences of feature frames [batch, frames, features] → <see cref="FrameCount"/>.
+    /// An input whose first axis is fixed (a recurrent state [2, batch, 64]) is no batched input: its dynamic axes are 1.
+    /// Axes with the same name in several inputs get one size, the first one chosen.
+    /// </summary>
+    public static Dictionary<string, long[]> Shapes(IReadOnlyList<TensorInfo> inputs, int batch)
+    {
+        var named = new Dictionary<string, long>(StringComparer.Ordinal);
+        var result = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        foreach (var input in inputs)
+        {
+            var shape = new long[input.Dims.Count];
+            for (var axis = 0; axis < shape.Length; axis++)
+            {
+                var d = input.Dims[axis];
+                if (d.Size is { } fixedSize) { shape[axis] = fixedSize; continue; }
+                if (d.Symbol is { Length: > 0 } symbol && named.TryGetValue(symbol, out var same)) { shape[axis] = same; continue; }
+                shape[axis] = axis == 0 ? batch : RoleSize(input, axis);
+                if (d.Symbol is { Length: > 0 } name) named[name] = shape[axis];
+            }
+            result[input.Name] = shape;
+        }
+        return result;
+    }
+
+    private static long RoleSize(TensorInfo input, int axis)
+    {
+        var dims = input.Dims;
+        if (!dims[0].IsDynamic) return 1;
+        var isFloat = input.ElementType is TensorElementType.Float32 or TensorElementType.Float16 or TensorElementType.Float64;
+        static bool Channels(Dimension d) => d.Size is >= 1 and <= 4;
+        return (dims.Count, isFloat) switch
+        {
+            (2, false) => SequenceLength,
+            (4, true) when Channels(dims[1]) && axis >= 2 => ImageSide,
+            (4, true) when Channels(dims[3]) && axis is 1 or 2 => ImageSide,
+            (2, true) => SignalLength,
+            (3, true) when axis == 1 && !dims[2].IsDynamic => FrameCount,
+            _ => 1,
+        };
+    }
 
     private static bool IsMask(TensorInfo input) =>
         input.ElementType is TensorElementType.Int64 or TensorElementType.Int32

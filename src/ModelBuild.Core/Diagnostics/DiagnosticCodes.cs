@@ -32,6 +32,7 @@ public static class DiagnosticCodes
     public const string DataMismatch = "MB2011";
     public const string UnsupportedModelSource = "MB2020";
     public const string UnsupportedTorchScript = "MB2021";
+    public const string VariantChangesNothing = "MB2031";
     public const string PassFailed = "MB2030";
     public const string OutputWriteFailed = "MB2040";
     /// <summary>TorchSharp's native libraries cannot be loaded on this system (e.g. a missing GLIBCXX version).</summary>
@@ -48,10 +49,12 @@ public static class DiagnosticCodes
     public const string ChecklistFailed = "MB3008";
     public const string OutputOutOfRange = "MB3009";
     public const string UninformativeReference = "MB3010";
+    public const string SimilarityTooLow = "MB3011";
 
     // MB9xxx — bugs and crashes inside ModelBuild.
     public const string Internal = "MB9001";
     public const string Cancelled = "MB9002";
+    public const string PassProducedInvalidModel = "MB9006";
 
     public static ExitCode ExitCodeOf(string code) =>
         code.Length >= 3 && code.StartsWith("MB", StringComparison.Ordinal)

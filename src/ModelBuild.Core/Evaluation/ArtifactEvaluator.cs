@@ -13,7 +13,7 @@ namespace ModelBuild.Evaluation;
 /// parity with the source model's outputs, the metric score, latency, and size on disk.
 /// </summary>
 public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, MetricKind metric, int evaluationBatch, int intraOpThreads, CancellationToken cancellation,
-    IBuildLog? log = null)
+    IBuildLog? log = null, double latencySeconds = double.PositiveInfinity)
 {
     private readonly IBuildLog _log = log ?? new NullBuildLog();
 
@@ -75,7 +75,7 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
         // A score that cannot be computed is the data's problem (labels out of range), reported where the data is named.
         report.Score = Scorer.Score(metric, outputs[primary], reference[primary], set.Labels, set.DataLocation ?? location);
 
-        var stats = new LatencyBenchmark().Measure(runner, set.Take(latencyBatch, latencyLocation ?? location), latencyBatch, cancellation);
+        var stats = new LatencyBenchmark(maxSeconds: latencySeconds).Measure(runner, set.Take(latencyBatch, latencyLocation ?? location), latencyBatch, cancellation);
         rssPeak = Math.Max(rssPeak, Environment.WorkingSet);
         report.Memory = new MemoryReport(rssBefore, rssPeak, Math.Max(0, rssPeak - rssBefore));
         report.Latency = new LatencyReport(stats.Batch, stats.Iterations, R(stats.P50Ms), R(stats.P95Ms), R(stats.P99Ms), R(stats.MeanMs), R(stats.ThroughputPerSecond))

@@ -33,12 +33,13 @@ public sealed class EvaluationSet
     public bool IsSynthetic { get; }
 
     public static EvaluationSet Create(EvaluateSpec? spec, ModelInterface model, string manifestDirectory, int syntheticSamples, int seed,
-        IReadOnlyDictionary<string, InputValueRange>? ranges = null)
+        IReadOnlyDictionary<string, InputValueRange>? ranges = null, IReadOnlyList<TensorSpec>? declared = null)
     {
         if (spec is null)
         {
-            var batch = model.Inputs.All(i => i.HasDynamicBatch) ? syntheticSamples : 1;
-            var generated = SyntheticInputs.Generate(model.Inputs, batch, seed, ranges);
+            var inputs = ExampleInputs(model.Inputs, declared);
+            var batch = inputs.All(i => i.HasDynamicBatch) ? syntheticSamples : 1;
+            var generated = SyntheticInputs.Generate(inputs, batch, seed, ranges);
             var count = (int)generated.Values.First().Shape[0];
             return new EvaluationSet(new InMemorySource(generated, null, count), $"generated from input shapes ({count} samples, seed {seed})", synthetic: true);
         }
@@ -56,6 +57,15 @@ public sealed class EvaluationSet
             if (input.Range is { } r) ranges[input.Name.Value] = new InputValueRange(r.Min, r.Max);
         return ranges;
     }
+
+    /// <summary>
+    /// The model's inputs as generated inputs take them: where the manifest declares a fixed size for an axis the model
+    /// leaves dynamic (<c>shape: [batch, 512]</c> for a model's <c>[?, ?]</c>), that size is the example size.
+    /// </summary>
+    public static IReadOnlyList<TensorInfo> ExampleInputs(IReadOnlyList<TensorInfo> model, IReadOnlyList<TensorSpec>? declared) =>
+        model.Select(input => declared?.FirstOrDefault(d => d.Name.Value == input.Name) is { } spec && spec.Shape.Count == input.Dims.Count
+            ? input with { Dims = input.Dims.Select((d, i) => d.IsDynamic && spec.Shape[i].Size is { } size ? Dimension.Fixed(size) : d).ToList() }
+            : input).ToList();
 
     /// <summary>The samples in order, read lazily <paramref name="batchSize"/> at a time.</summary>
     public IEnumerable<IReadOnlyDictionary<string, NdArray>> Batches(int batchSize) =>

@@ -12,24 +12,31 @@ namespace ModelBuild.Evaluation;
 /// weights in cache, and alternating every run would make both models refetch theirs each time (measured on the
 /// held-out CNN: 0.41× run by run against 0.34–0.36× in blocks and standalone).
 /// </summary>
-public sealed class PairedLatency(int intraOpThreads, int rounds = 5)
+/// <param name="secondsPerVariant">Time budget for one variant's comparison: slow models get fewer rounds (at least one).</param>
+public sealed class PairedLatency(int intraOpThreads, int rounds = 5, double secondsPerVariant = double.PositiveInfinity)
 {
     /// <summary>One block: a few untimed runs (the other model just had the cache), then timed runs until both minimums are met.</summary>
-    private readonly LatencyBenchmark _block = new(warmupRuns: 2, minRuns: 5, maxRuns: 200, minSeconds: 0.1);
+    private LatencyBenchmark Block(int blocks) =>
+        new(warmupRuns: 2, minRuns: 5, maxRuns: 200, minSeconds: 0.1, maxSeconds: secondsPerVariant / blocks);
 
     /// <returns>For each variant, the median over rounds of (variant block p50 / base block p50).</returns>
     public IReadOnlyList<double> Ratios(string basePath, IReadOnlyList<string> variantPaths, IReadOnlyDictionary<string, NdArray> inputs, int batch,
         SourceLocation location, CancellationToken cancellation = default)
     {
         using var baseRunner = new ModelRunner(basePath, location, intraOpThreads);
+        // One timed base run sizes the rounds: a block costs about (warm-up + floor runs) of them, two blocks a round.
+        var probe = new LatencyBenchmark(warmupRuns: 1, minRuns: 1, maxRuns: 1, minSeconds: 0).Measure(baseRunner, inputs, batch, cancellation).P50Ms / 1000;
+        var affordable = (int)Math.Floor(secondsPerVariant / Math.Max(1e-9, 2 * (1 + LatencyBenchmark.FloorRuns) * probe));
+        var roundCount = Math.Clamp(affordable, 1, rounds);
+        var block = Block(2 * roundCount);
         return variantPaths.Select(variantPath =>
         {
             using var variantRunner = new ModelRunner(variantPath, location, intraOpThreads);
-            var ratios = new List<double>(rounds);
-            for (var r = 0; r < rounds; r++)
+            var ratios = new List<double>(roundCount);
+            for (var r = 0; r < roundCount; r++)
             {
-                var baseP50 = _block.Measure(baseRunner, inputs, batch, cancellation).P50Ms;
-                var variantP50 = _block.Measure(variantRunner, inputs, batch, cancellation).P50Ms;
+                var baseP50 = block.Measure(baseRunner, inputs, batch, cancellation).P50Ms;
+                var variantP50 = block.Measure(variantRunner, inputs, batch, cancellation).P50Ms;
                 ratios.Add(variantP50 / Math.Max(baseP50, 1e-9));
             }
             ratios.Sort();

@@ -45,9 +45,24 @@ public sealed class SizeCheckSpec : CheckSpec
     public required Threshold MaxMb { get; init; }
 }
 
+/// <summary>
+/// <c>checks.similarity</c>: the floor on a lossy artifact's cosine similarity to the source's outputs. Applies by
+/// default (<see cref="DefaultMinCosine"/>) to lossy variants of a model without <c>checks.accuracy</c>, so an fp16
+/// or int8 artifact that no longer computes the model can never pass silently.
+/// </summary>
+public sealed class SimilarityCheckSpec : CheckSpec
+{
+    public const double DefaultMinCosine = 0.99;
+
+    public required Threshold MinCosine { get; init; }
+}
+
 public sealed class ChecksSpec
 {
     public ParityCheckSpec? Parity { get; init; }
+
+    /// <summary>Null: the default floor applies to lossy variants when there is no accuracy check.</summary>
+    public SimilarityCheckSpec? Similarity { get; init; }
     public AccuracyCheckSpec? Accuracy { get; init; }
     public LatencyCheckSpec? Latency { get; init; }
     public SizeCheckSpec? Size { get; init; }

@@ -29,6 +29,9 @@ public sealed class PassOutcome
     public List<Quantization.LayerError> LayerErrors { get; } = new();
     public List<string> Notes { get; } = new();
 
+    /// <summary>What the user should see as a warning at the variant (a variant that changes nothing, say).</summary>
+    public List<string> Warnings { get; } = new();
+
     /// <summary>Prune passes: per-layer and per-step figures.</summary>
     public Pruning.PruneOutcome? Pruning { get; set; }
 }

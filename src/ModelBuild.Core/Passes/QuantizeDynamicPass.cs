@@ -23,12 +23,28 @@ public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocatio
 
     public void Run(PassContext context)
     {
+        // Nothing to quantize is decided on the model as it is: the opset upgrade the quantizers need must not fail a
+        // variant that would not change anything (a Conv-free opset-11 model with a Split).
+        var raw = new GraphEditor(OnnxModelFile.Load(context.InputPath, location));
+        raw.PromoteConstants();
+        if (!raw.Graph.Node.Any(n => DynamicOpQuantizerRegistry.For(n) is not null) && new DynamicQuantizer(config).Embeddings(raw).Count == 0)
+        {
+            context.Outcome.Warnings.Add($"quantize: dynamic finds none of the ops it quantizes ({string.Join(", ", DynamicOpQuantizerRegistry.OpTypes.Order())}, embedding Gathers) " +
+                "in this model, so the variant is its parent unchanged; remove it, or use quantize: static");
+            File.Copy(context.InputPath, context.OutputPath, overwrite: true);
+            return;
+        }
         var pre = QuantPreprocessor.Run(context.InputPath, Path.GetDirectoryName(context.OutputPath)!, location);
         var quantizer = new DynamicQuantizer(config);
         var candidates = quantizer.Candidates(new GraphEditor(pre));
         context.Outcome.Notes.AddRange(quantizer.Refusals(new GraphEditor(pre)));
-        if (candidates.Count == 0)
-            context.Outcome.Notes.Add("no MatMul/Gemm, Conv or LSTM with constant weights to quantize dynamically; the model is unchanged apart from pre-processing");
+        if (candidates.Count == 0 && quantizer.Embeddings(new GraphEditor(pre)).Count == 0)
+        {
+            context.Outcome.Warnings.Add("quantize: dynamic finds no MatMul, Gemm, Conv or LSTM with constant float32 weights (nor an embedding table) " +
+                "in this model, so the variant is its parent unchanged; remove it, or quantize a float32 parent");
+            File.Copy(context.InputPath, context.OutputPath, overwrite: true);
+            return;
+        }
         var quantized = quantizer.Quantize(pre);
         if (accuracy is not null && candidates.Count > 0)
             quantized = KeepWorstInFloat(context, pre, quantizer, candidates, quantized, accuracy);

@@ -13,6 +13,13 @@ public sealed class BuildOptions
     /// <summary>Samples generated for parity when the manifest gives no evaluation data.</summary>
     public int SyntheticSamples { get; init; } = 16;
 
+    /// <summary>
+    /// Time budget, in seconds, for one artifact's latency measurement and for one variant's paired comparison with
+    /// base. Fast models reach their run counts long before it; a model that takes seconds per inference is timed
+    /// over a few runs instead of dozens, so it builds in minutes (checks.latency still gets at least 3 timed runs).
+    /// </summary>
+    public double LatencySeconds { get; init; } = 5;
+
     public int Seed { get; init; } = 20240611;
 
     /// <summary>libtorch for TorchScript sources (reference outputs, export.torchscript); null where it is not available.</summary>

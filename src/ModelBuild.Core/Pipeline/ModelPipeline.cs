@@ -61,7 +61,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         // 2. Evaluation: the source model's outputs are the reference every artifact is compared with.
         var set = timer.Time($"[{Name}] load evaluation data", () =>
             EvaluationSet.Create(spec.Evaluate, source.Interface, manifest.Directory, options.SyntheticSamples, options.Seed,
-                spec.Evaluate is null ? EvaluationSet.GeneratedRanges(spec.Inputs, OnnxModelFile.Load(source.OnnxPath, spec.Source.Location)) : null));
+                spec.Evaluate is null ? EvaluationSet.GeneratedRanges(spec.Inputs, OnnxModelFile.Load(source.OnnxPath, spec.Source.Location)) : null, spec.Inputs));
         var metric = spec.Evaluate?.Metric ?? MetricKind.Cosine;
         // top1/top5 score only against labels; a configured accuracy check must not pass for want of a score.
         if (spec.Checks.Accuracy is not null && metric is MetricKind.Top1 or MetricKind.Top5 && set.Labels is null)
@@ -69,7 +69,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
                 $"model '{Name}': checks.accuracy needs a {metric.ToString().ToLowerInvariant()} score, but the evaluation data ({set.Description}) has no labels; " +
                 "add labels to it, or use metric mae or cosine to score against the source model's outputs",
                 spec.Evaluate?.DataKey ?? spec.Location);
-        var evaluator = new ArtifactEvaluator(set, source.Interface, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation, options.Log);
+        var evaluator = new ArtifactEvaluator(set, source.Interface, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation, options.Log,
+            options.LatencySeconds);
         var reference = timer.Time($"[{Name}] run source model", () => RunReference(evaluator, source, report, torchSharp));
         if (set.IsSynthetic) WarnIfUninformative(reference, set);
         if (spec.Export.TorchScript)
@@ -78,7 +79,20 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
 
         foreach (var artifact in report.Artifacts)
             timer.Time($"[{Name}] evaluate {artifact.Name}", () =>
-                evaluator.Measure(artifact, artifactPaths[artifact.Name], reference, latencyBatch, LocationOf(artifact.Name), spec.Checks.Latency?.Location));
+            {
+                try
+                {
+                    evaluator.Measure(artifact, artifactPaths[artifact.Name], reference, latencyBatch, LocationOf(artifact.Name), spec.Checks.Latency?.Location);
+                }
+                catch (ModelBuildException e) when (e.Diagnostic.Code == DiagnosticCodes.RuntimeRejectedModel && artifact.Passes.Count > 0)
+                {
+                    // The source loaded; a pass made what ONNX Runtime refuses. That is ModelBuild's fault, not the model's.
+                    throw new ModelBuildException(DiagnosticCodes.PassProducedInvalidModel,
+                        $"model '{Name}', variant '{artifact.Name}': the passes {string.Join(" → ", artifact.Passes)} produced a model ONNX Runtime refuses " +
+                        $"({e.Diagnostic.Message}). This is a defect in ModelBuild, not in your model: please report it with the model; " +
+                        "meanwhile remove the variant or change its options", LocationOf(artifact.Name), e);
+                }
+            });
 
         timer.Time($"[{Name}] compare variants with base", () => CompareWithBase(report, artifactPaths, set, latencyBatch));
 
@@ -202,6 +216,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         artifactPaths[variant.Name.Value] = outputPath;
         var parentLossless = report.Artifacts.First(a => a.Name == parent).Lossless;
         foreach (var note in outcome.Notes) options.Log.Info($"modelbuild: [{Name}] {variant.Name.Value}: {note}");
+        foreach (var warning in outcome.Warnings.Distinct())
+            diagnostics.Warning(DiagnosticCodes.VariantChangesNothing, $"model '{Name}', variant '{variant.Name.Value}': {warning}", variant.Location);
         report.Artifacts.Add(new ArtifactReport
         {
             Name = variant.Name.Value,
@@ -223,7 +239,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         var baseReport = report.Artifacts[0];
         var variants = report.Artifacts.Skip(1).ToList();
         if (variants.Count == 0) return;
-        var p50Ratios = new PairedLatency(options.IntraOpThreads).Ratios(artifactPaths[baseReport.Name],
+        var p50Ratios = new PairedLatency(options.IntraOpThreads, secondsPerVariant: options.LatencySeconds).Ratios(artifactPaths[baseReport.Name],
             variants.Select(v => artifactPaths[v.Name]).ToList(), set.Take(latencyBatch, spec.Checks.Latency?.Location ?? spec.Source.Location), latencyBatch, spec.Source.Location, options.Cancellation);
         foreach (var (artifact, p50Ratio) in variants.Zip(p50Ratios))
             artifact.VsBase = new BaseComparisonReport(

@@ -32,6 +32,7 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
 
         var path = spec.Source.Path!;
         var model = OnnxModelFile.Load(path, location);
+        if (SortedCopy(model, spec, workDir) is { } sorted) path = sorted;
         OnnxModelValidator.Validate(model, path, location);
         var modelInterface = ModelInterfaceReader.Read(model, location);
         CheckDeclaredInterface(spec, modelInterface);
@@ -47,6 +48,26 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
         LibtorchCompatibility.Check(archive, spec.Source.Location);
         var model = TorchScriptToOnnx.Convert(archive, ConversionOptions.FromManifest(spec));
         return FromConverted(spec, model, $"'{archive.Path}'", workDir);
+    }
+
+    /// <summary>
+    /// ONNX requires nodes in topological order, but exporters (and hand edits) sometimes write them out of order and
+    /// ONNX Runtime loads such files anyway. Sorting keeps the model's meaning, so a model out of order is sorted into
+    /// a copy in the work folder (returned) instead of refused; null when it was in order already.
+    /// </summary>
+    private static string? SortedCopy(ModelProto model, ModelSpec spec, string? workDir)
+    {
+        // A copy elsewhere would lose weights kept in files beside the model (external data).
+        if (model.Graph.Initializer.Any(t => t.DataLocation == TensorProto.Types.DataLocation.External)) return null;
+        var before = model.Graph.Node.ToList();
+        try { new GraphEditor(model).TopologicalSort(); }
+        catch (InvalidOperationException) { return null; } // a cycle: the validator names the node
+        if (before.SequenceEqual(model.Graph.Node, ReferenceEqualityComparer.Instance)) return null;
+        workDir ??= Path.Combine(Path.GetTempPath(), "modelbuild-" + Environment.ProcessId);
+        Directory.CreateDirectory(workDir);
+        var path = Path.Combine(workDir, $"{spec.Name.Value}-sorted-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, OnnxModelFile.Serialize(model));
+        return path;
     }
 
     private static SourceModel FromConverted(ModelSpec spec, ModelProto model, string what, string? workDir)
@@ -99,7 +120,8 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
                 if (match.ElementType != input.DType)
                     throw Mismatch($"input '{match.Name}' is {OnnxTypes.ManifestName(match.ElementType)} in the model, not {OnnxTypes.ManifestName(input.DType)}", input.Location);
                 if (!ShapesAgree(input.Shape, match.Dims))
-                    throw Mismatch($"input '{match.Name}' has shape [{string.Join(",", match.Dims)}] in the model, not [{string.Join(",", input.Shape)}]", input.Location);
+                    throw Mismatch($"input '{match.Name}' has shape [{string.Join(",", match.Dims)}] in the model, not [{string.Join(",", input.Shape)}] " +
+                        "(declare the model's fixed sizes as they are; where the model's axis is dynamic, a name keeps it dynamic and a number is the example size for generated inputs)", input.Location);
             }
         }
         if (spec.Outputs is { } outputs)
@@ -108,9 +130,10 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
                     throw Mismatch($"the model has no output '{output.Name.Value}'; its outputs are {string.Join(", ", actual.Outputs.Select(o => o.Name))}", output.Name.Location);
     }
 
-    /// <summary>Fixed sizes must be equal; a dynamic axis in the manifest matches any dynamic axis in the model.</summary>
+    /// <summary>Fixed sizes must be equal; a dynamic axis in the manifest matches any dynamic axis in the model; a fixed
+    /// size where the model's axis is dynamic is the example size generated inputs and latency runs use.</summary>
     private static bool ShapesAgree(IReadOnlyList<Dimension> declared, IReadOnlyList<Dimension> actual) =>
-        declared.Count == actual.Count && declared.Zip(actual).All(p => p.First.IsDynamic ? p.Second.IsDynamic : p.First.Size == p.Second.Size);
+        declared.Count == actual.Count && declared.Zip(actual).All(p => p.Second.IsDynamic || !p.First.IsDynamic && p.First.Size == p.Second.Size);
 
     private static ModelBuildException Mismatch(string message, SourceLocation location) =>
         new(DiagnosticCodes.ModelInterfaceMismatch, message, location);

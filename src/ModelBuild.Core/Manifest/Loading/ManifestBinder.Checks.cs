@@ -17,6 +17,13 @@ internal sealed partial class ManifestBinder
             parity = new ParityCheckSpec { MaxAbs = maxAbs ?? default, Severity = p.Severity, Location = p.Map.Location };
         }
 
+        SimilarityCheckSpec? similarity = null;
+        if (CheckMap(map, "similarity", ManifestKeys.Similarity, ctx) is { } sim)
+        {
+            var minCosine = sim.Map.Require("min_cosine") is { } v ? Threshold(v, "checks.similarity.min_cosine", -1, 1) : null;
+            similarity = new SimilarityCheckSpec { MinCosine = minCosine ?? default, Severity = sim.Severity, Location = sim.Map.Location };
+        }
+
         AccuracyCheckSpec? accuracy = null;
         if (CheckMap(map, "accuracy", ManifestKeys.Accuracy, ctx) is { } a)
         {
@@ -74,6 +81,7 @@ internal sealed partial class ManifestBinder
         return new ChecksSpec
         {
             Parity = parity,
+            Similarity = similarity,
             Accuracy = accuracy,
             Latency = latency,
             Size = size,

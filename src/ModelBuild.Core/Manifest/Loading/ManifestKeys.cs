@@ -26,7 +26,8 @@ internal static class ManifestKeys
     public static readonly string[] EvaluateImages = ["images", "size", "crop", "mean", "std", "layout", "scale"];
     public static readonly string[] EvaluateIdx = ["idx", "mean", "std", "scale"];
     public static readonly string[] EvaluateIdxFiles = ["images", "labels"];
-    public static readonly string[] Checks = ["parity", "accuracy", "latency", "size", "checklist"];
+    public static readonly string[] Checks = ["parity", "similarity", "accuracy", "latency", "size", "checklist"];
+    public static readonly string[] Similarity = ["min_cosine", "severity"];
     public static readonly string[] Parity = ["max_abs", "severity"];
     public static readonly string[] Accuracy = ["min", "max_drop", "max_drop_percent", "severity"];
     public static readonly string[] Latency = ["p95_ms", "batch", "severity"];

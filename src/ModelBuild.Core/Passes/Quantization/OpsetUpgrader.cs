@@ -7,8 +7,8 @@ namespace ModelBuild.Passes.Quantization;
 /// <summary>
 /// Raises the default-domain opset to <see cref="Target"/> (13: per-channel QuantizeLinear/DequantizeLinear axis).
 /// Ops whose signature changed between the model's opset and 13 are rewritten (attributes that became inputs; the
-/// 2-D softmax family as Flatten → softmax → Reshape); ops whose semantics changed in ways a rewrite cannot prove
-/// safe are refused with MB2030 naming them.
+/// 2-D softmax family as Flatten → softmax → Reshape), inside If/Loop bodies too; ops whose semantics changed in ways
+/// a rewrite cannot prove safe are refused with MB2030 naming them.
 /// </summary>
 public static class OpsetUpgrader
 {
@@ -21,13 +21,8 @@ public static class OpsetUpgrader
         ["Upsample"] = "Upsample was replaced by Resize in opset 10",
         ["Resize"] = "Resize changed its inputs and coordinate modes in opset 11",
         ["Scatter"] = "Scatter was replaced by ScatterElements in opset 11",
-        ["TopK"] = "TopK took 'k' as an attribute before opset 10",
-        ["Loop"] = "subgraphs are not upgraded",
-        ["If"] = "subgraphs are not upgraded",
-        ["Scan"] = "subgraphs are not upgraded",
+        ["Scan"] = "Scan's inputs changed in opset 9 and 11",
         ["MaxUnpool"] = "not upgraded",
-        ["Split"] = "Split's 'split' became an input in opset 13",
-        ["ReduceSum"] = "ReduceSum's 'axes' became an input in opset 13",
     };
 
     public static void Upgrade(GraphEditor g, SourceLocation location)
@@ -38,18 +33,30 @@ public static class OpsetUpgrader
             throw new ModelBuildException(DiagnosticCodes.PassFailed,
                 $"the model imports opset {from}; quantization needs opset {Target} and ModelBuild upgrades only from opset {Oldest} on. Re-export the model with a newer opset.", location);
 
-        var blocking = g.Graph.Node
-            .Where(n => n.Domain is "" or "ai.onnx" && Refused.ContainsKey(n.OpType) && !(n.OpType == "TopK" && from >= 10) && !(n.OpType == "Resize" && from >= 11))
+        var blocking = AllNodes(g.Graph).Select(p => p.Node)
+            .Where(n => n.Domain is "" or "ai.onnx" && Refused.ContainsKey(n.OpType) && !(n.OpType == "Resize" && from >= 11))
             .Select(n => n.OpType).Distinct().ToList();
         if (blocking.Count > 0)
             throw new ModelBuildException(DiagnosticCodes.PassFailed,
                 $"the model imports opset {from} and quantization needs opset {Target}, but these ops can't be upgraded safely: " +
                 string.Join("; ", blocking.Select(op => $"{op} ({Refused[op]})")) + ". Re-export the model with opset 13 or newer.", location);
 
-        foreach (var node in g.Graph.Node.Where(n => n.Domain is "" or "ai.onnx").ToList())
+        // Subgraph bodies (If, Loop) are upgraded like the main graph: they share its opset import.
+        foreach (var (node, owner) in AllNodes(g.Graph).Where(p => p.Node.Domain is "" or "ai.onnx").ToList())
         {
             switch (node.OpType)
             {
+                case "Split":
+                    AttributeToInput(g, node, "split", 1);
+                    break;
+                case "ReduceSum":
+                    AttributeToInput(g, node, "axes", 1);
+                    break;
+                case "TopK" when from < 10:
+                    var k = GraphEditor.AttrInt(node, "k", 1);
+                    GraphEditor.RemoveAttr(node, "k");
+                    node.Input.Add(g.AddInitializer(TensorData.FromInt64s(g.UniqueName(node.Name + "_k"), [1], [k])).Name);
+                    break;
                 case "BatchNormalization":
                     if (GraphEditor.AttrInt(node, "spatial", 1) != 1)
                         throw new ModelBuildException(DiagnosticCodes.PassFailed,
@@ -85,7 +92,7 @@ public static class OpsetUpgrader
                     node.Input.Add(g.AddInitializer(TensorData.FromFloats(node.Name + "_value", [], [value])).Name);
                     break;
                 case "Softmax" or "LogSoftmax" or "Hardmax":
-                    UpgradeSoftmaxFamily(g, node);
+                    UpgradeSoftmaxFamily(g, node, owner);
                     break;
                 case "Slice" when from < 10:
                     var starts = GraphEditor.Attr(node, "starts")?.Ints.ToArray() ?? [];
@@ -108,7 +115,7 @@ public static class OpsetUpgrader
     /// axis is rewritten to the old meaning exactly, whatever the rank: Flatten(axis) → op over axis 1 → Reshape back
     /// to the input's shape.
     /// </summary>
-    private static void UpgradeSoftmaxFamily(GraphEditor g, NodeProto node)
+    private static void UpgradeSoftmaxFamily(GraphEditor g, NodeProto node, GraphProto owner)
     {
         var axis = GraphEditor.AttrInt(node, "axis", 1);
         if (axis == -1) return;
@@ -117,13 +124,37 @@ public static class OpsetUpgrader
         var flat = g.UniqueName(node.Name + "_flat");
         var flatResult = g.UniqueName(node.Name + "_2d");
         var shape = g.UniqueName(node.Name + "_shape");
-        g.AddNode("Shape", [input], [shape], node.Name + "_shape");
-        var flatten = g.AddNode("Flatten", [input], [flat], node.Name + "_flatten");
+        var at = owner.Node.IndexOf(node);
+        var shapeNode = NewNode("Shape", [input], [shape], g.UniqueName(node.Name + "_shape"));
+        var flatten = NewNode("Flatten", [input], [flat], g.UniqueName(node.Name + "_flatten"));
         GraphEditor.SetAttr(flatten, "axis", axis);
         node.Input[0] = flat;
         node.Output[0] = flatResult;
         GraphEditor.SetAttr(node, "axis", 1L);
-        g.AddNode("Reshape", [flatResult, shape], [output], node.Name + "_reshape");
+        owner.Node.Insert(at, flatten);
+        owner.Node.Insert(at, shapeNode);
+        owner.Node.Insert(at + 3, NewNode("Reshape", [flatResult, shape], [output], g.UniqueName(node.Name + "_reshape")));
+    }
+
+    private static NodeProto NewNode(string op, string[] inputs, string[] outputs, string name)
+    {
+        var n = new NodeProto { OpType = op, Name = name };
+        n.Input.AddRange(inputs);
+        n.Output.AddRange(outputs);
+        return n;
+    }
+
+    /// <summary>Every node with the graph that holds it, subgraphs of If/Loop/Scan included (depth first).</summary>
+    private static IEnumerable<(NodeProto Node, GraphProto Owner)> AllNodes(GraphProto graph)
+    {
+        foreach (var node in graph.Node)
+        {
+            yield return (node, graph);
+            foreach (var a in node.Attribute)
+                foreach (var sub in a.G is null ? a.Graphs : a.Graphs.Prepend(a.G))
+                    foreach (var inner in AllNodes(sub))
+                        yield return inner;
+        }
     }
 
     private static void AttributeToInput(GraphEditor g, NodeProto node, string attribute, int position)
