@@ -17,12 +17,16 @@ public sealed class EvaluationDataset
     /// <summary>The name labels have inside an .npz.</summary>
     public const string LabelsName = "labels";
 
-    private EvaluationDataset(IReadOnlyDictionary<string, NdArray> inputs, NdArray? labels, int count)
+    private EvaluationDataset(IReadOnlyDictionary<string, NdArray> inputs, NdArray? labels, int count, IReadOnlySet<string> whole)
     {
         Inputs = inputs;
         Labels = labels;
         Count = count;
+        Whole = whole;
     }
+
+    /// <summary>Inputs held as the one tensor fed with every batch (a recurrent state, a scalar), not [Count, ...].</summary>
+    public IReadOnlySet<string> Whole { get; }
 
     /// <summary>One array per model input, keyed by input name, each [Count, ...].</summary>
     public IReadOnlyDictionary<string, NdArray> Inputs { get; }
@@ -97,6 +101,7 @@ public sealed class EvaluationDataset
             throw Mismatch(location, "the model takes no inputs, so there is nothing to feed evaluation data to.");
 
         var converted = new Dictionary<string, NdArray>(StringComparer.Ordinal);
+        var layout = BatchLayout.Of(modelInputs);
         long? count = null;
         string? countFrom = null;
         foreach (var input in modelInputs)
@@ -104,6 +109,13 @@ public sealed class EvaluationDataset
             if (!arrays.TryGetValue(input.Name, out var array))
                 throw Mismatch(location, $"'{source}' has no array for model input '{input.Name}'; it holds {NpzReader.Describe(arrays.Keys)}.");
             array = ConvertTo(array, input, source, location);
+            if (layout.IsWhole(input.Name))
+            {
+                // Fed whole with every batch: the array is the input itself, of the model's rank, without a sample axis.
+                CheckWholeShape(array, input, source, location);
+                converted[input.Name] = array;
+                continue;
+            }
             CheckShape(array, input, source, location);
             if (count is null) { count = array.Shape[0]; countFrom = input.Name; }
             else if (array.Shape[0] != count)
@@ -126,13 +138,13 @@ public sealed class EvaluationDataset
         if (samples is int cap && cap < n)
         {
             n = cap;
-            foreach (var key in converted.Keys.ToList())
+            foreach (var key in converted.Keys.Where(k => !layout.IsWhole(k)).ToList())
                 converted[key] = converted[key].Slice(0, n);
             labels = labels?.Slice(0, n);
         }
         if (n > int.MaxValue)
             throw Mismatch(location, $"'{source}' holds {n} samples; at most {int.MaxValue} are supported (set samples: to use fewer).");
-        return new EvaluationDataset(converted, labels, (int)n);
+        return new EvaluationDataset(converted, labels, (int)n, layout.Whole);
     }
 
     /// <summary>
@@ -149,7 +161,7 @@ public sealed class EvaluationDataset
             for (var start = 0; start < Count; start += batchSize)
             {
                 var size = Math.Min(batchSize, Count - start);
-                yield return Inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(start, size), StringComparer.Ordinal);
+                yield return Inputs.ToDictionary(kv => kv.Key, kv => Whole.Contains(kv.Key) ? kv.Value : kv.Value.Slice(start, size), StringComparer.Ordinal);
             }
         }
     }
@@ -168,6 +180,15 @@ public sealed class EvaluationDataset
             return ToInt64(array);
         throw Mismatch(location,
             $"array '{input.Name}' in '{source}' holds {array.ElementType} but model input '{input.Name}' takes {input.ElementType}.");
+    }
+
+    private static void CheckWholeShape(NdArray array, TensorInfo input, string source, SourceLocation location)
+    {
+        var fits = array.Shape.Length == input.Dims.Count && input.Dims.Select((d, i) => d.Size is not { } size || array.Shape[i] == size).All(b => b);
+        if (!fits)
+            throw Mismatch(location,
+                $"array '{input.Name}' in '{source}' has shape {array} but model input '{input.Name}' is [{string.Join(",", input.Dims)}]; " +
+                "its first axis is not the batch, so the array is the one tensor fed with every batch and needs the input's own shape.");
     }
 
     private static void CheckShape(NdArray array, TensorInfo input, string source, SourceLocation location)

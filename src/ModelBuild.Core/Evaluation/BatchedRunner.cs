@@ -8,12 +8,14 @@ namespace ModelBuild.Evaluation;
 /// <summary>Runs a model over a whole evaluation set in batches and joins the outputs.</summary>
 public static class BatchedRunner
 {
-    /// <summary>Batch size: the configured one when every input has a dynamic first axis, else the model's fixed batch.</summary>
-    public static bool HasFixedBatch(ModelInterface model) => !model.Inputs.All(i => i.HasDynamicBatch);
+    /// <summary>A fixed batch: no input has a dynamic first axis (see <see cref="BatchLayout"/> for mixed models).</summary>
+    public static bool HasFixedBatch(ModelInterface model) => model.Inputs.Count > 0 && !model.Inputs.Any(i => i.HasDynamicBatch);
 
+    /// <summary>Batch size: the configured one when the batch is dynamic (1 when an input fed whole holds a batch axis
+    /// of its own, a recurrent state), else the model's fixed batch.</summary>
     public static int BatchSizeFor(ModelInterface model, int preferred)
     {
-        if (model.Inputs.All(i => i.HasDynamicBatch)) return preferred;
+        if (!HasFixedBatch(model)) return BatchLayout.Of(model.Inputs).SampleBySample ? 1 : preferred;
         var first = model.Inputs.FirstOrDefault(i => i.Dims.Count > 0 && !i.Dims[0].IsDynamic);
         return first is null ? preferred : (int)first.Dims[0].Size!.Value;
     }
@@ -48,7 +50,7 @@ public static class BatchedRunner
                 if (!parts.TryGetValue(name, out var list)) parts[name] = list = new List<NdArray>();
                 list.Add(output);
             }
-            done += (int)batch.Values.First().Shape[0];
+            done += Math.Min(batchSize, set.Count - done);
             progress?.Invoke(done, usable);
         }
         return parts.ToDictionary(kv => kv.Key, kv => NdArrayConcat.AlongFirstAxis(kv.Value), StringComparer.Ordinal);

@@ -28,6 +28,9 @@ public sealed class EvaluationSet
     public SourceLocation? DataLocation { get; }
 
     public NdArray? Labels => _source.Labels;
+
+    /// <summary>Inputs fed whole with every batch rather than sliced into samples (see <see cref="BatchLayout"/>).</summary>
+    public IReadOnlySet<string> Whole { get; init; } = new HashSet<string>();
     public int Count => _source.Count;
     public string Description { get; }
     public bool IsSynthetic { get; }
@@ -38,12 +41,19 @@ public sealed class EvaluationSet
         if (spec is null)
         {
             var inputs = ExampleInputs(model.Inputs, declared);
-            var batch = inputs.All(i => i.HasDynamicBatch) ? syntheticSamples : 1;
-            var generated = SyntheticInputs.Generate(inputs, batch, seed, ranges);
-            var count = (int)generated.Values.First().Shape[0];
-            return new EvaluationSet(new InMemorySource(generated, null, count), $"generated from input shapes ({count} samples, seed {seed})", synthetic: true);
+            var layout = BatchLayout.Of(inputs);
+            var batch = inputs.Any(i => i.HasDynamicBatch) ? syntheticSamples : 1;
+            // Inputs fed whole are made for one sample: their own batch-like axes (a state's) are 1, as the batches are.
+            var generated = SyntheticInputs.Generate(inputs.Where(i => !layout.IsWhole(i.Name)).ToList(), batch, seed, ranges)
+                .Concat(SyntheticInputs.Generate(inputs.Where(i => layout.IsWhole(i.Name)).ToList(), 1, seed, ranges))
+                .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+            var count = (int)generated.First(p => !layout.IsWhole(p.Key)).Value.Shape[0];
+            var whole = layout.Whole.Count == 0 ? "" : $"; {string.Join(", ", layout.Whole.Order())} fed whole";
+            return new EvaluationSet(new InMemorySource(generated, null, count, layout.Whole), $"generated from input shapes ({count} samples, seed {seed}{whole})",
+                synthetic: true) { Whole = layout.Whole };
         }
-        return new EvaluationSet(EvaluationSources.Open(spec, model.Inputs), spec.Describe(manifestDirectory), dataLocation: spec.DataKey);
+        return new EvaluationSet(EvaluationSources.Open(spec, model.Inputs), spec.Describe(manifestDirectory), dataLocation: spec.DataKey)
+            { Whole = BatchLayout.Of(model.Inputs).Whole };
     }
 
     /// <summary>
@@ -101,9 +111,9 @@ public sealed class EvaluationSet
     public IReadOnlyDictionary<string, NdArray> Take(int count, SourceLocation? location = null)
     {
         var first = _source.Batches(Math.Min(count, Count)).First();
-        var have = (int)first.Values.First().Shape[0];
+        var have = (int)first.First(p => !Whole.Contains(p.Key)).Value.Shape[0];
         if (count <= have) return first;
-        var valuesPerSample = first.Values.Sum(a => a.Length / Math.Max(1, have));
+        var valuesPerSample = first.Where(p => !Whole.Contains(p.Key)).Sum(p => p.Value.Length / Math.Max(1, have));
         if (valuesPerSample > MaxTakenElements / count)
             throw new ModelBuildException(DiagnosticCodes.InvalidValue,
                 $"a batch of {count} samples holds {(double)valuesPerSample * count:N0} input values, over the {MaxTakenElements:N0} ModelBuild holds in memory; lower checks.latency.batch",
@@ -111,6 +121,7 @@ public sealed class EvaluationSet
         var result = new Dictionary<string, NdArray>(StringComparer.Ordinal);
         foreach (var (name, array) in first)
         {
+            if (Whole.Contains(name)) { result[name] = array; continue; }
             var parts = new List<NdArray>();
             for (var taken = 0; taken < count; taken += have)
                 parts.Add(array.Slice(0, Math.Min(have, count - taken)));

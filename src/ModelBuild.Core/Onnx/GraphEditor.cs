@@ -101,12 +101,17 @@ public sealed class GraphEditor
     public void RemoveInitializerIfUnused(string name)
     {
         if (!Initializers.TryGetValue(name, out var t)) return;
-        if (Graph.Node.Any(n => n.Input.Contains(name)) || GraphOutputs.Contains(name)) return;
+        if (Graph.Node.Any(n => n.Input.Contains(name)) || GraphOutputs.Contains(name) || ReadInAnySubgraph(Graph, name)) return;
         Graph.Initializer.Remove(t);
         Initializers.Remove(name);
         var input = Graph.Input.FirstOrDefault(i => i.Name == name);
         if (input is not null) Graph.Input.Remove(input);
     }
+
+    /// <summary>Whether an If/Loop/Scan body (at any depth) reads <paramref name="name"/> from an enclosing scope.</summary>
+    private static bool ReadInAnySubgraph(GraphProto graph, string name) =>
+        graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.G is null ? a.Graphs : a.Graphs.Prepend(a.G))
+            .Any(body => body.Node.Any(n => n.Input.Contains(name)) || body.Output.Any(o => o.Name == name) || ReadInAnySubgraph(body, name));
 
     public NodeProto AddNode(string opType, IEnumerable<string> inputs, IEnumerable<string> outputs, string namePrefix, string domain = "")
     {

@@ -37,12 +37,17 @@ public sealed class Fp16Pass(Fp16Config config, SourceLocation location) : IMode
         var g = new GraphEditor(model);
         var types = TensorTypeInference.Infer(model, location);
         bool IsFloat(string t) => t.Length > 0 && types.TryGetValue(t, out var ty) && ty == TensorData.Float;
-        var blocked = g.Graph.Node.Where(n => n.Domain is "" or "ai.onnx" && config.BlockedOps.Contains(n.OpType) || IsQuantizationOp(n)).ToList();
+        // Nodes with subgraphs (If, Loop, Scan) run as float32 islands too: their bodies keep float32 and read outer
+        // values through Casts, so no body ever meets a value whose type changed outside it.
+        var blocked = g.Graph.Node.Where(n => n.Domain is "" or "ai.onnx" && config.BlockedOps.Contains(n.OpType) || IsQuantizationOp(n) || HasSubgraph(n)).ToList();
         var blockedSet = new HashSet<NodeProto>(blocked, ReferenceEqualityComparer.Instance);
+        var outerReads = blocked.Where(HasSubgraph).ToDictionary(n => n, n => OuterScopeReads(n), (IEqualityComparer<NodeProto>)ReferenceEqualityComparer.Instance);
 
         // Scales and other float initializers that only blocked ops read stay float32 as they are: no Cast, no rounding.
+        var readInBodies = outerReads.Values.SelectMany(r => r).ToHashSet(StringComparer.Ordinal);
         var keptInitializers = g.Graph.Initializer
-            .Where(t => t.DataType == TensorData.Float && !g.GraphOutputs.Contains(t.Name) && ReadOnlyBy(g, t.Name, blockedSet))
+            .Where(t => t.DataType == TensorData.Float && !g.GraphOutputs.Contains(t.Name)
+                && (ReadOnlyBy(g, t.Name, blockedSet) || g.ConsumersOf(t.Name).Count == 0 && readInBodies.Contains(t.Name)))
             .Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var t in g.Graph.Initializer.Where(t => t.DataType == TensorData.Float && !keptInitializers.Contains(t.Name)).ToList())
             Replace(g.Graph.Initializer, t, ToHalf(t));
@@ -53,7 +58,25 @@ public sealed class Fp16Pass(Fp16Config config, SourceLocation location) : IMode
                 if (a.T is { DataType: TensorData.Float } tensor) a.T = ToHalf(tensor);
             if (node.OpType == "Cast" && GraphEditor.AttrInt(node, "to", 0) == TensorData.Float)
                 GraphEditor.SetAttr(node, "to", (long)TensorData.Float16);
+            // ConstantOfShape without a value makes float32 zeros: make them float16 like everything around them.
+            if (node.OpType == "ConstantOfShape" && GraphEditor.Attr(node, "value") is null)
+                node.Attribute.Add(new AttributeProto
+                {
+                    Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = TensorData.FromHalfs("value", [1], [(Half)0]),
+                });
+            foreach (var dtype in node.Attribute.Where(a => a.Name == "dtype" && a.I == TensorData.Float && node.OpType is "EyeLike" or "RandomNormal"
+                         or "RandomUniform" or "RandomNormalLike" or "RandomUniformLike"))
+                dtype.I = TensorData.Float16;
         }
+
+        // Bodies read outer float values: give them float32 copies, made just before the node that owns the body.
+        foreach (var (owner, names) in outerReads)
+            foreach (var name in names.Where(n => (IsFloat(n) || g.Initializers.ContainsKey(n) && g.Initializers[n].DataType == TensorData.Float16) && !keptInitializers.Contains(n)))
+            {
+                var wide = g.UniqueName(name + "_fp32");
+                GraphEditor.SetAttr(g.AddNode("Cast", [name], [wide], owner.Name + "_outer_cast"), "to", (long)TensorData.Float);
+                foreach (var body in Bodies(owner)) RenameReads(body, name, wide);
+            }
 
         // Blocked ops: Cast float inputs up and outputs back down.
         var keptOutputs = new HashSet<string>(StringComparer.Ordinal);
@@ -123,6 +146,47 @@ public sealed class Fp16Pass(Fp16Config config, SourceLocation location) : IMode
         && (node.OpType is "QuantizeLinear" or "DequantizeLinear" or "DynamicQuantizeLinear" or "DynamicQuantizeLSTM"
             or "DynamicQuantizeMatMul" or "MatMulIntegerToFloat" or "QGemm" or "QAttention"
             || node.OpType.StartsWith("QLinear", StringComparison.Ordinal));
+
+    private static bool HasSubgraph(NodeProto node) => node.Attribute.Any(a => a.G is not null || a.Graphs.Count > 0);
+
+    private static IEnumerable<GraphProto> Bodies(NodeProto node) =>
+        node.Attribute.SelectMany(a => a.G is null ? a.Graphs : a.Graphs.Prepend(a.G));
+
+    /// <summary>Names a node's bodies read from the enclosing graph: read inside, defined by none of the bodies' own
+    /// inputs, initializers or nodes (nested bodies included).</summary>
+    private static HashSet<string> OuterScopeReads(NodeProto owner)
+    {
+        var reads = new HashSet<string>(StringComparer.Ordinal);
+        var defined = new HashSet<string>(StringComparer.Ordinal) { "" };
+        void Walk(GraphProto body)
+        {
+            foreach (var i in body.Input) defined.Add(i.Name);
+            foreach (var t in body.Initializer) defined.Add(t.Name);
+            foreach (var n in body.Node)
+            {
+                foreach (var o in n.Output) defined.Add(o);
+                foreach (var inner in Bodies(n)) Walk(inner);
+            }
+            foreach (var n in body.Node)
+                foreach (var i in n.Input) reads.Add(i);
+            foreach (var o in body.Output) reads.Add(o.Name);
+        }
+        foreach (var body in Bodies(owner)) Walk(body);
+        reads.ExceptWith(defined);
+        return reads;
+    }
+
+    /// <summary>Renames reads of an outer name inside a body (and its nested bodies), unless a body defines the name itself.</summary>
+    private static void RenameReads(GraphProto body, string from, string to)
+    {
+        if (body.Input.Any(i => i.Name == from) || body.Initializer.Any(t => t.Name == from) || body.Node.Any(n => n.Output.Contains(from))) return;
+        foreach (var n in body.Node)
+        {
+            for (var i = 0; i < n.Input.Count; i++) if (n.Input[i] == from) n.Input[i] = to;
+            foreach (var inner in Bodies(n)) RenameReads(inner, from, to);
+        }
+        foreach (var o in body.Output) if (o.Name == from) o.Name = to;
+    }
 
     private static bool ReadOnlyBy(GraphEditor g, string tensor, IReadOnlySet<NodeProto> nodes)
     {

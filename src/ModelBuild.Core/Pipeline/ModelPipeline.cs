@@ -71,7 +71,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
                 spec.Evaluate?.DataKey ?? spec.Location);
         var evaluator = new ArtifactEvaluator(set, source.Interface, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation, options.Log,
             options.LatencySeconds);
-        var reference = timer.Time($"[{Name}] run source model", () => RunReference(evaluator, source, report, torchSharp));
+        var reference = timer.Time($"[{Name}] run source model", () => RunSourceOn(set, () => RunReference(evaluator, source, report, torchSharp)));
         if (set.IsSynthetic) WarnIfUninformative(reference, set);
         if (spec.Export.TorchScript)
             timer.Time($"[{Name}] export torchscript", () => ExportTorchScript(set));
@@ -148,6 +148,22 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     }
 
     /// <summary>
+    /// A model that refuses generated inputs (a sample rate it does not know, a length its front end cannot take) is told
+    /// what the generated inputs were and which keys choose them, at the inputs.
+    /// </summary>
+    private T RunSourceOn<T>(EvaluationSet set, Func<T> run)
+    {
+        try { return run(); }
+        catch (ModelBuildException e) when (set.IsSynthetic && e.Diagnostic.Code is DiagnosticCodes.DataMismatch or DiagnosticCodes.RuntimeRejectedModel)
+        {
+            throw new ModelBuildException(e.Diagnostic.Code,
+                $"{e.Diagnostic.Message} — these inputs were generated ({set.Description}) because there is no evaluate data: " +
+                "declare inputs with a value range (inputs[].range, e.g. [16000, 16000] for a sample rate) or example sizes (a number in inputs[].shape " +
+                "where the model's axis is dynamic), or give evaluate.data", spec.Inputs is { Count: > 0 } inputs ? inputs[0].Location : spec.Source.Location, e);
+        }
+    }
+
+    /// <summary>
     /// Generated inputs can leave a model idle (a detector fed noise whose score map is all zero): then every artifact
     /// "matches" the source and no comparison means anything. Say so, where the inputs are declared.
     /// </summary>
@@ -156,7 +172,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         foreach (var (name, values) in reference)
         {
             var v = values.ToDoubles();
-            if (v.Length == 0) continue;
+            if (v.Length < 2) continue; // one value (a fixed-batch-1 score) cannot show that it never changes
             string what;
             if (v.All(x => x == v[0]))
                 what = $"is {v[0].ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} everywhere";

@@ -17,10 +17,12 @@ public interface IEvaluationSource
     IEnumerable<IReadOnlyDictionary<string, NdArray>> Batches(int batchSize);
 }
 
-/// <summary>Arrays already in memory (.npz, .npy, generated inputs).</summary>
-public sealed class InMemorySource(IReadOnlyDictionary<string, NdArray> inputs, NdArray? labels, int count) : IEvaluationSource
+/// <summary>Arrays already in memory (.npz, .npy, generated inputs). Inputs in <paramref name="whole"/> are not sliced
+/// into samples: every batch gets them as they are (see <see cref="Onnx.BatchLayout"/>).</summary>
+public sealed class InMemorySource(IReadOnlyDictionary<string, NdArray> inputs, NdArray? labels, int count,
+    IReadOnlySet<string>? whole = null) : IEvaluationSource
 {
-    public static InMemorySource Of(EvaluationDataset dataset) => new(dataset.Inputs, dataset.Labels, dataset.Count);
+    public static InMemorySource Of(EvaluationDataset dataset) => new(dataset.Inputs, dataset.Labels, dataset.Count, dataset.Whole);
 
     public int Count => count;
     public NdArray? Labels => labels;
@@ -32,7 +34,7 @@ public sealed class InMemorySource(IReadOnlyDictionary<string, NdArray> inputs, 
         for (var start = 0; start < count; start += batchSize)
         {
             var size = Math.Min(batchSize, count - start);
-            yield return inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(start, size), StringComparer.Ordinal);
+            yield return inputs.ToDictionary(kv => kv.Key, kv => whole?.Contains(kv.Key) == true ? kv.Value : kv.Value.Slice(start, size), StringComparer.Ordinal);
         }
     }
 }
