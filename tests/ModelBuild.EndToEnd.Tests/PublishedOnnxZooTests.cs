@@ -64,7 +64,7 @@ public sealed class PublishedOnnxZooTests(ITestOutputHelper output)
             lines.Add("    inputs:");
             foreach (var input in inputs.EnumerateArray())
                 foreach (var (property, i) in input.EnumerateObject().Select((p, i) => (p, i)))
-                    lines.Add($"      {(i == 0 ? "- " : "  ")}{property.Name}: {property.Value.GetRawText()}");
+                    lines.Add($"      {(i == 0 ? "- " : "  ")}{property.Name}: {JsonSerializer.Serialize(property.Value)}");
         }
         lines.AddRange([
             "    variants:",
