@@ -73,9 +73,13 @@ public sealed class EvaluationSet
     /// leaves dynamic (<c>shape: [batch, 512]</c> for a model's <c>[?, ?]</c>), that size is the example size.
     /// </summary>
     public static IReadOnlyList<TensorInfo> ExampleInputs(IReadOnlyList<TensorInfo> model, IReadOnlyList<TensorSpec>? declared) =>
-        model.Select(input => declared?.FirstOrDefault(d => d.Name.Value == input.Name) is { } spec && spec.Shape.Count == input.Dims.Count
+        WithDeclaredBatchAxes(model, declared).Select(input => declared?.FirstOrDefault(d => d.Name.Value == input.Name) is { } spec && spec.Shape.Count == input.Dims.Count
             ? input with { Dims = input.Dims.Select((d, i) => d.IsDynamic && spec.Shape[i].Size is { } size ? Dimension.Fixed(size) : d).ToList() }
             : input).ToList();
+
+    /// <summary>The model's inputs with the manifest's <c>batch_axis</c> choices, which decide what is sliced into samples.</summary>
+    public static IReadOnlyList<TensorInfo> WithDeclaredBatchAxes(IReadOnlyList<TensorInfo> model, IReadOnlyList<TensorSpec>? declared) =>
+        model.Select(input => declared?.FirstOrDefault(d => d.Name.Value == input.Name)?.BatchAxis is { } axis ? input with { DeclaredBatchAxis = axis } : input).ToList();
 
     /// <summary>The samples in order, read lazily <paramref name="batchSize"/> at a time.</summary>
     public IEnumerable<IReadOnlyDictionary<string, NdArray>> Batches(int batchSize) =>

@@ -89,6 +89,11 @@ public sealed class TensorSpec
 
     /// <summary><c>inputs[].range</c>: the values generated inputs take when no evaluation data is given.</summary>
     public (double Min, double Max)? Range { get; init; }
+
+    /// <summary><c>inputs[].batch_axis</c>: which axis holds the batch (<see cref="NoBatchAxis"/> for none); null infers it.</summary>
+    public int? BatchAxis { get; init; }
+
+    public const int NoBatchAxis = -1;
     public required SourceLocation Location { get; init; }
 }
 

@@ -59,8 +59,10 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
             timer.Time($"[{Name}] build variant {variant.Name.Value}", () => BuildVariant(variant, artifactPaths, report));
 
         // 2. Evaluation: the source model's outputs are the reference every artifact is compared with.
+        // What is sliced into samples follows the manifest's batch_axis where it says so.
+        var run = source.Interface with { Inputs = EvaluationSet.WithDeclaredBatchAxes(source.Interface.Inputs, spec.Inputs) };
         var set = timer.Time($"[{Name}] load evaluation data", () =>
-            EvaluationSet.Create(spec.Evaluate, source.Interface, manifest.Directory, options.SyntheticSamples, options.Seed,
+            EvaluationSet.Create(spec.Evaluate, run, manifest.Directory, options.SyntheticSamples, options.Seed,
                 spec.Evaluate is null ? EvaluationSet.GeneratedRanges(spec.Inputs, OnnxModelFile.Load(source.OnnxPath, spec.Source.Location)) : null, spec.Inputs));
         var metric = spec.Evaluate?.Metric ?? MetricKind.Cosine;
         // top1/top5 score only against labels; a configured accuracy check must not pass for want of a score.
@@ -69,13 +71,13 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
                 $"model '{Name}': checks.accuracy needs a {metric.ToString().ToLowerInvariant()} score, but the evaluation data ({set.Description}) has no labels; " +
                 "add labels to it, or use metric mae or cosine to score against the source model's outputs",
                 spec.Evaluate?.DataKey ?? spec.Location);
-        var evaluator = new ArtifactEvaluator(set, source.Interface, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation, options.Log,
+        var evaluator = new ArtifactEvaluator(set, run, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation, options.Log,
             options.LatencySeconds);
         var reference = timer.Time($"[{Name}] run source model", () => RunSourceOn(set, () => RunReference(evaluator, source, report, torchSharp)));
         if (set.IsSynthetic) WarnIfUninformative(reference, set);
         if (spec.Export.TorchScript)
             timer.Time($"[{Name}] export torchscript", () => ExportTorchScript(set));
-        var latencyBatch = LatencyBatch(source.Interface);
+        var latencyBatch = LatencyBatch(run);
 
         foreach (var artifact in report.Artifacts)
             timer.Time($"[{Name}] evaluate {artifact.Name}", () =>

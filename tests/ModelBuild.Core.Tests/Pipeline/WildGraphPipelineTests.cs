@@ -100,6 +100,59 @@ public sealed class WildGraphPipelineTests
         AssertBuilt(ws);
     }
 
+    /// <summary>scores = x·prototypesᵀ: both inputs have a dynamic first axis, but only x's is the batch.</summary>
+    private static ModelProto Prototypes()
+    {
+        var m = PassTestKit.NewModel();
+        var g = m.Graph;
+        g.Input.Add(PassTestKit.Value("x", Float, -1, 8));
+        var prototypes = PassTestKit.Value("prototypes", Float, -1, 8);
+        prototypes.Type.TensorType.Shape.Dim[0] = new TensorShapeProto.Types.Dimension { DimParam = "classes" };
+        g.Input.Add(prototypes);
+        g.Output.Add(PassTestKit.Value("scores", Float, -1, -1));
+        var t = PassTestKit.Node("Transpose", ["prototypes"], ["pt"]);
+        g.Node.Add(t);
+        g.Node.Add(PassTestKit.Node("MatMul", ["x", "pt"], ["scores"]));
+        return m;
+    }
+
+    [Fact]
+    public void Batch_axis_none_feeds_an_input_whole_from_evaluation_data()
+    {
+        var rng = new Random(9);
+        float[] Values(int n) => Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble()).ToArray();
+        foreach (var declared in new[] { false, true })
+        {
+            var inputs = declared ? """
+                    inputs:
+                      - name: x
+                        shape: [batch, 8]
+                      - name: prototypes
+                        shape: [classes, 8]
+                        batch_axis: none
+                """ : "";
+            using var ws = Workspace(Prototypes(), "      - name: optimized\n        optimize: basic", inputs);
+            NpzWriter.Write(Path.Combine(ws.Root, "eval.npz"), new Dictionary<string, NdArray>
+            {
+                ["x"] = NdArray.Of(Values(10 * 8), 10, 8),
+                ["prototypes"] = NdArray.Of(Values(3 * 8), 3, 8),
+            });
+            ws.WriteManifest(File.ReadAllText(ws.ManifestPath).Replace("    variants:", "    evaluate:\n      data: eval.npz\n      metric: cosine\n    variants:"));
+            var report = ws.Build();
+            if (declared)
+            {
+                Assert.True(report is not null && !ws.Diagnostics.HasErrors, string.Join("\n", ws.Diagnostics));
+            }
+            else
+            {
+                // Without the declaration both first axes look like the batch, and 10 ≠ 3.
+                var error = Assert.Single(ws.Diagnostics, d => d.Severity == Severity.Error);
+                Assert.Equal(DiagnosticCodes.DataMismatch, error.Code);
+                Assert.Contains("3 for input 'prototypes'", error.Message);
+            }
+        }
+    }
+
     /// <summary>out = If(sum(x) > 0) { then: outside·W } else { outside }: the then-body reads W from the outer scope,
     /// and W is also read by a MatMul outside, which dynamic int8 replaces.</summary>
     private static ModelProto OuterScopeIf(long opset = 17)

@@ -249,6 +249,7 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
                 Shape = shape ?? [],
                 DType = dtype ?? TensorElementType.Float32,
                 Range = map["range"] is { } r ? BindRange(r, "inputs.range", allowEqual: true) : null,
+                BatchAxis = map["batch_axis"] is { } b ? BindBatchAxis(b, shape?.Count ?? 0) : null,
                 Location = map.Location,
             });
         }
@@ -296,6 +297,18 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
             result.Add(new OutputSpec { Name = name ?? new("", map.Location), Range = range, Location = map.Location });
         }
         return result;
+    }
+
+    /// <summary><c>batch_axis</c>: an axis of the declared shape, or <c>none</c>.</summary>
+    private int? BindBatchAxis(YamlNode node, int rank)
+    {
+        if (node is YamlScalarNode { Value: "none" }) return TensorSpec.NoBatchAxis;
+        if (rank == 0)
+        {
+            reader.Report(DiagnosticCodes.InvalidValue, "'batch_axis' of a scalar input can only be 'none'", node);
+            return null;
+        }
+        return reader.Integer(node, "inputs.batch_axis (an axis of 'shape', or none)", min: 0, max: rank - 1) is { } axis ? (int)axis : null;
     }
 
     /// <summary>A <c>[min, max]</c> pair; an input's range may be one value (<c>[1, 1]</c>: a constant input).</summary>

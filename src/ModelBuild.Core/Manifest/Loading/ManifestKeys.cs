@@ -7,7 +7,7 @@ internal static class ManifestKeys
     public static readonly string[] Model = ["name", "source", "inputs", "outputs", "export", "variants", "evaluate", "checks", "deploy"];
     public static readonly string[] Source = ["torchsharp"];
     public static readonly string[] TorchSharp = ["assembly", "type", "weights"];
-    public static readonly string[] Input = ["name", "shape", "dtype", "range"];
+    public static readonly string[] Input = ["name", "shape", "dtype", "range", "batch_axis"];
     public static readonly string[] Output = ["name", "range"];
     public static readonly string[] Export = ["onnx", "torchscript", "arguments"];
     public static readonly string[] ExportOnnx = ["opset"];
