@@ -31,7 +31,7 @@ from torchvision import models as tvm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from zoo_modules import (BertStyleEncoder, ClipStyleTextEncoder, CrnnKeywordSpotter, Espcn, Gpt2StyleDecoder,  # noqa: E402
-                         LlamaStyleDecoder, MixerNet, MoeRouter, OpsMix, PerceiverEinsum, SdpaBlock,
+                         LlamaStyleDecoder, MixerNet, MoeRouter, IndexPutNet, OpsMix, PerceiverEinsum, SdpaBlock,
                          SpaceToDepthNet, StyleTransferNet, SwinWindowAttention, T5RelativeBias, TinyUnet,
                          UnetBilinear, Wav2Vec2StyleEncoder, YoloStyleHead, Resnet1dAudio)
 
@@ -180,6 +180,7 @@ ZOO = {
     # op families gathered into small nets
     "moe_router": ("routing", MoeRouter, {"input": ([10, 16], "float32")}, "trace"),
     "ops_mix": ("misc", OpsMix, image(20, channels=4), "trace"),
+    "index_put_net": ("misc", IndexPutNet, {"input": ([4, 6], "float32")}, "trace"),
 }
 
 BATCH = 2
@@ -190,7 +191,7 @@ BATCH = 2
 FIXTURES = ["unet_bilinear", "unet_transposed", "espcn_x3", "space_to_depth_net", "style_transfer", "yolo_style_head",
             "ops_mix", "moe_router", "perceiver_einsum", "t5_relative_bias", "gpt2_style_decoder", "bert_style_encoder",
             "clip_style_text", "llama_style_decoder", "sdpa_block", "wav2vec2_style", "crnn_keyword_spotter",
-            "bert_style_encoder_scripted"]
+            "bert_style_encoder_scripted", "index_put_net"]
 FIXTURE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "ModelBuild.Core.Tests",
                            "assets", "converter", "zoo")
 

@@ -715,3 +715,21 @@ class OpsMix(nn.Module):
         picked = w[:, idx]
         tiled = torch.tile(t, (1, 1, 1, 2))
         return w, t, vals, picked.sum(dim=1), tiled, F.adaptive_max_pool1d(flat, 7)
+
+
+class IndexPutNet(nn.Module):
+    """Masks built by writing into a fresh tensor (x[idx] = v, x[1, idx] = v: index_put_ on a constant) and a
+    functional index_put on an activation."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(6, 6)
+
+    def forward(self, x):
+        mask = torch.zeros(4, 6)
+        mask[torch.tensor([0, 2, 3])] = 1.0
+        mask[1, torch.tensor([1, 4])] = 2.0
+        y = self.proj(x).transpose(0, 1)
+        y = y.index_put((torch.tensor([0, 3]),), torch.arange(6.0))
+        return y.transpose(0, 1) * mask
+

@@ -208,6 +208,13 @@ public sealed class Emitter(GraphBuilder graph)
     {
         axis = TensorValue.NormalizeAxis(axis, x.Rank);
         var dims = x.Dims.Where((_, i) => i != axis).ToArray();
+        if (x.Constant is { Length: <= FoldLimit } data && x.Dims[(int)axis].Value is { } n)
+        {
+            // A row of a constant stays a constant (and a view of it, so mask[1, idx] = v writes through).
+            var row = ConstantView.Slice(this, x, data, (int)axis, index < 0 ? index + n : index, 1, 1);
+            var squeezed = Constant(new NdArray(row.Type, dims.Select(d => d.Value!.Value).ToArray(), row.Constant!.Data));
+            return new TensorValue(squeezed.Name, squeezed.Type, squeezed.Dims, squeezed.Constant) { View = row.View };
+        }
         return Node("Gather", [x.Name, G.Scalar(index, TensorElementType.Int64)], x.Type, dims, Attr.Int("axis", axis));
     }
 

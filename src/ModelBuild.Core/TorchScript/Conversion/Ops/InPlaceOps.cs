@@ -12,6 +12,19 @@ public static class InPlaceOps
         r.Add(c => Write(c, c.Tensor(0, "self"), c.Arg(1, "value")), "fill_");
         r.Add(c => Write(c, c.Tensor(0, "self"), c.Arg(1, "src")), "copy_");
         r.Add(c => Write(c, c.Tensor(0, "self"), 0L), "zero_");
+        r.Add(IndexPutInPlace, "index_put_");
+    }
+
+    /// <summary>x[idx] = v on a constant (a mask built in forward), with constant indices and values: folded.</summary>
+    private static object IndexPutInPlace(OpCall c)
+    {
+        var target = c.Tensor(0, "self");
+        if (target.Constant is null || target.Rank == 0)
+            throw c.Unsupported("writing into a computed tensor in place (x[idx] = v on an activation; only constants built in forward() can be written)");
+        var updated = IndexedWrite.Apply(c, target.Constant, c.Required(1, "indices"), c.Tensor(2, "values"), c.Bool(3, "accumulate"));
+        var view = target.View ?? new ConstantView(target, new long[target.Rank], Enumerable.Repeat(1L, target.Rank).ToArray(), target.Constant.Shape.ToArray());
+        view.Write(c.G, updated.ToDoubles());
+        return target;
     }
 
     private static object Write(OpCall c, TensorValue target, object? value)

@@ -14,6 +14,28 @@ public static class IndexingOps
         r.Add(Gather, "gather");
         r.Add(Where, "where");
         r.Add(MaskedFill, "masked_fill", "masked_fill_");
+        r.Add(IndexPut, "index_put");
+    }
+
+    /// <summary>x.index_put(indices, values): folded on a constant; on a computed tensor, ScatterND at the positions the
+    /// constant index tensors name (accumulate needs opset 16's reduction).</summary>
+    private static object IndexPut(OpCall c)
+    {
+        var x = c.Tensor(0, "self");
+        var values = c.Tensor(2, "values");
+        var accumulate = c.Bool(3, "accumulate");
+        if (x.Constant is { Length: <= Emitter.FoldLimit } data && values.Constant is not null)
+            return c.E.Constant(IndexedWrite.Apply(c, data, c.Required(1, "indices"), values, accumulate));
+        var indices = IndexedWrite.LeadingIndices(c, c.Required(1, "indices"));
+        if (x.Dims.Take(indices.Count).Any(d => !d.IsKnown)) throw c.Unsupported("index_put along a dynamic axis");
+        var (broadcast, coordinates) = IndexedWrite.Coordinates(c, indices, x.Dims.Take(indices.Count).Select(d => d.Value!.Value).ToArray());
+        var where = c.E.Constant(new Data.NdArray(TensorElementType.Int64, broadcast.Append(indices.Count).ToArray(), coordinates));
+        var updateDims = broadcast.Select(SymInt.Of).Concat(x.Dims.Skip(indices.Count)).ToArray();
+        var updates = c.E.Node("Expand", [c.E.Cast(values, x.Type).Name, c.G.ShapeTensor(updateDims)], x.Type, updateDims);
+        if (accumulate && c.E.Opset < 16) throw c.Unsupported("index_put with accumulate=True below opset 16 (set export.onnx.opset: 16 or later)");
+        return accumulate
+            ? c.E.Node("ScatterND", [x.Name, where.Name, updates.Name], x.Type, x.Dims, Attr.String("reduction", "add"))
+            : c.E.Node("ScatterND", [x.Name, where.Name, updates.Name], x.Type, x.Dims);
     }
 
     /// <summary>
