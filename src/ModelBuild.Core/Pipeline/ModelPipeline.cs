@@ -255,7 +255,11 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     private void CompareWithBase(ModelReport report, IReadOnlyDictionary<string, string> artifactPaths, EvaluationSet set, int latencyBatch)
     {
         var baseReport = report.Artifacts[0];
-        var variants = report.Artifacts.Skip(1).ToList();
+        // A variant that is base byte for byte (a pass with nothing to do) is base: ratio 1 without timing it.
+        var baseBytes = File.ReadAllBytes(artifactPaths[baseReport.Name]);
+        var same = report.Artifacts.Skip(1).Where(v => v.SizeBytes == baseBytes.Length && File.ReadAllBytes(artifactPaths[v.Name]).AsSpan().SequenceEqual(baseBytes)).ToList();
+        foreach (var v in same) v.VsBase = new BaseComparisonReport(1, 1);
+        var variants = report.Artifacts.Skip(1).Except(same).ToList();
         if (variants.Count == 0) return;
         var p50Ratios = new PairedLatency(options.IntraOpThreads, secondsPerVariant: options.LatencySeconds).Ratios(artifactPaths[baseReport.Name],
             variants.Select(v => artifactPaths[v.Name]).ToList(), set.Take(latencyBatch, spec.Checks.Latency?.Location ?? spec.Source.Location), latencyBatch, spec.Source.Location, options.Cancellation);
