@@ -15,20 +15,18 @@ public sealed class ConstantView(TensorValue baseTensor, long[] start, long[] st
     public long[] Step { get; } = step;
     public long[] Count { get; } = count;
 
-    /// <summary>The slice of a constant as a constant of its own, remembering where it lies in the root constant.</summary>
-    public static TensorValue Slice(Emitter e, TensorValue x, NdArray data, int axis, long start, long step, long count)
-    {
-        var parent = x.View ?? new ConstantView(x, new long[x.Rank], Enumerable.Repeat(1L, x.Rank).ToArray(), data.Shape.ToArray());
-        var view = new ConstantView(parent.Base,
-            parent.Start.Select((s, i) => i == axis ? s + start * parent.Step[i] : s).ToArray(),
-            parent.Step.Select((s, i) => i == axis ? s * step : s).ToArray(),
-            parent.Count.Select((c, i) => i == axis ? count : c).ToArray());
-        var values = view.Read();
-        var sliced = e.Constant(NdArray.FromDoubles(data.ElementType, view.Count, values));
-        return new TensorValue(sliced.Name, sliced.Type, sliced.Dims, sliced.Constant) { View = view };
-    }
+    /// <summary>The box a constant reads: its own view when it is a slice of another constant, else all of it.</summary>
+    public static ConstantView Of(TensorValue constant) =>
+        constant.View ?? new ConstantView(constant, new long[constant.Rank], Enumerable.Repeat(1L, constant.Rank).ToArray(), constant.Constant!.Shape.ToArray());
 
-    private double[] Read()
+    /// <summary>The view narrowed along one axis to <paramref name="count"/> entries from <paramref name="start"/> by <paramref name="step"/>.</summary>
+    public ConstantView Narrow(int axis, long start, long step, long count) => new(Base,
+        Start.Select((s, i) => i == axis ? s + start * Step[i] : s).ToArray(),
+        Step.Select((s, i) => i == axis ? s * step : s).ToArray(),
+        Count.Select((c, i) => i == axis ? count : c).ToArray());
+
+    /// <summary>The values the view reads from the root constant, in order.</summary>
+    public double[] Read()
     {
         var source = Base.Constant!.ToDoubles();
         var result = new double[NdArray.ElementCount(Count)];
@@ -38,7 +36,7 @@ public sealed class ConstantView(TensorValue baseTensor, long[] start, long[] st
     }
 
     /// <summary>Writes values (broadcast from a scalar or of the view's own size) into the root constant and rewrites its
-    /// initializer. Returns the updated root.</summary>
+    /// initializer.</summary>
     public void Write(GraphBuilder graph, double[] values)
     {
         var data = Base.Constant!;

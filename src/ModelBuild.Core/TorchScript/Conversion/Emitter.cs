@@ -198,8 +198,11 @@ public sealed class Emitter(GraphBuilder graph)
             outDim = SymInt.Of(Math.Max(0, (e - s + step - 1) / step));
         }
         var dims = x.Dims.Select((v, i) => i == axis ? outDim : v).ToArray();
-        if (x.Constant is { Length: <= FoldLimit } data && outDim is not null && step > 0)
-            return ConstantView.Slice(this, x, data, (int)axis, start < 0 ? start + d.Value!.Value : Math.Min(start, d.Value!.Value), step, outDim.Value!.Value);
+        if (x.Constant is { Length: <= FoldLimit } && outDim is not null && step > 0)
+        {
+            var view = ConstantView.Of(x).Narrow((int)axis, start < 0 ? start + d.Value!.Value : Math.Min(start, d.Value!.Value), step, outDim.Value!.Value);
+            return ViewConstant(view, x.Type, view.Count);
+        }
         return Node("Slice", [x.Name, G.Int64s(start), G.Int64s(Math.Min(end, long.MaxValue)), G.Int64s(axis), G.Int64s(step)], x.Type, dims);
     }
 
@@ -208,14 +211,20 @@ public sealed class Emitter(GraphBuilder graph)
     {
         axis = TensorValue.NormalizeAxis(axis, x.Rank);
         var dims = x.Dims.Where((_, i) => i != axis).ToArray();
-        if (x.Constant is { Length: <= FoldLimit } data && x.Dims[(int)axis].Value is { } n)
+        if (x.Constant is { Length: <= FoldLimit } && x.Dims[(int)axis].Value is { } n)
         {
             // A row of a constant stays a constant (and a view of it, so mask[1, idx] = v writes through).
-            var row = ConstantView.Slice(this, x, data, (int)axis, index < 0 ? index + n : index, 1, 1);
-            var squeezed = Constant(new NdArray(row.Type, dims.Select(d => d.Value!.Value).ToArray(), row.Constant!.Data));
-            return new TensorValue(squeezed.Name, squeezed.Type, squeezed.Dims, squeezed.Constant) { View = row.View };
+            var row = ConstantView.Of(x).Narrow((int)axis, index < 0 ? index + n : index, 1, 1);
+            return ViewConstant(row, x.Type, dims.Select(d => d.Value!.Value).ToArray());
         }
         return Node("Gather", [x.Name, G.Scalar(index, TensorElementType.Int64)], x.Type, dims, Attr.Int("axis", axis));
+    }
+
+    /// <summary>What a view of a constant reads, as a constant of <paramref name="shape"/> that remembers the view.</summary>
+    private TensorValue ViewConstant(ConstantView view, TensorElementType type, long[] shape)
+    {
+        var constant = Constant(NdArray.FromDoubles(type, shape, view.Read()));
+        return new TensorValue(constant.Name, constant.Type, constant.Dims, constant.Constant) { View = view };
     }
 
     public TensorValue Concat(IReadOnlyList<TensorValue> parts, long axis)

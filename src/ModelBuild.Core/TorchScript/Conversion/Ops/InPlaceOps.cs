@@ -22,8 +22,7 @@ public static class InPlaceOps
         if (target.Constant is null || target.Rank == 0)
             throw c.Unsupported("writing into a computed tensor in place (x[idx] = v on an activation; only constants built in forward() can be written)");
         var updated = IndexedWrite.Apply(c, target.Constant, c.Required(1, "indices"), c.Tensor(2, "values"), c.Bool(3, "accumulate"));
-        var view = target.View ?? new ConstantView(target, new long[target.Rank], Enumerable.Repeat(1L, target.Rank).ToArray(), target.Constant.Shape.ToArray());
-        view.Write(c.G, updated.ToDoubles());
+        ConstantView.Of(target).Write(c.G, updated.ToDoubles());
         return target;
     }
 
@@ -37,7 +36,7 @@ public static class InPlaceOps
         };
         if (target.Constant is null || target.Rank == 0)
             throw c.Unsupported("writing into a computed tensor in place (only constants built in forward() can be filled)");
-        var view = target.View ?? new ConstantView(target, new long[target.Rank], Enumerable.Repeat(1L, target.Rank).ToArray(), target.Constant.Shape.ToArray());
+        var view = ConstantView.Of(target);
         if (values.Length != 1 && values.Length != target.Constant.Length)
             throw c.Unsupported($"{c.Op} of {values.Length} values into {target.Constant.Length}");
         view.Write(c.G, values);

@@ -15,7 +15,7 @@ public static class IndexedWrite
         var indices = LeadingIndices(c, indicesArg);
         var source = values.Constant ?? throw c.Unsupported("index_put with computed values into a constant");
         var shape = data.Shape;
-        var broadcast = indices.Select(i => i.Shape).Aggregate(BroadcastShape);
+        var (broadcast, coordinates) = Coordinates(c, indices, shape);
         var rest = shape.Skip(indices.Count).ToArray();
         var restCount = NdArray.ElementCount(rest);
         var strides = Strides(shape);
@@ -26,13 +26,7 @@ public static class IndexedWrite
         for (long p = 0; p < positions; p++)
         {
             long offset = 0;
-            for (var k = 0; k < indices.Count; k++)
-            {
-                var index = (long)indices[k].ToDoubles()[BroadcastIndex(p, broadcast, indices[k].Shape)];
-                if (index < 0) index += shape[k];
-                if (index < 0 || index >= shape[k]) throw c.Unsupported($"index {index} out of range for axis {k} of size {shape[k]}");
-                offset += index * strides[k];
-            }
+            for (var k = 0; k < indices.Count; k++) offset += coordinates[p * indices.Count + k] * strides[k];
             for (long r = 0; r < restCount; r++)
             {
                 var value = v[BroadcastIndex(p * restCount + r, updateShape, source.Shape)];
@@ -58,16 +52,18 @@ public static class IndexedWrite
         return result;
     }
 
-    /// <summary>The index tensors broadcast together, as [positions × k] coordinates (negative indices normalized).</summary>
-    public static (long[] Shape, long[] Coordinates) Coordinates(OpCall c, IReadOnlyList<NdArray> indices, long[] sizes)
+    /// <summary>The index tensors broadcast together, as [positions × k] coordinates (negative indices normalized, checked
+    /// against the first k of <paramref name="sizes"/>).</summary>
+    public static (long[] Shape, long[] Coordinates) Coordinates(OpCall c, IReadOnlyList<NdArray> indices, IReadOnlyList<long> sizes)
     {
         var broadcast = indices.Select(i => i.Shape).Aggregate(BroadcastShape);
         var positions = NdArray.ElementCount(broadcast);
+        var values = indices.Select(i => i.ToDoubles()).ToArray();
         var result = new long[positions * indices.Count];
         for (long p = 0; p < positions; p++)
             for (var k = 0; k < indices.Count; k++)
             {
-                var index = (long)indices[k].ToDoubles()[BroadcastIndex(p, broadcast, indices[k].Shape)];
+                var index = (long)values[k][BroadcastIndex(p, broadcast, indices[k].Shape)];
                 if (index < 0) index += sizes[k];
                 if (index < 0 || index >= sizes[k]) throw c.Unsupported($"index {index} out of range for axis {k} of size {sizes[k]}");
                 result[p * indices.Count + k] = index;
