@@ -161,10 +161,14 @@ public sealed class EvaluationDataset
             for (var start = 0; start < Count; start += batchSize)
             {
                 var size = Math.Min(batchSize, Count - start);
-                yield return Inputs.ToDictionary(kv => kv.Key, kv => Whole.Contains(kv.Key) ? kv.Value : kv.Value.Slice(start, size), StringComparer.Ordinal);
+                yield return Samples(Inputs, Whole, start, size);
             }
         }
     }
+
+    /// <summary>Samples [start, start + size) of every input, and the inputs fed whole as they are.</summary>
+    public static IReadOnlyDictionary<string, NdArray> Samples(IReadOnlyDictionary<string, NdArray> inputs, IReadOnlySet<string>? whole, long start, long size) =>
+        inputs.ToDictionary(kv => kv.Key, kv => whole?.Contains(kv.Key) == true ? kv.Value : kv.Value.Slice(start, size), StringComparer.Ordinal);
 
     private static NdArray ConvertTo(NdArray array, TensorInfo input, string source, SourceLocation location)
     {

@@ -60,9 +60,9 @@ public sealed class EvaluationSet
     /// The value ranges generated inputs take: the manifest's <c>inputs[].range</c>, else, for an integer input that
     /// indexes a table in the graph, [0, rows − 1] (token ids across the vocabulary, token types within their table).
     /// </summary>
-    public static IReadOnlyDictionary<string, InputValueRange> GeneratedRanges(IReadOnlyList<TensorSpec>? declared, global::Onnx.ModelProto graph)
+    public static IReadOnlyDictionary<string, InputValueRange> GeneratedRanges(IReadOnlyList<TensorSpec>? declared, IReadOnlyDictionary<string, long> indexLimits)
     {
-        var ranges = InputValueBounds.IndexLimits(graph).ToDictionary(p => p.Key, p => new InputValueRange(0, p.Value - 1), StringComparer.Ordinal);
+        var ranges = indexLimits.ToDictionary(p => p.Key, p => new InputValueRange(0, p.Value - 1), StringComparer.Ordinal);
         foreach (var input in declared ?? [])
             if (input.Range is { } r) ranges[input.Name.Value] = new InputValueRange(r.Min, r.Max);
         return ranges;

@@ -101,17 +101,39 @@ public sealed class GraphEditor
     public void RemoveInitializerIfUnused(string name)
     {
         if (!Initializers.TryGetValue(name, out var t)) return;
-        if (Graph.Node.Any(n => n.Input.Contains(name)) || GraphOutputs.Contains(name) || ReadInAnySubgraph(Graph, name)) return;
+        if (Graph.Node.Any(n => n.Input.Contains(name) || Bodies(n).Any() && OuterScopeReads(n).Contains(name)) || GraphOutputs.Contains(name)) return;
         Graph.Initializer.Remove(t);
         Initializers.Remove(name);
         var input = Graph.Input.FirstOrDefault(i => i.Name == name);
         if (input is not null) Graph.Input.Remove(input);
     }
 
-    /// <summary>Whether an If/Loop/Scan body (at any depth) reads <paramref name="name"/> from an enclosing scope.</summary>
-    private static bool ReadInAnySubgraph(GraphProto graph, string name) =>
-        graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.G is null ? a.Graphs : a.Graphs.Prepend(a.G))
-            .Any(body => body.Node.Any(n => n.Input.Contains(name)) || body.Output.Any(o => o.Name == name) || ReadInAnySubgraph(body, name));
+    /// <summary>A node's subgraphs: the bodies of If (then/else), Loop and Scan.</summary>
+    public static IEnumerable<GraphProto> Bodies(NodeProto node) =>
+        node.Attribute.SelectMany(a => a.G is null ? a.Graphs : a.Graphs.Prepend(a.G));
+
+    /// <summary>Names a node's bodies read from the enclosing graph: read inside (nested bodies included) and defined by
+    /// none of the bodies' own inputs, initializers or nodes. They count as inputs of the node that owns the bodies.</summary>
+    public static HashSet<string> OuterScopeReads(NodeProto owner)
+    {
+        var reads = new HashSet<string>(StringComparer.Ordinal);
+        var defined = new HashSet<string>(StringComparer.Ordinal) { "" };
+        void Walk(GraphProto body)
+        {
+            foreach (var i in body.Input) defined.Add(i.Name);
+            foreach (var t in body.Initializer) defined.Add(t.Name);
+            foreach (var n in body.Node)
+            {
+                foreach (var o in n.Output) defined.Add(o);
+                foreach (var i in n.Input) reads.Add(i);
+                foreach (var inner in Bodies(n)) Walk(inner);
+            }
+            foreach (var o in body.Output) reads.Add(o.Name);
+        }
+        foreach (var body in Bodies(owner)) Walk(body);
+        reads.ExceptWith(defined);
+        return reads;
+    }
 
     public NodeProto AddNode(string opType, IEnumerable<string> inputs, IEnumerable<string> outputs, string namePrefix, string domain = "")
     {
@@ -144,7 +166,7 @@ public sealed class GraphEditor
         var dependents = new List<int>[nodes.Count];
         for (var i = 0; i < nodes.Count; i++) dependents[i] = new List<int>();
         for (var i = 0; i < nodes.Count; i++)
-            foreach (var input in nodes[i].Input.Concat(SubgraphInputs(nodes[i])).Distinct())
+            foreach (var input in nodes[i].Input.Concat(OuterScopeReads(nodes[i])).Distinct())
                 if (input.Length > 0 && producer.TryGetValue(input, out var p) && p != i) { pending[i]++; dependents[p].Add(i); }
         var ready = new PriorityQueue<int, int>();
         for (var i = 0; i < nodes.Count; i++) if (pending[i] == 0) ready.Enqueue(i, i);
@@ -157,15 +179,6 @@ public sealed class GraphEditor
         if (order.Count != nodes.Count) throw new InvalidOperationException("the graph has a cycle");
         Graph.Node.Clear();
         Graph.Node.AddRange(order);
-    }
-
-    /// <summary>Outer-scope names read inside If/Loop/Scan bodies count as inputs of the node that owns the body.</summary>
-    private static IEnumerable<string> SubgraphInputs(NodeProto node)
-    {
-        foreach (var a in node.Attribute)
-            foreach (var g in a.G is null ? a.Graphs : a.Graphs.Prepend(a.G))
-                foreach (var n in g.Node)
-                    foreach (var i in n.Input) yield return i;
     }
 
     public static AttributeProto? Attr(NodeProto node, string name) => node.Attribute.FirstOrDefault(a => a.Name == name);

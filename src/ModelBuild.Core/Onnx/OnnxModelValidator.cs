@@ -59,11 +59,11 @@ public static class OnnxModelValidator
         while (graphs.TryPop(out var graph))
         {
             foreach (var tensor in graph.Initializer) CheckTensorSize(tensor, modelPath, location);
-            foreach (var attribute in graph.Node.SelectMany(n => n.Attribute))
+            foreach (var node in graph.Node)
             {
-                if (attribute.G is { } g) graphs.Push(g);
-                foreach (var sub in attribute.Graphs) graphs.Push(sub);
-                if (attribute.T is { } t) CheckTensorSize(t, modelPath, location);
+                foreach (var body in GraphEditor.Bodies(node)) graphs.Push(body);
+                foreach (var attribute in node.Attribute)
+                    if (attribute.T is { } t) CheckTensorSize(t, modelPath, location);
             }
         }
     }

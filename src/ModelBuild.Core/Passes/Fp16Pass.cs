@@ -39,9 +39,9 @@ public sealed class Fp16Pass(Fp16Config config, SourceLocation location) : IMode
         bool IsFloat(string t) => t.Length > 0 && types.TryGetValue(t, out var ty) && ty == TensorData.Float;
         // Nodes with subgraphs (If, Loop, Scan) run as float32 islands too: their bodies keep float32 and read outer
         // values through Casts, so no body ever meets a value whose type changed outside it.
-        var blocked = g.Graph.Node.Where(n => n.Domain is "" or "ai.onnx" && config.BlockedOps.Contains(n.OpType) || IsQuantizationOp(n) || HasSubgraph(n)).ToList();
+        var blocked = g.Graph.Node.Where(n => n.Domain is "" or "ai.onnx" && config.BlockedOps.Contains(n.OpType) || IsQuantizationOp(n) || GraphEditor.Bodies(n).Any()).ToList();
         var blockedSet = new HashSet<NodeProto>(blocked, ReferenceEqualityComparer.Instance);
-        var outerReads = blocked.Where(HasSubgraph).ToDictionary(n => n, n => OuterScopeReads(n), (IEqualityComparer<NodeProto>)ReferenceEqualityComparer.Instance);
+        var outerReads = blocked.Where(n => GraphEditor.Bodies(n).Any()).ToDictionary(n => n, GraphEditor.OuterScopeReads, (IEqualityComparer<NodeProto>)ReferenceEqualityComparer.Instance);
 
         // Scales and other float initializers that only blocked ops read stay float32 as they are: no Cast, no rounding.
         var readInBodies = outerReads.Values.SelectMany(r => r).ToHashSet(StringComparer.Ordinal);
@@ -75,7 +75,7 @@ public sealed class Fp16Pass(Fp16Config config, SourceLocation location) : IMode
             {
                 var wide = g.UniqueName(name + "_fp32");
                 GraphEditor.SetAttr(g.AddNode("Cast", [name], [wide], owner.Name + "_outer_cast"), "to", (long)TensorData.Float);
-                foreach (var body in Bodies(owner)) RenameReads(body, name, wide);
+                foreach (var body in GraphEditor.Bodies(owner)) RenameReads(body, name, wide);
             }
 
         // Blocked ops: Cast float inputs up and outputs back down.
@@ -147,35 +147,6 @@ public sealed class Fp16Pass(Fp16Config config, SourceLocation location) : IMode
             or "DynamicQuantizeMatMul" or "MatMulIntegerToFloat" or "QGemm" or "QAttention"
             || node.OpType.StartsWith("QLinear", StringComparison.Ordinal));
 
-    private static bool HasSubgraph(NodeProto node) => node.Attribute.Any(a => a.G is not null || a.Graphs.Count > 0);
-
-    private static IEnumerable<GraphProto> Bodies(NodeProto node) =>
-        node.Attribute.SelectMany(a => a.G is null ? a.Graphs : a.Graphs.Prepend(a.G));
-
-    /// <summary>Names a node's bodies read from the enclosing graph: read inside, defined by none of the bodies' own
-    /// inputs, initializers or nodes (nested bodies included).</summary>
-    private static HashSet<string> OuterScopeReads(NodeProto owner)
-    {
-        var reads = new HashSet<string>(StringComparer.Ordinal);
-        var defined = new HashSet<string>(StringComparer.Ordinal) { "" };
-        void Walk(GraphProto body)
-        {
-            foreach (var i in body.Input) defined.Add(i.Name);
-            foreach (var t in body.Initializer) defined.Add(t.Name);
-            foreach (var n in body.Node)
-            {
-                foreach (var o in n.Output) defined.Add(o);
-                foreach (var inner in Bodies(n)) Walk(inner);
-            }
-            foreach (var n in body.Node)
-                foreach (var i in n.Input) reads.Add(i);
-            foreach (var o in body.Output) reads.Add(o.Name);
-        }
-        foreach (var body in Bodies(owner)) Walk(body);
-        reads.ExceptWith(defined);
-        return reads;
-    }
-
     /// <summary>Renames reads of an outer name inside a body (and its nested bodies), unless a body defines the name itself.</summary>
     private static void RenameReads(GraphProto body, string from, string to)
     {
@@ -183,7 +154,7 @@ public sealed class Fp16Pass(Fp16Config config, SourceLocation location) : IMode
         foreach (var n in body.Node)
         {
             for (var i = 0; i < n.Input.Count; i++) if (n.Input[i] == from) n.Input[i] = to;
-            foreach (var inner in Bodies(n)) RenameReads(inner, from, to);
+            foreach (var inner in GraphEditor.Bodies(n)) RenameReads(inner, from, to);
         }
         foreach (var o in body.Output) if (o.Name == from) o.Name = to;
     }

@@ -27,28 +27,33 @@ public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocatio
         // variant that would not change anything (a Conv-free opset-11 model with a Split).
         var raw = new GraphEditor(OnnxModelFile.Load(context.InputPath, location));
         raw.PromoteConstants();
-        if (!raw.Graph.Node.Any(n => DynamicOpQuantizerRegistry.For(n) is not null) && new DynamicQuantizer(config).Embeddings(raw).Count == 0)
+        var quantizer = new DynamicQuantizer(config);
+        if (!raw.Graph.Node.Any(n => DynamicOpQuantizerRegistry.For(n) is not null) && quantizer.Embeddings(raw).Count == 0)
         {
-            context.Outcome.Warnings.Add($"quantize: dynamic finds none of the ops it quantizes ({string.Join(", ", DynamicOpQuantizerRegistry.OpTypes.Order())}, embedding Gathers) " +
-                "in this model, so the variant is its parent unchanged; remove it, or use quantize: static");
-            File.Copy(context.InputPath, context.OutputPath, overwrite: true);
+            KeepParent(context);
             return;
         }
-        var pre = QuantPreprocessor.Run(context.InputPath, Path.GetDirectoryName(context.OutputPath)!, location);
-        var quantizer = new DynamicQuantizer(config);
+        var pre = QuantPreprocessor.Run(raw, Path.GetDirectoryName(context.OutputPath)!, location);
         var candidates = quantizer.Candidates(new GraphEditor(pre));
         context.Outcome.Notes.AddRange(quantizer.Refusals(new GraphEditor(pre)));
         if (candidates.Count == 0 && quantizer.Embeddings(new GraphEditor(pre)).Count == 0)
         {
-            context.Outcome.Warnings.Add("quantize: dynamic finds no MatMul, Gemm, Conv or LSTM with constant float32 weights (nor an embedding table) " +
-                "in this model, so the variant is its parent unchanged; remove it, or quantize a float32 parent");
-            File.Copy(context.InputPath, context.OutputPath, overwrite: true);
+            KeepParent(context);
             return;
         }
         var quantized = quantizer.Quantize(pre);
         if (accuracy is not null && candidates.Count > 0)
             quantized = KeepWorstInFloat(context, pre, quantizer, candidates, quantized, accuracy);
         File.WriteAllBytes(context.OutputPath, OnnxModelFile.Serialize(quantized));
+    }
+
+    /// <summary>Nothing to quantize (no op of a quantizer's kind, or none with constant float32 weights): the variant is its
+    /// parent, with a warning at the variant.</summary>
+    private static void KeepParent(PassContext context)
+    {
+        context.Outcome.Warnings.Add($"quantize: dynamic finds nothing to quantize in this model (no {string.Join(", ", DynamicOpQuantizerRegistry.OpTypes.Order())} " +
+            "with constant float32 weights, no embedding table), so the variant is its parent unchanged; remove it, quantize a float32 parent, or use quantize: static");
+        File.Copy(context.InputPath, context.OutputPath, overwrite: true);
     }
 
     /// <summary>

@@ -9,7 +9,9 @@ using Onnx;
 namespace ModelBuild.Pipeline;
 
 /// <summary>The model a manifest entry names, brought into ONNX and checked against what the manifest declares.</summary>
-public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
+/// <param name="IndexLimits">For integer inputs that index a table in the graph: the table's size (see
+/// <see cref="InputValueBounds"/>), read while the model is loaded so generated inputs need no second read.</param>
+public sealed record SourceModel(string OnnxPath, ModelInterface Interface, IReadOnlyDictionary<string, long> IndexLimits)
 {
     /// <param name="workDir">Where a converted model is written (the run's private staging folder, removed after the run).</param>
     /// <param name="torchSharp">The loaded module of a TorchSharp source (see <see cref="ITorchBackend.OpenTorchSharp"/>).</param>
@@ -36,7 +38,7 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
         OnnxModelValidator.Validate(model, path, location);
         var modelInterface = ModelInterfaceReader.Read(model, location);
         CheckDeclaredInterface(spec, modelInterface);
-        return new SourceModel(path, modelInterface);
+        return new SourceModel(path, modelInterface, InputValueBounds.IndexLimits(model));
     }
 
     /// <summary>
@@ -63,9 +65,15 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
         try { new GraphEditor(model).TopologicalSort(); }
         catch (InvalidOperationException) { return null; } // a cycle: the validator names the node
         if (before.SequenceEqual(model.Graph.Node, ReferenceEqualityComparer.Instance)) return null;
+        return WriteToWorkDir(model, spec, workDir, "-sorted");
+    }
+
+    /// <summary>Writes a model the run made (converted, sorted) into the work folder, under a fresh name.</summary>
+    private static string WriteToWorkDir(ModelProto model, ModelSpec spec, string? workDir, string suffix = "")
+    {
         workDir ??= Path.Combine(Path.GetTempPath(), "modelbuild-" + Environment.ProcessId);
         Directory.CreateDirectory(workDir);
-        var path = Path.Combine(workDir, $"{spec.Name.Value}-sorted-{Guid.NewGuid():N}.onnx");
+        var path = Path.Combine(workDir, $"{spec.Name.Value}{suffix}-{Guid.NewGuid():N}.onnx");
         File.WriteAllBytes(path, OnnxModelFile.Serialize(model));
         return path;
     }
@@ -73,10 +81,7 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
     private static SourceModel FromConverted(ModelSpec spec, ModelProto model, string what, string? workDir)
     {
         var location = spec.Source.Location;
-        workDir ??= Path.Combine(Path.GetTempPath(), "modelbuild-" + Environment.ProcessId);
-        Directory.CreateDirectory(workDir);
-        var path = Path.Combine(workDir, $"{spec.Name.Value}-{Guid.NewGuid():N}.onnx");
-        File.WriteAllBytes(path, OnnxModelFile.Serialize(model));
+        var path = WriteToWorkDir(model, spec, workDir);
         OnnxModelValidator.Validate(model, path, location);
         try
         {
@@ -95,7 +100,7 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface)
         }
         var modelInterface = ModelInterfaceReader.Read(model, location);
         CheckDeclaredInterface(spec, modelInterface);
-        return new SourceModel(path, modelInterface);
+        return new SourceModel(path, modelInterface, InputValueBounds.IndexLimits(model));
     }
 
     /// <summary>The "Type Error: …" sentence of an ONNX Runtime load failure, or its whole message.</summary>

@@ -1,5 +1,6 @@
 using ModelBuild.Core.Tests.Passes;
 using ModelBuild.Diagnostics;
+using ModelBuild.Onnx;
 using Onnx;
 
 namespace ModelBuild.Core.Tests.Pipeline;
@@ -25,7 +26,7 @@ public sealed class GeneratedInputsPipelineTests
         table.FloatData.AddRange(PassTestKit.Random(rows * 4, 3));
         g.Initializer.Add(table);
         var cast = PassTestKit.Node("Cast", ["ids"], ["ids32"]);
-        cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (int)TensorProto.Types.DataType.Int32 });
+        GraphEditor.SetAttr(cast, "to", (long)TensorProto.Types.DataType.Int32);
         g.Node.Add(cast);
         g.Node.Add(PassTestKit.Node("Gather", ["table", "ids32"], ["embedded"]));
         return PassTestKit.Save(model, dir, "table.onnx");

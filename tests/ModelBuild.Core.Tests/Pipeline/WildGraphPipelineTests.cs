@@ -64,7 +64,7 @@ public sealed class WildGraphPipelineTests
         g.Initializer.Add(TensorData.FromInt64s("axis0", [1], [0]));
         g.Node.Add(PassTestKit.Node("Unsqueeze", ["y", "axis0"], ["y1"]));
         var concat = PassTestKit.Node("Concat", ["y1", "y1"], ["new_state"]);
-        concat.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+        GraphEditor.SetAttr(concat, "axis", 0L);
         g.Node.Add(concat);
         return m;
     }
@@ -165,7 +165,7 @@ public sealed class WildGraphPipelineTests
         // The branch depends on the data (sum of x > 0), so no optimizer can fold the If away.
         g.Initializer.Add(TensorData.FromFloats("zero_f", [], [0f]));
         var sum = PassTestKit.Node("ReduceSum", ["x"], ["sum"]);
-        sum.Attribute.Add(new AttributeProto { Name = "keepdims", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+        GraphEditor.SetAttr(sum, "keepdims", 0L);
         g.Node.Add(sum);
         g.Node.Add(PassTestKit.Node("Greater", ["sum", "zero_f"], ["flag"]));
         g.Node.Add(PassTestKit.Node("MatMul", ["x", "W"], ["outside"]));
@@ -210,6 +210,15 @@ public sealed class WildGraphPipelineTests
         AssertBuilt(ws);
     }
 
+    /// <summary>Split of 8 columns into 4 + 4 as opset 11 writes it: the sizes as an attribute (an input from opset 13).</summary>
+    private static NodeProto Opset11Split(string input)
+    {
+        var split = PassTestKit.Node("Split", [input], ["a", "b"]);
+        GraphEditor.SetAttr(split, "axis", 1L);
+        split.Attribute.Add(new AttributeProto { Name = "split", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 4, 4 } });
+        return split;
+    }
+
     [Fact]
     public void An_opset_11_split_is_upgraded_for_quantization()
     {
@@ -219,10 +228,7 @@ public sealed class WildGraphPipelineTests
         g.Output.Add(PassTestKit.Value("y", Float, -1, 4));
         g.Initializer.Add(TensorData.FromFloats("W", [8, 8], PassTestKit.Random(64, 4)));
         g.Node.Add(PassTestKit.Node("MatMul", ["x", "W"], ["h"]));
-        var split = PassTestKit.Node("Split", ["h"], ["a", "b"]);
-        split.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
-        split.Attribute.Add(new AttributeProto { Name = "split", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 4, 4 } });
-        g.Node.Add(split);
+        g.Node.Add(Opset11Split("h"));
         g.Node.Add(PassTestKit.Node("Add", ["a", "b"], ["y"]));
         using var ws = Workspace(m, """
                   - name: int8
@@ -241,10 +247,7 @@ public sealed class WildGraphPipelineTests
         var g = m.Graph;
         g.Input.Add(PassTestKit.Value("x", Float, -1, 8));
         g.Output.Add(PassTestKit.Value("y", Float, -1, 4));
-        var split = PassTestKit.Node("Split", ["x"], ["a", "b"]);
-        split.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
-        split.Attribute.Add(new AttributeProto { Name = "split", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 4, 4 } });
-        g.Node.Add(split);
+        g.Node.Add(Opset11Split("x"));
         g.Node.Add(PassTestKit.Node("Mul", ["a", "b"], ["y"]));
         using var ws = Workspace(m, """
                   - name: int8

@@ -34,7 +34,7 @@ public sealed class InMemorySource(IReadOnlyDictionary<string, NdArray> inputs, 
         for (var start = 0; start < count; start += batchSize)
         {
             var size = Math.Min(batchSize, count - start);
-            yield return inputs.ToDictionary(kv => kv.Key, kv => whole?.Contains(kv.Key) == true ? kv.Value : kv.Value.Slice(start, size), StringComparer.Ordinal);
+            yield return EvaluationDataset.Samples(inputs, whole, start, size);
         }
     }
 }

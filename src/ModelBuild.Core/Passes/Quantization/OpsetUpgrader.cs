@@ -150,10 +150,8 @@ public static class OpsetUpgrader
         foreach (var node in graph.Node)
         {
             yield return (node, graph);
-            foreach (var a in node.Attribute)
-                foreach (var sub in a.G is null ? a.Graphs : a.Graphs.Prepend(a.G))
-                    foreach (var inner in AllNodes(sub))
-                        yield return inner;
+            foreach (var inner in GraphEditor.Bodies(node).SelectMany(AllNodes))
+                yield return inner;
         }
     }
 

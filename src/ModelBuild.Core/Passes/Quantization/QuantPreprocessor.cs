@@ -13,9 +13,15 @@ public static class QuantPreprocessor
 {
     public static ModelProto Run(string inputPath, string workDirectory, SourceLocation location, bool optimize = true)
     {
-        var model = OnnxModelFile.Load(inputPath, location);
-        var g = new GraphEditor(model);
+        var g = new GraphEditor(OnnxModelFile.Load(inputPath, location));
         g.PromoteConstants();
+        return Run(g, workDirectory, location, optimize);
+    }
+
+    /// <summary>The same, on a model already loaded with its constants promoted (<see cref="GraphEditor.PromoteConstants"/>).</summary>
+    public static ModelProto Run(GraphEditor g, string workDirectory, SourceLocation location, bool optimize = true)
+    {
+        var model = g.Model;
         OpsetUpgrader.Upgrade(g, location);
         FoldBatchNormPass.Fold(g);
         g.TopologicalSort();
