@@ -68,30 +68,6 @@ public sealed class GraphBuilder(int opset)
         return new TensorValue(name, data.ElementType, data.Shape.Select(SymInt.Of).ToArray(), data);
     }
 
-    /// <summary>
-    /// Drops what the outputs do not depend on: nodes whose results nothing reads (a tuple member the code ignores) and
-    /// initializers no remaining node reads (a weight read once and then only used transposed, folded or sliced at
-    /// conversion time). Nodes are emitted in order, so one backward walk from the graph outputs finds what is needed.
-    /// </summary>
-    public void RemoveUnused()
-    {
-        var needed = Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-        var kept = new List<NodeProto>();
-        for (var i = Graph.Node.Count - 1; i >= 0; i--)
-        {
-            var node = Graph.Node[i];
-            if (!node.Output.Any(needed.Contains)) continue;
-            kept.Add(node);
-            foreach (var input in node.Input) needed.Add(input);
-        }
-        kept.Reverse();
-        Graph.Node.Clear();
-        Graph.Node.AddRange(kept);
-        var initializers = Graph.Initializer.Where(t => needed.Contains(t.Name)).ToList();
-        Graph.Initializer.Clear();
-        Graph.Initializer.AddRange(initializers);
-    }
-
     /// <summary>Rewrites an initializer's values after an in-place write into a constant (see ConstantView).</summary>
     public void ReplaceInitializer(string name, NdArray data)
     {

@@ -124,7 +124,6 @@ public static class TorchScriptToOnnx
         }
         if (outputNames.Count > outputs.Count)
             throw new ConversionError($"{outputNames.Count} outputs are declared but the model returns {outputs.Count}");
-        graph.RemoveUnused();
 
         var model = new ModelProto
         {
