@@ -22,8 +22,14 @@ public sealed class ModelBuildTask : ToolTask
     [Required]
     public string ToolAssembly { get; set; } = "";
 
-    /// <summary>Folders the .NET host searches for package assets (the NuGet packages folder holding the native runtimes).</summary>
+    /// <summary>Folders the tool searches for TorchSharp and libtorch (the NuGet packages folder).</summary>
     public string[] ProbingPaths { get; set; } = Array.Empty<string>();
+
+    /// <summary>The project being built, named in the remedy when a model needs libtorch and it has no ModelBuild.Torch.</summary>
+    public string? ProjectFile { get; set; }
+
+    /// <summary>The project references ModelBuild.Torch: the tool may use the libtorch that package restored.</summary>
+    public bool TorchPackage { get; set; }
 
     /// <summary>ONNX Runtime intra-op threads for evaluation.</summary>
     public int Threads { get; set; } = 1;
@@ -73,6 +79,8 @@ public sealed class ModelBuildTask : ToolTask
         builder.AppendSwitchIfNotNull("--out ", OutputDirectory.TrimEnd('/', '\\'));
         builder.AppendSwitchIfNotNull("--threads ", Threads.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.AppendSwitch("--step-starts");
+        builder.AppendSwitchIfNotNull("--msbuild-project ", ProjectFile);
+        if (TorchPackage) builder.AppendSwitch("--torch-package");
         return builder.ToString();
     }
 
@@ -90,7 +98,7 @@ public sealed class ModelBuildTask : ToolTask
         if (exitCode == 0 && !string.IsNullOrEmpty(WarningsFile)) KeepWarnings();
         if (_hostFailure is not null)
             Log.LogError(null, "MB9003", null, null, 0, 0, 0, 0,
-                "The modelbuild tool cannot start:{0} If the project references another version of that package, add <PackageDownload Include=\"PACKAGE\" Version=\"[VERSION]\" /> with the package and version named here, then restore.",
+                "The modelbuild tool cannot start:{0} Its files in the NuGet packages folder are incomplete: delete that package folder and restore again.",
                 _hostFailure.ToString());
         // ToolTask kills a tool that outlives Timeout and then fails the task with only a warning (MSB5002) and
         // MSB4181; say what happened, and where, as an error.
@@ -145,9 +153,9 @@ public sealed class ModelBuildTask : ToolTask
             return;
         }
         if (singleLine.Contains(": warning MB", StringComparison.Ordinal)) _warnings.Add(singleLine.Trim());
-        // The .NET host could not start the tool: most often the app restored another ONNX Runtime version, so the
-        // exact one the tool was built against is not in the packages folder. The host spreads the package, version
-        // and path over the following lines; they are gathered into one MB9003 when the tool has exited.
+        // The .NET host could not start the tool: a file its deps.json names is missing (a damaged package folder).
+        // The host spreads the package, version and path over the following lines; they are gathered into one
+        // MB9003 when the tool has exited.
         if (_hostFailure is not null || singleLine.Contains("application dependencies manifest", StringComparison.Ordinal))
         {
             (_hostFailure ??= new StringBuilder()).Append(' ').Append(singleLine.Trim());

@@ -11,6 +11,7 @@ var root = new RootCommand("ModelBuild: deploy.yaml in, validated and deployable
     ServeCommand.Create(),
     BenchServeCommand.Create(),
     BenchCommand.Create(),
+    InstallLibtorchCommand.Create(),
 };
 // Ctrl-C / SIGTERM cancel the running command; it gets this long to discard its staging folder and report MB9002
 // before the process exits anyway (exit 130/143). A build checks for cancellation at every step.

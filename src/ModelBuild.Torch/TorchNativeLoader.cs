@@ -30,7 +30,7 @@ public static class TorchNativeLoader
     private static readonly Lock Gate = new();
     private static TorchNativeStatus? _status;
     private static ModelBuildException? _failure;
-    private static IntPtr _patchedHandle;
+    private static IntPtr _libTorchSharpHandle;
 
     /// <summary>Loads libtorch and LibTorchSharp once per process; later calls return the first result (or rethrow its failure).</summary>
     public static TorchNativeStatus EnsureLoaded()
@@ -67,7 +67,7 @@ public static class TorchNativeLoader
         if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64)
         {
             // Only linux-x64 ships the affected build; elsewhere TorchSharp's own loader is all there is.
-            InitializeTorchSharp(IntPtr.Zero);
+            InitializeTorchSharp(new Dictionary<string, IntPtr>());
             return new TorchNativeStatus(null, null, [], clock.Elapsed);
         }
 
@@ -83,7 +83,7 @@ public static class TorchNativeLoader
         IReadOnlySet<string>? Definitions(string file) => file == "libstdc++.so.6" ? defined : null;
 
         // libtorch itself must load as is: we only patch what is provably a marker.
-        foreach (var dep in new[] { "libc10.so", "libtorch_cpu.so", "libtorch.so" })
+        foreach (var dep in LibTorchFiles)
         {
             var path = Path.Combine(libtorchDir, dep);
             if (!File.Exists(path)) continue;
@@ -93,29 +93,32 @@ public static class TorchNativeLoader
 
         var image = ElfImage.Open(original);
         var gaps = ElfVersionPatcher.FindGaps(image, Definitions);
-        if (gaps.Count == 0)
-        {
-            InitializeTorchSharp(IntPtr.Zero);
-            return new TorchNativeStatus(original, null, [], clock.Elapsed);
-        }
         if (gaps.Any(g => !g.Patchable)) throw MissingVersions(original, libstdcxx, gaps);
+        var library = gaps.Count == 0 ? original : EnsurePatchedCopy(original, gaps.Select(g => g.Need).ToList());
 
-        var patched = EnsurePatchedCopy(original, gaps.Select(g => g.Need).ToList());
-
-        // ld.so finds the patched copy's NEEDED libtorch/libc10 by soname once they are loaded; its RUNPATH
-        // ($ORIGIN) points into the cache, so load them from the package folder first.
-        foreach (var dep in new[] { "libc10.so", "libtorch_cpu.so", "libtorch.so" })
+        // libtorch first, by full path: LibTorchSharp's NEEDED entries then resolve by soname to these, wherever
+        // the packages live (the tool finds them in the NuGet packages folder, not through its deps.json), and a
+        // patched copy's RUNPATH ($ORIGIN, the cache) never matters.
+        var handles = new Dictionary<string, IntPtr>(StringComparer.Ordinal);
+        foreach (var dep in LibTorchFiles)
         {
             var path = Path.Combine(libtorchDir, dep);
-            if (File.Exists(path) && !NativeLibrary.TryLoad(path, out _))
+            if (!File.Exists(path)) continue;
+            if (!NativeLibrary.TryLoad(path, out var handle))
                 throw Unavailable($"{path} could not be loaded (dlopen failed).");
+            handles[Path.GetFileNameWithoutExtension(dep)[3..]] = handle;
         }
-        if (!NativeLibrary.TryLoad(patched, out _patchedHandle))
-            throw Unavailable($"the patched copy {patched} of {original} could not be loaded.");
-        InitializeTorchSharp(_patchedHandle);
-        return new TorchNativeStatus(original, patched,
+        if (!NativeLibrary.TryLoad(library, out _libTorchSharpHandle))
+            throw Unavailable(library == original
+                ? $"{original} could not be loaded (dlopen failed)."
+                : $"the patched copy {library} of {original} could not be loaded.");
+        handles["LibTorchSharp"] = _libTorchSharpHandle;
+        InitializeTorchSharp(handles);
+        return new TorchNativeStatus(original, library == original ? null : library,
             gaps.Select(g => $"{g.Need.File}:{g.Need.Version}").ToList(), clock.Elapsed);
     }
+
+    private static readonly string[] LibTorchFiles = ["libc10.so", "libtorch_cpu.so", "libtorch.so"];
 
     /// <summary>The cached weakened copy for this exact original, created (atomically) if missing or wrong.</summary>
     internal static string EnsurePatchedCopy(string original, IReadOnlyList<ElfVersionNeed> needs, string? cacheRoot = null)
@@ -148,19 +151,20 @@ public static class TorchNativeLoader
         return expected.AsSpan().SequenceEqual(copy);
     }
 
-    private static void InitializeTorchSharp(IntPtr libTorchSharp)
+    // Names TorchSharp asks for (LibTorchSharp, torch_cpu, c10, torch, with or without lib/.so) → the handles loaded here.
+    private static void InitializeTorchSharp(IReadOnlyDictionary<string, IntPtr> handles)
     {
-        if (libTorchSharp != IntPtr.Zero)
+        if (handles.Count > 0)
         {
             try
             {
-                // P/Invokes of TorchSharp bind to the handle we loaded, whatever the probing would find.
+                // P/Invokes and TorchSharp's own NativeLibrary.TryLoad calls bind to what we loaded, whatever the probing would find.
                 NativeLibrary.SetDllImportResolver(typeof(torch).Assembly, (name, _, _) =>
-                    name is "LibTorchSharp" or LibTorchSharpFile ? libTorchSharp : IntPtr.Zero);
+                    handles.TryGetValue(BareName(name), out var handle) ? handle : IntPtr.Zero);
             }
             catch (InvalidOperationException)
             {
-                // Someone set a resolver already; the preloaded copy still satisfies the soname lookup.
+                // Someone set a resolver already; the preloaded libraries still satisfy the soname lookups.
             }
         }
         try
@@ -173,6 +177,13 @@ public static class TorchNativeLoader
         }
     }
 
+    private static string BareName(string name)
+    {
+        var file = Path.GetFileName(name);
+        if (file.EndsWith(".so", StringComparison.Ordinal)) file = file[..^3];
+        return file.StartsWith("lib", StringComparison.Ordinal) ? file[3..] : file;
+    }
+
     private static string FirstLine(Exception e)
     {
         var inner = e;
@@ -181,10 +192,21 @@ public static class TorchNativeLoader
         return line.Length > 300 ? line[..300] + "…" : line;
     }
 
-    /// <summary>Where the process would find a native file: the deps.json native search directories, then beside TorchSharp.dll.</summary>
+    private static readonly List<string> ExtraDirectories = [];
+
+    /// <summary>
+    /// Folders searched first for libLibTorchSharp and libtorch: the tool hands in the NuGet package folders where it
+    /// found TorchSharp and libtorch, since they are not in its deps.json. Call before <see cref="EnsureLoaded"/>.
+    /// </summary>
+    public static void AddSearchDirectories(IEnumerable<string> directories)
+    {
+        lock (Gate) ExtraDirectories.AddRange(directories);
+    }
+
+    /// <summary>Where the process would find a native file: the folders handed in, the deps.json native search directories, then beside TorchSharp.dll.</summary>
     internal static string? FindNative(string file)
     {
-        var dirs = new List<string>();
+        var dirs = new List<string>(ExtraDirectories);
         if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string list)
             dirs.AddRange(list.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
         var asmDir = Path.GetDirectoryName(typeof(torch).Assembly.Location);

@@ -3,8 +3,14 @@ namespace ModelBuild.EndToEnd.Tests;
 /// <summary>A brand-new project outside the repository whose only ModelBuild setup is the PackageReference.</summary>
 public sealed class ConsumerProject : IDisposable
 {
-    public ConsumerProject(PackageFeedFixture feed, string deployYaml, string name = "Consumer")
+    /// <param name="packages">More PackageReferences as id → version (ModelBuild.Torch, the app's own ONNX Runtime).</param>
+    /// <param name="properties">More csproj properties (TreatWarningsAsErrors).</param>
+    public ConsumerProject(PackageFeedFixture feed, string deployYaml, string name = "Consumer",
+        IReadOnlyDictionary<string, string>? packages = null, IReadOnlyDictionary<string, string>? properties = null)
     {
+        var references = string.Concat((packages ?? new Dictionary<string, string>()).Select(p =>
+            $"\n    <PackageReference Include=\"{p.Key}\" Version=\"{p.Value}\" />"));
+        var extra = string.Concat((properties ?? new Dictionary<string, string>()).Select(p => $"\n    <{p.Key}>{p.Value}</{p.Key}>"));
         Directory = System.IO.Directory.CreateTempSubdirectory("modelbuild-consumer-").FullName;
         Name = name;
         File.WriteAllText(Path.Combine(Directory, $"{name}.csproj"), $"""
@@ -12,10 +18,10 @@ public sealed class ConsumerProject : IDisposable
               <PropertyGroup>
                 <OutputType>Exe</OutputType>
                 <TargetFramework>net10.0</TargetFramework>
-                <ImplicitUsings>enable</ImplicitUsings>
+                <ImplicitUsings>enable</ImplicitUsings>{extra}
               </PropertyGroup>
               <ItemGroup>
-                <PackageReference Include="ModelBuild" Version="{feed.Version}" />
+                <PackageReference Include="ModelBuild" Version="{feed.Version}" />{references}
               </ItemGroup>
             </Project>
             """);
@@ -45,6 +51,10 @@ public sealed class ConsumerProject : IDisposable
     public void WriteManifest(string yaml) => File.WriteAllText(ManifestPath, yaml);
 
     public ProcessResult Dotnet(params string[] args) => ProcessRunner.Dotnet(Directory, [.. args, "-nodeReuse:false"]);
+
+    /// <summary>Runs dotnet with more environment (an empty NUGET_PACKAGES folder: what a fresh CI agent restores).</summary>
+    public ProcessResult Dotnet(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        ProcessRunner.Run("dotnet", Directory, TimeSpan.FromMinutes(10), environment, [.. args, "-nodeReuse:false"]);
 
     public void Dispose()
     {

@@ -25,7 +25,8 @@ public sealed class HoldoutAcceptanceTests(PackageFeedFixture feed)
     {
         // The user's manifest, with the sample's data copied beside it instead of referenced from ../SampleApp.
         var manifest = File.ReadAllText(Path.Combine(HoldoutApp, "deploy.yaml")).Replace("../SampleApp/data/", "data/");
-        using var project = new ConsumerProject(feed, manifest, name: "Holdout");
+        // A TorchScript source: libtorch comes with the ModelBuild.Torch add-on.
+        using var project = new ConsumerProject(feed, manifest, name: "Holdout", packages: new Dictionary<string, string> { ["ModelBuild.Torch"] = feed.Version });
         File.Copy(Path.Combine(HoldoutApp, "models", "wide.pt"), Path.Combine(project.Directory, "models", "wide.pt"));
         foreach (var file in new[] { "calib.npy", "test.npz", "train.npz" })
             File.Copy(Path.Combine(SampleData, file), Path.Combine(project.Directory, "data", file));

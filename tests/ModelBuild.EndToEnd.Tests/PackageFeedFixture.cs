@@ -1,7 +1,7 @@
 namespace ModelBuild.EndToEnd.Tests;
 
 /// <summary>
-/// Packs the ModelBuild package once per test run into a temporary feed. Each run uses a unique prerelease
+/// Packs the ModelBuild package and its libtorch add-on ModelBuild.Torch once per test run into a temporary feed. Each run uses a unique prerelease
 /// version so the shared NuGet packages folder never serves a stale copy; that folder is removed afterwards.
 /// </summary>
 public sealed class PackageFeedFixture : IDisposable
@@ -11,14 +11,17 @@ public sealed class PackageFeedFixture : IDisposable
         Root = Directory.CreateTempSubdirectory("modelbuild-e2e-").FullName;
         Feed = Path.Combine(Root, "feed");
         Version = $"0.1.0-e2e.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
-        var pack = ProcessRunner.Dotnet(RepoPaths.Root, "pack", "src/ModelBuild.Tasks/ModelBuild.Tasks.csproj",
-            "-c", "Release", "-o", Feed, "--artifacts-path", Path.Combine(Root, "artifacts"),
-            $"-p:Version={Version}", "-nodeReuse:false");
-        if (pack.ExitCode != 0)
-            throw new InvalidOperationException($"packing ModelBuild failed:\n{pack}");
+        foreach (var project in new[] { "src/ModelBuild.Tasks/ModelBuild.Tasks.csproj", "src/ModelBuild.TorchPackage/ModelBuild.TorchPackage.csproj" })
+        {
+            var pack = ProcessRunner.Dotnet(RepoPaths.Root, "pack", project,
+                "-c", "Release", "-o", Feed, "--artifacts-path", Path.Combine(Root, "artifacts"),
+                $"-p:Version={Version}", "-nodeReuse:false");
+            if (pack.ExitCode != 0)
+                throw new InvalidOperationException($"packing {project} failed:\n{pack}");
+        }
         PackagePath = Path.Combine(Feed, $"ModelBuild.{Version}.nupkg");
         if (!File.Exists(PackagePath))
-            throw new InvalidOperationException($"pack succeeded but {PackagePath} is missing:\n{pack}");
+            throw new InvalidOperationException($"pack succeeded but {PackagePath} is missing");
     }
 
     public string Root { get; }
@@ -31,6 +34,7 @@ public sealed class PackageFeedFixture : IDisposable
         var home = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         TryDelete(Path.Combine(home, "modelbuild", Version.ToLowerInvariant()));
+        TryDelete(Path.Combine(home, "modelbuild.torch", Version.ToLowerInvariant()));
         TryDelete(Root);
     }
 

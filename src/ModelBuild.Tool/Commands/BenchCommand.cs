@@ -119,7 +119,7 @@ internal static class BenchCommand
                 if (pruned is not null) return pruned;
                 pruned = Path.Combine(work, "pruned.onnx");
                 var fineTune = target.Train is { } train ? new FineTuneSettings(train, target.Epochs, LearningRate: target.LearningRate, Schedule: target.Schedule, Distill: target.Distill) : null;
-                new PrunePass(new PruneConfig(PruneMethod.L1Structured, [target.PruneAmount], FineTune: fineTune, RoundTo: target.RoundTo), Where, tuner: fineTune is null ? null : new ModelBuild.Torch.OnnxFineTuner())
+                new PrunePass(new PruneConfig(PruneMethod.L1Structured, [target.PruneAmount], FineTune: fineTune, RoundTo: target.RoundTo), Where, tuner: fineTune is null ? null : new ModelBuild.Tool.Torch.OnDemandTorch(ModelBuild.Tool.Torch.TorchSettings.ForCommandLine()))
                     .Run(new PassContext(target.Model, pruned, "bench", "pruned", CancellationToken.None));
                 return pruned;
             }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using ModelBuild.Diagnostics;
 using ModelBuild.Pipeline;
+using ModelBuild.Tool.Torch;
 
 namespace ModelBuild.Tool.Commands;
 
@@ -22,9 +23,12 @@ internal static class BuildCommand
         };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print diagnostics only, no progress lines." };
         var stepStarts = new Option<bool>("--step-starts") { Description = "Print a line as each step starts (for the MSBuild task).", Hidden = true };
+        // Set by the MSBuild task: the project building, and whether it references ModelBuild.Torch (libtorch for the build).
+        var project = new Option<FileInfo?>("--msbuild-project") { Description = "The project file of the dotnet build that runs the tool.", Hidden = true };
+        var torchPackage = new Option<bool>("--torch-package") { Description = "The project references ModelBuild.Torch.", Hidden = true };
         var command = new Command("build", "Run the whole pipeline: export, variants, evaluation, checks, deployment targets, reports.")
         {
-            manifests, output, threads, quiet, stepStarts,
+            manifests, output, threads, quiet, stepStarts, project, torchPackage,
         };
         // On a worker thread: System.CommandLine turns SIGINT/SIGTERM into this token only while the action's task
         // is pending, and a synchronous body would let the signal's default action kill the process mid-write.
@@ -34,6 +38,10 @@ internal static class BuildCommand
             diagnostics.Reported += CommandRunner.Report;
             var outDir = parse.GetValue(output)!.FullName;
             var paths = ManifestArguments.Resolve(parse.GetValue(manifests));
+            // libtorch loads only when a model needs it (TorchScript/TorchSharp source, export.torchscript, fine-tuning).
+            var torch = new OnDemandTorch(parse.GetValue(project) is { } csproj
+                ? TorchSettings.ForProject(csproj.FullName, parse.GetValue(torchPackage))
+                : TorchSettings.ForCommandLine());
             BuildOptions Options(IBuildLog log) => new()
             {
                 OutputDirectory = outDir,
@@ -41,10 +49,8 @@ internal static class BuildCommand
                 Log = log,
                 Cancellation = cancellation,
                 LogStepStarts = parse.GetValue(stepStarts),
-                // libtorch loads only when a TorchScript source needs it.
-                Torch = new ModelBuild.Torch.TorchBackend(),
-                // libtorch loads only when a variant fine-tunes.
-                FineTuner = new ModelBuild.Torch.OnnxFineTuner(),
+                Torch = torch,
+                FineTuner = torch,
             };
             // Bars on a terminal; plain lines when redirected (MSBuild, CI logs) so the output stays parseable.
             var report = ProgressBuildLog.ShouldUse(parse.GetValue(quiet))

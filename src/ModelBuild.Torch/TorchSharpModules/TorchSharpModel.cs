@@ -203,9 +203,14 @@ public sealed class TorchSharpModel : ITorchSharpModel
 
         public Assembly LoadMain() => FromBytes(mainPath);
 
+        // Where TorchSharp and ModelBuild.Torch were loaded: the tool loads them into a plugin context, tests into Default.
+        private static readonly AssemblyLoadContext Host = GetLoadContext(typeof(TorchSharpModel).Assembly) ?? Default;
+
         protected override Assembly? Load(AssemblyName name)
         {
-            if (name.Name is null || HostAssemblies.Contains(name.Name) || Default.Assemblies.Any(a => a.GetName().Name == name.Name))
+            if (name.Name is null) return null;
+            if (Host.Assemblies.FirstOrDefault(a => a.GetName().Name == name.Name) is { } shared) return shared;
+            if (HostAssemblies.Contains(name.Name) || Default.Assemblies.Any(a => a.GetName().Name == name.Name))
                 return null;
             var candidate = Path.Combine(_directory, name.Name + ".dll");
             return File.Exists(candidate) ? FromBytes(candidate) : null;
