@@ -5,8 +5,10 @@ public sealed class ConsumerProject : IDisposable
 {
     /// <param name="packages">More PackageReferences as id → version (ModelBuild.Torch, the app's own ONNX Runtime).</param>
     /// <param name="properties">More csproj properties (TreatWarningsAsErrors).</param>
+    /// <param name="projectXml">More csproj content (the project's own targets).</param>
     public ConsumerProject(PackageFeedFixture feed, string deployYaml, string name = "Consumer",
-        IReadOnlyDictionary<string, string>? packages = null, IReadOnlyDictionary<string, string>? properties = null)
+        IReadOnlyDictionary<string, string>? packages = null, IReadOnlyDictionary<string, string>? properties = null,
+        string projectXml = "")
     {
         var references = string.Concat((packages ?? new Dictionary<string, string>()).Select(p =>
             $"\n    <PackageReference Include=\"{p.Key}\" Version=\"{p.Value}\" />"));
@@ -22,7 +24,7 @@ public sealed class ConsumerProject : IDisposable
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="ModelBuild" Version="{feed.Version}" />{references}
-              </ItemGroup>
+              </ItemGroup>{projectXml}
             </Project>
             """);
         File.WriteAllText(Path.Combine(Directory, "nuget.config"), $"""
