@@ -5,7 +5,7 @@ namespace ModelBuild.EndToEnd.Tests;
 /// <summary>
 /// Interrupting `modelbuild build` halfway: Ctrl-C (SIGINT) must end in MB9002 with the output folder untouched,
 /// and a run killed outright (what MSBuild's cancel does to the tool) must leave nothing the next run trips on.
-/// A test hook (MODELBUILD_TEST_HOOK=delay:…) holds the run at a step after the models are staged.
+/// A startup hook (RepoPaths.Fault("delay:…")) holds the run at a step after the models are staged.
 /// </summary>
 public sealed class CancellationTests : IDisposable
 {
@@ -26,7 +26,7 @@ public sealed class CancellationTests : IDisposable
 
     private Process StartHeld(out System.Text.StringBuilder output)
     {
-        var process = ProcessRunner.Start("dotnet", _dir, new Dictionary<string, string> { ["MODELBUILD_TEST_HOOK"] = $"delay:{HeldStep}:120000" },
+        var process = ProcessRunner.Start("dotnet", _dir, RepoPaths.Fault($"delay:{HeldStep}:120000"),
             [RepoPaths.ToolAssembly, "build", "deploy.yaml", "--out", "out", "--step-starts"], out output);
         var watch = Stopwatch.StartNew();
         while (!Contains(output, "step started: " + HeldStep))

@@ -13,5 +13,18 @@ public static class RepoPaths
     public static string TorchSharpFixtures { get; } = typeof(RepoPaths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .First(a => a.Key == "TorchSharpFixtures").Value!;
 
+    public static string FaultInjection { get; } = typeof(RepoPaths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .First(a => a.Key == "FaultInjection").Value!;
+
+    /// <summary>
+    /// The environment that makes the tool crash (<c>crash:STEP</c>) or stall (<c>delay:STEP:MS</c>) when it starts a
+    /// step: the startup hook in ModelBuild.FaultInjection, which no shipped assembly contains.
+    /// </summary>
+    public static Dictionary<string, string> Fault(string fault) => new()
+    {
+        ["DOTNET_STARTUP_HOOKS"] = FaultInjection,
+        ["MODELBUILD_TEST_FAULT"] = fault,
+    };
+
     public static string Asset(string name) => Path.Combine(AppContext.BaseDirectory, "assets", name);
 }

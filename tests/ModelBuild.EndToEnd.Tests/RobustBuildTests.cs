@@ -22,7 +22,7 @@ public sealed class RobustBuildTests(PackageFeedFixture feed)
 
     private static ProcessResult Build(string dir, string? hook, params string[] args) =>
         ProcessRunner.Run("dotnet", dir, TimeSpan.FromMinutes(5),
-            hook is null ? null : new Dictionary<string, string> { ["MODELBUILD_TEST_HOOK"] = hook },
+            hook is null ? null : RepoPaths.Fault(hook),
             ["build", .. args, "-nodeReuse:false"]);
 
     private static List<string> ArtifactsOutsideState(string outDir) =>
@@ -66,7 +66,7 @@ public sealed class RobustBuildTests(PackageFeedFixture feed)
     {
         using var project = new ConsumerProject(feed, Manifest);
         using var build = ProcessRunner.Start("dotnet", project.Directory,
-            new Dictionary<string, string> { ["MODELBUILD_TEST_HOOK"] = "delay:[digits] evaluate base:120000" },
+            RepoPaths.Fault("delay:[digits] evaluate base:120000"),
             ["build", "-nodeReuse:false"], out var output);
 
         // Wait until the tool has staged the base model and is held in the evaluation step.

@@ -20,7 +20,6 @@ public sealed class StepTimer(IBuildLog log, CancellationToken cancellation = de
         // Every step boundary is a cancellation point, so Ctrl-C never waits for more than one step.
         cancellation.ThrowIfCancellationRequested();
         if (logStarts) log.Info(StartPrefix + step);
-        TestHooks.AtStepStart(step, cancellation);
         var start = Stopwatch.GetTimestamp();
         try
         {

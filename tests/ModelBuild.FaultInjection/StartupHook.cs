@@ -1,0 +1,68 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+/// <summary>
+/// Loaded by the .NET host before Main when DOTNET_STARTUP_HOOKS names this assembly (the host requires this exact
+/// type name, outside any namespace). MODELBUILD_TEST_FAULT says what to do when the tool announces a step
+/// (<c>modelbuild: step started: …</c>, printed with --step-starts, which the MSBuild task passes):
+/// <c>crash:&lt;step&gt;</c> kills the process as a native crash in libtorch or ONNX Runtime would (no managed
+/// unwinding, no MB line); <c>delay:&lt;step&gt;:&lt;ms&gt;</c> holds the step until the time passes or the process
+/// gets SIGINT/SIGTERM, so a test can interrupt a run in the middle. &lt;step&gt; matches any step name containing it.
+/// Every other .NET process the variable reaches (dotnet build, MSBuild nodes) is left alone.
+/// </summary>
+internal static class StartupHook
+{
+    private const string Variable = "MODELBUILD_TEST_FAULT";
+    private const string StepStarted = "modelbuild: step started: ";
+
+    // Held for the life of the process: a collected registration unregisters itself.
+    private static readonly List<PosixSignalRegistration> Registrations = [];
+
+    public static void Initialize()
+    {
+        var fault = Environment.GetEnvironmentVariable(Variable);
+        var entry = Environment.GetCommandLineArgs().FirstOrDefault() ?? "";
+        if (string.IsNullOrEmpty(fault) || !Path.GetFileNameWithoutExtension(entry).Equals("modelbuild", StringComparison.OrdinalIgnoreCase))
+            return;
+        var parts = fault.Split(':');
+        if (parts.Length < 2) return;
+        Console.SetOut(TextWriter.Synchronized(new FaultingWriter(Console.Out, line =>
+        {
+            if (!line.StartsWith(StepStarted, StringComparison.Ordinal) || !line.Contains(parts[1], StringComparison.Ordinal)) return;
+            if (parts[0] == "crash")
+                Environment.FailFast($"{Variable}: simulated native crash in step '{line[StepStarted.Length..]}'");
+            else if (parts[0] == "delay" && parts.Length == 3 && int.TryParse(parts[2], out var ms))
+                Hold(ms);
+        })));
+    }
+
+    // Registered now, after the tool's own handler: the runtime calls the newest registration first, so this one
+    // ends the hold before the tool's handler waits for the command to finish (registered at startup, it would be
+    // called after that wait, and the two would wait on each other).
+    private static void Hold(int ms)
+    {
+        var interrupted = new ManualResetEventSlim();
+        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
+            Registrations.Add(PosixSignalRegistration.Create(signal, _ => interrupted.Set()));
+        interrupted.Wait(ms);
+    }
+
+    /// <summary>Passes everything through; a whole line is shown to <paramref name="onLine"/> once written.</summary>
+    private sealed class FaultingWriter(TextWriter inner, Action<string> onLine) : TextWriter
+    {
+        public override Encoding Encoding => inner.Encoding;
+
+        public override void Write(char value) => inner.Write(value);
+
+        public override void Write(string? value) => inner.Write(value);
+
+        public override void WriteLine(string? value)
+        {
+            inner.WriteLine(value);
+            inner.Flush();
+            if (value is not null) onLine(value);
+        }
+
+        public override void Flush() => inner.Flush();
+    }
+}
