@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
+using ModelBuild.Diagnostics;
 
 namespace ModelBuild.Tasks;
 
@@ -97,13 +98,13 @@ public sealed class ModelBuildTask : ToolTask
         if (exitCode == 1) CopyReports();
         if (exitCode == 0 && !string.IsNullOrEmpty(WarningsFile)) KeepWarnings();
         if (_hostFailure is not null)
-            Log.LogError(null, "MB9003", null, null, 0, 0, 0, 0,
+            Log.LogError(null, DiagnosticCodes.ToolNotStarted, null, null, 0, 0, 0, 0,
                 "The modelbuild tool cannot start:{0} Its files in the NuGet packages folder are incomplete: delete that package folder and restore again.",
                 _hostFailure.ToString());
         // ToolTask kills a tool that outlives Timeout and then fails the task with only a warning (MSB5002) and
         // MSB4181; say what happened, and where, as an error.
         if (!_cancelled && Timeout != System.Threading.Timeout.Infinite && watch.ElapsedMilliseconds >= Timeout && !Log.HasLoggedErrors)
-            Log.LogError(null, "MB9004", null, null, 0, 0, 0, 0,
+            Log.LogError(null, DiagnosticCodes.ToolCrashed, null, null, 0, 0, 0, 0,
                 "modelbuild was stopped after running longer than ModelBuildTimeout ({0} ms) in step '{1}'; no artifact of this run was kept.",
                 Timeout, _currentStep ?? "startup");
         return exitCode;
@@ -118,7 +119,7 @@ public sealed class ModelBuildTask : ToolTask
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Log.LogWarning(null, "MB9005", null, null, 0, 0, 0, 0, "The run's warnings could not be kept in '{0}' for later builds: {1}", WarningsFile, e.Message);
+            Log.LogWarning(null, DiagnosticCodes.TaskFileNotKept, null, null, 0, 0, 0, 0, "The run's warnings could not be kept in '{0}' for later builds: {1}", WarningsFile, e.Message);
         }
     }
 
@@ -133,7 +134,7 @@ public sealed class ModelBuildTask : ToolTask
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Log.LogWarning(null, "MB9005", null, null, 0, 0, 0, 0, "The failed run's reports could not be copied to '{0}': {1}", ReportDirectory, e.Message);
+            Log.LogWarning(null, DiagnosticCodes.TaskFileNotKept, null, null, 0, 0, 0, 0, "The failed run's reports could not be copied to '{0}': {1}", ReportDirectory, e.Message);
         }
     }
 
@@ -179,7 +180,7 @@ public sealed class ModelBuildTask : ToolTask
     protected override bool HandleTaskExecutionErrors()
     {
         if (_cancelled || Log.HasLoggedErrors) return base.HandleTaskExecutionErrors();
-        Log.LogError(null, "MB9004", null, null, 0, 0, 0, 0,
+        Log.LogError(null, DiagnosticCodes.ToolCrashed, null, null, 0, 0, 0, 0,
             "modelbuild crashed ({0}) during step '{1}'; no artifact of this run was kept. Run `dotnet build -v:n` to see the tool's output.",
             DescribeExit(ExitCode), _currentStep ?? "startup");
         return false;
@@ -200,7 +201,7 @@ public sealed class ModelBuildTask : ToolTask
     {
         if (!File.Exists(ToolAssembly))
         {
-            Log.LogError(null, "MB9003", null, null, 0, 0, 0, 0, "The modelbuild tool was not found at '{0}'. Restore the ModelBuild package again.", ToolAssembly);
+            Log.LogError(null, DiagnosticCodes.ToolNotStarted, null, null, 0, 0, 0, 0, "The modelbuild tool was not found at '{0}'. Restore the ModelBuild package again.", ToolAssembly);
             return false;
         }
         return base.ValidateParameters();

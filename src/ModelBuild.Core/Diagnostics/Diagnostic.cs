@@ -13,7 +13,7 @@ public sealed record Diagnostic(string Code, Severity Severity, string Message, 
         new(code, Severity.Warning, message, location);
 
     /// <summary>The exit-code class this diagnostic belongs to, taken from its code (see <see cref="DiagnosticCodes"/>).</summary>
-    public ExitCode ExitCode => DiagnosticCodes.ExitCodeOf(Code);
+    public ExitCode ExitCode => ExitCodes.Of(Code);
 
     public override string ToString()
     {

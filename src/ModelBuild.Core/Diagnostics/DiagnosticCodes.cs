@@ -4,6 +4,7 @@ namespace ModelBuild.Diagnostics;
 /// Every diagnostic code ModelBuild emits. The thousands digit is the class, and the class fixes the exit code:
 /// MB1xxx manifest and MB2xxx model/data problems are bad input (exit 2), MB3xxx are failed checks (exit 1),
 /// MB9xxx are internal errors (exit 3). docs/diagnostics.md lists them for users; keep both in step.
+/// The one list: ModelBuild.Tasks compiles this file too (it cannot reference the engine), so it holds constants only.
 /// </summary>
 public static class DiagnosticCodes
 {
@@ -54,15 +55,11 @@ public static class DiagnosticCodes
     // MB9xxx — bugs and crashes inside ModelBuild.
     public const string Internal = "MB9001";
     public const string Cancelled = "MB9002";
+    /// <summary>The MSBuild task cannot find or start the tool (a damaged package folder).</summary>
+    public const string ToolNotStarted = "MB9003";
+    /// <summary>The tool died without a word (a native crash, the OOM killer) or outlived ModelBuildTimeout.</summary>
+    public const string ToolCrashed = "MB9004";
+    /// <summary>The MSBuild task could not keep the run's warnings or copy a failed run's reports (warning).</summary>
+    public const string TaskFileNotKept = "MB9005";
     public const string PassProducedInvalidModel = "MB9006";
-
-    public static ExitCode ExitCodeOf(string code) =>
-        code.Length >= 3 && code.StartsWith("MB", StringComparison.Ordinal)
-            ? code[2] switch
-            {
-                '1' or '2' => ExitCode.BadInput,
-                '3' => ExitCode.CheckFailed,
-                _ => ExitCode.InternalError,
-            }
-            : ExitCode.InternalError;
 }

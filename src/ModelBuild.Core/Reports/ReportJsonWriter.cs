@@ -17,6 +17,4 @@ public static class ReportJsonWriter
 
     public static string Write(BuildReport report) =>
         JsonSerializer.Serialize(report, Options).Replace("\r\n", "\n") + "\n";
-
-    public static BuildReport? Read(string json) => JsonSerializer.Deserialize<BuildReport>(json, Options);
 }

@@ -90,7 +90,7 @@ public sealed class QuantizationExactTests
 
         var folded = model.Clone();
         var editor = new GraphEditor(folded);
-        Assert.Equal(1, FoldBatchNormPass.Fold(editor));
+        Assert.Equal(1, BatchNormFolding.Fold(editor));
         var conv = Assert.Single(folded.Graph.Node);
         Assert.Equal("y", conv.Output[0]);
         // W' = W·γ/√(σ²+ε): channel 0 factor 2/2 = 1, channel 1 factor 0.5/0.5 = 1 … chosen so the rest is visible:
@@ -117,7 +117,7 @@ public sealed class QuantizationExactTests
         g.Node.Add(Node("Conv", ["x", "w"], ["c"], "conv"));
         g.Node.Add(Node("BatchNormalization", ["c", "gamma", "beta", "mean", "var"], ["y"], "bn")); // epsilon default 1e-5
         var editor = new GraphEditor(model);
-        FoldBatchNormPass.Fold(editor);
+        BatchNormFolding.Fold(editor);
         var conv = model.Graph.Node.Single();
         float f0 = 1f / MathF.Sqrt(3.99f + 1e-5f), f1 = 3f / MathF.Sqrt(8.99f + 1e-5f);
         Assert.Equal(new[] { 3f * f0, -5f * f1 }, TensorData.ToFloats(editor.Initializers[conv.Input[1]]));

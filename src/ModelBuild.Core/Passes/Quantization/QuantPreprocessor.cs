@@ -23,7 +23,7 @@ public static class QuantPreprocessor
     {
         var model = g.Model;
         OpsetUpgrader.Upgrade(g, location);
-        FoldBatchNormPass.Fold(g);
+        BatchNormFolding.Fold(g);
         g.TopologicalSort();
         if (!optimize) return model;
 

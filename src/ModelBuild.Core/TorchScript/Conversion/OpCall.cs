@@ -37,9 +37,6 @@ public sealed class OpCall(string op, IReadOnlyList<object?> args, IReadOnlyDict
         Has(index, name) && Arg(index, name) is not null ? ScalarMath.ToLong(Arg(index, name), $"{Op} '{name}'")
         : fallback ?? throw new ConversionError($"{Op}: missing argument '{name}'");
 
-    public long? OptionalInt(int index, string name) =>
-        Arg(index, name) is { } v ? ScalarMath.ToLong(v, $"{Op} '{name}'") : null;
-
     public double Double(int index, string name, double? fallback = null) =>
         Has(index, name) && Arg(index, name) is not null ? ScalarMath.ToDouble(Arg(index, name), $"{Op} '{name}'")
         : fallback ?? throw new ConversionError($"{Op}: missing argument '{name}'");

@@ -7,20 +7,10 @@ namespace ModelBuild.Passes;
 /// <summary>
 /// Folds an inference BatchNormalization into the Conv before it: W' = W·γ/√(σ²+ε) per output channel,
 /// b' = (b−μ)·γ/√(σ²+ε) + β. Lossless up to float rounding; quantizing the folded weights is what makes the
-/// per-channel scales meaningful.
+/// per-channel scales meaningful (the quantizers' preprocessing runs it).
 /// </summary>
-public sealed class FoldBatchNormPass(SourceLocation location) : IModelPass
+public static class BatchNormFolding
 {
-    public string Name => "fold_bn";
-    public bool IsLossless => true;
-
-    public void Run(PassContext context)
-    {
-        var model = OnnxModelFile.Load(context.InputPath, location);
-        Fold(new GraphEditor(model));
-        File.WriteAllBytes(context.OutputPath, OnnxModelFile.Serialize(model));
-    }
-
     /// <summary>Folds every eligible Conv→BatchNormalization pair; returns how many were folded.</summary>
     public static int Fold(GraphEditor g)
     {
