@@ -41,8 +41,9 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
     }
 
     /// <param name="latencyLocation">Where checks.latency is, for a latency batch too large to hold; else <paramref name="location"/>.</param>
+    /// <param name="timeLatency">False for variants: their latency is measured beside base (<see cref="PairedLatency"/>).</param>
     public void Measure(ArtifactReport report, string artifactPath, IReadOnlyDictionary<string, NdArray> reference, int latencyBatch, SourceLocation location,
-        SourceLocation? latencyLocation = null)
+        SourceLocation? latencyLocation = null, bool timeLatency = true)
     {
         report.SizeBytes = new FileInfo(artifactPath).Length;
         // Peak memory is approximated by the process RSS around the session: sampled after creation, after each
@@ -75,16 +76,19 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
         // A score that cannot be computed is the data's problem (labels out of range), reported where the data is named.
         report.Score = Scorer.Score(metric, outputs[primary], reference[primary], set.Labels, set.DataLocation ?? location);
 
-        var stats = new LatencyBenchmark(maxSeconds: latencySeconds).Measure(runner, set.Take(latencyBatch, latencyLocation ?? location), latencyBatch, cancellation);
+        if (timeLatency)
+            report.Latency = ToReport(new LatencyBenchmark(maxSeconds: latencySeconds).Measure(runner, set.Take(latencyBatch, latencyLocation ?? location), latencyBatch, cancellation));
         rssPeak = Math.Max(rssPeak, Environment.WorkingSet);
         report.Memory = new MemoryReport(rssBefore, rssPeak, Math.Max(0, rssPeak - rssBefore));
-        report.Latency = new LatencyReport(stats.Batch, stats.Iterations, R(stats.P50Ms), R(stats.P95Ms), R(stats.P99Ms), R(stats.MeanMs), R(stats.ThroughputPerSecond))
+    }
+
+    public static LatencyReport ToReport(LatencyStats stats) =>
+        new(stats.Batch, stats.Iterations, R(stats.P50Ms), R(stats.P95Ms), R(stats.P99Ms), R(stats.MeanMs), R(stats.ThroughputPerSecond))
         {
             MinMs = R(stats.SortedSamples[0]),
             MaxMs = R(stats.SortedSamples[^1]),
             Histogram = LatencyHistogram.From(stats.SortedSamples) is var h ? h with { StartMs = R(h.StartMs), BinWidthMs = R(h.BinWidthMs) } : null,
         };
-    }
 
     /// <summary>
     /// float16 outputs of an fp16 artifact without keep_io_types, as float32 where the source model's are float32:

@@ -12,6 +12,14 @@ public sealed record LatencyStats(int Batch, int Iterations, double P50Ms, doubl
 
     /// <summary>Every timed run, ascending, in ms (kept for the report's latency distribution).</summary>
     public IReadOnlyList<double> SortedSamples { get; init; } = [];
+
+    public static LatencyStats From(int batch, IEnumerable<double> timedRunsMs)
+    {
+        var samples = timedRunsMs.ToList();
+        var summary = Percentiles.Summarize(samples);
+        samples.Sort();
+        return new LatencyStats(batch, samples.Count, summary.P50, summary.P95, summary.P99, samples.Average()) { SortedSamples = samples };
+    }
 }
 
 /// <summary>
@@ -48,9 +56,7 @@ public sealed class LatencyBenchmark(int warmupRuns = 10, int minRuns = 30, int 
                 runner.RunDiscardingOutputs(names, values);
                 samples.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             }
-            var summary = Percentiles.Summarize(samples);
-            samples.Sort();
-            return new LatencyStats(batch, samples.Count, summary.P50, summary.P95, summary.P99, samples.Average()) { SortedSamples = samples };
+            return LatencyStats.From(batch, samples);
         }
         finally
         {

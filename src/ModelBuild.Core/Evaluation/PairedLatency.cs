@@ -19,8 +19,11 @@ public sealed class PairedLatency(int intraOpThreads, int rounds = 5, double sec
     private LatencyBenchmark Block(int blocks) =>
         new(warmupRuns: 2, minRuns: 5, maxRuns: 200, minSeconds: 0.1, maxSeconds: secondsPerVariant / blocks);
 
-    /// <returns>For each variant, the median over rounds of (variant block p50 / base block p50).</returns>
-    public IReadOnlyList<double> Ratios(string basePath, IReadOnlyList<string> variantPaths, IReadOnlyDictionary<string, NdArray> inputs, int batch,
+    /// <returns>
+    /// For each variant, the median over rounds of (variant block p50 / base block p50), and every timed run of the
+    /// variant's blocks (its latency distribution, measured beside base).
+    /// </returns>
+    public IReadOnlyList<PairedLatencyResult> Compare(string basePath, IReadOnlyList<string> variantPaths, IReadOnlyDictionary<string, NdArray> inputs, int batch,
         SourceLocation location, CancellationToken cancellation = default)
     {
         using var baseRunner = new ModelRunner(basePath, location, intraOpThreads);
@@ -33,14 +36,32 @@ public sealed class PairedLatency(int intraOpThreads, int rounds = 5, double sec
         {
             using var variantRunner = new ModelRunner(variantPath, location, intraOpThreads);
             var ratios = new List<double>(roundCount);
+            var variantRuns = new List<double>();
             for (var r = 0; r < roundCount; r++)
             {
                 var baseP50 = block.Measure(baseRunner, inputs, batch, cancellation).P50Ms;
-                var variantP50 = block.Measure(variantRunner, inputs, batch, cancellation).P50Ms;
-                ratios.Add(variantP50 / Math.Max(baseP50, 1e-9));
+                var variant = block.Measure(variantRunner, inputs, batch, cancellation);
+                ratios.Add(variant.P50Ms / Math.Max(baseP50, 1e-9));
+                variantRuns.AddRange(variant.SortedSamples);
             }
             ratios.Sort();
-            return ratios[ratios.Count / 2];
+            return new PairedLatencyResult(ratios[ratios.Count / 2], LatencyStats.From(batch, variantRuns));
         }).ToList();
+    }
+}
+
+/// <param name="P50Ratio">The variant's p50 over base's, the median over rounds.</param>
+/// <param name="Variant">The variant's timed runs from all its blocks.</param>
+public sealed record PairedLatencyResult(double P50Ratio, LatencyStats Variant)
+{
+    /// <summary>
+    /// The variant's distribution expressed on the scale of base's own measurement: every run scaled so that its p50
+    /// is <paramref name="baseP50Ms"/> × <see cref="P50Ratio"/>. The report then shows one p50 per artifact whose
+    /// quotient is the ratio it prints, however loaded the machine was when base was measured alone.
+    /// </summary>
+    public LatencyStats OnBaseScale(double baseP50Ms)
+    {
+        var factor = baseP50Ms * P50Ratio / Math.Max(Variant.P50Ms, 1e-9);
+        return LatencyStats.From(Variant.Batch, Variant.SortedSamples.Select(ms => ms * factor));
     }
 }

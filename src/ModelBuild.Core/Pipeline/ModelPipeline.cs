@@ -84,7 +84,9 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
             {
                 try
                 {
-                    evaluator.Measure(artifact, artifactPaths[artifact.Name], reference, latencyBatch, LocationOf(artifact.Name), spec.Checks.Latency?.Location);
+                    // Base is timed alone; each variant beside base (compare variants with base).
+                    evaluator.Measure(artifact, artifactPaths[artifact.Name], reference, latencyBatch, LocationOf(artifact.Name), spec.Checks.Latency?.Location,
+                        timeLatency: artifact == report.Artifacts[0]);
                 }
                 catch (ModelBuildException e) when (e.Diagnostic.Code == DiagnosticCodes.RuntimeRejectedModel && artifact.Passes.Count > 0)
                 {
@@ -251,21 +253,32 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         });
     }
 
-    /// <summary>Each variant's size and p50 relative to base, the figures a quantization or pruning target is stated in.</summary>
+    /// <summary>
+    /// Each variant's size and latency relative to base, the figures a quantization or pruning target is stated in.
+    /// A variant's latency is measured beside base (alternating blocks) and shown on base's scale, so its p50 over
+    /// base's p50 in the report is exactly the ratio printed beside it.
+    /// </summary>
     private void CompareWithBase(ModelReport report, IReadOnlyDictionary<string, string> artifactPaths, EvaluationSet set, int latencyBatch)
     {
         var baseReport = report.Artifacts[0];
-        // A variant that is base byte for byte (a pass with nothing to do) is base: ratio 1 without timing it.
+        // A variant that is base byte for byte (a pass with nothing to do) is base: base's figures without timing it.
         var baseBytes = File.ReadAllBytes(artifactPaths[baseReport.Name]);
         var same = report.Artifacts.Skip(1).Where(v => v.SizeBytes == baseBytes.Length && File.ReadAllBytes(artifactPaths[v.Name]).AsSpan().SequenceEqual(baseBytes)).ToList();
-        foreach (var v in same) v.VsBase = new BaseComparisonReport(1, 1);
+        foreach (var v in same)
+        {
+            v.VsBase = new BaseComparisonReport(1, 1);
+            v.Latency = baseReport.Latency;
+        }
         var variants = report.Artifacts.Skip(1).Except(same).ToList();
         if (variants.Count == 0) return;
-        var p50Ratios = new PairedLatency(options.IntraOpThreads, secondsPerVariant: options.LatencySeconds).Ratios(artifactPaths[baseReport.Name],
+        var paired = new PairedLatency(options.IntraOpThreads, secondsPerVariant: options.LatencySeconds).Compare(artifactPaths[baseReport.Name],
             variants.Select(v => artifactPaths[v.Name]).ToList(), set.Take(latencyBatch, spec.Checks.Latency?.Location ?? spec.Source.Location), latencyBatch, spec.Source.Location, options.Cancellation);
-        foreach (var (artifact, p50Ratio) in variants.Zip(p50Ratios))
+        foreach (var (artifact, result) in variants.Zip(paired))
+        {
+            artifact.Latency = ArtifactEvaluator.ToReport(result.OnBaseScale(baseReport.Latency!.P50Ms));
             artifact.VsBase = new BaseComparisonReport(
-                Math.Round((double)artifact.SizeBytes / Math.Max(1, baseReport.SizeBytes), 4), Math.Round(p50Ratio, 3));
+                Math.Round((double)artifact.SizeBytes / Math.Max(1, baseReport.SizeBytes), 4), Math.Round(result.P50Ratio, 3));
+        }
     }
 
     /// <summary>

@@ -59,6 +59,9 @@ public sealed class BuildPipelineTests
         var optimized = model.Artifacts.Single(a => a.Name == "optimized");
         Assert.Equal((double)optimized.SizeBytes / model.Artifacts[0].SizeBytes, optimized.VsBase!.SizeRatio, 4);
         Assert.InRange(optimized.VsBase.P50Ratio, 0.05, 20);
+        // One latency figure per artifact: the variant's p50 over base's is the ratio printed beside it (to rounding).
+        var quotient = optimized.Latency!.P50Ms / model.Artifacts[0].Latency!.P50Ms;
+        Assert.True(Math.Abs(quotient / optimized.VsBase.P50Ratio - 1) < 0.01, $"p50 {optimized.Latency.P50Ms} / base {model.Artifacts[0].Latency!.P50Ms} = {quotient} vs p50 × base {optimized.VsBase.P50Ratio}");
         var checks = optimized.Checks;
         Assert.Equal(new[] { "parity.max_abs", "accuracy.min", "accuracy.max_drop", "outputs.logits.finite", "size.max_mb" }, checks.Select(c => c.Check));
         Assert.All(checks, c => Assert.True(c.Passed));
