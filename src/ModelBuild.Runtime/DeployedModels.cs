@@ -32,6 +32,16 @@ public static class DeployedModels
         return DeployedModel.Open(entry.Path, entry.Name, entry.Variant, options);
     }
 
+    /// <summary>
+    /// The image preprocessing the build recorded for model <paramref name="name"/> (deploy.yaml's <c>preprocess</c>),
+    /// or null when its manifest declares none.
+    /// </summary>
+    public static ImagePreprocessing? Preprocessing(string name, string? directory = null)
+    {
+        var path = Path.Combine(Path.GetFullPath(directory ?? AppContext.BaseDirectory), "models", name, ImagePreprocessing.FileName);
+        return File.Exists(path) ? ImagePreprocessing.Read(path) : null;
+    }
+
     /// <summary>Every deployed model in <paramref name="directory"/>, in report order (or by name without a report).</summary>
     public static IReadOnlyList<DeployedModelEntry> List(string directory)
     {

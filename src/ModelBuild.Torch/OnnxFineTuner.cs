@@ -5,7 +5,7 @@ using ModelBuild.Evaluation;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes.Pruning;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

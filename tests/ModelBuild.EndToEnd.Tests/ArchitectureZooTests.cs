@@ -1,7 +1,7 @@
 using System.Text.Json;
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 using Xunit.Abstractions;
 
 namespace ModelBuild.EndToEnd.Tests;

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Evaluation;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 
 namespace ModelBuild.EndToEnd.Tests;
 

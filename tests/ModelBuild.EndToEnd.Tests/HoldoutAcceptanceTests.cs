@@ -3,7 +3,7 @@ using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Evaluation;
 using ModelBuild.Onnx;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 
 namespace ModelBuild.EndToEnd.Tests;
 

@@ -4,7 +4,7 @@ using System.Xml.Linq;
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Evaluation;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 
 namespace ModelBuild.EndToEnd.Tests;
 

@@ -5,7 +5,7 @@ using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes;
 using ModelBuild.Passes.Pruning;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 using ModelBuild.TorchScript;
 using ModelBuild.TorchScript.Conversion;
 using Onnx;

@@ -2,7 +2,7 @@ using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 using ModelBuild.TorchScript.Conversion;
 using TorchSharp;
 using Xunit.Abstractions;

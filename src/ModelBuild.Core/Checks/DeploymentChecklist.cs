@@ -3,7 +3,7 @@ using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Reports;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 using Onnx;
 
 namespace ModelBuild.Checks;

@@ -4,7 +4,7 @@ using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Pipeline;
 using ModelBuild.Reports;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 
 namespace ModelBuild.Evaluation;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Data;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 
 namespace ModelBuild.Evaluation;
 

@@ -1,6 +1,6 @@
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 
 namespace ModelBuild.Evaluation;
 

@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Diagnostics;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 using Onnx;
 using OrtType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 

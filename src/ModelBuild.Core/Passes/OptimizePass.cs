@@ -1,7 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 
 namespace ModelBuild.Passes;
 

@@ -4,7 +4,7 @@ using ModelBuild.Evaluation;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes.Pruning;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 using Onnx;
 
 namespace ModelBuild.Passes;

@@ -1,7 +1,7 @@
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 using ModelBuild.TorchScript;
 using ModelBuild.TorchScript.Conversion;
 using Onnx;

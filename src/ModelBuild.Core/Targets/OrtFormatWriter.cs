@@ -1,5 +1,5 @@
 using ModelBuild.Diagnostics;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 
 namespace ModelBuild.Targets;
 

@@ -1,3 +1,4 @@
+using ImageLayout = ModelBuild.Runtime.ImageLayout;
 using System.Globalization;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;

@@ -7,7 +7,7 @@ using ModelBuild.Onnx;
 using ModelBuild.Passes;
 using ModelBuild.Passes.Pruning;
 using ModelBuild.Passes.Quantization;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 
 namespace ModelBuild.Tool.Commands;
 

@@ -3,7 +3,7 @@ using ModelBuild.Diagnostics;
 using ModelBuild.Evaluation;
 using ModelBuild.Onnx;
 using ModelBuild.Passes;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 using Onnx;
 
 namespace ModelBuild.Core.Tests.Passes;

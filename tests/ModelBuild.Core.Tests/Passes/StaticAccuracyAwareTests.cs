@@ -6,7 +6,7 @@ using ModelBuild.Evaluation;
 using ModelBuild.Manifest;
 using ModelBuild.Passes;
 using ModelBuild.Passes.Quantization;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 using Xunit.Abstractions;
 
 namespace ModelBuild.Core.Tests.Passes;

@@ -3,7 +3,7 @@ using ModelBuild.Diagnostics;
 using ModelBuild.Evaluation;
 using ModelBuild.IO;
 using ModelBuild.Manifest;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 
 namespace ModelBuild.Core.Tests.Pipeline;
 

@@ -43,7 +43,7 @@ public sealed class IdxPipelineTests
         Assert.Equal(600, model.Evaluation!.Samples);
         Assert.Equal("data/t10k-images-idx3-ubyte.gz, data/t10k-labels-idx1-ubyte.gz", model.Evaluation.Data);
         // The same images through the npz path score the same: recompute on the first 600.
-        using var runner = new ModelBuild.Runtime.ModelRunner(ws.Output("models/fashion/model.onnx"), new SourceLocation("t"));
+        using var runner = new ModelBuild.Execution.ModelRunner(ws.Output("models/fashion/model.onnx"), new SourceLocation("t"));
         var logits = runner.Run(new Dictionary<string, NdArray> { ["input"] = npz["input"].Slice(0, 600) })["logits"];
         var expected = ModelBuild.Evaluation.Metrics.Top1Accuracy(logits, npz["labels"].Slice(0, 600));
         var artifact = Assert.Single(model.Artifacts);

@@ -1,8 +1,9 @@
+using ImageLayout = ModelBuild.Runtime.ImageLayout;
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 using ModelBuild.Targets;
 using static ModelBuild.Core.Tests.Targets.Samples;
 

@@ -1,3 +1,4 @@
+using ImageLayout = ModelBuild.Runtime.ImageLayout;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;

@@ -17,8 +17,8 @@ internal static class EnumNames
         ("int32", TensorElementType.Int32), ("int64", TensorElementType.Int64),
     ];
 
-    public static readonly (string, ImageLayout)[] ImageLayout =
-        [("nchw", Manifest.ImageLayout.Nchw), ("nhwc", Manifest.ImageLayout.Nhwc)];
+    public static readonly (string, Runtime.ImageLayout)[] ImageLayout =
+        [("nchw", Runtime.ImageLayout.Nchw), ("nhwc", Runtime.ImageLayout.Nhwc)];
 
     public static readonly (string, OptimizationLevel)[] Optimize =
         [("none", OptimizationLevel.None), ("basic", OptimizationLevel.Basic), ("extended", OptimizationLevel.Extended)];

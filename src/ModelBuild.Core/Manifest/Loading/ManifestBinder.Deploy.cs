@@ -1,3 +1,4 @@
+using ImageLayout = ModelBuild.Runtime.ImageLayout;
 using System.Text.RegularExpressions;
 using ModelBuild.Diagnostics;
 using YamlDotNet.RepresentationModel;

@@ -3,7 +3,7 @@ using ModelBuild.Diagnostics;
 using ModelBuild.Evaluation;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 
 namespace ModelBuild.Passes.Pruning;
 

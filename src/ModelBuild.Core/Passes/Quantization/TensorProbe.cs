@@ -1,7 +1,7 @@
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Onnx;
-using ModelBuild.Runtime;
+using ModelBuild.Execution;
 using Onnx;
 
 namespace ModelBuild.Passes.Quantization;

@@ -5,7 +5,7 @@ using ElementType = ModelBuild.Manifest.TensorElementType;
 using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 using ModelBuild.Onnx;
 
-namespace ModelBuild.Runtime;
+namespace ModelBuild.Execution;
 
 /// <summary>Runs one ONNX model in ONNX Runtime on <see cref="NdArray"/> inputs.</summary>
 public sealed class ModelRunner : IDisposable
