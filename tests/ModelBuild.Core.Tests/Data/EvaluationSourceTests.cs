@@ -1,3 +1,4 @@
+using ImageLayout = ModelBuild.Runtime.ImageLayout;
 using ModelBuild.Data;
 using ModelBuild.Data.Sources;
 using ModelBuild.Diagnostics;

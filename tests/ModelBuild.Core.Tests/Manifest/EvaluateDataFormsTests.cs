@@ -1,3 +1,4 @@
+using ImageLayout = ModelBuild.Runtime.ImageLayout;
 using ModelBuild.Manifest;
 
 namespace ModelBuild.Core.Tests.Manifest;
