@@ -4,12 +4,15 @@ using System.Text.Json.Serialization;
 namespace ModelBuild.Runtime;
 
 /// <summary>How an image's channels are laid out in a model input.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ImageLayout>))]
 public enum ImageLayout
 {
     /// <summary>[batch, channels, height, width] (PyTorch).</summary>
+    [JsonStringEnumMemberName("nchw")]
     Nchw,
 
     /// <summary>[batch, height, width, channels] (TensorFlow, many mobile models).</summary>
+    [JsonStringEnumMemberName("nhwc")]
     Nhwc,
 }
 
@@ -80,20 +83,19 @@ public sealed record ImagePreprocessing
         }
 
         var result = new float[modelChannels * outH * outW];
-        var scale = (float)Scale;
         for (var c = 0; c < modelChannels; c++)
-        {
-            var mean = (float)Mean[Mean.Length == 1 ? 0 : c];
-            var std = (float)Std[Std.Length == 1 ? 0 : c];
             for (var y = 0; y < outH; y++)
                 for (var x = 0; x < outW; x++)
                 {
-                    var v = (image[((top + y) * w + left + x) * modelChannels + c] / scale - mean) / std;
+                    var v = Normalize(image[((top + y) * w + left + x) * modelChannels + c], c);
                     result[Layout == ImageLayout.Nchw ? (c * outH + y) * outW + x : (y * outW + x) * modelChannels + c] = v;
                 }
-        }
         return result;
     }
+
+    /// <summary><c>(value / scale − mean) / std</c> for <paramref name="channel"/>, in float32 as every consumer computes it.</summary>
+    public float Normalize(float value, int channel) =>
+        (value / (float)Scale - (float)Mean[Mean.Length == 1 ? 0 : channel]) / (float)Std[Std.Length == 1 ? 0 : channel];
 
     /// <summary>Throws when mean or std has neither one value nor one per channel.</summary>
     public void CheckPerChannel(int channels)
@@ -158,7 +160,6 @@ public sealed record ImagePreprocessing
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
     /// <summary>The definition as recorded in <see cref="FileName"/> (snake_case keys, as in deploy.yaml).</summary>

@@ -27,7 +27,7 @@ public sealed class ModelRepository : IAsyncDisposable
         foreach (var entry in entries)
         {
             var model = DeployedModel.Open(entry.Path, entry.Name, entry.Variant, new DeployedModelOptions { IntraOpThreads = options.IntraOpThreads });
-            models[entry.Name] = new ServedModel(model, options, metrics);
+            models[entry.Name] = new ServedModel(model, options, metrics, DeployedModels.Preprocessing(entry.Name, options.Directory));
         }
         return new ModelRepository(models);
     }

@@ -38,7 +38,7 @@ internal static class PredictEndpoint
         await decodes.WaitAsync(c.RequestAborted).ConfigureAwait(false);
         try
         {
-            input = ImagePreprocessor.ToInput(ImageDecoder.Decode(bytes), model.Model.Inputs[0], state.Options.ImageMean, state.Options.ImageStd);
+            input = ImagePreprocessor.ToInput(ImageDecoder.Decode(bytes), model.Model.Inputs[0], model.Preprocessing);
         }
         finally
         {

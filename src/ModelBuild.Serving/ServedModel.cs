@@ -5,9 +5,11 @@ namespace ModelBuild.Serving;
 /// <summary>A model the server answers for: its session, and its batcher when it can batch.</summary>
 public sealed class ServedModel : IAsyncDisposable
 {
-    public ServedModel(DeployedModel model, ServerOptions options, ServerMetrics metrics)
+    /// <param name="preprocessing">The model's image preprocessing as the build recorded it, for /predict.</param>
+    public ServedModel(DeployedModel model, ServerOptions options, ServerMetrics metrics, ImagePreprocessing? preprocessing = null)
     {
         Model = model;
+        Preprocessing = preprocessing ?? new ImagePreprocessing();
         var config = TritonConfigReader.Read(options.Directory, model.Name);
         var batchable = model.Inputs.Concat(model.Outputs).All(t => t.HasDynamicBatch);
         // Like Triton: max_batch_size 0 means the model has no batch axis the server may use.
@@ -42,6 +44,9 @@ public sealed class ServedModel : IAsyncDisposable
 
     public DeployedModel Model { get; }
     public string Name => Model.Name;
+
+    /// <summary>What /predict applies to an image: the build's recorded definition, else the defaults (scale 255, resize to the model's size).</summary>
+    public ImagePreprocessing Preprocessing { get; }
 
     /// <summary>The largest batch a request may carry; 0 when the model has no dynamic batch axis.</summary>
     public int MaxBatchSize { get; }

@@ -46,12 +46,6 @@ public sealed record ServerOptions
     /// <summary>/predict: class names, index order; missing ones are shown as "class N".</summary>
     public IReadOnlyList<string> Labels { get; init; } = Array.Empty<string>();
 
-    /// <summary>/predict: pixels are scaled to [0,1], then (x - mean) / std.</summary>
-    public float ImageMean { get; init; }
-
-    /// <summary>/predict: see <see cref="ImageMean"/>.</summary>
-    public float ImageStd { get; init; } = 1f;
-
     /// <summary>Log warnings and errors to the console (the command); tests keep quiet.</summary>
     public bool ConsoleLogging { get; init; }
 

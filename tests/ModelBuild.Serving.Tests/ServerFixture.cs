@@ -10,6 +10,8 @@ public sealed class ServerFixture : IAsyncLifetime
     public static string ModelPath { get; } = Path.Combine(RepoRoot, "testassets", "SampleApp", "models", "fashion.onnx");
     public static string TestData { get; } = Path.Combine(RepoRoot, "testassets", "SampleApp", "data", "test.npz");
 
+    public static ImagePreprocessing Preprocessing { get; } = new() { Mean = [0.2860], Std = [0.3530] };
+
     public string Directory { get; } = Path.Combine(Path.GetTempPath(), "mb-serve-" + Guid.NewGuid().ToString("N"));
     public ModelServer Server { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
@@ -19,6 +21,8 @@ public sealed class ServerFixture : IAsyncLifetime
     {
         System.IO.Directory.CreateDirectory(Path.Combine(Directory, "models", "fashion"));
         File.Copy(ModelPath, Path.Combine(Directory, "models", "fashion", "model.onnx"));
+        // The Fashion-MNIST normalization the sample model was trained with, recorded as a build records it.
+        File.WriteAllText(Path.Combine(Directory, "models", "fashion", ImagePreprocessing.FileName), Preprocessing.ToJson());
         var config = Path.Combine(Directory, "deploy", "triton", "fashion", "config.pbtxt");
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(config)!);
         // A long queue delay so concurrent test requests reliably share batches.
@@ -29,8 +33,6 @@ public sealed class ServerFixture : IAsyncLifetime
             Port = 0,
             MaxRequestBodyBytes = 256 * 1024,
             Labels = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
-            ImageMean = 0.2860f,
-            ImageStd = 0.3530f,
         });
         Http = new HttpClient { BaseAddress = Server.Address };
         Local = DeployedModel.Open(ModelPath, "fashion");

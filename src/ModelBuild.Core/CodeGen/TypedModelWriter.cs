@@ -6,8 +6,8 @@ using ModelBuild.Onnx;
 
 namespace ModelBuild.CodeGen;
 
-/// <summary>A deployed model as the typed class sees it: name, deployed variant and the deployed file's interface.</summary>
-public sealed record TypedModel(string Name, string Variant, ModelInterface Interface);
+/// <summary>A deployed model as the typed class sees it: name, deployed variant, the deployed file's interface and its image preprocessing.</summary>
+public sealed record TypedModel(string Name, string Variant, ModelInterface Interface, Runtime.ImagePreprocessing? Preprocess = null);
 
 /// <summary>
 /// Writes C# classes (namespace ModelBuild.Models) for the deployed models, against ModelBuild.Runtime: one per model
@@ -76,6 +76,7 @@ public static class TypedModelWriter
         w.Append($"        /// <summary>Runs the model: {Xml(string.Join(", ", inputs.Select(Describe)))}.</summary>\n");
         w.Append($"        public {output} Run({string.Join(", ", parameters)}) =>\n");
         w.Append($"            new {output}(Model.Run(new[]\n            {{\n{string.Join(",\n", tensors.Select(t => "                " + t))},\n            }}));\n\n");
+        WriteRunImage(w, m, output);
         w.Append("        public void Dispose() => Model.Dispose();\n\n");
         w.Append("""
                     private static void Expect(global::System.Collections.Generic.IReadOnlyList<global::ModelBuild.Runtime.TensorSpec> specs, string name, global::ModelBuild.Runtime.TensorType type, long[] dims)
@@ -100,6 +101,33 @@ public static class TypedModelWriter
             w.Append($"        /// <summary>The actual shape of {id}.</summary>\n        public long[] {id}Shape {{ get; }}\n");
         }
         w.Append("    }\n\n");
+    }
+
+    /// <summary>
+    /// <c>RunImage</c>, for a model with an image preprocessing and one float32 image input of fixed size: the
+    /// preprocessing baked in from the build (ModelBuild.Runtime.ImagePreprocessing, the code evaluation ran).
+    /// </summary>
+    private static void WriteRunImage(StringBuilder w, TypedModel m, string output)
+    {
+        if (m.Preprocess is not { } pre || m.Interface.Inputs is not [{ ElementType: TensorElementType.Float32, Dims.Count: 4 } input]) return;
+        var (c, h, wd) = pre.Layout == Runtime.ImageLayout.Nchw ? (input.Dims[1], input.Dims[2], input.Dims[3]) : (input.Dims[3], input.Dims[1], input.Dims[2]);
+        if (c.Size is not (1 or 3) || h.Size is not { } height || wd.Size is not { } width) return;
+        static string Ints(int[]? v) => v is null ? "null" : $"new[] {{ {string.Join(", ", v)} }}";
+        static string Doubles(double[] v) => $"new[] {{ {string.Join(", ", v.Select(x => x.ToString("R", CultureInfo.InvariantCulture) + "d"))} }}";
+        var shape = pre.Layout == Runtime.ImageLayout.Nchw ? $"1, {c.Size}, {height}, {width}" : $"1, {height}, {width}, {c.Size}";
+        w.Append("        /// <summary>The model's image preprocessing (deploy.yaml's <c>preprocess</c>), as the build's evaluation applied it.</summary>\n");
+        w.Append("        public static readonly global::ModelBuild.Runtime.ImagePreprocessing Preprocessing = new()\n        {\n");
+        w.Append($"            Size = {Ints(pre.Size)},\n            Crop = {Ints(pre.Crop)},\n");
+        w.Append($"            Scale = {pre.Scale.ToString("R", CultureInfo.InvariantCulture)}d,\n            Mean = {Doubles(pre.Mean)},\n            Std = {Doubles(pre.Std)},\n");
+        w.Append($"            Layout = global::ModelBuild.Runtime.ImageLayout.{pre.Layout},\n        }};\n\n");
+        w.Append("        /// <summary>\n        /// Runs one image through <see cref=\"Preprocessing\"/>: <paramref name=\"pixels\"/> are interleaved bytes, row by row,\n");
+        w.Append("        /// <paramref name=\"channels\"/> per pixel (1 gray, 3 RGB, 4 RGBA), as any image decoder gives them.\n        /// </summary>\n");
+        w.Append($"        public {output} RunImage(global::System.ReadOnlySpan<byte> pixels, int width, int height, int channels)\n        {{\n");
+        w.Append("            var (outHeight, outWidth) = Preprocessing.OutputSize(height, width);\n");
+        w.Append($"            if (outHeight != {height} || outWidth != {width})\n");
+        w.Append($"                throw new global::System.ArgumentException($\"a {{width}}x{{height}} image comes out {{outWidth}}x{{outHeight}} after preprocessing, but model '{{ModelName}}' takes {width}x{height} (width x height)\");\n");
+        w.Append($"            var values = Preprocessing.Apply(pixels, width, height, channels, {c.Size});\n");
+        w.Append($"            return new {output}(Model.Run(new[] {{ new global::ModelBuild.Runtime.ModelTensor({Lit(input.Name)}, values, new long[] {{ {shape} }}) }}));\n        }}\n\n");
     }
 
     private static string Describe(TensorInfo t) => $"{t.Name} {OnnxTypes.ManifestName(t.ElementType)}[{string.Join(",", t.Dims)}]";

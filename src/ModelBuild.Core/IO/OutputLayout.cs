@@ -14,6 +14,8 @@ public static class OutputLayout
 
     public static string BaseModel(string model) => $"models/{model}/model.onnx";
     public static string TorchScriptModel(string model) => $"models/{model}/model.pt";
+    /// <summary>The model's image preprocessing (ModelBuild.Runtime.ImagePreprocessing), for /predict and apps.</summary>
+    public static string Preprocess(string model) => $"models/{model}/{Runtime.ImagePreprocessing.FileName}";
     public static string VariantModel(string model, string variant) => $"models/{model}/{variant}/model.onnx";
     public static string BaseMobileModel(string model) => $"models/{model}/model.ort";
     public static string MobileModel(string model, string variant) => $"models/{model}/{variant}/model.ort";

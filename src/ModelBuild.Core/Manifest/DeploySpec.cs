@@ -1,4 +1,5 @@
 using ImageLayout = ModelBuild.Runtime.ImageLayout;
+using ImagePreprocessing = ModelBuild.Runtime.ImagePreprocessing;
 using ModelBuild.Diagnostics;
 
 namespace ModelBuild.Manifest;
@@ -62,8 +63,8 @@ public sealed class TritonSpec
 }
 
 /// <summary>
-/// <c>deploy.triton.preprocessing</c>: the raw image input clients send, and the normalization that turns it into
-/// the model's input: <c>((float(raw) / scale) - mean) / std</c>, per channel, then the model's layout.
+/// <c>deploy.triton.preprocessing</c>: the raw image input clients send; the model's one image preprocessing
+/// (<see cref="Image"/>) turns it into the model's input.
 /// </summary>
 public sealed class PreprocessingSpec
 {
@@ -74,12 +75,14 @@ public sealed class PreprocessingSpec
 
     /// <summary>The raw shape without the batch axis: [h, w] (one channel) or [h, w, c].</summary>
     public required IReadOnlyList<int> InputShape { get; init; }
-    public double Scale { get; init; } = 1;
 
-    /// <summary>One value for every channel, or one per channel.</summary>
-    public IReadOnlyList<double> Mean { get; init; } = [0.0];
-    public IReadOnlyList<double> Std { get; init; } = [1.0];
-    public ImageLayout Layout { get; init; } = ImageLayout.Nchw;
+    /// <summary>The model's one image preprocessing (<see cref="ModelSpec.Preprocess"/>), set by the binder.</summary>
+    public ImagePreprocessing Image { get; internal set; } = new();
+
+    public double Scale => Image.Scale;
+    public IReadOnlyList<double> Mean => Image.Mean;
+    public IReadOnlyList<double> Std => Image.Std;
+    public ImageLayout Layout => Image.Layout;
 
     /// <summary>Channels of the raw image: the third axis of <see cref="InputShape"/>, else 1.</summary>
     public int Channels => InputShape.Count == 3 ? InputShape[2] : 1;

@@ -1,4 +1,4 @@
-using ImageLayout = ModelBuild.Runtime.ImageLayout;
+using ModelBuild.Runtime;
 using ModelBuild.Diagnostics;
 
 namespace ModelBuild.Manifest;
@@ -19,20 +19,6 @@ public enum EvaluationDataFormat
     Csv,
     Images,
     Idx,
-}
-
-/// <summary>
-/// Pixel preprocessing for image folders and idx files: value / scale, then (value - mean[c]) / std[c].
-/// Size and crop apply to image folders only (resize to size, then center-crop to crop).
-/// </summary>
-public sealed record ImagePreprocess
-{
-    public (int Height, int Width)? Size { get; init; }
-    public (int Height, int Width)? Crop { get; init; }
-    public IReadOnlyList<double> Mean { get; init; } = [0.0];
-    public IReadOnlyList<double> Std { get; init; } = [1.0];
-    public ImageLayout Layout { get; init; } = ImageLayout.Nchw;
-    public double Scale { get; init; } = 255;
 }
 
 /// <summary>
@@ -66,7 +52,8 @@ public sealed class EvaluateSpec
     public string? IdxImages { get; init; }
     public string? IdxLabels { get; init; }
 
-    public ImagePreprocess Preprocess { get; init; } = new();
+    /// <summary>The model's one image preprocessing (<see cref="ModelSpec.Preprocess"/>), set by the binder; defaults where the model declares none.</summary>
+    public ImagePreprocessing Preprocess { get; internal set; } = new();
     public MetricKind Metric { get; init; } = MetricKind.Top1;
     public int? Samples { get; init; }
     public required SourceLocation Location { get; init; }

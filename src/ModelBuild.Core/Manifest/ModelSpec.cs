@@ -10,6 +10,11 @@ public sealed class ModelSpec
     /// <summary>Declared inputs; required for TorchScript, optional for ONNX (checked against the model when given).</summary>
     public IReadOnlyList<TensorSpec>? Inputs { get; init; }
     public IReadOnlyList<OutputSpec>? Outputs { get; init; }
+    /// <summary>
+    /// The model's image preprocessing, declared once (<c>preprocess</c>, or the image keys of evaluate.data or
+    /// deploy.triton.preprocessing); null when the model declares none and evaluates no images.
+    /// </summary>
+    public Runtime.ImagePreprocessing? Preprocess { get; init; }
     public ExportSpec Export { get; init; } = new();
     public IReadOnlyList<VariantSpec> Variants { get; init; } = Array.Empty<VariantSpec>();
     public EvaluateSpec? Evaluate { get; init; }

@@ -40,7 +40,7 @@ public static class BuildPipeline
                     var pipeline = new ModelPipeline(model, manifest, staging, options, timer, diagnostics);
                     var modelReport = pipeline.Run();
                     report.Models.Add(modelReport);
-                    typed.Add(new TypedModel(modelReport.Name, modelReport.Deployed!, pipeline.DeployedInterface!));
+                    typed.Add(new TypedModel(modelReport.Name, modelReport.Deployed!, pipeline.DeployedInterface!, modelReport.Preprocess));
                     if (pipeline.Engine is { } engine) engines.Add(engine);
                 }
                 catch (ModelBuildException e)

@@ -44,6 +44,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
             SourceKind = spec.Source.Kind.ToString().ToLowerInvariant(),
             Inputs = source.Interface.Inputs.Select(ToReport).ToList(),
             Outputs = source.Interface.Outputs.Select(ToReport).ToList(),
+            Preprocess = spec.Preprocess,
         };
 
         // 1. Artifacts: the base export, then each variant from the artifact it names.

@@ -27,6 +27,9 @@ public sealed class ModelReport
     /// <summary>What parity is measured against: "pytorch" (libtorch running the TorchScript source), "torchsharp" (the C# module's own forward) or "onnx source".</summary>
     public string? ParityReference { get; set; }
     public string? Deployed { get; set; }
+
+    /// <summary>The model's image preprocessing (deploy.yaml's <c>preprocess</c>), as evaluation applied it; null when none.</summary>
+    public Runtime.ImagePreprocessing? Preprocess { get; init; }
     public List<ArtifactReport> Artifacts { get; } = new();
 }
 

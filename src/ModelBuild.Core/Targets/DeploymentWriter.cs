@@ -46,6 +46,10 @@ public static class DeploymentWriter
         }
         if (ensemble is not null) WriteEnsemble(ensemble, triton!.Version, staging);
 
+        // The one image preprocessing, where `modelbuild serve` and ModelBuild.Runtime find it.
+        if (spec.Preprocess is { } preprocess)
+            staging.WriteText(OutputLayout.Preprocess(name), preprocess.ToJson());
+
         if (deploy.Mobile is "ort")
         {
             var variant = deploy.Variant.Value is VariantSpec.BaseName or DeploySpec.BestVariant ? null : deploy.Variant.Value;

@@ -1,4 +1,4 @@
-using ImageLayout = ModelBuild.Runtime.ImageLayout;
+using ModelBuild.Runtime;
 using System.Globalization;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
@@ -8,8 +8,9 @@ using Onnx;
 namespace ModelBuild.Targets;
 
 /// <summary>
-/// The ONNX model of the ensemble's first step: raw image [batch, h, w(, c)] → Cast float → Div scale → Sub mean →
-/// Div std → the model's layout (Unsqueeze the channel axis, or Transpose HWC to CHW).
+/// The ONNX model of the ensemble's first step: the model's one <see cref="ImagePreprocessing"/> as ONNX operators.
+/// Raw image [batch, h, w(, c)] → Cast float → channels first → Resize (linear, half_pixel: what
+/// <see cref="ImagePreprocessing.Apply"/> computes) → centre Slice → Div scale → Sub mean → Div std → the model's layout.
 /// </summary>
 public static class PreprocessingModel
 {
@@ -31,17 +32,21 @@ public static class PreprocessingModel
             throw Invalid($"preprocessing produces a 4-axis image batch ({pre.Layout.ToString().ToUpperInvariant()}), but the model's input is {target}", where);
 
         var (c, h, w) = pre.Layout == ImageLayout.Nchw ? (1, 2, 3) : (3, 1, 2);
-        var expected = new (int Axis, long Size, string Name)[] { (h, pre.InputShape[0], "h"), (w, pre.InputShape[1], "w"), (c, pre.Channels, "c") };
+        var (outH, outW) = pre.Image.OutputSize(pre.InputShape[0], pre.InputShape[1]);
+        var expected = new (int Axis, long Size, string Name)[] { (h, outH, "h"), (w, outW, "w"), (c, pre.Channels, "c") };
         foreach (var (axis, size, name) in expected)
         {
             if (target.Dims[axis].Size is { } actual && actual != size)
                 throw Invalid($"the model's input '{target.Name}' [{string.Join(",", target.Dims)}] has {name} = {actual} as {pre.Layout.ToString().ToLowerInvariant()}, " +
-                              $"but preprocessing.input.shape [{string.Join(", ", pre.InputShape)}] gives {name} = {size}", where);
+                              $"but preprocessing.input.shape [{string.Join(", ", pre.InputShape)}]{Resized(pre)} gives {name} = {size}", where);
         }
         if (model.Outputs.Any(o => o.Name == pre.InputName))
             throw Invalid($"preprocessing.input.name '{pre.InputName}' is also a model output; the ensemble needs distinct tensor names", where);
         return target;
     }
+
+    private static string Resized(PreprocessingSpec pre) =>
+        (pre.Image.Size is { } s ? $" resized to [{s[0]}, {s[1]}]" : "") + (pre.Image.Crop is { } c ? $" cropped to [{c[0]}, {c[1]}]" : "");
 
     /// <summary>The raw input as clients send it: the model's batch axis (dynamic or fixed) followed by the declared shape.</summary>
     public static TensorInfo RawInput(PreprocessingSpec pre, TensorInfo target) =>
@@ -50,7 +55,8 @@ public static class PreprocessingModel
     /// <summary>The preprocessing model's output: the target's shape with the raw image's sizes where the model leaves them open.</summary>
     public static TensorInfo Output(PreprocessingSpec pre, TensorInfo target, string name)
     {
-        var (h, w, c) = (Dimension.Fixed(pre.InputShape[0]), Dimension.Fixed(pre.InputShape[1]), Dimension.Fixed(pre.Channels));
+        var (outH, outW) = pre.Image.OutputSize(pre.InputShape[0], pre.InputShape[1]);
+        var (h, w, c) = (Dimension.Fixed(outH), Dimension.Fixed(outW), Dimension.Fixed(pre.Channels));
         return new TensorInfo(name, TensorElementType.Float32,
             pre.Layout == ImageLayout.Nchw ? [target.Dims[0], c, h, w] : [target.Dims[0], h, w, c]);
     }
@@ -72,46 +78,83 @@ public static class PreprocessingModel
         graph.Input.Add(ValueInfo(raw));
         graph.Output.Add(ValueInfo(output));
 
-        // Mean and std broadcast over the last (channel) axis of the raw HWC image; one value covers every channel.
-        graph.Initializer.Add(TensorData.FromFloats(N("scale"), [], [(float)pre.Scale]));
-        graph.Initializer.Add(TensorData.FromFloats(N("mean"), [pre.Mean.Count], pre.Mean.Select(v => (float)v).ToArray()));
-        graph.Initializer.Add(TensorData.FromFloats(N("std"), [pre.Std.Count], pre.Std.Select(v => (float)v).ToArray()));
+        var image = pre.Image;
+        // Mean and std as [c, 1, 1]: they broadcast over the channels-first image; one value covers every channel.
+        graph.Initializer.Add(TensorData.FromFloats(N("scale"), [], [(float)image.Scale]));
+        graph.Initializer.Add(TensorData.FromFloats(N("mean"), [image.Mean.Length, 1, 1], image.Mean.Select(v => (float)v).ToArray()));
+        graph.Initializer.Add(TensorData.FromFloats(N("std"), [image.Std.Length, 1, 1], image.Std.Select(v => (float)v).ToArray()));
 
         var cast = Node("Cast", [raw.Name], N("as_float"));
         cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = TensorData.Float });
         graph.Node.Add(cast);
-        graph.Node.Add(Node("Div", [N("as_float"), N("scale")], N("scaled")));
-        graph.Node.Add(Node("Sub", [N("scaled"), N("mean")], N("centered")));
-        var last = N("normalized");
-        graph.Node.Add(Node("Div", [N("centered"), N("std")], last));
-
+        var last = N("as_float");
         if (pre.InputShape.Count == 2)
         {
-            // [batch, h, w] has no channel axis: insert it where the layout keeps channels.
-            graph.Initializer.Add(TensorData.FromInt64s(N("channel_axis"), [1], [pre.Layout == ImageLayout.Nchw ? 1L : 3L]));
-            graph.Node.Add(Node("Unsqueeze", [last, N("channel_axis")], outputName));
+            // [batch, h, w] has no channel axis: add it last, as in an HWC image.
+            graph.Initializer.Add(TensorData.FromInt64s(N("channel_axis"), [1], [3L]));
+            graph.Node.Add(Node("Unsqueeze", [last, N("channel_axis")], N("hwc")));
+            last = N("hwc");
         }
-        else if (pre.Layout == ImageLayout.Nchw)
+        graph.Node.Add(Transpose(last, N("chw"), [0, 3, 1, 2]));
+        last = N("chw");
+
+        var (height, width) = (pre.InputShape[0], pre.InputShape[1]);
+        if (image.Size is { } size)
         {
-            var transpose = Node("Transpose", [last], outputName);
-            transpose.Attribute.Add(new AttributeProto { Name = "perm", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 0, 3, 1, 2 } });
-            graph.Node.Add(transpose);
+            // sizes = [batch, c] of the image, then the target [h, w]: the batch axis stays dynamic.
+            graph.Initializer.Add(TensorData.FromInt64s(N("zero"), [1], [0L]));
+            graph.Initializer.Add(TensorData.FromInt64s(N("two"), [1], [2L]));
+            graph.Initializer.Add(TensorData.FromInt64s(N("target_hw"), [2], [size[0], size[1]]));
+            graph.Node.Add(Node("Shape", [last], N("shape")));
+            graph.Node.Add(Node("Slice", [N("shape"), N("zero"), N("two")], N("batch_channels")));
+            var concat = Node("Concat", [N("batch_channels"), N("target_hw")], N("sizes"));
+            concat.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+            graph.Node.Add(concat);
+            var resize = Node("Resize", [last, "", "", N("sizes")], N("resized"));
+            resize.Attribute.Add(new AttributeProto { Name = "mode", Type = AttributeProto.Types.AttributeType.String, S = Google.Protobuf.ByteString.CopyFromUtf8("linear") });
+            resize.Attribute.Add(new AttributeProto
+            {
+                Name = "coordinate_transformation_mode", Type = AttributeProto.Types.AttributeType.String,
+                S = Google.Protobuf.ByteString.CopyFromUtf8("half_pixel"),
+            });
+            graph.Node.Add(resize);
+            last = N("resized");
+            (height, width) = (size[0], size[1]);
         }
-        else
+        if (image.Crop is { } crop)
         {
-            graph.Node.Add(Node("Identity", [last], outputName));
+            var (top, left) = ((height - crop[0]) / 2, (width - crop[1]) / 2);
+            graph.Initializer.Add(TensorData.FromInt64s(N("crop_starts"), [2], [top, left]));
+            graph.Initializer.Add(TensorData.FromInt64s(N("crop_ends"), [2], [top + crop[0], left + crop[1]]));
+            graph.Initializer.Add(TensorData.FromInt64s(N("crop_axes"), [2], [2L, 3L]));
+            graph.Node.Add(Node("Slice", [last, N("crop_starts"), N("crop_ends"), N("crop_axes")], N("cropped")));
+            last = N("cropped");
         }
+
+        graph.Node.Add(Node("Div", [last, N("scale")], N("scaled")));
+        graph.Node.Add(Node("Sub", [N("scaled"), N("mean")], N("centered")));
+        graph.Node.Add(Node("Div", [N("centered"), N("std")], N("normalized")));
+        graph.Node.Add(image.Layout == ImageLayout.Nchw
+            ? Node("Identity", [N("normalized")], outputName)
+            : Transpose(N("normalized"), outputName, [0, 2, 3, 1]));
 
         var model = new ModelProto
         {
             IrVersion = 7,
             ProducerName = "ModelBuild",
             DocString = string.Create(CultureInfo.InvariantCulture,
-                $"(float({raw.Name}) / {pre.Scale} - mean) / std, as {pre.Layout.ToString().ToUpperInvariant()}, for '{target.Name}'"),
+                $"(float({raw.Name}){Resized(pre)} / {image.Scale} - mean) / std, as {image.Layout.ToString().ToUpperInvariant()}, for '{target.Name}'"),
             Graph = graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         return model;
+    }
+
+    private static NodeProto Transpose(string input, string output, long[] perm)
+    {
+        var transpose = Node("Transpose", [input], output);
+        transpose.Attribute.Add(new AttributeProto { Name = "perm", Type = AttributeProto.Types.AttributeType.Ints, Ints = { perm } });
+        return transpose;
     }
 
     private static NodeProto Node(string op, string[] inputs, string output)

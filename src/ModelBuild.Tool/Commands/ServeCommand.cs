@@ -16,20 +16,18 @@ internal static class ServeCommand
         var models = new Option<string[]>("--model") { Description = "Serve only this model (repeatable).", AllowMultipleArgumentsPerToken = false };
         var maxBody = new Option<int>("--max-request-mb") { Description = "Largest request body in MB (bigger ones get 413).", DefaultValueFactory = _ => 16 };
         var labels = new Option<string?>("--labels") { Description = "/predict class names: a file with one per line, or a comma-separated list." };
-        var mean = new Option<float>("--image-mean") { Description = "/predict: pixels are scaled to [0,1], then (x - mean) / std.", DefaultValueFactory = _ => 0f };
-        var std = new Option<float>("--image-std") { Description = "/predict: see --image-mean.", DefaultValueFactory = _ => 1f };
         var shutdownDelay = new Option<double>("--shutdown-delay") { Description = "Seconds between readiness turning false (Ctrl+C, SIGTERM) and the listener closing, so load balancers stop sending first.", DefaultValueFactory = _ => 0 };
         var shared = new ServeOptionsArguments();
         var command = new Command("serve", "Serve the deployed models of an output folder over the KServe v2 HTTP protocol (Triton's).")
         {
-            dir, port, host, models, maxBody, labels, mean, std, shutdownDelay,
+            dir, port, host, models, maxBody, labels, shutdownDelay,
         };
         shared.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
-            if (parse.GetValue(std) <= 0 || parse.GetValue(maxBody) <= 0 || parse.GetValue(shutdownDelay) is < 0 or > 3600 or double.NaN)
+            if (parse.GetValue(maxBody) <= 0 || parse.GetValue(shutdownDelay) is < 0 or > 3600 or double.NaN)
             {
-                CommandRunner.Report(Diagnostic.Error(DiagnosticCodes.InvalidValue, "--image-std and --max-request-mb must be positive, --shutdown-delay 0 to 3600 seconds"));
+                CommandRunner.Report(Diagnostic.Error(DiagnosticCodes.InvalidValue, "--max-request-mb must be positive, --shutdown-delay 0 to 3600 seconds"));
                 return (int)ExitCode.BadInput;
             }
             var options = shared.Apply(parse, new ServerOptions
@@ -40,8 +38,6 @@ internal static class ServeCommand
                 Models = parse.GetValue(models) ?? [],
                 MaxRequestBodyBytes = parse.GetValue(maxBody) * 1024L * 1024L,
                 Labels = ServeOptionsArguments.ReadLabels(parse.GetValue(labels)),
-                ImageMean = parse.GetValue(mean),
-                ImageStd = parse.GetValue(std),
                 ConsoleLogging = true,
                 ShutdownDelay = TimeSpan.FromSeconds(parse.GetValue(shutdownDelay)),
             });

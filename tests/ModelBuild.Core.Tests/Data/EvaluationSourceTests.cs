@@ -1,3 +1,4 @@
+using ImagePreprocessing = ModelBuild.Runtime.ImagePreprocessing;
 using ImageLayout = ModelBuild.Runtime.ImageLayout;
 using ModelBuild.Data;
 using ModelBuild.Data.Sources;
@@ -90,7 +91,7 @@ public sealed class EvaluationSourceTests : IDisposable
         var pixels = Enumerable.Range(0, 3 * 2 * 2).Select(i => (byte)(i * 20)).ToArray();
         IdxFiles.Write(PathOf("img"), pixels, gzip, 3, 2, 2);
         IdxFiles.Write(PathOf("lbl"), [7, 1, 9], gzip, 3);
-        var pre = new ImagePreprocess { Mean = [0.5], Std = [0.25] };
+        var pre = new ImagePreprocessing { Mean = [0.5], Std = [0.25] };
         var source = IdxSource.Open(PathOf("img"), PathOf("lbl"), pre, [Input("x", null, 1, 2, 2)], null, At);
 
         Assert.Equal(3, source.Count);
@@ -107,7 +108,7 @@ public sealed class EvaluationSourceTests : IDisposable
         void Expect(byte[] bytes, string message)
         {
             File.WriteAllBytes(PathOf("h"), bytes);
-            var e = Assert.Throws<ModelBuildException>(() => IdxSource.Open(PathOf("h"), null, new ImagePreprocess(), [Input("x", null, 2, 2)], null, At));
+            var e = Assert.Throws<ModelBuildException>(() => IdxSource.Open(PathOf("h"), null, new ImagePreprocessing(), [Input("x", null, 2, 2)], null, At));
             Assert.Equal("MB2010", e.Diagnostic.Code);
             Assert.Contains(message, e.Message);
         }
@@ -126,7 +127,7 @@ public sealed class EvaluationSourceTests : IDisposable
         // A gzip whose trailer is right but whose deflate data is garbage (block type 3 is reserved).
         byte[] corrupt = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, (byte)good.Length, 0, 0, 0];
         File.WriteAllBytes(PathOf("h"), corrupt);
-        var e = Assert.Throws<ModelBuildException>(() => IdxSource.Open(PathOf("h"), null, new ImagePreprocess(), [Input("x", null, 2, 2)], null, At));
+        var e = Assert.Throws<ModelBuildException>(() => IdxSource.Open(PathOf("h"), null, new ImagePreprocessing(), [Input("x", null, 2, 2)], null, At));
         Assert.Equal("MB2010", e.Diagnostic.Code);
     }
 
@@ -135,7 +136,7 @@ public sealed class EvaluationSourceTests : IDisposable
     {
         IdxFiles.Write(PathOf("img"), new byte[8], false, 2, 2, 2);
         IdxFiles.Write(PathOf("lbl"), [1, 2, 3], false, 3);
-        var e = Assert.Throws<ModelBuildException>(() => IdxSource.Open(PathOf("img"), PathOf("lbl"), new ImagePreprocess(), [Input("x", null, 2, 2)], null, At));
+        var e = Assert.Throws<ModelBuildException>(() => IdxSource.Open(PathOf("img"), PathOf("lbl"), new ImagePreprocessing(), [Input("x", null, 2, 2)], null, At));
         Assert.Equal("MB2011", e.Diagnostic.Code);
     }
 
@@ -147,7 +148,7 @@ public sealed class EvaluationSourceTests : IDisposable
         // 20,000 28x28 images: 15.7 MB of pixels, 63 MB as floats. Reading the first batch must not touch the rest.
         const int n = 20_000;
         IdxFiles.Write(PathOf("big"), new byte[n * 784], gzip: true, n, 28, 28);
-        var source = IdxSource.Open(PathOf("big"), null, new ImagePreprocess(), [Input("x", null, 1, 28, 28)], null, At);
+        var source = IdxSource.Open(PathOf("big"), null, new ImagePreprocessing(), [Input("x", null, 1, 28, 28)], null, At);
         Assert.Equal(n, source.Count);
 
         var before = GC.GetAllocatedBytesForCurrentThread();
@@ -237,7 +238,7 @@ public sealed class EvaluationSourceTests : IDisposable
         Png("imgs/cat/b.png", 2, 2, (_, _) => new Rgb24(0, 255, 102));
         Png("imgs/cat/c.png", 2, 2, (_, _) => new Rgb24(0, 0, 0));
         File.WriteAllText(PathOf("imgs/cat/notes.txt"), "not an image");
-        var pre = new ImagePreprocess { Mean = [0.5, 0.5, 0.5], Std = [0.5, 0.25, 1] };
+        var pre = new ImagePreprocessing { Mean = [0.5, 0.5, 0.5], Std = [0.5, 0.25, 1] };
         var source = ImageFolderSource.Open(PathOf("imgs"), pre, [Input("x", null, 3, 2, 2)], null, At);
 
         Assert.Equal(new[] { "cat", "dog" }, source.Classes);
@@ -255,7 +256,7 @@ public sealed class EvaluationSourceTests : IDisposable
     {
         // 8x4 image: left half white, right half black; resized to 4x8 (h x w) then cropped to the middle 2x2.
         Png("imgs/a/x.png", 8, 4, (x, _) => x < 4 ? new Rgb24(255, 255, 255) : new Rgb24(0, 0, 0));
-        var pre = new ImagePreprocess { Size = (4, 8), Crop = (2, 2), Layout = ImageLayout.Nhwc };
+        var pre = new ImagePreprocessing { Size = [4, 8], Crop = [2, 2], Layout = ImageLayout.Nhwc };
         var source = ImageFolderSource.Open(PathOf("imgs"), pre, [Input("x", null, 2, 2, 3)], null, At);
         var batch = source.Batches(1).Single()["x"];
         Assert.Equal(new long[] { 1, 2, 2, 3 }, batch.Shape);
@@ -269,7 +270,7 @@ public sealed class EvaluationSourceTests : IDisposable
     public void Grayscale_inputs_get_one_channel()
     {
         Png("imgs/a/x.png", 2, 2, (_, _) => new Rgb24(255, 255, 255));
-        var source = ImageFolderSource.Open(PathOf("imgs"), new ImagePreprocess(), [Input("x", null, 1, 2, 2)], null, At);
+        var source = ImageFolderSource.Open(PathOf("imgs"), new ImagePreprocessing(), [Input("x", null, 1, 2, 2)], null, At);
         Assert.Equal(new float[] { 1, 1, 1, 1 }, All(source, 1));
     }
 
@@ -278,12 +279,12 @@ public sealed class EvaluationSourceTests : IDisposable
     {
         Png("imgs/a/x.png", 3, 3, (_, _) => default);
         File.WriteAllBytes(PathOf("imgs/a/y.png"), [0x89, (byte)'P', (byte)'N', (byte)'G', 1, 2, 3]);
-        var corrupt = ImageFolderSource.Open(PathOf("imgs"), new ImagePreprocess { Size = (2, 2) }, [Input("x", null, 3, 2, 2)], null, At);
+        var corrupt = ImageFolderSource.Open(PathOf("imgs"), new ImagePreprocessing { Size = [2, 2] }, [Input("x", null, 3, 2, 2)], null, At);
         var e = Assert.Throws<ModelBuildException>(() => All(corrupt, 8));
         Assert.Equal("MB2010", e.Diagnostic.Code);
         Assert.Contains("y.png", e.Message);
 
-        var wrong = ImageFolderSource.Open(PathOf("imgs"), new ImagePreprocess(), [Input("x", null, 3, 2, 2)], cap: 1, At);
+        var wrong = ImageFolderSource.Open(PathOf("imgs"), new ImagePreprocessing(), [Input("x", null, 3, 2, 2)], cap: 1, At);
         Assert.Equal("MB2011", Assert.Throws<ModelBuildException>(() => All(wrong, 8)).Diagnostic.Code);
     }
 
@@ -313,7 +314,7 @@ public sealed class EvaluationSourceTests : IDisposable
         Directory.CreateDirectory(PathOf("imgs/a"));
         File.WriteAllBytes(PathOf("imgs/a/huge.png"), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, .. Chunk("IHDR", ihdr), .. Chunk("IEND", [])]);
 
-        var source = ImageFolderSource.Open(PathOf("imgs"), new ImagePreprocess(), [Input("x", null, 3, 2, 2)], null, At);
+        var source = ImageFolderSource.Open(PathOf("imgs"), new ImagePreprocessing(), [Input("x", null, 3, 2, 2)], null, At);
         var before = GC.GetAllocatedBytesForCurrentThread();
         var e = Assert.Throws<ModelBuildException>(() => All(source, 1));
         Assert.Equal("MB2010", e.Diagnostic.Code);
@@ -325,7 +326,7 @@ public sealed class EvaluationSourceTests : IDisposable
     public void An_image_folder_without_class_folders_is_MB2010()
     {
         Directory.CreateDirectory(PathOf("flat"));
-        var e = Assert.Throws<ModelBuildException>(() => ImageFolderSource.Open(PathOf("flat"), new ImagePreprocess(), [Input("x", null, 3, 2, 2)], null, At));
+        var e = Assert.Throws<ModelBuildException>(() => ImageFolderSource.Open(PathOf("flat"), new ImagePreprocessing(), [Input("x", null, 3, 2, 2)], null, At));
         Assert.Equal("MB2010", e.Diagnostic.Code);
     }
 }

@@ -45,8 +45,8 @@ public sealed class EvaluateDataFormsTests
         var spec = Parse(ws, "{ images: data/images, size: [256, 256], crop: [224, 224], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], layout: nhwc, scale: 255 }");
         Assert.Equal(EvaluationDataFormat.Images, spec.Format);
         Assert.Equal(ws.Full("data/images"), spec.ImageDirectory);
-        Assert.Equal((256, 256), spec.Preprocess.Size);
-        Assert.Equal((224, 224), spec.Preprocess.Crop);
+        Assert.Equal([256, 256], spec.Preprocess.Size!);
+        Assert.Equal([224, 224], spec.Preprocess.Crop!);
         Assert.Equal(new[] { 0.229, 0.224, 0.225 }, spec.Preprocess.Std);
         Assert.Equal(ImageLayout.Nhwc, spec.Preprocess.Layout);
     }

@@ -189,7 +189,8 @@ public sealed class ManifestDeployTargetsTests
         var d = ws2.Parse(WithDeploy("triton: { preprocessing: { input: { shape: [28, 28] }, mean: 0.286, std: 0.353 } }"))!
             .Models[0].Deploy.Triton!.Preprocessing!;
         Assert.Empty(ws2.Diagnostics);
-        Assert.Equal((PreprocessingSpec.DefaultInputName, TensorElementType.UInt8, 1.0, ImageLayout.Nchw), (d.InputName, d.InputType, d.Scale, d.Layout));
+        // The one default of ImagePreprocessing (issue 18): bytes are divided by 255 wherever preprocessing runs.
+        Assert.Equal((PreprocessingSpec.DefaultInputName, TensorElementType.UInt8, 255.0, ImageLayout.Nchw), (d.InputName, d.InputType, d.Scale, d.Layout));
         Assert.Equal([0.286], d.Mean);
         Assert.Equal([0.353], d.Std);
         Assert.Equal(1, d.Channels);

@@ -20,9 +20,7 @@ public sealed class TritonEnsembleTests
     {
         InputName = name,
         InputShape = [28, 28],
-        Scale = 255,
-        Mean = [0.2860],
-        Std = [0.3530],
+        Image = new() { Scale = 255, Mean = [0.2860], Std = [0.3530] },
         Location = Where,
     };
 
@@ -169,10 +167,7 @@ public sealed class TritonEnsembleTests
         InputName = name ?? p.InputName,
         InputType = p.InputType,
         InputShape = shape ?? p.InputShape,
-        Scale = p.Scale,
-        Mean = p.Mean,
-        Std = p.Std,
-        Layout = layout ?? p.Layout,
+        Image = p.Image with { Layout = layout ?? p.Layout },
         Location = p.Location,
     };
 
@@ -187,7 +182,7 @@ public sealed class TritonEnsembleTests
             : T("x", TensorElementType.Float32, Dyn("n"), D(2), D(3), D(3));
         var pre = new PreprocessingSpec
         {
-            InputName = "rgb", InputShape = [2, 3, 3], Scale = 255, Mean = [0.5, 0.25, 0], Std = [0.5, 0.25, 2], Layout = layout, Location = Where,
+            InputName = "rgb", InputShape = [2, 3, 3], Image = new() { Scale = 255, Mean = [0.5, 0.25, 0], Std = [0.5, 0.25, 2], Layout = layout }, Location = Where,
         };
         var raw = Enumerable.Range(0, 2 * 2 * 3 * 3).Select(i => (byte)(i * 13 % 256)).ToArray();
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using ModelBuild.Diagnostics;
+using ModelBuild.Runtime;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 
@@ -30,15 +31,15 @@ public sealed class IdxSource : IEvaluationSource
     private readonly IdxHeader _header;
     private readonly TensorInfo _input;
     private readonly long[] _sampleShape;
-    private readonly float _scale, _mean, _std;
+    private readonly ImagePreprocessing _pre;
 
-    private IdxSource(string images, IdxHeader header, TensorInfo input, long[] sampleShape, ImagePreprocess pre, NdArray? labels, int count)
+    private IdxSource(string images, IdxHeader header, TensorInfo input, long[] sampleShape, ImagePreprocessing pre, NdArray? labels, int count)
     {
         _images = images;
         _header = header;
         _input = input;
         _sampleShape = sampleShape;
-        (_scale, _mean, _std) = ((float)pre.Scale, (float)pre.Mean[0], (float)pre.Std[0]);
+        _pre = pre;
         Labels = labels;
         Count = count;
     }
@@ -46,12 +47,14 @@ public sealed class IdxSource : IEvaluationSource
     public int Count { get; }
     public NdArray? Labels { get; }
 
-    public static IdxSource Open(string images, string? labels, ImagePreprocess pre, IReadOnlyList<TensorInfo> modelInputs, int? cap, SourceLocation location)
+    public static IdxSource Open(string images, string? labels, ImagePreprocessing pre, IReadOnlyList<TensorInfo> modelInputs, int? cap, SourceLocation location)
     {
         var input = SampleShape.Target(modelInputs, null, images, location);
         SampleShape.CheckFloat(input, images, location);
-        if (pre.Mean.Count > 1 || pre.Std.Count > 1)
+        if (pre.Mean.Length > 1 || pre.Std.Length > 1)
             throw SampleShape.Mismatch(location, $"idx images have one channel, so 'mean' and 'std' take one value each.");
+        if (pre.Size is not null || pre.Crop is not null)
+            throw SampleShape.Mismatch(location, "idx samples are read at their own size; 'size' and 'crop' apply to image files.");
         var header = ReadHeader(images);
         if (header.Dims.Length < 2)
             throw SampleShape.Unreadable(images, $"an images file has at least 2 dimensions (samples, values...), this one has {header.Dims.Length}");
@@ -84,7 +87,7 @@ public sealed class IdxSource : IEvaluationSource
             var size = Math.Min(batchSize, Count - start);
             Fill(stream, bytes.AsSpan(0, size * sample), _images);
             var values = new float[size * sample];
-            for (var i = 0; i < values.Length; i++) values[i] = (bytes[i] / _scale - _mean) / _std;
+            for (var i = 0; i < values.Length; i++) values[i] = _pre.Normalize(bytes[i], 0);
             yield return new Dictionary<string, NdArray>(StringComparer.Ordinal)
             {
                 [_input.Name] = SampleShape.ToInputType(_input, [size, .. _sampleShape], values),

@@ -1,18 +1,17 @@
-using ImageLayout = ModelBuild.Runtime.ImageLayout;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
+using ModelBuild.Runtime;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using SixLabors.ImageSharp.Processing;
 
 namespace ModelBuild.Data.Sources;
 
 /// <summary>
 /// An image folder with one subfolder per class (sorted by name: the first is class 0), like torchvision's
-/// ImageFolder. Each image is decoded when its batch is read, resized to <c>size</c>, center-cropped to
-/// <c>crop</c>, scaled and normalized per channel, and laid out NCHW or NHWC. One-channel model inputs get
-/// grayscale, three-channel ones RGB. Undecodable, unsupported or absurdly large images are MB2010.
+/// ImageFolder. Each image is decoded (ImageSharp, as RGB) when its batch is read and turned into the model's input
+/// by the model's one <see cref="ImagePreprocessing"/>, the same code /predict, the typed model classes and Triton's
+/// preprocessing model apply. Undecodable, unsupported or absurdly large images are MB2010.
 /// </summary>
 public sealed class ImageFolderSource : IEvaluationSource
 {
@@ -23,11 +22,11 @@ public sealed class ImageFolderSource : IEvaluationSource
 
     private readonly IReadOnlyList<string> _files;
     private readonly TensorInfo _input;
-    private readonly ImagePreprocess _pre;
+    private readonly ImagePreprocessing _pre;
     private readonly int _channels, _height, _width;
     private readonly SourceLocation _location;
 
-    private ImageFolderSource(IReadOnlyList<string> files, NdArray labels, TensorInfo input, ImagePreprocess pre, int channels, int height, int width, SourceLocation location)
+    private ImageFolderSource(IReadOnlyList<string> files, NdArray labels, TensorInfo input, ImagePreprocessing pre, int channels, int height, int width, SourceLocation location)
     {
         _files = files;
         Labels = labels;
@@ -43,7 +42,7 @@ public sealed class ImageFolderSource : IEvaluationSource
     /// <summary>The class names, in label order.</summary>
     public IReadOnlyList<string> Classes { get; private init; } = [];
 
-    public static ImageFolderSource Open(string directory, ImagePreprocess pre, IReadOnlyList<TensorInfo> modelInputs, int? cap, SourceLocation location)
+    public static ImageFolderSource Open(string directory, ImagePreprocessing pre, IReadOnlyList<TensorInfo> modelInputs, int? cap, SourceLocation location)
     {
         var input = SampleShape.Target(modelInputs, null, directory, location);
         SampleShape.CheckFloat(input, directory, location);
@@ -53,16 +52,21 @@ public sealed class ImageFolderSource : IEvaluationSource
         var channels = (int)(c.Size ?? 3);
         if (channels is not (1 or 3))
             throw SampleShape.Mismatch(location, $"model input '{input.Name}' has {channels} channels in {pre.Layout.ToString().ToUpperInvariant()} layout; images give 1 (grayscale) or 3 (RGB). Check 'layout'.");
-        foreach (var (values, what) in new[] { (pre.Mean, "mean"), (pre.Std, "std") })
-            if (values.Count != 1 && values.Count != channels)
-                throw SampleShape.Mismatch(location, $"'{what}' has {values.Count} values but the images have {channels} channel(s); give one per channel, or one.");
-        var target = pre.Crop ?? pre.Size ?? (h.Size is { } fh && w.Size is { } fw ? ((int)fh, (int)fw) : default((int, int)?))
+        try
+        {
+            pre.CheckPerChannel(channels);
+        }
+        catch (ArgumentException e)
+        {
+            throw SampleShape.Mismatch(location, e.Message + ".");
+        }
+        var declared = pre.Crop ?? pre.Size;
+        var target = (declared is { } d ? (Height: d[0], Width: d[1]) : default((int Height, int Width)?))
+            ?? (h.Size is { } fh && w.Size is { } fw ? ((int)fh, (int)fw) : default((int Height, int Width)?))
             ?? throw SampleShape.Mismatch(location, $"model input '{input.Name}' has dynamic height/width; give 'size' (or 'crop') for the images.");
         if ((h.Size is { } mh && mh != target.Height) || (w.Size is { } mw && mw != target.Width))
             throw SampleShape.Mismatch(location,
                 $"images come out {target.Height}x{target.Width} (after size/crop) but model input '{input.Name}' is [{string.Join(",", input.Dims)}] in {pre.Layout.ToString().ToUpperInvariant()} layout.");
-        if (pre.Size is { } s && pre.Crop is { } cr && (cr.Height > s.Height || cr.Width > s.Width))
-            throw SampleShape.Mismatch(location, $"crop {cr.Height}x{cr.Width} is larger than size {s.Height}x{s.Width}.");
 
         var classes = Directory.GetDirectories(directory).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
         if (classes.Count == 0)
@@ -94,7 +98,7 @@ public sealed class ImageFolderSource : IEvaluationSource
             var size = Math.Min(batchSize, Count - start);
             var values = new float[size * sample];
             for (var i = 0; i < size; i++)
-                Decode(_files[start + i], values.AsSpan(i * sample, sample));
+                Decode(_files[start + i]).CopyTo(values.AsSpan(i * sample, sample));
             long[] shape = _pre.Layout == ImageLayout.Nchw ? [size, _channels, _height, _width] : [size, _height, _width, _channels];
             yield return new Dictionary<string, NdArray>(StringComparer.Ordinal)
             {
@@ -103,53 +107,36 @@ public sealed class ImageFolderSource : IEvaluationSource
         }
     }
 
-    private void Decode(string file, Span<float> into)
+    private float[] Decode(string file)
     {
-        var pixels = new byte[_height * _width * _channels];
+        Image<Rgb24> image;
         try
         {
             var info = Image.Identify(file) ?? throw SampleShape.Unreadable(file, "it is not an image in a supported format");
             if ((long)info.Width * info.Height > MaxPixels)
                 throw SampleShape.Unreadable(file, $"the image is {info.Width}x{info.Height}, over the {MaxPixels}-pixel limit");
-            if (_channels == 1) Load<L8>(file, pixels);
-            else Load<Rgb24>(file, pixels);
+            image = Image.Load<Rgb24>(file);
         }
         catch (Exception e) when (e is UnknownImageFormatException or InvalidImageContentException or ImageFormatException or NotSupportedException or IOException)
         {
             throw SampleShape.Unreadable(file, $"cannot decode the image ({e.Message.TrimEnd('.')})", e);
         }
-        // HWC bytes → normalized floats in the declared layout.
-        var scale = (float)_pre.Scale;
-        for (var y = 0; y < _height; y++)
-            for (var x = 0; x < _width; x++)
-                for (var ch = 0; ch < _channels; ch++)
-                {
-                    var mean = (float)_pre.Mean[_pre.Mean.Count == 1 ? 0 : ch];
-                    var std = (float)_pre.Std[_pre.Std.Count == 1 ? 0 : ch];
-                    var v = (pixels[(y * _width + x) * _channels + ch] / scale - mean) / std;
-                    var at = _pre.Layout == ImageLayout.Nchw ? (ch * _height + y) * _width + x : (y * _width + x) * _channels + ch;
-                    into[at] = v;
-                }
-    }
-
-    private void Load<TPixel>(string file, byte[] into) where TPixel : unmanaged, IPixel<TPixel>
-    {
-        using var image = Image.Load<TPixel>(file);
-        image.Mutate(op =>
+        using (image)
         {
-            if (_pre.Size is { } s) op.Resize(s.Width, s.Height);
-            if (_pre.Crop is { } c)
+            var (outH, outW) = _pre.OutputSize(image.Height, image.Width);
+            if (outH != _height || outW != _width)
+                throw new ModelBuildException(DiagnosticCodes.DataMismatch,
+                    $"'{file}' is {image.Width}x{image.Height} (width x height) and comes out {outW}x{outH}, but the model takes {_width}x{_height}; give 'size' and/or 'crop'.", _location);
+            var pixels = new byte[image.Width * image.Height * 3];
+            image.CopyPixelDataTo(pixels);
+            try
             {
-                var (w, h) = _pre.Size is { } sz ? (sz.Width, sz.Height) : (image.Width, image.Height);
-                if (c.Width > w || c.Height > h)
-                    throw new ModelBuildException(DiagnosticCodes.DataMismatch, $"'{file}' is {w}x{h}, smaller than crop {c.Width}x{c.Height} (width x height).", _location);
-                op.Crop(new Rectangle((w - c.Width) / 2, (h - c.Height) / 2, c.Width, c.Height));
+                return _pre.Apply(pixels, image.Width, image.Height, 3, _channels);
             }
-        });
-        if (image.Width != _width || image.Height != _height)
-            throw new ModelBuildException(DiagnosticCodes.DataMismatch,
-                $"'{file}' is {image.Width}x{image.Height} (width x height) but the model takes {_width}x{_height}; give 'size' and/or 'crop'.", _location);
-        var span = System.Runtime.InteropServices.MemoryMarshal.AsBytes(into.AsSpan());
-        image.CopyPixelDataTo(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, TPixel>(span));
+            catch (ArgumentException e)
+            {
+                throw new ModelBuildException(DiagnosticCodes.DataMismatch, $"'{file}': {e.Message}.", _location);
+            }
+        }
     }
 }

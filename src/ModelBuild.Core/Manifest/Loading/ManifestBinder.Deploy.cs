@@ -1,4 +1,3 @@
-using ImageLayout = ModelBuild.Runtime.ImageLayout;
 using System.Text.RegularExpressions;
 using ModelBuild.Diagnostics;
 using YamlDotNet.RepresentationModel;
@@ -178,50 +177,22 @@ internal sealed partial class ManifestBinder
             }
         }
 
-        var scale = map["scale"] is { } sc ? reader.Number(sc, $"{where}.scale", min: 0, minExclusive: true) : 1.0;
-        var mean = map["mean"] is { } m ? NumberOrList(m, $"{where}.mean", positive: false) : [0.0];
-        var std = map["std"] is { } st ? NumberOrList(st, $"{where}.std", positive: true) : [1.0];
-        var layout = map["layout"] is { } l ? reader.Enum(l, $"{where}.layout", EnumNames.ImageLayout) : ImageLayout.Nchw;
-
-        // One value broadcasts over every channel; otherwise there must be one per channel.
+        var declared = DeclarePreprocessing(map, where, resize: false);
+        // One value broadcasts over every channel; otherwise there must be one per channel of the raw image.
         var channels = shape is { Count: 3 } ? shape[2] : 1;
-        foreach (var (key, values) in new[] { ("mean", mean), ("std", std) })
-        {
-            if (shape is not null && values is { Count: > 1 } && values.Count != channels)
+        foreach (var key in new[] { "mean", "std" })
+            if (declared is not null && shape is not null && map[key] is YamlSequenceNode { Children.Count: > 1 } values && values.Children.Count != channels)
                 reader.Report(DiagnosticCodes.InvalidValue,
-                    $"'{where}.{key}' has {values.Count} values but the input has {channels} channel(s); give one value or one per channel {ctx}",
-                    map[key]!);
-        }
+                    $"'{where}.{key}' has {values.Children.Count} values but the input has {channels} channel(s); give one value or one per channel {ctx}", values);
 
-        if (name is null || dtype is null || shape is null || scale is null || mean is null || std is null || layout is null) return null;
+        if (name is null || dtype is null || shape is null) return null;
         return new PreprocessingSpec
         {
             InputName = name,
             InputType = dtype.Value,
             InputShape = shape,
-            Scale = scale.Value,
-            Mean = mean,
-            Std = std,
-            Layout = layout.Value,
             Location = map.Location,
         };
-    }
-
-    /// <summary>A number, or a non-empty list of numbers (per channel).</summary>
-    private IReadOnlyList<double>? NumberOrList(YamlNode node, string what, bool positive)
-    {
-        double? One(YamlNode n) => positive
-            ? reader.Number(n, what, min: 0, minExclusive: true)
-            : reader.Number(n, what);
-        if (node is not YamlSequenceNode seq)
-            return One(node) is { } v ? [v] : null;
-        if (seq.Children.Count == 0)
-        {
-            reader.Report(DiagnosticCodes.InvalidValue, $"'{what}' must list at least one value", node);
-            return null;
-        }
-        var values = seq.Children.Select(One).ToList();
-        return values.All(v => v is not null) ? values.Select(v => v!.Value).ToList() : null;
     }
 
     private TritonOptimizationSpec? BindOptimization(YamlNode node, string ctx, TritonBackendKind platform, List<InstanceGroupSpec> groups)

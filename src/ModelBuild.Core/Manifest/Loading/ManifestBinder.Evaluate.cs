@@ -1,4 +1,3 @@
-using ImageLayout = ModelBuild.Runtime.ImageLayout;
 using ModelBuild.Diagnostics;
 using YamlDotNet.RepresentationModel;
 
@@ -49,7 +48,6 @@ internal sealed partial class ManifestBinder
             ImageDirectory = data.ImageDirectory,
             IdxImages = data.IdxImages,
             IdxLabels = data.IdxLabels,
-            Preprocess = data.Preprocess,
             Metric = metric ?? MetricKind.Top1,
             Samples = samples,
             Location = map.Location,
@@ -97,15 +95,16 @@ internal sealed partial class ManifestBinder
                 };
             case "images":
                 form.CheckKeys(ManifestKeys.EvaluateImages);
+                DeclarePreprocessing(form, "evaluate.data", resize: true);
                 return new EvaluateSpec
                 {
                     Format = EvaluationDataFormat.Images,
                     ImageDirectory = FolderPath(form["images"]!, "evaluate.data.images"),
-                    Preprocess = BindPreprocess(form, images: true),
                     Location = at,
                 };
             default:
                 form.CheckKeys(ManifestKeys.EvaluateIdx);
+                DeclarePreprocessing(form, "evaluate.data", resize: false);
                 string? images = null, labels = null;
                 if (reader.Map(form["idx"]!, "evaluate.data.idx", "in 'evaluate.data.idx'") is { } idx)
                 {
@@ -118,27 +117,9 @@ internal sealed partial class ManifestBinder
                     Format = EvaluationDataFormat.Idx,
                     IdxImages = images,
                     IdxLabels = labels,
-                    Preprocess = BindPreprocess(form, images: false),
                     Location = at,
                 };
         }
-    }
-
-    private ImagePreprocess BindPreprocess(YamlMap form, bool images)
-    {
-        var result = new ImagePreprocess();
-        if (images && form["size"] is { } size) result = result with { Size = Pair(size, "evaluate.data.size") };
-        if (images && form["crop"] is { } crop) result = result with { Crop = Pair(crop, "evaluate.data.crop") };
-        if (images && form["layout"] is { } layout && reader.Enum(layout, "evaluate.data.layout", EnumNames.ImageLayout) is { } l)
-            result = result with { Layout = l };
-        if (form["scale"] is { } scale && reader.Number(scale, "evaluate.data.scale", 0, minExclusive: true) is { } sc)
-            result = result with { Scale = sc };
-        if (form["mean"] is { } mean && Numbers(mean, "evaluate.data.mean", positive: false) is { } m) result = result with { Mean = m };
-        if (form["std"] is { } std && Numbers(std, "evaluate.data.std", positive: true) is { } s) result = result with { Std = s };
-        if (result.Mean.Count != result.Std.Count && result.Mean.Count > 1 && result.Std.Count > 1)
-            reader.Report(DiagnosticCodes.InvalidValue,
-                $"'evaluate.data.mean' has {result.Mean.Count} values but 'std' has {result.Std.Count}; give one per channel, or one for all", form["std"]!);
-        return result;
     }
 
     /// <summary>[height, width], both positive integers.</summary>
@@ -159,7 +140,12 @@ internal sealed partial class ManifestBinder
     private IReadOnlyList<double>? Numbers(YamlNode node, string what, bool positive)
     {
         var items = node is YamlSequenceNode seq ? seq.Children.ToList() : [node];
-        if (items.Count is < 1 or > 4)
+        if (items.Count == 0)
+        {
+            reader.Report(DiagnosticCodes.InvalidValue, $"'{what}' must list at least one value", node);
+            return null;
+        }
+        if (items.Count > 4)
         {
             reader.Report(DiagnosticCodes.InvalidValue, $"'{what}' must be one number or one per channel (1 to 4), got {items.Count}", node);
             return null;

@@ -93,11 +93,13 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
         var ctx = map.Context;
         map.CheckKeys(ManifestKeys.Model);
 
+        _preprocess = new PreprocessDeclaration();
         var source = map.Require("source") is { } sourceNode ? BindSource(sourceNode, ctx) : null;
         var inputs = map["inputs"] is { } inNode ? BindInputs(inNode, ctx) : null;
         if (map["inputs"] is null && source is { Kind: not ModelSourceKind.Onnx })
             map.Require("inputs", "TorchScript and TorchSharp sources need their input shapes and types declared");
         var outputs = map["outputs"] is { } outNode ? BindOutputs(outNode, ctx) : null;
+        if (map["preprocess"] is { } preNode) BindPreprocessBlock(preNode, ctx);
         var export = map["export"] is { } exNode ? BindExport(exNode, ctx, source) : new ExportSpec();
         var variants = map["variants"] is { } vNode ? BindVariants(vNode, name.Value) : [];
         var evaluate = map["evaluate"] is { } evNode ? BindEvaluate(evNode, ctx) : null;
@@ -105,6 +107,12 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
         var deploy = map["deploy"] is { } dNode
             ? BindDeploy(dNode, ctx, export)
             : new DeploySpec { Variant = new(VariantSpec.BaseName, map.Location) };
+
+        // The one image preprocessing: what evaluation, Triton, /predict and the typed class apply.
+        var preprocess = _preprocess.Value
+            ?? (evaluate?.Format is EvaluationDataFormat.Images or EvaluationDataFormat.Idx ? new Runtime.ImagePreprocessing() : null);
+        if (evaluate is not null) evaluate.Preprocess = preprocess ?? new();
+        if (deploy.Triton?.Preprocessing is { } tritonPreprocessing) tritonPreprocessing.Image = preprocess ?? new();
 
         CheckVariantReferences(variants, deploy);
         CheckKServeName(name, deploy);
@@ -117,6 +125,7 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
             Source = source ?? new ModelSource { Kind = ModelSourceKind.Onnx, Location = map.Location },
             Inputs = inputs,
             Outputs = outputs,
+            Preprocess = preprocess,
             Export = export,
             Variants = variants,
             Evaluate = evaluate,

@@ -4,7 +4,8 @@ namespace ModelBuild.Manifest.Loading;
 internal static class ManifestKeys
 {
     public static readonly string[] Root = ["schema", "requires", "models"];
-    public static readonly string[] Model = ["name", "source", "inputs", "outputs", "export", "variants", "evaluate", "checks", "deploy"];
+    public static readonly string[] Model = ["name", "source", "inputs", "outputs", "preprocess", "export", "variants", "evaluate", "checks", "deploy"];
+    public static readonly string[] Preprocess = ["size", "crop", "scale", "mean", "std", "layout"];
     public static readonly string[] Source = ["torchsharp"];
     public static readonly string[] TorchSharp = ["assembly", "type", "weights"];
     public static readonly string[] Input = ["name", "shape", "dtype", "range", "batch_axis"];
