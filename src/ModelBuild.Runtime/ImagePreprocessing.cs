@@ -48,6 +48,16 @@ public sealed record ImagePreprocessing
     /// <summary>The model input's layout (NCHW: PyTorch's).</summary>
     public ImageLayout Layout { get; init; } = ImageLayout.Nchw;
 
+    /// <summary>Equal when every setting is: sizes and per-channel values compare element by element.</summary>
+    public bool Equals(ImagePreprocessing? other) =>
+        other is not null && Scale.Equals(other.Scale) && Layout == other.Layout && Same(Size, other.Size) && Same(Crop, other.Crop)
+        && Mean.AsSpan().SequenceEqual(other.Mean) && Std.AsSpan().SequenceEqual(other.Std);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Scale, Layout, Size?.Length, Mean.Length, Std.Length);
+
+    private static bool Same(int[]? a, int[]? b) => a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
+
     /// <summary>The [height, width] an image of the given size comes out as.</summary>
     public (int Height, int Width) OutputSize(int imageHeight, int imageWidth) =>
         Crop is { } c ? (c[0], c[1]) : Size is { } s ? (s[0], s[1]) : (imageHeight, imageWidth);
