@@ -47,7 +47,7 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IDisposable
     private string Pruned(PruneMethod method, double amount)
     {
         var path = Path.Combine(_dir, $"{method}.onnx");
-        new PrunePass(new PruneConfig(method, [amount]), Where).Run(new PassContext(Fashion, path, "m", "v", CancellationToken.None));
+        new PrunePass(new PruneConfig(method, [amount], RoundTo: 1), Where).Run(new PassContext(Fashion, path, "m", "v", CancellationToken.None));
         return path;
     }
 

@@ -55,16 +55,19 @@ public enum QuantizeFormat
 public sealed class QuantizeSpec
 {
     public required QuantizeMode Mode { get; init; }
-    public bool PerChannel { get; init; }
 
-    /// <summary>Static only: QDQ pairs (default) or fused QLinear* operators.</summary>
-    public QuantizeFormat Format { get; init; } = QuantizeFormat.Qdq;
+    // Keys the manifest leaves out are null here: the pass's options record (StaticQuantConfig, DynamicQuantConfig)
+    // holds the one default, and PassPlanner applies it.
+    public bool? PerChannel { get; init; }
 
-    /// <summary>Symmetric activations (zero point 0); asymmetric by default.</summary>
-    public bool Symmetric { get; init; }
+    /// <summary>Static only: QDQ pairs or fused QLinear* operators.</summary>
+    public QuantizeFormat? Format { get; init; }
+
+    /// <summary>Symmetric activations (zero point 0).</summary>
+    public bool? Symmetric { get; init; }
 
     /// <summary>7-bit weights, for CPUs without VNNI where 8-bit products can saturate.</summary>
-    public bool ReduceRange { get; init; }
+    public bool? ReduceRange { get; init; }
 
     /// <summary>Keep the layers that add the most error in float until checks.accuracy holds (static: max_drop; dynamic: any threshold).</summary>
     public bool AccuracyAware { get; init; }
@@ -84,14 +87,17 @@ public sealed class CalibrationSpec
 {
     /// <summary>Full path of the calibration data file.</summary>
     public required string Data { get; init; }
-    public int Samples { get; init; } = 256;
-    public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
+
+    /// <summary>Null: StaticQuantConfig's default.</summary>
+    public int? Samples { get; init; }
+    public CalibrationMethod? Method { get; init; }
     public required SourceLocation Location { get; init; }
 }
 
 public sealed class Fp16Spec
 {
-    public bool KeepIoTypes { get; init; } = true;
+    /// <summary>Null: Fp16Config's default.</summary>
+    public bool? KeepIoTypes { get; init; }
 
     /// <summary>Ops kept in float32; null means the default list.</summary>
     public IReadOnlyList<string>? BlockOps { get; init; }
@@ -114,11 +120,11 @@ public sealed class PruneSpec
     public required IReadOnlyList<double> Amounts { get; init; }
     public FinetuneSpec? Finetune { get; init; }
 
-    /// <summary>l1-structured: the norm order ranking channels (PyTorch's ln_structured n; 1 = L1, 2 = L2).</summary>
-    public double Norm { get; init; } = 1;
+    /// <summary>l1-structured: the norm order ranking channels (PyTorch's ln_structured n; 1 = L1, 2 = L2). Null: PruneConfig's default.</summary>
+    public double? Norm { get; init; }
 
-    /// <summary>l1-structured: kept channel counts rounded to a multiple of this (CPU kernels run channel blocks of 8/16); 1 = exact.</summary>
-    public int RoundTo { get; init; } = 16;
+    /// <summary>l1-structured: kept channel counts rounded to a multiple of this (CPU kernels run channel blocks of 8/16); 1 = exact. Null: PruneConfig's default.</summary>
+    public int? RoundTo { get; init; }
     public required SourceLocation Location { get; init; }
 }
 
@@ -146,20 +152,22 @@ public enum FinetuneLoss
 public sealed class FinetuneSpec
 {
     public required string Data { get; init; }
-    public int Epochs { get; init; } = 1;
-    public int BatchSize { get; init; } = 64;
+
+    // Keys the manifest leaves out are null: FineTuneSettings holds the one default.
+    public int? Epochs { get; init; }
+    public int? BatchSize { get; init; }
 
     /// <summary>Cap on training samples used (the first N); null = all.</summary>
     public int? Samples { get; init; }
-    public double LearningRate { get; init; } = 1e-3;
-    public FinetuneOptimizer Optimizer { get; init; } = FinetuneOptimizer.Adam;
-    public FinetuneLoss Loss { get; init; } = FinetuneLoss.CrossEntropy;
-    public FinetuneSchedule Schedule { get; init; } = FinetuneSchedule.Cosine;
+    public double? LearningRate { get; init; }
+    public FinetuneOptimizer? Optimizer { get; init; }
+    public FinetuneLoss? Loss { get; init; }
+    public FinetuneSchedule? Schedule { get; init; }
 
     /// <summary>Weight of the distillation term (the unpruned model as teacher); 0 = labels only.</summary>
-    public double Distill { get; init; }
+    public double? Distill { get; init; }
 
     /// <summary>Softmax temperature of the distillation term.</summary>
-    public double Temperature { get; init; } = 2;
+    public double? Temperature { get; init; }
     public required SourceLocation Location { get; init; }
 }

@@ -4,6 +4,7 @@ using Onnx;
 
 namespace ModelBuild.Passes;
 
+/// <summary>Settings of the float16 conversion, and their one default.</summary>
 public sealed record Fp16Config
 {
     /// <summary>Ops whose fp16 versions lose too much or have no fp16 kernel: they stay float32 with Casts around them.</summary>

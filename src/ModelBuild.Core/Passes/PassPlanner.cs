@@ -8,6 +8,9 @@ namespace ModelBuild.Passes;
 /// <summary>
 /// Turns a variant's keys into an ordered list of passes. The order is fixed, whatever the key order in the
 /// yaml: prune (needs float weights), then optimize (folds and fuses), then quantize or fp16 (last, on the final graph).
+/// Every pass is built from its options record (StaticQuantConfig, DynamicQuantConfig, Fp16Config, PruneConfig,
+/// FineTuneSettings), whose defaults are the only defaults: a key the manifest leaves out is null in the spec and
+/// takes the record's value here.
 /// </summary>
 public static class PassPlanner
 {
@@ -24,11 +27,14 @@ public static class PassPlanner
         if (variant.Quantize is { } quantize)
             passes.Add(PlanQuantize(quantize, model, evaluationBatch));
         if (variant.Fp16 is { } fp16)
-            passes.Add(new Fp16Pass(new Fp16Config
+        {
+            var defaults = new Fp16Config();
+            passes.Add(new Fp16Pass(defaults with
             {
-                KeepIoTypes = fp16.KeepIoTypes,
-                BlockedOps = (fp16.BlockOps ?? Fp16Config.DefaultBlockedOps).ToHashSet(StringComparer.Ordinal),
+                KeepIoTypes = fp16.KeepIoTypes ?? defaults.KeepIoTypes,
+                BlockedOps = fp16.BlockOps?.ToHashSet(StringComparer.Ordinal) ?? defaults.BlockedOps,
             }, fp16.Location));
+        }
         if (passes.Count == 0)
             throw new ModelBuildException(DiagnosticCodes.InvalidValue,
                 $"variant '{variant.Name.Value}' applies no pass; give it optimize, quantize, fp16 or prune", variant.Location);
@@ -40,28 +46,38 @@ public static class PassPlanner
         var excludeOps = q.ExcludeOps.Concat(QuantizableOps.LeftOut(q.Mode, q.Ops)).ToHashSet(StringComparer.Ordinal);
         var excludeNodes = q.ExcludeNodes.ToHashSet(StringComparer.Ordinal);
         if (q.Mode == QuantizeMode.Dynamic)
-            return new QuantizeDynamicPass(new DynamicQuantConfig
+        {
+            var defaults = new DynamicQuantConfig();
+            return new QuantizeDynamicPass(defaults with
             {
-                PerChannel = q.PerChannel,
-                ReduceRange = q.ReduceRange,
+                PerChannel = q.PerChannel ?? defaults.PerChannel,
+                ReduceRange = q.ReduceRange ?? defaults.ReduceRange,
                 ExcludeOps = excludeOps,
                 ExcludeNodes = excludeNodes,
             }, q.Location, q.AccuracyAware ? GoalTarget(q, model, evaluationBatch) : null);
+        }
 
         var calibration = q.Calibration
             ?? throw new ModelBuildException(DiagnosticCodes.MissingKey, "static quantization needs 'calibration'", q.Location);
         // checks.accuracy scored as the check scores it (the loader made sure it exists, with evaluate data).
         var target = q.AccuracyAware ? GoalTarget(q, model, evaluationBatch) : null;
-        return new QuantizeStaticPass(new StaticQuantConfig
+        var staticDefaults = new StaticQuantConfig();
+        return new QuantizeStaticPass(staticDefaults with
         {
-            Method = calibration.Method,
-            PerChannel = q.PerChannel,
-            SymmetricActivations = q.Symmetric,
-            ReduceRange = q.ReduceRange,
-            Format = q.Format == QuantizeFormat.QOperator ? QuantFormat.QOperator : QuantFormat.Qdq,
+            Method = calibration.Method ?? staticDefaults.Method,
+            CalibrationSamples = calibration.Samples ?? staticDefaults.CalibrationSamples,
+            PerChannel = q.PerChannel ?? staticDefaults.PerChannel,
+            SymmetricActivations = q.Symmetric ?? staticDefaults.SymmetricActivations,
+            ReduceRange = q.ReduceRange ?? staticDefaults.ReduceRange,
+            Format = q.Format switch
+            {
+                QuantizeFormat.QOperator => QuantFormat.QOperator,
+                QuantizeFormat.Qdq => QuantFormat.Qdq,
+                _ => staticDefaults.Format,
+            },
             ExcludeOps = excludeOps,
             ExcludeNodes = excludeNodes,
-        }, calibration.Data, calibration.Samples, q.Location, target, calibrationLocation: calibration.Location);
+        }, calibration.Data, q.Location, target, calibrationLocation: calibration.Location);
     }
 
     /// <summary>
@@ -92,6 +108,12 @@ public static class PassPlanner
             var accuracy = model.Checks.Accuracy;
             goal = new PruneGoal(evaluate, accuracy?.Min?.Value, accuracy?.MaxDrop?.Value, accuracy?.MaxDropPercent?.Value);
         }
-        return new PrunePass(new PruneConfig(p.Method, p.Amounts, p.Norm, p.Finetune is { } f ? FineTuneSettings.From(f) : null, RoundTo: p.RoundTo), p.Location, goal, fineTuner);
+        var defaults = new PruneConfig(p.Method, p.Amounts);
+        return new PrunePass(defaults with
+        {
+            Norm = p.Norm ?? defaults.Norm,
+            FineTune = p.Finetune is { } f ? FineTuneSettings.From(f) : null,
+            RoundTo = p.RoundTo ?? defaults.RoundTo,
+        }, p.Location, goal, fineTuner);
     }
 }

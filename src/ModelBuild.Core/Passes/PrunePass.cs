@@ -10,7 +10,7 @@ using Onnx;
 namespace ModelBuild.Passes;
 
 /// <param name="RoundTo">Structured: kept channel counts rounded to multiples of this (see <see cref="StructuredPruner.Aligned"/>).</param>
-public sealed record PruneConfig(PruneMethod Method, IReadOnlyList<double> Amounts, double Norm = 1, FineTuneSettings? FineTune = null, int Seed = 20240611, int RoundTo = 1);
+public sealed record PruneConfig(PruneMethod Method, IReadOnlyList<double> Amounts, double Norm = 1, FineTuneSettings? FineTune = null, int Seed = 20240611, int RoundTo = 16);
 
 /// <summary>
 /// Pruning with an optional fine-tune and an accuracy stop. Each amount of the schedule is a total fraction of the

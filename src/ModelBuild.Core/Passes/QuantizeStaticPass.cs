@@ -27,7 +27,7 @@ public sealed record AccuracyTarget(EvaluateSpec? Evaluate, double MaxDrop, int 
 
 /// <summary>Static int8 with calibration (see <see cref="QdqQuantizer"/>), optionally accuracy-aware.</summary>
 /// <param name="calibrationLocation">Where <c>calibration</c> is written: problems with its data are reported there.</param>
-public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrationData, int samples, SourceLocation location, AccuracyTarget? accuracy = null,
+public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrationData, SourceLocation location, AccuracyTarget? accuracy = null,
     SourceLocation? calibrationLocation = null) : IModelPass
 {
     /// <summary>
@@ -63,7 +63,7 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
     public void Run(PassContext context)
     {
         var pre = QuantPreprocessor.Run(context.InputPath, Path.GetDirectoryName(context.OutputPath)!, location);
-        var data = CalibrationData.Load(calibrationData, samples, pre, calibrationLocation ?? location);
+        var data = CalibrationData.Load(calibrationData, config.CalibrationSamples, pre, calibrationLocation ?? location);
         var calibrationBatches = CalibrationData.Batches(data, pre, 32, location).ToList();
         using var progress = context.Log.BeginProgress($"calibrate {context.VariantName}", calibrationBatches.Count);
         var batches = new ProgressList<IReadOnlyDictionary<string, NdArray>>(calibrationBatches, progress);

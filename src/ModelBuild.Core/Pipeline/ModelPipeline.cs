@@ -217,23 +217,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         var input = artifactPaths[parent];
         var output = OutputLayout.VariantModel(Name, variant.Name.Value);
         var outputPath = staging.PathFor(output);
-        var temps = new List<string>();
-        var outcome = new PassOutcome();
-        try
-        {
-            foreach (var (pass, index) in passes.Select((p, i) => (p, i)))
-            {
-                options.Cancellation.ThrowIfCancellationRequested();
-                var target = index == passes.Count - 1 ? outputPath : AtomicFile.TempPathFor(outputPath);
-                if (target != outputPath) temps.Add(target);
-                pass.Run(new PassContext(input, target, Name, variant.Name.Value, options.Cancellation) { Outcome = outcome, Log = options.Log });
-                input = target;
-            }
-        }
-        finally
-        {
-            foreach (var t in temps) File.Delete(t);
-        }
+        var outcome = PassChain.Run(passes, input, outputPath, Name, variant.Name.Value, options.Cancellation, options.Log);
         artifactPaths[variant.Name.Value] = outputPath;
         var parentLossless = report.Artifacts.First(a => a.Name == parent).Lossless;
         foreach (var note in outcome.Notes) options.Log.Info($"modelbuild: [{Name}] {variant.Name.Value}: {note}");

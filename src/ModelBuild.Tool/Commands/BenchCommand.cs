@@ -30,13 +30,17 @@ internal static class BenchCommand
             Description = "MODEL.onnx with optional ,calib=FILE (.npy/.npz) ,test=FILE (.npz with labels) ,variants=static+dynamic+fp16+pruned+pruned-static ,prune=AMOUNT (l1-structured, default 0.3) ,train=FILE (.npz: fine-tune the pruned model) ,epochs=N ,lr=RATE (default 0.001) ,schedule=cosine|none (default cosine) ,distill=W (weight of distillation from the unpruned model, default 0) ,seq=N (length of other dynamic axes, default 128) ,save=FILE.npz (write the evaluation inputs)",
             Arity = ArgumentArity.OneOrMore,
         }.RefusingOptions();
-        var samples = new Option<int>("--samples") { Description = "Calibration samples (default 128).", DefaultValueFactory = _ => 128 };
-        var command = new Command("bench", "Measure pruned/quantized/fp16 variants against the float32 model: latency, size and accuracy ratios.") { models, samples };
+        var samples = new Option<int?>("--samples") { Description = "Calibration samples (default: quantize.calibration.samples' default, 256)." };
+        var variantOption = new Option<string[]>("--variant")
+        {
+            Description = "A variant written as in deploy.yaml, e.g. \"{ name: int8, quantize: { mode: dynamic, per_channel: true } }\" (repeatable; built for every model, after the variants= shorthands).",
+        };
+        var command = new Command("bench", "Measure pruned/quantized/fp16 variants against the float32 model: latency, size and accuracy ratios.") { models, samples, variantOption };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
             var rows = new List<string[]>();
             foreach (var spec in parse.GetValue(models)!)
-                rows.AddRange(Bench(BenchTarget.Parse(spec), parse.GetValue(samples)));
+                rows.AddRange(Bench(BenchTarget.Parse(spec), parse.GetValue(samples), parse.GetValue(variantOption) ?? []));
             Print(rows);
             return ExitCode.Success;
         }));
@@ -75,12 +79,12 @@ internal static class BenchCommand
         }
     }
 
-    private static IEnumerable<string[]> Bench(BenchTarget target, int calibrationSamples)
+    private static IEnumerable<string[]> Bench(BenchTarget target, int? calibrationSamples, string[] extraVariants)
     {
         var model = OnnxModelFile.Load(target.Model, Where);
         var io = ModelInterfaceReader.Read(model, Where);
         var hasConv = model.Graph.Node.Any(n => n.OpType == "Conv");
-        var variants = target.Variants.Length > 0 ? target.Variants : [hasConv ? "static" : "dynamic"];
+        var variants = target.Variants.Length > 0 || extraVariants.Length > 0 ? target.Variants : [hasConv ? "static" : "dynamic"];
         var work = Directory.CreateTempSubdirectory("modelbuild-bench-").FullName;
         try
         {
@@ -104,7 +108,7 @@ internal static class BenchCommand
             var one = eval.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(0, latencyBatch));
 
             var calibration = target.Calibration;
-            if (variants.Any(v => v.EndsWith("static", StringComparison.Ordinal)) && calibration is null)
+            if ((variants.Any(v => v.EndsWith("static", StringComparison.Ordinal)) || extraVariants.Any(v => v.Contains("static", StringComparison.Ordinal))) && calibration is null)
             {
                 // No real calibration data: synthetic inputs, said so in the row.
                 calibration = Path.Combine(work, "calib.npz");
@@ -112,52 +116,7 @@ internal static class BenchCommand
             }
 
             var fp32Path = target.Model;
-            var built = new List<(string Name, string Path)>();
-            string? pruned = null;
-            string Pruned()
-            {
-                if (pruned is not null) return pruned;
-                pruned = Path.Combine(work, "pruned.onnx");
-                var fineTune = target.Train is { } train ? new FineTuneSettings(train, target.Epochs, LearningRate: target.LearningRate, Schedule: target.Schedule, Distill: target.Distill) : null;
-                new PrunePass(new PruneConfig(PruneMethod.L1Structured, [target.PruneAmount], FineTune: fineTune, RoundTo: target.RoundTo), Where, tuner: fineTune is null ? null : new ModelBuild.Tool.Torch.OnDemandTorch(ModelBuild.Tool.Torch.TorchSettings.ForCommandLine()))
-                    .Run(new PassContext(target.Model, pruned, "bench", "pruned", CancellationToken.None));
-                return pruned;
-            }
-            var pruneLabel = $"pruned {target.PruneAmount:0.##}/{target.RoundTo}" + (target.Train is null ? "" : $" +ft{target.Epochs}"
-            + (target.LearningRate != 1e-3 ? $" lr {target.LearningRate:0.#####}" : "") + (target.Schedule == FinetuneSchedule.None ? " const lr" : "") + (target.Distill > 0 ? $" kd {target.Distill:0.##}" : ""));
-            foreach (var v in variants)
-            {
-                var outPath = Path.Combine(work, v + ".onnx");
-                if (v == "pruned")
-                {
-                    built.Add((pruneLabel, Pruned()));
-                    continue;
-                }
-                var source = v == "pruned-static" ? Pruned() : target.Model;
-                // The manifest's defaults: dynamic leaves Conv float unless a variant lists it (see QuantizableOps).
-                var dynamicConfig = new DynamicQuantConfig
-                {
-                    PerChannel = true,
-                    ExcludeOps = QuantizableOps.LeftOut(QuantizeMode.Dynamic, null).ToHashSet(StringComparer.Ordinal),
-                };
-                IModelPass pass = v switch
-                {
-                    "static" or "pruned-static" => new QuantizeStaticPass(new StaticQuantConfig { PerChannel = true }, calibration!, calibrationSamples, Where),
-                    "dynamic" => new QuantizeDynamicPass(dynamicConfig, Where),
-                    "dynamic-conv" => new QuantizeDynamicPass(dynamicConfig with { ExcludeOps = new HashSet<string>() }, Where),
-                    // Accuracy-aware: judged on other inputs than the ones reported (text rows packed in reverse sentence order).
-                    "dynamic-aa" => new QuantizeDynamicPass(dynamicConfig, Where, new AccuracyTarget(null, AccuracyAwareMaxDrop),
-                        EvaluationDataset.Create(Synthetic(io, 8, target.Sequence, target.Vocab, reversed: true), null, io.Inputs, null, "bench", Where)),
-                    "fp16" => new Fp16Pass(new Fp16Config(), Where),
-                    _ => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown variant '{v}' (static, dynamic, dynamic-conv, dynamic-aa, fp16, pruned, pruned-static)", Where),
-                };
-                var context = new PassContext(source, outPath, "bench", v, CancellationToken.None);
-                pass.Run(context);
-                foreach (var note in context.Outcome.Notes) Console.Error.WriteLine($"bench: {Path.GetFileName(target.Model)} {v}: {note}");
-                var label = v == "pruned-static" ? pruneLabel + " → static" : v;
-                built.Add((label + (v.EndsWith("static", StringComparison.Ordinal) && target.Calibration is null ? " (synthetic calib)" : ""), outPath));
-            }
-
+            var built = BuildVariants(target, variants, extraVariants, calibration, calibrationSamples, io, work);
             var fp32Out = RunAll(fp32Path, eval, io);
             var fp32Latency = new List<double>();
             var latency = built.ToDictionary(b => b.Name, _ => new List<double>());
@@ -192,6 +151,106 @@ internal static class BenchCommand
             else Directory.Delete(work, recursive: true);
         }
     }
+
+    /// <summary>
+    /// The shorthand variant names as deploy.yaml writes them: bench builds every variant the way a build does
+    /// (the manifest binder, PassPlanner and the passes' options records), so a figure here is a figure there.
+    /// CALIB, SAMPLES, PRUNE, ROUND and FINETUNE are filled in from the target's options.
+    /// </summary>
+    private static readonly Dictionary<string, string> Shorthands = new(StringComparer.Ordinal)
+    {
+        ["static"] = "{ name: static, quantize: { mode: static, per_channel: true, calibration: CALIB } }",
+        ["dynamic"] = "{ name: dynamic, quantize: { mode: dynamic, per_channel: true } }",
+        ["dynamic-conv"] = "{ name: dynamic-conv, quantize: { mode: dynamic, per_channel: true, ops: DYNAMIC_OPS } }",
+        ["dynamic-aa"] = "{ name: dynamic-aa, quantize: { mode: dynamic, per_channel: true, accuracy_aware: true } }",
+        ["fp16"] = "{ name: fp16, fp16: true }",
+        ["pruned"] = "{ name: pruned, prune: { method: l1-structured, amount: PRUNE, round_to: ROUND FINETUNE} }",
+        ["pruned-static"] = "{ name: pruned-static, from: pruned, quantize: { mode: static, per_channel: true, calibration: CALIB } }",
+    };
+
+    /// <summary>
+    /// Writes the variants into a manifest for the model (with, for accuracy-aware variants, judge data and the goal
+    /// as checks.accuracy), loads it as a build would, and runs each variant's planned passes from its parent.
+    /// Returns the requested variants' files with their row labels.
+    /// </summary>
+    private static List<(string Name, string Path)> BuildVariants(BenchTarget target, string[] shorthands, string[] extraVariants, string? calibration,
+        int? calibrationSamples, ModelInterface io, string work)
+    {
+        var unknown = shorthands.Where(v => !Shorthands.ContainsKey(v)).ToList();
+        if (unknown.Count > 0)
+            throw new ModelBuildException(DiagnosticCodes.InvalidValue,
+                $"bench: unknown variant '{unknown[0]}' ({string.Join(", ", Shorthands.Keys)}; or give deploy.yaml variants with --variant)", Where);
+        var I = System.Globalization.CultureInfo.InvariantCulture;
+        var finetune = target.Train is { } train
+            ? $", finetune: {{ data: {Quote(train)}, epochs: {target.Epochs}, learning_rate: {target.LearningRate.ToString("R", I)}, " +
+              $"schedule: {(target.Schedule == FinetuneSchedule.None ? "none" : "cosine")}, distill: {target.Distill.ToString("R", I)} }}"
+            : "";
+        var calib = calibration is null ? "null"
+            : $"{{ data: {Quote(calibration)}" + (calibrationSamples is { } n ? $", samples: {n}" : "") + " }";
+        string Expand(string yaml) => yaml
+            .Replace("CALIB", calib, StringComparison.Ordinal)
+            .Replace("DYNAMIC_OPS", "[" + string.Join(", ", QuantizableOps.For(QuantizeMode.Dynamic).Order(StringComparer.Ordinal)) + "]", StringComparison.Ordinal)
+            .Replace("PRUNE", target.PruneAmount.ToString("R", I), StringComparison.Ordinal)
+            .Replace("ROUND", target.RoundTo.ToString(I), StringComparison.Ordinal)
+            .Replace("FINETUNE", finetune, StringComparison.Ordinal);
+        // A chained variant needs its parent in the manifest, reported or not.
+        var requested = shorthands.ToList();
+        var listed = requested.Contains("pruned-static") && !requested.Contains("pruned") ? requested.Prepend("pruned").ToList() : requested;
+        var variantYaml = listed.Select(v => Expand(Shorthands[v])).Concat(extraVariants).ToList();
+
+        // Accuracy-aware variants go to a second model entry that carries their goal (judge data as evaluate data,
+        // the goal as checks.accuracy), so the other variants' passes see no accuracy goal, as in bench before.
+        var plain = variantYaml.Where(v => !v.Contains("accuracy_aware: true", StringComparison.Ordinal)).ToList();
+        var aware = variantYaml.Except(plain).ToList();
+        var judge = Path.Combine(work, "judge.npz");
+        // Accuracy-aware: judged on other inputs than the ones reported (text rows packed in reverse sentence order).
+        if (aware.Count > 0) NpzWriter.Write(judge, Synthetic(io, 8, target.Sequence, target.Vocab, reversed: true));
+        IEnumerable<string> Model(string name, IReadOnlyList<string> variantsOfModel, bool goal) => variantsOfModel.Count == 0 ? [] :
+        [
+            $"  - name: {name}",
+            $"    source: {Quote(target.Model)}",
+            .. goal
+                ? new[] { $"    evaluate: {{ data: {Quote(judge)}, metric: cosine }}", $"    checks: {{ accuracy: {{ min: {(1 - AccuracyAwareMaxDrop).ToString("R", I)} }} }}" }
+                : [],
+            "    variants:",
+            .. variantsOfModel.Select(v => "      - " + v),
+        ];
+        var manifest = Path.Combine(work, "bench.yaml");
+        File.WriteAllLines(manifest, ["schema: 1", "models:", .. Model("bench", plain, false), .. Model("bench_aa", aware, true)]);
+
+        var diagnostics = new DiagnosticBag();
+        diagnostics.Reported += CommandRunner.Report;
+        var specs = ManifestSet.Load([manifest], diagnostics, ToolInfo.Version)?.Single().Models
+            ?? throw new ModelBuildException(DiagnosticCodes.InvalidValue, "bench: the variants above are not valid deploy.yaml variants", Where);
+        var tuner = new ModelBuild.Tool.Torch.OnDemandTorch(ModelBuild.Tool.Torch.TorchSettings.ForCommandLine());
+        var built = new List<(string Name, string Path)>();
+        foreach (var spec in specs)
+        {
+            var paths = new Dictionary<string, string>(StringComparer.Ordinal) { [VariantSpec.BaseName] = target.Model };
+            foreach (var variant in ModelBuild.Pipeline.VariantOrder.Sort(spec.Variants))
+            {
+                var name = variant.Name.Value;
+                var output = Path.Combine(work, name + ".onnx");
+                var outcome = PassChain.Run(PassPlanner.Plan(variant, spec, tuner), paths[ModelBuild.Pipeline.VariantOrder.ParentOf(variant)], output, "bench", name,
+                    CancellationToken.None);
+                paths[name] = output;
+                foreach (var note in outcome.Notes) Console.Error.WriteLine($"bench: {Path.GetFileName(target.Model)} {name}: {note}");
+                if (name == "pruned" && !requested.Contains("pruned") && listed.Contains("pruned")) continue;
+                built.Add((Label(name) + (variant.Quantize is { Mode: QuantizeMode.Static } && target.Calibration is null ? " (synthetic calib)" : ""), output));
+            }
+        }
+        return built;
+
+        string Label(string name)
+        {
+            var prune = $"pruned {target.PruneAmount:0.##}/{target.RoundTo}" + (target.Train is null ? "" : $" +ft{target.Epochs}")
+                + (target.LearningRate != 1e-3 ? $" lr {target.LearningRate:0.#####}" : "") + (target.Schedule == FinetuneSchedule.None ? " const lr" : "")
+                + (target.Distill > 0 ? $" kd {target.Distill:0.##}" : "");
+            return name switch { "pruned" => prune, "pruned-static" => prune + " → static", _ => name };
+        }
+    }
+
+    private static string Quote(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
 
     /// <summary>
     /// What ONNX Runtime actually runs: its extended-level optimized graph's int8 kernels and the heavy ops left in

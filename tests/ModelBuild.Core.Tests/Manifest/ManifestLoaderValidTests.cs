@@ -131,8 +131,10 @@ public sealed class ManifestLoaderValidTests
         Assert.Equal(FinetuneOptimizer.Sgd, v[0].Prune!.Finetune!.Optimizer);
         Assert.Equal(FinetuneLoss.Mse, v[0].Prune!.Finetune!.Loss);
         Assert.Equal(FinetuneSchedule.None, v[0].Prune!.Finetune!.Schedule);
-        Assert.Equal(0, v[0].Prune!.Finetune!.Distill); // off unless asked for
-        Assert.Equal(2, v[0].Prune!.Finetune!.Temperature);
+        // Keys left out take FineTuneSettings' defaults, the only ones (issue 18).
+        var settings = ModelBuild.Passes.Pruning.FineTuneSettings.From(v[0].Prune!.Finetune!);
+        Assert.Equal(0, settings.Distill); // off unless asked for
+        Assert.Equal(2, settings.Temperature);
 
         Assert.Equal("slim", v[1].From.Value);
         Assert.Equal((27, 15), (v[1].From.Location.Line, v[1].From.Location.Column));

@@ -53,9 +53,16 @@ public sealed class QuantizeKeysTests
                   - name: h
                     fp16: true
             """)!.Models[0].Variants;
-        Assert.Equal(QuantizeFormat.Qdq, v[0].Quantize!.Format);
-        Assert.False(v[0].Quantize!.Symmetric || v[0].Quantize!.ReduceRange || v[0].Quantize!.AccuracyAware);
+        // Keys left out stay unset; the passes' options records hold the one default (issue 18).
+        Assert.Null(v[0].Quantize!.Format);
+        Assert.Null(v[0].Quantize!.Symmetric);
+        Assert.Null(v[0].Quantize!.ReduceRange);
+        Assert.False(v[0].Quantize!.AccuracyAware);
         Assert.Null(v[1].Fp16!.BlockOps);
+        var defaults = new ModelBuild.Passes.Quantization.StaticQuantConfig();
+        Assert.Equal(ModelBuild.Passes.Quantization.QuantFormat.Qdq, defaults.Format);
+        Assert.False(defaults.SymmetricActivations || defaults.ReduceRange || defaults.PerChannel);
+        Assert.Equal(ModelBuild.Passes.Fp16Config.DefaultBlockedOps.Order(), new ModelBuild.Passes.Fp16Config().BlockedOps.Order());
     }
 
     [Theory]

@@ -15,7 +15,7 @@ public sealed class FashionQuantizationTests(ITestOutputHelper output)
     {
         var outPath = dir.File(name);
         var context = PassTestKit.Context(PassTestKit.Fashion, outPath);
-        new QuantizeStaticPass(config, PassTestKit.FashionCalibration, 128, PassTestKit.Where, target).Run(context);
+        new QuantizeStaticPass(config with { CalibrationSamples = 128 }, PassTestKit.FashionCalibration, PassTestKit.Where, target).Run(context);
         return (outPath, context.Outcome);
     }
 

@@ -37,7 +37,7 @@ public sealed class StaticAccuracyAwareTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         var plainPath = dir.File("plain.onnx");
-        new QuantizeStaticPass(new StaticQuantConfig { PerChannel = false, ReduceRange = true }, PassTestKit.FashionCalibration, 256, PassTestKit.Where)
+        new QuantizeStaticPass(new StaticQuantConfig { PerChannel = false, ReduceRange = true, CalibrationSamples = 256 }, PassTestKit.FashionCalibration, PassTestKit.Where)
             .Run(PassTestKit.Context(PassTestKit.Fashion, plainPath));
         var plainCosine = CosineVsFloat(plainPath);
         // Halfway between plain int8 and float: reachable only by keeping something in float.

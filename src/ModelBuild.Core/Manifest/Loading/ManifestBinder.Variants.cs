@@ -75,10 +75,10 @@ internal sealed partial class ManifestBinder
         if (reader.Map(node, "quantize", $"in 'quantize' {ctx}") is not { } map) return null;
         map.CheckKeys(ManifestKeys.Quantize);
         var mode = map.Require("mode") is { } m ? reader.Enum(m, "quantize.mode", EnumNames.QuantizeMode) : null;
-        var perChannel = map["per_channel"] is { } pc && (reader.Bool(pc, "quantize.per_channel") ?? false);
+        var perChannel = map["per_channel"] is { } pc ? reader.Bool(pc, "quantize.per_channel") : null;
         var format = map["format"] is { } fo ? reader.Enum(fo, "quantize.format", EnumNames.QuantizeFormat) : null;
-        var symmetric = map["symmetric"] is { } sy && (reader.Bool(sy, "quantize.symmetric") ?? false);
-        var reduceRange = map["reduce_range"] is { } rr && (reader.Bool(rr, "quantize.reduce_range") ?? false);
+        var symmetric = map["symmetric"] is { } sy ? reader.Bool(sy, "quantize.symmetric") : null;
+        var reduceRange = map["reduce_range"] is { } rr ? reader.Bool(rr, "quantize.reduce_range") : null;
         var accuracyAware = map["accuracy_aware"] is { } aa && (reader.Bool(aa, "quantize.accuracy_aware") ?? false);
         if (mode == QuantizeMode.Dynamic)
         {
@@ -96,8 +96,8 @@ internal sealed partial class ManifestBinder
             calibration = new CalibrationSpec
             {
                 Data = data ?? "",
-                Samples = samples ?? 256,
-                Method = method ?? CalibrationMethod.MinMax,
+                Samples = samples,
+                Method = method,
                 Location = cal.Location,
             };
         }
@@ -136,7 +136,7 @@ internal sealed partial class ManifestBinder
             Ops = only,
             Mode = mode ?? QuantizeMode.Dynamic,
             PerChannel = perChannel,
-            Format = format ?? QuantizeFormat.Qdq,
+            Format = format,
             Symmetric = symmetric,
             ReduceRange = reduceRange,
             AccuracyAware = accuracyAware,
@@ -163,7 +163,7 @@ internal sealed partial class ManifestBinder
         map.CheckKeys(ManifestKeys.Fp16);
         var keep = map["keep_io_types"] is { } k ? reader.Bool(k, "fp16.keep_io_types") : null;
         var block = map["block_ops"] is { } b ? StringList(b, "fp16.block_ops") : null;
-        return new Fp16Spec { KeepIoTypes = keep ?? true, BlockOps = block, Location = map.Location };
+        return new Fp16Spec { KeepIoTypes = keep, BlockOps = block, Location = map.Location };
     }
 
     private PruneSpec? BindPrune(YamlNode node, string ctx)
@@ -217,14 +217,14 @@ internal sealed partial class ManifestBinder
             {
                 Data = data ?? "",
                 Samples = samples,
-                Epochs = epochs ?? 1,
-                BatchSize = batch ?? 64,
-                LearningRate = rate ?? 1e-3,
-                Optimizer = optimizer ?? FinetuneOptimizer.Adam,
-                Loss = loss ?? FinetuneLoss.CrossEntropy,
-                Schedule = schedule ?? FinetuneSchedule.Cosine,
-                Distill = distill ?? 0,
-                Temperature = temperature ?? 2,
+                Epochs = epochs,
+                BatchSize = batch,
+                LearningRate = rate,
+                Optimizer = optimizer,
+                Loss = loss,
+                Schedule = schedule,
+                Distill = distill,
+                Temperature = temperature,
                 Location = ft.Location,
             };
         }
@@ -234,8 +234,8 @@ internal sealed partial class ManifestBinder
             Method = method ?? PruneMethod.L1Unstructured,
             Amounts = amounts,
             Finetune = finetune,
-            Norm = norm ?? 1,
-            RoundTo = roundTo ?? 16,
+            Norm = norm,
+            RoundTo = roundTo,
             Location = map.Location,
         };
 

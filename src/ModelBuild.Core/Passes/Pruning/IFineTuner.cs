@@ -22,9 +22,23 @@ public sealed record FineTuneSettings(
     double Temperature = 2,
     string? Teacher = null)
 {
-    public static FineTuneSettings From(FinetuneSpec spec) =>
-        new(spec.Data, spec.Epochs, spec.BatchSize, spec.LearningRate, spec.Optimizer, spec.Loss, Samples: spec.Samples, Schedule: spec.Schedule,
-            Distill: spec.Distill, Temperature: spec.Temperature);
+    /// <summary>The manifest's finetune keys over this record's defaults (the only ones).</summary>
+    public static FineTuneSettings From(FinetuneSpec spec)
+    {
+        var d = new FineTuneSettings(spec.Data);
+        return d with
+        {
+            Epochs = spec.Epochs ?? d.Epochs,
+            BatchSize = spec.BatchSize ?? d.BatchSize,
+            LearningRate = spec.LearningRate ?? d.LearningRate,
+            Optimizer = spec.Optimizer ?? d.Optimizer,
+            Loss = spec.Loss ?? d.Loss,
+            Samples = spec.Samples,
+            Schedule = spec.Schedule ?? d.Schedule,
+            Distill = spec.Distill ?? d.Distill,
+            Temperature = spec.Temperature ?? d.Temperature,
+        };
+    }
 }
 
 /// <summary>Mean training loss of each epoch.</summary>

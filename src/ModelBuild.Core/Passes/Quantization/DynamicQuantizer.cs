@@ -3,7 +3,7 @@ using Onnx;
 
 namespace ModelBuild.Passes.Quantization;
 
-/// <summary>Settings of dynamic int8 quantization.</summary>
+/// <summary>Settings of dynamic int8 quantization, and their one default (see <see cref="StaticQuantConfig"/>).</summary>
 public sealed record DynamicQuantConfig
 {
     public bool PerChannel { get; init; }

@@ -12,11 +12,17 @@ public enum QuantFormat
     QOperator,
 }
 
-/// <summary>Settings of static int8 quantization.</summary>
+/// <summary>
+/// Settings of static int8 quantization, and their one default: the manifest's quantize keys (PassPlanner) and
+/// <c>modelbuild bench</c> start from these values.
+/// </summary>
 public sealed record StaticQuantConfig
 {
     public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
-    public bool PerChannel { get; init; } = true;
+
+    /// <summary>Calibration samples read from the calibration data (the first N).</summary>
+    public int CalibrationSamples { get; init; } = 256;
+    public bool PerChannel { get; init; }
     public bool SymmetricActivations { get; init; }
     public bool ReduceRange { get; init; }
     public QuantFormat Format { get; init; } = QuantFormat.Qdq;

@@ -33,7 +33,7 @@ public sealed class PruningTests(ITestOutputHelper output)
     public void Structured_removes_channels_and_rewires_the_readers()
     {
         using var dir = new TempDir();
-        var outcome = Prune(PassTestKit.Fashion, dir.File("p.onnx"), new PruneConfig(PruneMethod.L1Structured, [0.3]));
+        var outcome = Prune(PassTestKit.Fashion, dir.File("p.onnx"), new PruneConfig(PruneMethod.L1Structured, [0.3], RoundTo: 1));
 
         // round(0.3·16)=5, round(0.3·32)=10, round(0.3·64)=19 removed; the logits Gemm feeds the graph output and keeps 10.
         Assert.Equal([(16, 11), (32, 22), (64, 45), (10, 10)], outcome.Channels.Select(c => (c.Channels, c.Kept)));
@@ -72,7 +72,7 @@ public sealed class PruningTests(ITestOutputHelper output)
             Replace(model, b, bv);
         }
         var zeroed = PassTestKit.Save(model, dir.Path, "zeroed.onnx");
-        Prune(zeroed, dir.File("p.onnx"), new PruneConfig(PruneMethod.L1Structured, [0.3]));
+        Prune(zeroed, dir.File("p.onnx"), new PruneConfig(PruneMethod.L1Structured, [0.3], RoundTo: 1));
 
         var before = PassTestKit.Run(zeroed, Sample.Value)["logits"].As<float>();
         var after = PassTestKit.Run(dir.File("p.onnx"), Sample.Value)["logits"].As<float>();
@@ -132,7 +132,7 @@ public sealed class PruningTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         var input = PassTestKit.Save(ResidualGraph(), dir.Path, "res.onnx");
-        var outcome = Prune(input, dir.File("p.onnx"), new PruneConfig(PruneMethod.L1Structured, [0.5]));
+        var outcome = Prune(input, dir.File("p.onnx"), new PruneConfig(PruneMethod.L1Structured, [0.5], RoundTo: 1));
 
         var kept = outcome.Channels.ToDictionary(c => c.Node, c => c.Kept);
         Assert.Equal(4, kept["A"]);
@@ -163,7 +163,7 @@ public sealed class PruningTests(ITestOutputHelper output)
         m.Graph.Node.Add(t);
         var input = PassTestKit.Save(m, dir.Path, "t.onnx");
 
-        var e = Assert.Throws<ModelBuildException>(() => Prune(input, dir.File("p.onnx"), new PruneConfig(PruneMethod.L1Structured, [0.5])));
+        var e = Assert.Throws<ModelBuildException>(() => Prune(input, dir.File("p.onnx"), new PruneConfig(PruneMethod.L1Structured, [0.5], RoundTo: 1)));
         Assert.Equal(DiagnosticCodes.PassFailed, e.Diagnostic.Code);
         Assert.Contains("read by Transpose 'perm'", e.Message);
         Assert.False(File.Exists(dir.File("p.onnx")));
@@ -175,7 +175,7 @@ public sealed class PruningTests(ITestOutputHelper output)
     public void Unstructured_reaches_the_exact_sparsity_in_every_layer(PruneMethod method)
     {
         using var dir = new TempDir();
-        var outcome = Prune(PassTestKit.Fashion, dir.File("p.onnx"), new PruneConfig(method, [0.37]));
+        var outcome = Prune(PassTestKit.Fashion, dir.File("p.onnx"), new PruneConfig(method, [0.37], RoundTo: 1));
         Assert.Equal(4, outcome.Sparsity.Count);
         var g = new GraphEditor(OnnxModelFile.Load(dir.File("p.onnx")));
         foreach (var layer in outcome.Sparsity)
@@ -190,7 +190,7 @@ public sealed class PruningTests(ITestOutputHelper output)
     public void Global_unstructured_reaches_the_exact_sparsity_over_all_layers_and_drops_the_smallest()
     {
         using var dir = new TempDir();
-        var outcome = Prune(PassTestKit.Fashion, dir.File("p.onnx"), new PruneConfig(PruneMethod.GlobalUnstructured, [0.5]));
+        var outcome = Prune(PassTestKit.Fashion, dir.File("p.onnx"), new PruneConfig(PruneMethod.GlobalUnstructured, [0.5], RoundTo: 1));
         var total = outcome.Sparsity.Sum(l => l.Count);
         Assert.Equal((long)Math.Round(0.5 * total), outcome.Sparsity.Sum(l => l.Zeros));
         // Layers differ: the big fc1 weight loses more than the small first conv.
@@ -205,7 +205,7 @@ public sealed class PruningTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         var goal = new PruneGoal(new EvaluateSpec { Data = PassTestKit.FashionTest, Metric = MetricKind.Top1, Samples = 500, Location = PassTestKit.Where }, MaxDrop: 0.04);
-        var outcome = Prune(PassTestKit.Fashion, dir.File("p.onnx"), new PruneConfig(PruneMethod.L1Structured, [0.02, 0.05, 0.5, 0.9]), goal);
+        var outcome = Prune(PassTestKit.Fashion, dir.File("p.onnx"), new PruneConfig(PruneMethod.L1Structured, [0.02, 0.05, 0.5, 0.9], RoundTo: 1), goal);
 
         foreach (var s in outcome.Steps) output.WriteLine($"amount {s.Amount}: size {s.SizeBytes} p50 {s.P50Ms} ms top1 {s.Score:0.000} drop {s.Drop:0.000} kept {s.Kept}");
         var failed = outcome.Steps.Single(s => !s.Kept);
