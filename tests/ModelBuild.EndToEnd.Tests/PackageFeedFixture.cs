@@ -1,7 +1,7 @@
 namespace ModelBuild.EndToEnd.Tests;
 
 /// <summary>
-/// Packs the ModelBuild package and its libtorch add-on ModelBuild.Torch once per test run into a temporary feed. Each run uses a unique prerelease
+/// Packs the ModelBuild package, its libtorch add-on ModelBuild.Torch and ModelBuild.Runtime once per test run into a temporary feed. Each run uses a unique prerelease
 /// version so the shared NuGet packages folder never serves a stale copy; that folder is removed afterwards.
 /// </summary>
 public sealed class PackageFeedFixture : IDisposable
@@ -11,7 +11,7 @@ public sealed class PackageFeedFixture : IDisposable
         Root = Directory.CreateTempSubdirectory("modelbuild-e2e-").FullName;
         Feed = Path.Combine(Root, "feed");
         Version = $"0.1.0-e2e.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
-        foreach (var project in new[] { "src/ModelBuild.Tasks/ModelBuild.Tasks.csproj", "src/ModelBuild.TorchPackage/ModelBuild.TorchPackage.csproj" })
+        foreach (var project in new[] { "src/ModelBuild.Tasks/ModelBuild.Tasks.csproj", "src/ModelBuild.TorchPackage/ModelBuild.TorchPackage.csproj", "src/ModelBuild.Runtime/ModelBuild.Runtime.csproj" })
         {
             var pack = ProcessRunner.Dotnet(RepoPaths.Root, "pack", project,
                 "-c", "Release", "-o", Feed, "--artifacts-path", Path.Combine(Root, "artifacts"),
@@ -35,6 +35,7 @@ public sealed class PackageFeedFixture : IDisposable
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         TryDelete(Path.Combine(home, "modelbuild", Version.ToLowerInvariant()));
         TryDelete(Path.Combine(home, "modelbuild.torch", Version.ToLowerInvariant()));
+        TryDelete(Path.Combine(home, "modelbuild.runtime", Version.ToLowerInvariant()));
         TryDelete(Root);
     }
 

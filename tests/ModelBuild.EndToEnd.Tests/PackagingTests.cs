@@ -132,13 +132,17 @@ public sealed class PackagingTests(PackageFeedFixture feed)
     [Fact]
     public void An_app_on_another_onnx_runtime_version_adds_ModelBuild_and_builds_with_warnings_as_errors()
     {
+        // ModelBuild.Runtime too: its ONNX Runtime dependency is a floor (1.30.0), not the tool's version.
         using var project = new ConsumerProject(feed, OnnxManifest,
-            packages: new Dictionary<string, string> { ["Microsoft.ML.OnnxRuntime"] = "1.30.0" },
+            packages: new Dictionary<string, string> { ["Microsoft.ML.OnnxRuntime"] = "1.30.0", ["ModelBuild.Runtime"] = feed.Version },
             properties: new Dictionary<string, string> { ["TreatWarningsAsErrors"] = "true" });
         File.WriteAllText(Path.Combine(project.Directory, "Program.cs"), """
             using Microsoft.ML.OnnxRuntime;
             using var session = new InferenceSession(Path.Combine(AppContext.BaseDirectory, "models", "digits", "int8", "model.onnx"));
             Console.WriteLine($"onnxruntime {OrtEnv.Instance().GetVersionString()} input {session.InputMetadata.Keys.Single()}");
+            // The typed class the build generated, on the app's ONNX Runtime.
+            using var typed = ModelBuild.Models.DigitsModel.Load();
+            Console.WriteLine($"typed {typed.Run(new float[64]).Probs.Length}");
             """);
 
         var build = project.Dotnet("build");
@@ -149,6 +153,7 @@ public sealed class PackagingTests(PackageFeedFixture feed)
         var run = ProcessRunner.Dotnet(project.OutputDirectory, Path.Combine(project.OutputDirectory, "Consumer.dll"));
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("onnxruntime 1.30.0 input pixels", run.Output);
+        Assert.Contains("typed 10", run.Output);
     }
 
     [Fact]
