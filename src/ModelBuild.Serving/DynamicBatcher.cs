@@ -299,7 +299,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         }
     }
 
-    private IReadOnlyList<ModelTensor> Concat(List<Pending> batch, long rows)
+    private static IReadOnlyList<ModelTensor> Concat(List<Pending> batch, long rows)
     {
         var first = batch[0].Inputs;
         var result = new ModelTensor[first.Count];

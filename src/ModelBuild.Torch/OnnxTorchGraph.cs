@@ -1,7 +1,6 @@
 using ModelBuild.Diagnostics;
 using ModelBuild.Onnx;
 using Onnx;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

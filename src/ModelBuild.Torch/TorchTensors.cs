@@ -1,6 +1,5 @@
 using ModelBuild.Data;
 using ModelBuild.Manifest;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Torch;

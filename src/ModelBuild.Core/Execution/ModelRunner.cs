@@ -3,7 +3,6 @@ using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ElementType = ModelBuild.Manifest.TensorElementType;
 using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
-using ModelBuild.Onnx;
 
 namespace ModelBuild.Execution;
 

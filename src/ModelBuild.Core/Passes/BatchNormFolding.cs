@@ -1,6 +1,4 @@
-using ModelBuild.Diagnostics;
 using ModelBuild.Onnx;
-using Onnx;
 
 namespace ModelBuild.Passes;
 

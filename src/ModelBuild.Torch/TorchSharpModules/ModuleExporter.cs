@@ -1,5 +1,4 @@
 using System.Reflection;
-using ModelBuild.Manifest;
 using ModelBuild.TorchScript.Conversion;
 using TorchSharp;
 using TorchSharp.Modules;

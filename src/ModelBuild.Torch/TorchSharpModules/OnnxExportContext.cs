@@ -1,6 +1,4 @@
 using ModelBuild.TorchScript.Conversion;
-using ModelBuild.TorchScript.Conversion.Ops;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Torch;

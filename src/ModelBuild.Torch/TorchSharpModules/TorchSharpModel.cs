@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;

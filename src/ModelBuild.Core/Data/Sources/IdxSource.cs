@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using ModelBuild.Diagnostics;
 using ModelBuild.Runtime;
-using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 
 namespace ModelBuild.Data.Sources;

@@ -51,7 +51,7 @@ internal sealed partial class ManifestBinder
 
     /// <summary>The first preprocessing key written in <paramref name="map"/>, where a second declaration is reported.</summary>
     private static YamlNode FirstPreprocessKey(YamlMap map) =>
-        new[] { "size", "crop", "scale", "mean", "std", "layout" }.Select(k => (YamlNode?)map.KeyNode(k)).FirstOrDefault(n => n is not null) ?? map.Node;
+        ManifestKeys.Preprocess.Select(k => (YamlNode?)map.KeyNode(k)).FirstOrDefault(n => n is not null) ?? map.Node;
 
     /// <summary>
     /// The preprocessing keys present in <paramref name="map"/> (size and crop only where <paramref name="resize"/>),

@@ -1,6 +1,5 @@
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
-using ModelBuild.Evaluation;
 using Onnx;
 
 namespace ModelBuild.Passes.Quantization;

@@ -48,7 +48,7 @@ public sealed class QdqQuantizer(StaticQuantConfig config)
     }
 
     /// <summary>Activation tensors that get a Q/DQ pair, before calibration drops the non-float ones.</summary>
-    public List<string> ActivationTensors(GraphEditor g, IReadOnlyList<NodeQuantPlan> plans)
+    public static List<string> ActivationTensors(GraphEditor g, IReadOnlyList<NodeQuantPlan> plans)
     {
         var planned = plans.Select(p => p.Node).ToHashSet();
         var set = new List<string>();

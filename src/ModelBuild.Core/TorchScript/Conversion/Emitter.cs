@@ -13,7 +13,7 @@ public sealed class Emitter(GraphBuilder graph)
     public GraphBuilder G { get; } = graph;
     public int Opset => G.Opset;
 
-    private SymInt NewDim(string tensor, int axis, string? symbol = null) =>
+    private static SymInt NewDim(string tensor, int axis, string? symbol = null) =>
         SymInt.Dynamic(symbol ?? $"{tensor}[{axis}]", tensor, axis);
 
     /// <summary>A node with one output whose dims are given (null entries become dynamic dims of the output).</summary>

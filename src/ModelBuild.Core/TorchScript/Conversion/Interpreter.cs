@@ -1,5 +1,3 @@
-using ModelBuild.Data;
-using ModelBuild.Manifest;
 using ModelBuild.TorchScript.Conversion.Syntax;
 
 namespace ModelBuild.TorchScript.Conversion;
@@ -147,7 +145,7 @@ public sealed class Interpreter
         }
     }
 
-    private void Assign(Expr target, object? value, Frame frame)
+    private static void Assign(Expr target, object? value, Frame frame)
     {
         switch (target)
         {
@@ -182,7 +180,7 @@ public sealed class Interpreter
         _ => throw new ConversionError($"unsupported expression {expr.GetType().Name}"),
     };
 
-    private object? LookupName(string name, Frame frame)
+    private static object? LookupName(string name, Frame frame)
     {
         if (frame.Locals.TryGetValue(name, out var v)) return v;
         return name switch

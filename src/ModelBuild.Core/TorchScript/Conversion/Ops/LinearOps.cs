@@ -1,5 +1,3 @@
-using ModelBuild.Manifest;
-
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
 /// <summary>linear/addmm/baddbmm/matmul/mm/bmm, einsum and embedding. Linear on a 2-D input is one Gemm; on higher ranks the

@@ -1,5 +1,3 @@
-using ModelBuild.Manifest;
-
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using ModelBuild.Manifest;
-
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
 /// <summary>Sizes and Python-level values: torch.size, NumToTensor, comparisons on ints, list helpers. Folded when
