@@ -65,7 +65,8 @@ public sealed class QdqQuantizer(StaticQuantConfig config)
         foreach (var plan in plans.Where(p => p.Node.OpType is "Relu" or "Clip"))
         {
             var t = plan.Node.Input[0];
-            if (g.ProducerOf(t) is { } producer && planned.Contains(producer) && FusableProducers.Contains(producer.OpType) && g.ConsumersOf(t).Count == 1)
+            if (g.ProducerOf(t) is { } producer && planned.Contains(producer) && FusableProducers.Contains(producer.OpType)
+                && g.ConsumersOf(t).Count == 1)
             {
                 set.Remove(t);
                 seen.Remove(t);
@@ -74,7 +75,8 @@ public sealed class QdqQuantizer(StaticQuantConfig config)
         return set;
     }
 
-    public ModelProto Quantize(ModelProto preprocessed, IReadOnlyList<IReadOnlyDictionary<string, NdArray>> calibration, SourceLocation location, CancellationToken cancellation = default)
+    public ModelProto Quantize(ModelProto preprocessed, IReadOnlyList<IReadOnlyDictionary<string, NdArray>> calibration, SourceLocation location,
+        CancellationToken cancellation = default)
     {
         var model = preprocessed.Clone();
         var g = new GraphEditor(model);

@@ -135,7 +135,8 @@ public sealed class Interpreter
             case BreakStmt: return Flow.Break;
             case ContinueStmt: return Flow.Continue;
             case RaiseStmt r:
-                throw new ConversionError($"the model raises an exception for these inputs and flags: {Describe(r.Value is null ? null : Eval(r.Value, frame))}");
+                throw new ConversionError($"the model raises an exception for these inputs and flags: " +
+                    $"{Describe(r.Value is null ? null : Eval(r.Value, frame))}");
             case AssertStmt a:
                 if (!Truth(Eval(a.Condition, frame), "assert"))
                     throw new ConversionError("an assertion in the model fails for these inputs and flags");
@@ -286,7 +287,8 @@ public sealed class Interpreter
         List<object?> l => l.Count > 0,
         SymInt { IsKnown: true } s => s.Value != 0,
         TensorValue { Constant: { Length: 1 } c } => c.ToDoubles()[0] != 0,
-        TensorValue => throw new ConversionError($"'{context}' depends on tensor values (data-dependent control flow cannot be converted; trace the model or pass flags as constants)"),
+        TensorValue => throw new ConversionError($"'{context}' depends on tensor values (data-dependent control flow cannot be converted; " +
+            $"trace the model or pass flags as constants)"),
         SymInt => throw new ConversionError($"'{context}' depends on a dynamic size; give that axis a fixed size in the manifest"),
         _ => true,
     };
