@@ -95,7 +95,8 @@ public sealed class DeployedModel : IDisposable
         foreach (var tensor in inputs)
         {
             var spec = Input(tensor.Name)
-                ?? throw new ModelInputException($"model '{Name}' has no input '{tensor.Name}'; its inputs are {string.Join(", ", Inputs.Select(i => i.Name))}.");
+                ?? throw new ModelInputException($"model '{Name}' has no input '{tensor.Name}'; its inputs are " +
+                    $"{string.Join(", ", Inputs.Select(i => i.Name))}.");
             if (tensor.Type != spec.Type)
                 throw new ModelInputException($"input '{tensor.Name}' must be {TensorTypes.Name(spec.Type)}, got {TensorTypes.Name(tensor.Type)}.");
             if (!spec.Accepts(tensor.Shape))
@@ -136,7 +137,8 @@ public sealed class DeployedModel : IDisposable
             OrtType.UInt8 => value.GetTensorDataAsSpan<byte>().ToArray(),
             OrtType.Bool => value.GetTensorDataAsSpan<bool>().ToArray(),
             OrtType.Float16 => Array.ConvertAll(value.GetTensorDataAsSpan<Float16>().ToArray(), h => BitConverter.UInt16BitsToHalf(h.value)),
-            var other => throw new NotSupportedException($"output '{name}' of model '{Name}' has element type {other}, which ModelBuild.Runtime does not support."),
+            var other => throw new NotSupportedException($"output '{name}' of model '{Name}' has element type " +
+                $"{other}, which ModelBuild.Runtime does not support."),
         };
         return new ModelTensor(name, data, info.Shape);
     }
@@ -154,7 +156,8 @@ public sealed class DeployedModel : IDisposable
             OrtType.Int8 => TensorType.Int8,
             OrtType.UInt8 => TensorType.UInt8,
             OrtType.Bool => TensorType.Bool,
-            var other => throw new NotSupportedException($"'{name}' of model '{Name}' has element type {other}, which ModelBuild.Runtime does not support."),
+            var other => throw new NotSupportedException($"'{name}' of model '{Name}' has element type " +
+                $"{other}, which ModelBuild.Runtime does not support."),
         };
         var dims = meta.Dimensions.Select(d => d > 0 ? (long)d : -1L).ToArray();
         var symbols = meta.SymbolicDimensions.Select(s => s ?? "").ToArray();

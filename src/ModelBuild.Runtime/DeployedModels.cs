@@ -27,7 +27,8 @@ public static class DeployedModels
             var known = List(directory).Select(e => e.Name).ToList();
             throw new FileNotFoundException(
                 $"no deployed model '{name}' in '{Path.GetFullPath(directory)}'" +
-                (known.Count > 0 ? $"; deployed models: {string.Join(", ", known)}" : "; is ModelBuild building it (deploy.yaml next to the project)?"));
+                (known.Count > 0 ? $"; deployed models: {string.Join(", ", known)}" : "; is ModelBuild building it " +
+                    "(deploy.yaml next to the project)?"));
         }
         return DeployedModel.Open(entry.Path, entry.Name, entry.Variant, options);
     }

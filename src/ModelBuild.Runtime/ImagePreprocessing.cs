@@ -71,7 +71,8 @@ public sealed record ImagePreprocessing
     public float[] Apply(ReadOnlySpan<byte> pixels, int width, int height, int pixelChannels, int modelChannels)
     {
         if (width <= 0 || height <= 0 || pixelChannels is < 1 or > 4 || modelChannels is not (1 or 3))
-            throw new ArgumentException($"an image of {width}x{height} with {pixelChannels} channel(s) for a {modelChannels}-channel input cannot be preprocessed");
+            throw new ArgumentException($"an image of {width}x{height} with {pixelChannels} channel(s) for a " +
+                $"{modelChannels}-channel input cannot be preprocessed");
         if ((long)width * height * pixelChannels != pixels.Length)
             throw new ArgumentException($"{pixels.Length} bytes are not {width}x{height} pixels of {pixelChannels} channel(s)");
         CheckPerChannel(modelChannels);
@@ -112,7 +113,8 @@ public sealed record ImagePreprocessing
     {
         foreach (var (values, name) in new[] { (Mean, "mean"), (Std, "std") })
             if (values.Length != 1 && values.Length != channels)
-                throw new ArgumentException($"'{name}' has {values.Length} values but the model input has {channels} channel(s); give one per channel, or one");
+                throw new ArgumentException($"'{name}' has {values.Length} values but the model input has " +
+                    $"{channels} channel(s); give one per channel, or one");
         if (Std.Any(s => s == 0) || Scale == 0)
             throw new ArgumentException("'std' and 'scale' must not be 0");
     }

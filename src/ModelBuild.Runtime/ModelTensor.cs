@@ -18,7 +18,8 @@ public sealed class ModelTensor
             count = checked(count * d);
         }
         if (count != data.Length)
-            throw new ArgumentException($"tensor '{name}' has {data.Length} elements but shape [{string.Join(",", shape)}] needs {count}.", nameof(data));
+            throw new ArgumentException($"tensor '{name}' has {data.Length} elements but shape [{string.Join(",", shape)}] needs {count}.",
+                nameof(data));
         Name = name;
         Data = data;
         Shape = shape.ToArray();

@@ -22,7 +22,8 @@ public sealed record TensorSpec(string Name, TensorType Type, IReadOnlyList<long
     }
 
     /// <summary>The shape as written in messages, e.g. <c>[batch,1,28,28]</c>.</summary>
-    public string ShapeText => "[" + string.Join(",", Dims.Select((d, i) => d >= 0 ? d.ToString() : DimNames[i].Length > 0 ? DimNames[i] : "?")) + "]";
+    public string ShapeText =>
+        "[" + string.Join(",", Dims.Select((d, i) => d >= 0 ? d.ToString() : DimNames[i].Length > 0 ? DimNames[i] : "?")) + "]";
 
     /// <inheritdoc />
     public override string ToString() => $"{Name}: {TensorTypes.Name(Type)}{ShapeText}";

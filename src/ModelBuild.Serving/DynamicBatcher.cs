@@ -51,7 +51,8 @@ public sealed class DynamicBatcher : IAsyncDisposable
         public readonly TaskCompletionSource<IReadOnlyList<ModelTensor>> Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    public DynamicBatcher(DeployedModel model, ServerMetrics metrics, int maxBatchSize, int maxQueueDelayMicroseconds, int workers, int maxQueueLength)
+    public DynamicBatcher(DeployedModel model, ServerMetrics metrics, int maxBatchSize, int maxQueueDelayMicroseconds,
+        int workers, int maxQueueLength)
     {
         _model = model;
         _metrics = metrics;
@@ -134,7 +135,8 @@ public sealed class DynamicBatcher : IAsyncDisposable
         {
             var started = Stopwatch.GetTimestamp();
             var outputs = _model.Run(inputs);
-            _metrics.Execution(_model.Name, 1, rows, Stopwatch.GetElapsedTime(received, started).TotalSeconds, Stopwatch.GetElapsedTime(started).TotalSeconds);
+            _metrics.Execution(_model.Name, 1, rows, Stopwatch.GetElapsedTime(received, started).TotalSeconds,
+                Stopwatch.GetElapsedTime(started).TotalSeconds);
             return Task.FromResult(outputs);
         }
         catch (Exception e)
@@ -299,7 +301,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         }
     }
 
-    private IReadOnlyList<ModelTensor> Concat(List<Pending> batch, long rows)
+    private static IReadOnlyList<ModelTensor> Concat(List<Pending> batch, long rows)
     {
         var first = batch[0].Inputs;
         var result = new ModelTensor[first.Count];
@@ -329,7 +331,8 @@ public sealed class DynamicBatcher : IAsyncDisposable
         {
             var output = outputs[o];
             if (output.Shape.Length == 0 || output.Shape[0] != rows)
-                throw new InvalidOperationException($"output '{output.Name}' has shape [{string.Join(",", output.Shape)}], not {rows} batch rows; it cannot be split.");
+                throw new InvalidOperationException($"output '{output.Name}' has shape [{string.Join(",", output.Shape)}], not " +
+                    $"{rows} batch rows; it cannot be split.");
             var rowElements = rows == 0 ? 0 : output.Data.Length / rows;
             long offset = 0;
             for (var r = 0; r < batch.Count; r++)

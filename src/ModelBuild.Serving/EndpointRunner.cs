@@ -61,7 +61,8 @@ internal sealed class EndpointRunner(ServerMetrics metrics, ModelRepository mode
 
     // Messages are read by people through curl: quotes in them stay quotes rather than \u0027. The body is served as
     // application/json, never embedded in HTML, which is what the default escaping guards against.
-    private static readonly JsonWriterOptions ReadableJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonWriterOptions ReadableJson =
+        new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static async Task WriteJson(HttpContext context, Action<Utf8JsonWriter> write)
     {

@@ -53,7 +53,8 @@ public static class ImageDecoder
                 depth = data[8];
                 colorType = data[9];
                 if (data[12] != 0) throw Bad("interlaced PNG images are not supported");
-                if (width <= 0 || height <= 0 || (long)width * height > MaxPixels) throw Bad($"the image is {width}x{height}; at most {MaxPixels} pixels are accepted");
+                if (width <= 0 || height <= 0 || (long)width * height > MaxPixels)
+                    throw Bad($"the image is {width}x{height}; at most {MaxPixels} pixels are accepted");
             }
             else if (type == "PLTE") palette = data.ToArray();
             else if (type == "IDAT") idat.Write(data);
@@ -107,7 +108,9 @@ public static class ImageDecoder
                 else
                     for (var c = 0; c < channels; c++)
                         // 16-bit samples are big-endian; 65535 / 257 = 255, rounded to nearest.
-                        pixels[o + c] = depth == 16 ? (byte)((BinaryPrimitives.ReadUInt16BigEndian(line.AsSpan((x * samples + c) * 2)) + 128) / 257) : line[x * samples + c];
+                        pixels[o + c] = depth == 16
+                            ? (byte)((BinaryPrimitives.ReadUInt16BigEndian(line.AsSpan((x * samples + c) * 2)) + 128) / 257)
+                            : line[x * samples + c];
             }
             (prior, line) = (line, prior);
         }
@@ -151,7 +154,8 @@ public static class ImageDecoder
         var width = HeaderInt(bytes, ref pos);
         var height = HeaderInt(bytes, ref pos);
         var max = HeaderInt(bytes, ref pos);
-        if (width <= 0 || height <= 0 || (long)width * height > MaxPixels) throw Bad($"the image is {width}x{height}; at most {MaxPixels} pixels are accepted");
+        if (width <= 0 || height <= 0 || (long)width * height > MaxPixels)
+            throw Bad($"the image is {width}x{height}; at most {MaxPixels} pixels are accepted");
         if (max is <= 0 or > 65535) throw Bad($"the PNM maximum value {max} is not valid");
         var channels = kind is (byte)'3' or (byte)'6' ? 3 : 1;
         var count = width * height * channels;
@@ -163,7 +167,9 @@ public static class ImageDecoder
             var size = max > 255 ? 2 : 1;
             if (pos + (long)count * size > bytes.Length) throw Bad("the PNM image data is truncated");
             for (var i = 0; i < count; i++)
-                pixels[i] = (byte)Math.Round(Math.Min(max, size == 1 ? bytes[pos + i] : BinaryPrimitives.ReadUInt16BigEndian(bytes.AsSpan(pos + i * 2))) * scale);
+                pixels[i] = (byte)Math.Round(Math.Min(max, size == 1
+                    ? bytes[pos + i]
+                    : BinaryPrimitives.ReadUInt16BigEndian(bytes.AsSpan(pos + i * 2))) * scale);
         }
         else
             for (var i = 0; i < count; i++)

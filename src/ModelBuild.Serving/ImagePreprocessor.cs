@@ -12,12 +12,14 @@ public static class ImagePreprocessor
     public static ModelTensor ToInput(DecodedImage image, TensorSpec spec, ImagePreprocessing preprocessing)
     {
         if (spec.Type != TensorType.Float32 || spec.Dims.Count is not (3 or 4))
-            throw RequestException.BadRequest($"/predict needs a model whose image input is float32 [batch,C,H,W], [batch,H,W,C] or [batch,H,W]; '{spec.Name}' is {spec}");
+            throw RequestException.BadRequest($"/predict needs a model whose image input is float32 [batch,C,H,W], [batch,H,W,C] or " +
+                $"[batch,H,W]; '{spec.Name}' is {spec}");
         var d = spec.Dims;
         var nchw = preprocessing.Layout == ImageLayout.Nchw;
         var (channels, height, width) = d.Count == 3 ? (1L, d[1], d[2]) : nchw ? (d[1], d[2], d[3]) : (d[3], d[1], d[2]);
         if (channels is not (1 or 3))
-            throw RequestException.BadRequest($"/predict: '{spec.Name}' {spec.ShapeText} has {channels} channels as {preprocessing.Layout.ToString().ToUpperInvariant()}; images give 1 or 3");
+            throw RequestException.BadRequest($"/predict: '{spec.Name}' {spec.ShapeText} has {channels} channels as " +
+                $"{preprocessing.Layout.ToString().ToUpperInvariant()}; images give 1 or 3");
         if (height <= 0 || width <= 0)
             throw RequestException.BadRequest($"/predict needs fixed image height and width; '{spec.Name}' is {spec.ShapeText}");
 
@@ -25,7 +27,8 @@ public static class ImagePreprocessor
         var pre = preprocessing.Size is null && preprocessing.Crop is null ? preprocessing with { Size = [(int)height, (int)width] } : preprocessing;
         var (outH, outW) = pre.OutputSize(image.Height, image.Width);
         if (outH != height || outW != width)
-            throw RequestException.BadRequest($"/predict: the image comes out {outW}x{outH} after preprocessing, but '{spec.Name}' takes {width}x{height} (width x height)");
+            throw RequestException.BadRequest($"/predict: the image comes out {outW}x{outH} after preprocessing, but '{spec.Name}' takes " +
+                $"{width}x{height} (width x height)");
         float[] data;
         try
         {

@@ -12,7 +12,8 @@ public sealed record RequestedOutput(string Name, bool? Binary);
 /// A parsed KServe v2 inference request. <paramref name="RequestedOutputs"/> null means all outputs, each binary
 /// when <paramref name="BinaryByDefault"/> (request parameter <c>binary_data_output</c>).
 /// </summary>
-public sealed record InferRequest(string? Id, IReadOnlyList<ModelTensor> Inputs, IReadOnlyList<RequestedOutput>? RequestedOutputs, bool BinaryByDefault = false);
+public sealed record InferRequest(string? Id, IReadOnlyList<ModelTensor> Inputs, IReadOnlyList<RequestedOutput>? RequestedOutputs,
+    bool BinaryByDefault = false);
 
 /// <summary>
 /// Reads a KServe v2 inference request: <c>{"id", "inputs": [{"name", "shape", "datatype", "data"}], "outputs":
@@ -126,7 +127,8 @@ public static class InferRequestReader
         return value;
     }
 
-    private static ModelTensor ReadTensor(ref Utf8JsonReader reader, ReadOnlySpan<byte> json, ReadOnlySpan<byte> binary, ref int binaryOffset, DeployedModel model, long bodyBytes)
+    private static ModelTensor ReadTensor(ref Utf8JsonReader reader, ReadOnlySpan<byte> json, ReadOnlySpan<byte> binary, ref int binaryOffset,
+        DeployedModel model, long bodyBytes)
     {
         if (reader.TokenType != JsonTokenType.StartObject) throw Bad("each of 'inputs' must be an object {name, shape, datatype, data}");
         string? name = null, datatype = null;
@@ -142,7 +144,9 @@ public static class InferRequestReader
             if (reader.ValueTextEquals("name"u8))
             {
                 reader.Read();
-                name = reader.TokenType == JsonTokenType.String ? String(ref reader, "an input's 'name'") : throw Bad("an input has no string 'name'");
+                name = reader.TokenType == JsonTokenType.String
+                    ? String(ref reader, "an input's 'name'")
+                    : throw Bad("an input has no string 'name'");
             }
             else if (reader.ValueTextEquals("datatype"u8))
             {
@@ -207,10 +211,12 @@ public static class InferRequestReader
             if (array is not null || dataStart >= 0) throw Bad($"input '{name}' has both 'data' and 'binary_data_size'");
             var expected = spec.Count * TensorTypes.ElementSize(spec.Type);
             if (size != expected)
-                throw Bad($"input '{name}' has binary_data_size {size}, but shape [{string.Join(",", spec.Shape)}] of {KServeTypes.Name(spec.Type)} needs {expected} bytes");
+                throw Bad($"input '{name}' has binary_data_size {size}, but shape [{string.Join(",", spec.Shape)}] of " +
+                    $"{KServeTypes.Name(spec.Type)} needs {expected} bytes");
             if (binary.Length - binaryOffset < size)
                 throw Bad(binary.Length == 0
-                    ? $"input '{name}' has binary_data_size but the request has no Inference-Header-Content-Length header (or no bytes after the JSON)"
+                    ? $"input '{name}' has binary_data_size but the request has no Inference-Header-Content-Length " +
+                        $"header (or no bytes after the JSON)"
                     : $"input '{name}' needs {size} bytes of binary data but only {binary.Length - binaryOffset} remain after the JSON header");
             array = TensorTypes.NewArray(spec.Type, (int)spec.Count);
             var source = binary.Slice(binaryOffset, (int)size);
@@ -270,7 +276,8 @@ public static class InferRequestReader
                 if (reader.TokenType == JsonTokenType.StartArray) { Fill(ref reader, target, type, ref index, name, depth + 1); continue; }
                 if (index < floats.Length)
                 {
-                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetSingle(out floats[index])) throw Invalid(ref reader, type, name, index);
+                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetSingle(out floats[index]))
+                        throw Invalid(ref reader, type, name, index);
                 }
                 index++;
             }

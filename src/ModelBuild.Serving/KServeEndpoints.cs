@@ -64,7 +64,8 @@ internal static class KServeEndpoints
         app.MapPost("/v2/repository/models/{name}/unload", (HttpContext c, string name) => run.Run(c, "repository_unload", name, () =>
         {
             models.Get(name);
-            throw RequestException.BadRequest($"model '{name}' cannot be unloaded: modelbuild serve serves a fixed set of models; restart it with --model to change the set");
+            throw RequestException.BadRequest($"model '{name}' cannot be unloaded: modelbuild serve serves a fixed set of models; restart it " +
+                $"with --model to change the set");
         }));
 
         foreach (var prefix in new[] { "/v2/models/{name}", "/v2/models/{name}/versions/{version}" })
@@ -76,7 +77,13 @@ internal static class KServeEndpoints
             {
                 var m = Resolve(models, name, version);
                 if (!state.Ready) c.Response.StatusCode = StatusCodes.Status400BadRequest;
-                return EndpointRunner.WriteJson(c, w => { w.WriteStartObject(); w.WriteString("name", m.Name); w.WriteBoolean("ready", state.Ready); w.WriteEndObject(); });
+                return EndpointRunner.WriteJson(c, w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("name", m.Name);
+                    w.WriteBoolean("ready", state.Ready);
+                    w.WriteEndObject();
+                });
             }));
 
             app.MapPost(prefix + "/infer", (HttpContext c, string name, string? version) => run.Run(c, "infer", name, () =>
@@ -109,10 +116,12 @@ internal static class KServeEndpoints
             var jsonLength = length;
             if (c.Request.Headers.TryGetValue(HeaderLength, out var header))
             {
-                if (!int.TryParse(header.ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out jsonLength) || jsonLength > length)
+                if (!int.TryParse(header.ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture,
+                    out jsonLength) || jsonLength > length)
                     throw RequestException.BadRequest($"{HeaderLength} '{header}' is not a length between 0 and the body's {length} bytes");
             }
-            var request = InferRequestReader.Read(body.AsSpan(0, jsonLength), body.AsSpan(jsonLength, length - jsonLength), model.Model, Math.Max(length, 1));
+            var request = InferRequestReader.Read(body.AsSpan(0, jsonLength), body.AsSpan(jsonLength, length - jsonLength),
+                model.Model, Math.Max(length, 1));
             System.Buffers.ArrayPool<byte>.Shared.Return(body);
             body = null;
             // The batcher clears the arriving mark as it queues the request (or refuses it).

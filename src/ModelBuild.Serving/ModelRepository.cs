@@ -15,18 +15,21 @@ public sealed class ModelRepository : IAsyncDisposable
     public static ModelRepository Load(ServerOptions options, ServerMetrics metrics)
     {
         if (!Directory.Exists(options.Directory))
-            throw new DirectoryNotFoundException($"'{options.Directory}' is not a folder; pass a ModelBuild output folder (modelbuild build --out DIR)");
+            throw new DirectoryNotFoundException($"'{options.Directory}' is not a folder; pass a ModelBuild output " +
+                $"folder (modelbuild build --out DIR)");
         var entries = DeployedModels.List(options.Directory)
             .Where(e => options.Models.Count == 0 || options.Models.Contains(e.Name)).ToList();
         var missing = options.Models.Where(m => entries.All(e => e.Name != m)).ToList();
         if (missing.Count > 0)
             throw new InvalidOperationException($"'{options.Directory}' has no deployed model {string.Join(", ", missing.Select(m => $"'{m}'"))}");
         if (entries.Count == 0)
-            throw new InvalidOperationException($"'{options.Directory}' holds no deployed models (no modelbuild-report.json or models/<name>/model.onnx)");
+            throw new InvalidOperationException($"'{options.Directory}' holds no deployed models (no " +
+                $"modelbuild-report.json or models/<name>/model.onnx)");
         var models = new Dictionary<string, ServedModel>(StringComparer.Ordinal);
         foreach (var entry in entries)
         {
-            var model = DeployedModel.Open(entry.Path, entry.Name, entry.Variant, new DeployedModelOptions { IntraOpThreads = options.IntraOpThreads });
+            var model = DeployedModel.Open(entry.Path, entry.Name, entry.Variant,
+                new DeployedModelOptions { IntraOpThreads = options.IntraOpThreads });
             models[entry.Name] = new ServedModel(model, options, metrics, DeployedModels.Preprocessing(entry.Name, options.Directory));
         }
         return new ModelRepository(models);

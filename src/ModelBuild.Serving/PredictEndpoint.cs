@@ -25,7 +25,8 @@ internal static class PredictEndpoint
         ServedModel model;
         if (name.Length > 0) model = models.Get(name);
         else if (models.All.Count == 1) model = models.All.First();
-        else throw RequestException.BadRequest($"this server has several models; name one with ?model= ({string.Join(", ", models.All.Select(m => m.Name))})");
+        else throw RequestException.BadRequest($"this server has several models; name one with ?model= " +
+            $"({string.Join(", ", models.All.Select(m => m.Name))})");
 
         var top = 5;
         if (c.Request.Query.TryGetValue("top", out var topText) && (!int.TryParse(topText, out top) || top is < 1 or > 1000))
@@ -93,7 +94,8 @@ internal static class PredictEndpoint
         }
         using var body = new MemoryStream();
         await c.Request.Body.CopyToAsync(body, c.RequestAborted).ConfigureAwait(false);
-        if (body.Length == 0) throw RequestException.BadRequest("the request has no image; send PNG/PGM/PPM bytes or a multipart upload in field 'file'");
+        if (body.Length == 0)
+            throw RequestException.BadRequest("the request has no image; send PNG/PGM/PPM bytes or a multipart upload in field 'file'");
         return body.ToArray();
     }
 
@@ -101,7 +103,8 @@ internal static class PredictEndpoint
     private static double[] ToProbabilities(float[] scores)
     {
         if (!scores.All(float.IsFinite))
-            throw new RequestException(StatusCodes.Status422UnprocessableEntity, "the model's scores for this image are not all finite (NaN or infinity); they cannot be ranked");
+            throw new RequestException(StatusCodes.Status422UnprocessableEntity, "the model's scores for this image are not all finite (NaN or " +
+                "infinity); they cannot be ranked");
         var sum = scores.Sum(s => (double)s);
         if (scores.All(s => s is >= 0 and <= 1) && Math.Abs(sum - 1) < 1e-3) return scores.Select(s => (double)s).ToArray();
         var max = scores.Max();

@@ -45,7 +45,9 @@ public sealed class ServedModel : IAsyncDisposable
     public DeployedModel Model { get; }
     public string Name => Model.Name;
 
-    /// <summary>What /predict applies to an image: the build's recorded definition, else the defaults (scale 255, resize to the model's size).</summary>
+    /// <summary>
+    /// What /predict applies to an image: the build's recorded definition, else the defaults (scale 255, resize to the model's size).
+    /// </summary>
     public ImagePreprocessing Preprocessing { get; }
 
     /// <summary>The largest batch a request may carry; 0 when the model has no dynamic batch axis.</summary>
@@ -59,7 +61,8 @@ public sealed class ServedModel : IAsyncDisposable
     /// <see cref="DynamicBatcher.Arriving"/> for this request; the mark is cleared here whatever happens.
     /// </summary>
     /// <param name="cancellationToken">The client went away: stop waiting for an instance (runs are not interrupted).</param>
-    public async Task<IReadOnlyList<ModelTensor>> InferAsync(IReadOnlyList<ModelTensor> inputs, bool markedArriving = false, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<ModelTensor>> InferAsync(IReadOnlyList<ModelTensor> inputs, bool markedArriving = false,
+        CancellationToken cancellationToken = default)
     {
         try
         {
@@ -79,7 +82,8 @@ public sealed class ServedModel : IAsyncDisposable
             if (Interlocked.Increment(ref _waiting) > _maxWaiting)
             {
                 Interlocked.Decrement(ref _waiting);
-                throw new RequestException(StatusCodes.Status503ServiceUnavailable, $"model '{Name}' has {_maxWaiting} requests waiting; try again later");
+                throw new RequestException(StatusCodes.Status503ServiceUnavailable, $"model '{Name}' has " +
+                    $"{_maxWaiting} requests waiting; try again later");
             }
             try
             {
@@ -94,7 +98,8 @@ public sealed class ServedModel : IAsyncDisposable
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 var outputs = Model.Run(inputs);
                 _metrics.Execution(Name, 1, inputs[0].Shape.Length > 0 ? inputs[0].Shape[0] : 1,
-                    System.Diagnostics.Stopwatch.GetElapsedTime(queued, started).TotalSeconds, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+                    System.Diagnostics.Stopwatch.GetElapsedTime(queued, started).TotalSeconds,
+                    System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
                 return outputs;
             }
             finally
@@ -123,7 +128,8 @@ public sealed class ServedModel : IAsyncDisposable
         {
             var rows = inputs[0].Shape[0];
             if (inputs.Any(t => t.Shape[0] != rows))
-                throw RequestException.BadRequest($"inputs disagree on the batch size (first axis): {string.Join(", ", inputs.Select(t => $"{t.Name}={t.Shape[0]}"))}");
+                throw RequestException.BadRequest($"inputs disagree on the batch size (first axis): " +
+                    $"{string.Join(", ", inputs.Select(t => $"{t.Name}={t.Shape[0]}"))}");
             if (rows > MaxBatchSize)
                 throw RequestException.BadRequest($"batch size {rows} exceeds model '{Name}' max_batch_size {MaxBatchSize}");
             if (rows == 0)

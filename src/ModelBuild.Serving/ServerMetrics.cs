@@ -54,7 +54,8 @@ public sealed class ServerMetrics
                 for (var i = 0; i < bounds.Length; i++)
                 {
                     cumulative += _counts[i];
-                    w.Append(name).Append("_bucket{").Append(labels).Append(",le=\"").Append(Num(bounds[i])).Append("\"} ").Append(cumulative).Append('\n');
+                    w.Append(name).Append("_bucket{").Append(labels).Append(",le=\"").Append(Num(bounds[i])).Append("\"} ")
+                        .Append(cumulative).Append('\n');
                 }
                 cumulative += _counts[^1];
                 w.Append(name).Append("_bucket{").Append(labels).Append(",le=\"+Inf\"} ").Append(cumulative).Append('\n');
@@ -137,7 +138,8 @@ public sealed class ServerMetrics
         Counter(w, models, "nv_inference_request_success", "Successful inference requests (Triton-compatible).", c => c.Success);
         Counter(w, models, "nv_inference_request_failure", "Failed inference requests (Triton-compatible).", c => c.Failure);
         Counter(w, models, "nv_inference_count", "Inferences performed, counting every batch row (Triton-compatible).", c => c.Inferences);
-        Counter(w, models, "nv_inference_exec_count", "Model executions; inferences / executions = mean batch (Triton-compatible).", c => c.Executions);
+        Counter(w, models, "nv_inference_exec_count", "Model executions; inferences / executions = mean batch (Triton-compatible).",
+            c => c.Executions);
         Hist(w, models, "modelbuild_batch_size", "Requests per model execution (dynamic batching).", c => c.BatchSize);
         Hist(w, models, "modelbuild_request_duration_seconds", "Inference request time in the server, parse to response.", c => c.RequestSeconds);
         Hist(w, models, "modelbuild_queue_duration_seconds", "Time a batch's first request waited in the queue.", c => c.QueueSeconds);
@@ -145,7 +147,8 @@ public sealed class ServerMetrics
         return w.ToString();
     }
 
-    private static void Counter(StringBuilder w, List<KeyValuePair<string, ModelCounters>> models, string name, string help, Func<ModelCounters, long> value)
+    private static void Counter(StringBuilder w, List<KeyValuePair<string, ModelCounters>> models, string name, string help,
+        Func<ModelCounters, long> value)
     {
         w.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
         w.Append("# TYPE ").Append(name).Append(" counter\n");
@@ -153,7 +156,8 @@ public sealed class ServerMetrics
             w.Append(name).Append("{model=\"").Append(Escape(model)).Append("\",version=\"1\"} ").Append(value(c)).Append('\n');
     }
 
-    private static void Hist(StringBuilder w, List<KeyValuePair<string, ModelCounters>> models, string name, string help, Func<ModelCounters, Histogram> h)
+    private static void Hist(StringBuilder w, List<KeyValuePair<string, ModelCounters>> models, string name, string help,
+        Func<ModelCounters, Histogram> h)
     {
         w.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
         w.Append("# TYPE ").Append(name).Append(" histogram\n");

@@ -99,7 +99,8 @@ public sealed class ModelBuildTask : ToolTask
         if (exitCode == 0 && !string.IsNullOrEmpty(WarningsFile)) KeepWarnings();
         if (_hostFailure is not null)
             Log.LogError(null, DiagnosticCodes.ToolNotStarted, null, null, 0, 0, 0, 0,
-                "The modelbuild tool cannot start:{0} Its files in the NuGet packages folder are incomplete: delete that package folder and restore again.",
+                "The modelbuild tool cannot start:{0} Its files in the NuGet packages folder are incomplete: delete that " +
+                "package folder and restore again.",
                 _hostFailure.ToString());
         // ToolTask kills a tool that outlives Timeout and then fails the task with only a warning (MSB5002) and
         // MSB4181; say what happened, and where, as an error.
@@ -119,7 +120,8 @@ public sealed class ModelBuildTask : ToolTask
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Log.LogWarning(null, DiagnosticCodes.TaskFileNotKept, null, null, 0, 0, 0, 0, "The run's warnings could not be kept in '{0}' for later builds: {1}", WarningsFile, e.Message);
+            Log.LogWarning(null, DiagnosticCodes.TaskFileNotKept, null, null, 0, 0, 0, 0, "The run's warnings could not be kept in '{0}' for later " +
+                "builds: {1}", WarningsFile, e.Message);
         }
     }
 
@@ -134,7 +136,8 @@ public sealed class ModelBuildTask : ToolTask
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Log.LogWarning(null, DiagnosticCodes.TaskFileNotKept, null, null, 0, 0, 0, 0, "The failed run's reports could not be copied to '{0}': {1}", ReportDirectory, e.Message);
+            Log.LogWarning(null, DiagnosticCodes.TaskFileNotKept, null, null, 0, 0, 0, 0, "The failed run's reports could not be copied to '{0}': " +
+                "{1}", ReportDirectory, e.Message);
         }
     }
 
@@ -201,7 +204,8 @@ public sealed class ModelBuildTask : ToolTask
     {
         if (!File.Exists(ToolAssembly))
         {
-            Log.LogError(null, DiagnosticCodes.ToolNotStarted, null, null, 0, 0, 0, 0, "The modelbuild tool was not found at '{0}'. Restore the ModelBuild package again.", ToolAssembly);
+            Log.LogError(null, DiagnosticCodes.ToolNotStarted, null, null, 0, 0, 0, 0, "The modelbuild tool was not found at '{0}'. Restore the " +
+                "ModelBuild package again.", ToolAssembly);
             return false;
         }
         return base.ValidateParameters();

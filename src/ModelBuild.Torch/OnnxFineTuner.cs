@@ -2,10 +2,10 @@ using ModelBuild.Data;
 using ModelBuild.Data.Sources;
 using ModelBuild.Diagnostics;
 using ModelBuild.Evaluation;
+using ModelBuild.Execution;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes.Pruning;
-using ModelBuild.Execution;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -15,11 +15,13 @@ namespace ModelBuild.Torch;
 /// <summary>
 /// Fine-tunes an ONNX model with libtorch (see <see cref="OnnxTorchGraph"/>): shuffled mini-batches, cross-entropy
 /// (or MSE), Adam (or SGD with momentum 0.9); with <c>keepZeros</c> the pruned weights are multiplied by their mask
-/// after every step, so they stay exactly zero. With the cosine schedule the learning rate anneals per step to 0. The trained weights go back into a copy of the ONNX model.
+/// after every step, so they stay exactly zero. With the cosine schedule the learning rate anneals per step to 0.
+/// The trained weights go back into a copy of the ONNX model.
 /// </summary>
 public sealed class OnnxFineTuner : IFineTuner
 {
-    public FineTuneResult FineTune(string inputOnnx, string outputOnnx, FineTuneSettings settings, bool keepZeros, SourceLocation location, CancellationToken cancellation)
+    public FineTuneResult FineTune(string inputOnnx, string outputOnnx, FineTuneSettings settings, bool keepZeros, SourceLocation location,
+        CancellationToken cancellation)
     {
         TorchNativeLoader.EnsureLoaded();
         // The reference runner pins libtorch to one thread for stable timings; training may use every core.
@@ -35,7 +37,8 @@ public sealed class OnnxFineTuner : IFineTuner
         }
     }
 
-    private static FineTuneResult Train(string inputOnnx, string outputOnnx, FineTuneSettings settings, bool keepZeros, SourceLocation location, CancellationToken cancellation)
+    private static FineTuneResult Train(string inputOnnx, string outputOnnx, FineTuneSettings settings, bool keepZeros, SourceLocation location,
+        CancellationToken cancellation)
     {
         var model = OnnxModelFile.Load(inputOnnx, location);
         var io = ModelInterfaceReader.Read(model, location);
@@ -43,10 +46,12 @@ public sealed class OnnxFineTuner : IFineTuner
         var missing = io.Inputs.Select(i => i.Name).Append(EvaluationDataset.LabelsName).Where(n => !arrays.ContainsKey(n)).ToList();
         if (missing.Count > 0)
             throw new ModelBuildException(DiagnosticCodes.DataMismatch,
-                $"fine-tuning data '{settings.Data}' has no array {string.Join(", ", missing.Select(m => $"'{m}'"))}; it needs one per model input plus 'labels'", location);
+                $"fine-tuning data '{settings.Data}' has no array {string.Join(", ", missing.Select(m => $"'{m}'"))}; it needs one per model " +
+                $"input plus 'labels'", location);
         var held = (int)arrays[EvaluationDataset.LabelsName].Shape[0];
         if (io.Inputs.Any(i => arrays[i.Name].Shape[0] != held))
-            throw new ModelBuildException(DiagnosticCodes.DataMismatch, $"fine-tuning data '{settings.Data}': inputs and labels hold different sample counts", location);
+            throw new ModelBuildException(DiagnosticCodes.DataMismatch, $"fine-tuning data '{settings.Data}': inputs and labels hold " +
+                $"different sample counts", location);
 
         var count = Math.Min(held, settings.Samples ?? held);
         torch.manual_seed(settings.Seed);
@@ -90,7 +95,9 @@ public sealed class OnnxFineTuner : IFineTuner
                 var batch = inputs.ToDictionary(kv => kv.Key, kv => kv.Value.index_select(0, index), StringComparer.Ordinal);
                 var output = graph.Forward(batch);
                 var target = labels.index_select(0, index);
-                var loss = settings.Loss == FinetuneLoss.CrossEntropy ? F.cross_entropy(output, target) : F.mse_loss(output, target.reshape(output.shape));
+                var loss = settings.Loss == FinetuneLoss.CrossEntropy
+                    ? F.cross_entropy(output, target)
+                    : F.mse_loss(output, target.reshape(output.shape));
                 if (teacherProbabilities is not null)
                     loss = (1 - settings.Distill) * loss
                         + settings.Distill * Distillation(output, teacherProbabilities.index_select(0, index), settings.Temperature);
@@ -123,11 +130,13 @@ public sealed class OnnxFineTuner : IFineTuner
     }
 
     /// <summary>The teacher's first output on the training samples, run once by ONNX Runtime before training starts.</summary>
-    private static Tensor TeacherLogits(string teacherOnnx, ModelInterface io, IReadOnlyDictionary<string, NdArray> arrays, int count, SourceLocation location,
+    private static Tensor TeacherLogits(string teacherOnnx, ModelInterface io, IReadOnlyDictionary<string, NdArray> arrays,
+        int count, SourceLocation location,
         CancellationToken cancellation)
     {
         using var runner = new ModelRunner(teacherOnnx, location, intraOpThreads: Math.Max(1, Environment.ProcessorCount));
-        var samples = new EvaluationSet(new InMemorySource(io.Inputs.ToDictionary(i => i.Name, i => arrays[i.Name], StringComparer.Ordinal), null, count), "fine-tuning data");
+        var samples = new EvaluationSet(new InMemorySource(io.Inputs.ToDictionary(i => i.Name, i => arrays[i.Name], StringComparer.Ordinal),
+            null, count), "fine-tuning data");
         var outputs = BatchedRunner.Run(runner, samples, BatchedRunner.BatchSizeFor(io, 256), BatchedRunner.HasFixedBatch(io), cancellation);
         return AsFloat(TorchTensors.ToTensor(outputs[io.Outputs[0].Name]));
     }

@@ -1,7 +1,6 @@
 using ModelBuild.Diagnostics;
 using ModelBuild.Onnx;
 using Onnx;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -39,20 +38,24 @@ internal sealed class OnnxTorchGraph : IDisposable
         _g = new GraphEditor(model);
         _g.PromoteConstants();
         _g.TopologicalSort();
-        var unsupported = model.Graph.Node.Where(n => !Supported.Contains(n.OpType) || n.Domain is not ("" or "ai.onnx")).Select(n => n.OpType).Distinct().ToList();
+        var unsupported = model.Graph.Node.Where(n => !Supported.Contains(n.OpType) || n.Domain is not ("" or "ai.onnx"))
+            .Select(n => n.OpType).Distinct().ToList();
         if (unsupported.Count > 0)
             throw new ModelBuildException(DiagnosticCodes.PassFailed,
-                $"fine-tuning runs CNN/MLP graphs (Conv, Gemm, MatMul, BatchNormalization, activations, pooling, Flatten, Reshape, Concat, arithmetic); this model also has {string.Join(", ", unsupported)}", location);
+                $"fine-tuning runs CNN/MLP graphs (Conv, Gemm, MatMul, BatchNormalization, activations, pooling, Flatten, Reshape, Concat, " +
+                $"arithmetic); this model also has {string.Join(", ", unsupported)}", location);
         foreach (var node in model.Graph.Node)
             if (GraphEditor.Attr(node, "auto_pad") is { } ap && ap.S.ToStringUtf8() is not ("NOTSET" or "VALID" or ""))
-                throw new ModelBuildException(DiagnosticCodes.PassFailed, $"fine-tuning does not support auto_pad {ap.S.ToStringUtf8()} on '{node.Name}'", location);
+                throw new ModelBuildException(DiagnosticCodes.PassFailed, $"fine-tuning does not support auto_pad " +
+                    $"{ap.S.ToStringUtf8()} on '{node.Name}'", location);
 
         var trainable = new HashSet<string>(StringComparer.Ordinal);
         foreach (var node in model.Graph.Node)
         {
             int[] slots = node.OpType switch { "Conv" or "Gemm" => [1, 2], "MatMul" => [1], "BatchNormalization" => [1, 2], _ => [] };
             foreach (var s in slots)
-                if (node.Input.Count > s && _g.Initializers.TryGetValue(node.Input[s], out var t) && t.DataType == TensorData.Float) trainable.Add(t.Name);
+                if (node.Input.Count > s && _g.Initializers.TryGetValue(node.Input[s], out var t) && t.DataType == TensorData.Float)
+                    trainable.Add(t.Name);
             if (node.OpType == "BatchNormalization")
                 foreach (var s in new[] { 3, 4 })
                     if (_g.Initializers.TryGetValue(node.Input[s], out var t) && t.DataType == TensorData.Float) _runningStatistics.Add(t.Name);
@@ -96,7 +99,8 @@ internal sealed class OnnxTorchGraph : IDisposable
                 "Tanh" => x.tanh(),
                 "Clip" => Clip(node, x, Opt(1), Opt(2)),
                 "Identity" or "Dropout" => x.alias(),
-                "MaxPool" => F.max_pool2d(x, Ints(node, "kernel_shape"), Ints(node, "strides", 1, 2), SymmetricPads(node), Ints(node, "dilations", 1, 2),
+                "MaxPool" => F.max_pool2d(x, Ints(node, "kernel_shape"), Ints(node, "strides", 1, 2),
+                    SymmetricPads(node), Ints(node, "dilations", 1, 2),
                     GraphEditor.AttrInt(node, "ceil_mode", 0) != 0),
                 "AveragePool" => F.avg_pool2d(x, Ints(node, "kernel_shape"), Ints(node, "strides", 1, 2), SymmetricPads(node),
                     GraphEditor.AttrInt(node, "ceil_mode", 0) != 0, GraphEditor.AttrInt(node, "count_include_pad", 0) != 0),

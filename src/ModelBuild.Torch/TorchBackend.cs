@@ -13,7 +13,8 @@ public sealed class TorchBackend : ITorchBackend
         new Reference(TorchScriptRunner.Load(torchScriptPath, location), call);
 
     public double Resave(string source, string destination, IReadOnlyList<IReadOnlyList<NdArray>> verificationInputs, SourceLocation location) =>
-        TorchScriptResaver.Resave(source, destination, verificationInputs.Select(i => i.Cast<object>().ToArray()).ToList(), location).MaxAbsDifference;
+        TorchScriptResaver.Resave(source, destination, verificationInputs.Select(i => i.Cast<object>().ToArray()).ToList(), location)
+            .MaxAbsDifference;
 
     public ITorchSharpModel OpenTorchSharp(TorchSharpSource source, SourceLocation location) => TorchSharpModel.Load(source, location);
 

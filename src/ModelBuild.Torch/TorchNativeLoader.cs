@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using ModelBuild.Diagnostics;
@@ -76,7 +75,8 @@ public static class TorchNativeLoader
                                  "Reference the TorchSharp and libtorch-cpu-linux-x64 packages.");
         var libtorchDir = FindNative("libtorch_cpu.so") is { } cpu ? Path.GetDirectoryName(cpu)! : null;
         if (libtorchDir is null)
-            throw Unavailable("libtorch_cpu.so was not found in the application's native search paths. Reference the libtorch-cpu-linux-x64 package.");
+            throw Unavailable("libtorch_cpu.so was not found in the application's native search paths. Reference the " +
+                "libtorch-cpu-linux-x64 package.");
 
         var libstdcxx = SystemLibStdCxx();
         var defined = libstdcxx is null ? null : ElfImage.Open(libstdcxx).VersionDefinitions();
@@ -203,7 +203,9 @@ public static class TorchNativeLoader
         lock (Gate) ExtraDirectories.AddRange(directories);
     }
 
-    /// <summary>Where the process would find a native file: the folders handed in, the deps.json native search directories, then beside TorchSharp.dll.</summary>
+    /// <summary>
+    /// Where the process would find a native file: the folders handed in, the deps.json native search directories, then beside TorchSharp.dll.
+    /// </summary>
     internal static string? FindNative(string file)
     {
         var dirs = new List<string>(ExtraDirectories);

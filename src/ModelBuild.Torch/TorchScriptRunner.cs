@@ -61,7 +61,8 @@ public sealed class TorchScriptRunner : IDisposable
         catch (Exception e) when (e is not ModelBuildException)
         {
             throw new ModelBuildException(DiagnosticCodes.RuntimeRejectedModel,
-                $"libtorch failed to run {_path}: {Reason(e.Message)} (are the declared inputs' shapes and dtypes what forward expects?)", _location, e);
+                $"libtorch failed to run {_path}: {Reason(e.Message)} " +
+                $"(are the declared inputs' shapes and dtypes what forward expects?)", _location, e);
         }
         return TorchTensors.FlattenOutputs(result, _path, _location);
     }

@@ -1,6 +1,5 @@
 using ModelBuild.Data;
 using ModelBuild.Manifest;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Torch;
@@ -34,9 +33,11 @@ internal static class TorchTensors
             case ScalarType.Byte: return new NdArray(TensorElementType.UInt8, shape, c.data<byte>().ToArray());
             case ScalarType.Bool: return new NdArray(TensorElementType.Bool, shape, c.data<bool>().ToArray());
             case ScalarType.Int8:
-                using (var w = c.to(int32)) return new NdArray(TensorElementType.Int8, shape, w.data<int>().ToArray().Select(v => (sbyte)v).ToArray());
+                using (var w = c.to(int32))
+                    return new NdArray(TensorElementType.Int8, shape, w.data<int>().ToArray().Select(v => (sbyte)v).ToArray());
             case ScalarType.Float16:
-                using (var w = c.to(float32)) return new NdArray(TensorElementType.Float16, shape, w.data<float>().ToArray().Select(v => (Half)v).ToArray());
+                using (var w = c.to(float32))
+                    return new NdArray(TensorElementType.Float16, shape, w.data<float>().ToArray().Select(v => (Half)v).ToArray());
             default: throw new NotSupportedException($"output dtype {c.dtype} is not supported");
         }
     }

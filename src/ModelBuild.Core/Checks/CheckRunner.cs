@@ -51,9 +51,11 @@ public static class CheckRunner
         {
             var bound = ConversionTolerance * Math.Max(1, p.Magnitude);
             if (p.MaxAbs <= bound) continue;
-            Add(artifact, Severity.Error, "parity (conversion)", DiagnosticCodes.ParityFailed, "<=", new Threshold(bound, spec.Source.Location), p.MaxAbs,
+            Add(artifact, Severity.Error, "parity (conversion)", DiagnosticCodes.ParityFailed, "<=",
+                new Threshold(bound, spec.Source.Location), p.MaxAbs,
                 $"output '{output}' of the converted model differs from PyTorch's own by up to {Format(p.MaxAbs)} " +
-                $"(tolerance {ConversionTolerance:G} × max(1, |output| = {Format(p.Magnitude)})): a converter defect, please report it with the model; " +
+                $"(tolerance {ConversionTolerance:G} × max(1, |output| = {Format(p.Magnitude)})): " +
+                $"a converter defect, please report it with the model; " +
                 "checks.parity sets another bound");
         }
     }
@@ -63,14 +65,17 @@ public static class CheckRunner
     private static void JudgeSimilarity(ArtifactReport artifact, ModelSpec spec)
     {
         if (artifact.Parity.Count == 0) return;
-        var (output, worst) = artifact.Parity.Select(p => (p.Key, p.Value.Cosine)).MinBy(p => double.IsNaN(p.Cosine) ? double.NegativeInfinity : p.Cosine);
+        var (output, worst) = artifact.Parity.Select(p => (p.Key, p.Value.Cosine))
+            .MinBy(p => double.IsNaN(p.Cosine) ? double.NegativeInfinity : p.Cosine);
         var configured = spec.Checks.Similarity;
         var at = spec.Variants.FirstOrDefault(v => v.Name.Value == artifact.Name)?.Location ?? spec.Location;
         var threshold = configured?.MinCosine ?? new Threshold(SimilarityCheckSpec.DefaultMinCosine, at);
         var name = configured is null ? "similarity.min_cosine (default)" : "similarity.min_cosine";
-        Add(artifact, configured?.Severity ?? Severity.Error, name, DiagnosticCodes.SimilarityTooLow, ">=", threshold, double.IsNaN(worst) ? -1 : worst,
+        Add(artifact, configured?.Severity ?? Severity.Error, name, DiagnosticCodes.SimilarityTooLow, ">=", threshold,
+            double.IsNaN(worst) ? -1 : worst,
             $"cosine similarity to the source model's output '{output}' is {Format(worst)}" +
-            (configured is null ? " (lossy variants are held to this floor when there is no checks.accuracy; set checks.similarity to choose another, severity: warning to only warn)" : ""));
+            (configured is null ? " (lossy variants are held to this floor when there is no checks.accuracy; set checks.similarity to choose " +
+                "another, severity: warning to only warn)" : ""));
     }
 
     /// <summary>The default bound on a converted model's difference from PyTorch, relative to the output's magnitude.</summary>
@@ -118,7 +123,8 @@ public static class CheckRunner
         }
     }
 
-    public static void Add(ArtifactReport artifact, Severity severity, string name, string code, string comparison, Threshold threshold, double measured, string what)
+    public static void Add(ArtifactReport artifact, Severity severity, string name, string code, string comparison,
+        Threshold threshold, double measured, string what)
     {
         var passed = comparison == "<=" ? measured <= threshold.Value : measured >= threshold.Value;
         var message = passed
@@ -129,7 +135,8 @@ public static class CheckRunner
     }
 
     /// <summary>A yes/no check (a checklist item): recorded as measured 1 or 0 against a threshold of 1.</summary>
-    public static void AddItem(ArtifactReport artifact, Severity severity, string name, string code, bool passed, string message, SourceLocation at) =>
+    public static void AddItem(ArtifactReport artifact, Severity severity, string name, string code, bool passed,
+        string message, SourceLocation at) =>
         artifact.Checks.Add(new CheckReport(name, code, "==", 1, passed ? 1 : 0, passed,
             severity == Severity.Warning ? "warning" : "error", at.ToString(), message, at));
 
@@ -160,5 +167,6 @@ public static class CheckRunner
     private static string FormatThreshold(double value) =>
         Math.Abs(value) is > 0 and < 1e-3 ? Format(value) : value.ToString("0.############", CultureInfo.InvariantCulture);
 
-    internal static string Format(double value) => value.ToString(Math.Abs(value) is > 0 and < 1e-3 ? "0.###e+0" : "0.####", CultureInfo.InvariantCulture);
+    internal static string Format(double value) =>
+        value.ToString(Math.Abs(value) is > 0 and < 1e-3 ? "0.###e+0" : "0.####", CultureInfo.InvariantCulture);
 }

@@ -41,7 +41,9 @@ public static class DeploymentChecklist
 
         var training = model.Graph.Node.Where(n => IsTrainingMode(n, constants)).Select(Describe).ToList();
         Item(artifact, "eval_mode", severity, at, training.Count == 0,
-            training.Count == 0 ? "no op runs in training mode" : $"ops run in training mode: {string.Join(", ", training)}; export the model after model.eval()");
+            training.Count == 0
+                ? "no op runs in training mode"
+                : $"ops run in training mode: {string.Join(", ", training)}; export the model after model.eval()");
 
         var liveBatchNorms = model.Graph.Node
             .Where(n => n.OpType == "BatchNormalization" && n.Input.Skip(1).Any(i => !constants.Contains(i)))
@@ -49,7 +51,9 @@ public static class DeploymentChecklist
         var batchNormCount = model.Graph.Node.Count(n => n.OpType == "BatchNormalization");
         Item(artifact, "bn_frozen", severity, at, liveBatchNorms.Count == 0,
             liveBatchNorms.Count == 0
-                ? batchNormCount == 0 ? "no BatchNormalization left (folded)" : $"{batchNormCount} BatchNormalization op(s), all with constant statistics"
+                ? batchNormCount == 0
+                    ? "no BatchNormalization left (folded)"
+                    : $"{batchNormCount} BatchNormalization op(s), all with constant statistics"
                 : $"BatchNormalization reads non-constant statistics: {string.Join(", ", liveBatchNorms)}");
 
         var trainingOps = model.Graph.Node.Where(n => n.Domain == TrainingDomain || RandomOps.Contains(n.OpType)).Select(Describe).ToList();

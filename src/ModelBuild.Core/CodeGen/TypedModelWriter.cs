@@ -47,13 +47,16 @@ public static class TypedModelWriter
         w.Append($"        public const string ModelName = {Lit(m.Name)};\n");
         w.Append($"        public const string Variant = {Lit(m.Variant)};\n");
         foreach (var (t, id) in inputs.Zip(inputIds))
-            w.Append($"        /// <summary>Shape of input '{Xml(t.Name)}'; -1 marks a dynamic axis.</summary>\n        public static readonly long[] {id}Shape = {Shape(t)};\n");
+            w.Append($"        /// <summary>Shape of input '{Xml(t.Name)}'; -1 marks a dynamic axis.</summary>\n" +
+                $"        public static readonly long[] {id}Shape = {Shape(t)};\n");
         w.Append("        public global::ModelBuild.Runtime.DeployedModel Model { get; }\n\n");
         w.Append($"        private {cls}(global::ModelBuild.Runtime.DeployedModel model)\n        {{\n            Model = model;\n");
         foreach (var (t, kind) in inputs.Select(t => (t, "Inputs")).Concat(m.Interface.Outputs.Select(t => (t, "Outputs"))))
-            w.Append($"            Expect(model.{kind}, {Lit(t.Name)}, global::ModelBuild.Runtime.TensorType.{RuntimeType(t.ElementType)}, {Shape(t)});\n");
+            w.Append($"            Expect(model.{kind}, {Lit(t.Name)}, global::ModelBuild.Runtime.TensorType.{RuntimeType(t.ElementType)}, " +
+                $"{Shape(t)});\n");
         w.Append("        }\n\n");
-        w.Append($"        /// <summary>Loads the deployed '{Xml(m.Name)}' from <paramref name=\"directory\"/> (default: the app's folder).</summary>\n");
+        w.Append($"        /// <summary>Loads the deployed '{Xml(m.Name)}' from <paramref name=\"directory\"/> (default: " +
+            $"the app's folder).</summary>\n");
         w.Append($"        public static {cls} Load(string? directory = null, global::ModelBuild.Runtime.DeployedModelOptions? options = null)\n");
         w.Append($"        {{\n            var model = global::ModelBuild.Runtime.DeployedModels.Load(ModelName, directory, options);\n");
         w.Append($"            try {{ return new {cls}(model); }}\n            catch {{ model.Dispose(); throw; }}\n        }}\n\n");
@@ -65,7 +68,9 @@ public static class TypedModelWriter
             var p = Camel(id);
             parameters.Add($"{ClrType(t.ElementType)}[] {p}");
             if (batchOnly)
-                tensors.Add($"new global::ModelBuild.Runtime.ModelTensor({Lit(t.Name)}, {p}, new long[] {{ {string.Join(", ", t.Dims.Select((d, i) => d.IsDynamic ? "batch" : d.Size!.Value.ToString(CultureInfo.InvariantCulture)))} }})");
+                tensors.Add($"new global::ModelBuild.Runtime.ModelTensor({Lit(t.Name)}, {p}, new long[] {{ " +
+                    $"{string.Join(", ", t.Dims.Select((d, i) =>
+                        d.IsDynamic ? "batch" : d.Size!.Value.ToString(CultureInfo.InvariantCulture)))} }})");
             else
             {
                 parameters.Add($"long[] {p}Shape");
@@ -75,7 +80,8 @@ public static class TypedModelWriter
         if (batchOnly && inputs.Any(t => t.HasDynamicBatch)) parameters.Add("int batch = 1");
         w.Append($"        /// <summary>Runs the model: {Xml(string.Join(", ", inputs.Select(Describe)))}.</summary>\n");
         w.Append($"        public {output} Run({string.Join(", ", parameters)}) =>\n");
-        w.Append($"            new {output}(Model.Run(new[]\n            {{\n{string.Join(",\n", tensors.Select(t => "                " + t))},\n            }}));\n\n");
+        w.Append($"            new {output}(Model.Run(new[]\n" +
+            $"            {{\n{string.Join(",\n", tensors.Select(t => "                " + t))},\n            }}));\n\n");
         WriteRunImage(w, m, output);
         w.Append("        public void Dispose() => Model.Dispose();\n\n");
         w.Append("""
@@ -91,9 +97,11 @@ public static class TypedModelWriter
         w.Append("    }\n\n");
 
         w.Append($"    /// <summary>Outputs of model '{Xml(m.Name)}'.</summary>\n    public sealed partial class {output}\n    {{\n");
-        w.Append($"        internal {output}(global::System.Collections.Generic.IReadOnlyList<global::ModelBuild.Runtime.ModelTensor> outputs)\n        {{\n");
+        w.Append($"        internal {output}(global::System.Collections.Generic.IReadOnlyList<global::ModelBuild.Runtime.ModelTensor> outputs)\n" +
+            $"        {{\n");
         foreach (var (t, i) in m.Interface.Outputs.Select((t, i) => (t, i)))
-            w.Append($"            {outputIds[i]} = outputs[{i}].As<{ClrType(t.ElementType)}>();\n            {outputIds[i]}Shape = outputs[{i}].Shape;\n");
+            w.Append($"            {outputIds[i]} = outputs[{i}].As<{ClrType(t.ElementType)}>();\n" +
+                $"            {outputIds[i]}Shape = outputs[{i}].Shape;\n");
         w.Append("        }\n\n");
         foreach (var (t, id) in m.Interface.Outputs.Zip(outputIds))
         {
@@ -110,24 +118,32 @@ public static class TypedModelWriter
     private static void WriteRunImage(StringBuilder w, TypedModel m, string output)
     {
         if (m.Preprocess is not { } pre || m.Interface.Inputs is not [{ ElementType: TensorElementType.Float32, Dims.Count: 4 } input]) return;
-        var (c, h, wd) = pre.Layout == Runtime.ImageLayout.Nchw ? (input.Dims[1], input.Dims[2], input.Dims[3]) : (input.Dims[3], input.Dims[1], input.Dims[2]);
+        var (c, h, wd) = pre.Layout == Runtime.ImageLayout.Nchw
+            ? (input.Dims[1], input.Dims[2], input.Dims[3])
+            : (input.Dims[3], input.Dims[1], input.Dims[2]);
         if (c.Size is not (1 or 3) || h.Size is not { } height || wd.Size is not { } width) return;
         static string Ints(int[]? v) => v is null ? "null" : $"new[] {{ {string.Join(", ", v)} }}";
         static string Doubles(double[] v) => $"new[] {{ {string.Join(", ", v.Select(x => x.ToString("R", CultureInfo.InvariantCulture) + "d"))} }}";
         var shape = pre.Layout == Runtime.ImageLayout.Nchw ? $"1, {c.Size}, {height}, {width}" : $"1, {height}, {width}, {c.Size}";
-        w.Append("        /// <summary>The model's image preprocessing (deploy.yaml's <c>preprocess</c>), as the build's evaluation applied it.</summary>\n");
+        w.Append("        /// <summary>The model's image preprocessing (deploy.yaml's <c>preprocess</c>), as the build's " +
+            "evaluation applied it.</summary>\n");
         w.Append("        public static readonly global::ModelBuild.Runtime.ImagePreprocessing Preprocessing = new()\n        {\n");
         w.Append($"            Size = {Ints(pre.Size)},\n            Crop = {Ints(pre.Crop)},\n");
-        w.Append($"            Scale = {pre.Scale.ToString("R", CultureInfo.InvariantCulture)}d,\n            Mean = {Doubles(pre.Mean)},\n            Std = {Doubles(pre.Std)},\n");
+        w.Append($"            Scale = {pre.Scale.ToString("R", CultureInfo.InvariantCulture)}d,\n" +
+            $"            Mean = {Doubles(pre.Mean)},\n            Std = {Doubles(pre.Std)},\n");
         w.Append($"            Layout = global::ModelBuild.Runtime.ImageLayout.{pre.Layout},\n        }};\n\n");
-        w.Append("        /// <summary>\n        /// Runs one image through <see cref=\"Preprocessing\"/>: <paramref name=\"pixels\"/> are interleaved bytes, row by row,\n");
-        w.Append("        /// <paramref name=\"channels\"/> per pixel (1 gray, 3 RGB, 4 RGBA), as any image decoder gives them.\n        /// </summary>\n");
+        w.Append("        /// <summary>\n        /// Runs one image through <see cref=\"Preprocessing\"/>: <paramref name=\"pixels\"/> are " +
+            "interleaved bytes, row by row,\n");
+        w.Append("        /// <paramref name=\"channels\"/> per pixel (1 gray, 3 RGB, 4 RGBA), as any image decoder gives " +
+            "them.\n        /// </summary>\n");
         w.Append($"        public {output} RunImage(global::System.ReadOnlySpan<byte> pixels, int width, int height, int channels)\n        {{\n");
         w.Append("            var (outHeight, outWidth) = Preprocessing.OutputSize(height, width);\n");
         w.Append($"            if (outHeight != {height} || outWidth != {width})\n");
-        w.Append($"                throw new global::System.ArgumentException($\"a {{width}}x{{height}} image comes out {{outWidth}}x{{outHeight}} after preprocessing, but model '{{ModelName}}' takes {width}x{height} (width x height)\");\n");
+        w.Append($"                throw new global::System.ArgumentException($\"a {{width}}x{{height}} image comes out {{outWidth}}x{{outHeight}} " +
+            $"after preprocessing, but model '{{ModelName}}' takes {width}x{height} (width x height)\");\n");
         w.Append($"            var values = Preprocessing.Apply(pixels, width, height, channels, {c.Size});\n");
-        w.Append($"            return new {output}(Model.Run(new[] {{ new global::ModelBuild.Runtime.ModelTensor({Lit(input.Name)}, values, new long[] {{ {shape} }}) }}));\n        }}\n\n");
+        w.Append($"            return new {output}(Model.Run(new[] {{ new global::ModelBuild.Runtime.ModelTensor({Lit(input.Name)}, values, " +
+            $"new long[] {{ {shape} }}) }}));\n        }}\n\n");
     }
 
     private static string Describe(TensorInfo t) => $"{t.Name} {OnnxTypes.ManifestName(t.ElementType)}[{string.Join(",", t.Dims)}]";

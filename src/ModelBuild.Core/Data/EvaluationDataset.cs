@@ -52,7 +52,8 @@ public sealed class EvaluationDataset
     private static EvaluationDataset LoadAt(EvaluateSpec spec, IReadOnlyList<TensorInfo> modelInputs, SourceLocation at)
     {
         if (spec.Format is EvaluationDataFormat.Csv or EvaluationDataFormat.Idx or EvaluationDataFormat.Images)
-            return Sources.EvaluationSources.ReadAll(Sources.EvaluationSources.Open(spec, modelInputs), modelInputs, spec.Files.FirstOrDefault() ?? "data", at);
+            return Sources.EvaluationSources.ReadAll(Sources.EvaluationSources.Open(spec, modelInputs), modelInputs,
+                spec.Files.FirstOrDefault() ?? "data", at);
         if (spec.Data is { } npz)
         {
             var held = NpzReader.Names(npz);
@@ -120,7 +121,8 @@ public sealed class EvaluationDataset
             if (count is null) { count = array.Shape[0]; countFrom = input.Name; }
             else if (array.Shape[0] != count)
                 throw Mismatch(location,
-                    $"'{source}' has {count} samples for input '{countFrom}' but {array.Shape[0]} for input '{input.Name}'; every input needs the same number.");
+                    $"'{source}' has {count} samples for input '{countFrom}' but {array.Shape[0]} for input '{input.Name}'; " +
+                    $"every input needs the same number.");
             converted[input.Name] = array;
         }
 
@@ -167,7 +169,8 @@ public sealed class EvaluationDataset
     }
 
     /// <summary>Samples [start, start + size) of every input, and the inputs fed whole as they are.</summary>
-    public static IReadOnlyDictionary<string, NdArray> Samples(IReadOnlyDictionary<string, NdArray> inputs, IReadOnlySet<string>? whole, long start, long size) =>
+    public static IReadOnlyDictionary<string, NdArray> Samples(IReadOnlyDictionary<string, NdArray> inputs,
+        IReadOnlySet<string>? whole, long start, long size) =>
         inputs.ToDictionary(kv => kv.Key, kv => whole?.Contains(kv.Key) == true ? kv.Value : kv.Value.Slice(start, size), StringComparer.Ordinal);
 
     private static NdArray ConvertTo(NdArray array, TensorInfo input, string source, SourceLocation location)
@@ -188,7 +191,8 @@ public sealed class EvaluationDataset
 
     private static void CheckWholeShape(NdArray array, TensorInfo input, string source, SourceLocation location)
     {
-        var fits = array.Shape.Length == input.Dims.Count && input.Dims.Select((d, i) => d.Size is not { } size || array.Shape[i] == size).All(b => b);
+        var fits = array.Shape.Length == input.Dims.Count && input.Dims.Select((d, i) => d.Size is not { } size || array.Shape[i] == size)
+            .All(b => b);
         if (!fits)
             throw Mismatch(location,
                 $"array '{input.Name}' in '{source}' has shape {array} but model input '{input.Name}' is [{string.Join(",", input.Dims)}]; " +

@@ -54,7 +54,8 @@ public static class NpyReader
     {
         var header = ReadHeader(stream, availableBytes, file, entry);
         if (availableBytes > header.TotalBytes)
-            throw Unreadable(file, entry, $"{availableBytes - header.TotalBytes} unexpected bytes follow the array data (shape [{string.Join(",", header.Shape)}] of {header.Descr} needs {header.DataBytes})");
+            throw Unreadable(file, entry, $"{availableBytes - header.TotalBytes} unexpected bytes follow the array data (shape " +
+                $"[{string.Join(",", header.Shape)}] of {header.Descr} needs {header.DataBytes})");
         return Guard(file, entry, () => ReadData(stream, header));
     }
 
@@ -143,7 +144,8 @@ public static class NpyReader
         }
         var remaining = available - preamble - headerLength;
         if (dataBytes > remaining)
-            throw Unreadable(file, entry, $"truncated: shape ({string.Join(", ", shape)}) of {descr} needs {dataBytes} bytes of data but only {remaining} remain");
+            throw Unreadable(file, entry, $"truncated: shape ({string.Join(", ", shape)}) of {descr} needs {dataBytes} bytes of " +
+                $"data but only {remaining} remain");
         if (count > Array.MaxLength)
             throw Unreadable(file, entry, $"{count} elements is more than one array can hold ({Array.MaxLength})");
 
@@ -185,7 +187,8 @@ public static class NpyReader
             {
                 switch (Unsafe.SizeOf<T>())
                 {
-                    case 2: BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<byte, ushort>(bytes), MemoryMarshal.Cast<byte, ushort>(bytes)); break;
+                    case 2: BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<byte, ushort>(bytes),
+                        MemoryMarshal.Cast<byte, ushort>(bytes)); break;
                     case 4: BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<byte, uint>(bytes), MemoryMarshal.Cast<byte, uint>(bytes)); break;
                     case 8: BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<byte, ulong>(bytes), MemoryMarshal.Cast<byte, ulong>(bytes)); break;
                 }

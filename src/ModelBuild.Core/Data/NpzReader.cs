@@ -59,7 +59,8 @@ public static class NpzReader
         {
             archive = ZipFile.OpenRead(path);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException
+            or ArgumentException or NotSupportedException)
         {
             throw NpyReader.Unreadable(path, null, $"not a readable .npz (zip) archive: {e.Message.TrimEnd('.')}", e);
         }
@@ -112,7 +113,8 @@ public static class NpzReader
         using var checkedStream = new Crc32Stream(stream);
         var array = NpyReader.Read(checkedStream, entry.Length, path, entry.FullName);
         if (checkedStream.Crc32 != entry.Crc32)
-            throw NpyReader.Unreadable(path, entry.FullName, $"CRC-32 mismatch (0x{checkedStream.Crc32:X8}, archive says 0x{entry.Crc32:X8}): the archive is corrupt");
+            throw NpyReader.Unreadable(path, entry.FullName, $"CRC-32 mismatch (0x{checkedStream.Crc32:X8}, archive says " +
+                $"0x{entry.Crc32:X8}): the archive is corrupt");
         return array;
     }
 }

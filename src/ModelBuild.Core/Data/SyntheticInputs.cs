@@ -10,8 +10,8 @@ namespace ModelBuild.Data;
 /// <remarks>
 /// Shapes: a dynamic first axis becomes <c>batch</c>; other dynamic axes get sizes by the input's role (see <see cref="Shapes"/>).
 /// Values: floats ~ N(0,1) (Box-Muller), integers uniform in [0, 10), bools fair coin flips; an integer input named
-/// like a mask (<c>attention_mask</c>, rank ≥ 2) is a padded batch's mask: ones, every other row's last quarter zero. A <see cref="InputValueRange"/>
-/// given for an input replaces these: integers uniform in [low, high], floats uniform in [low, high).
+/// like a mask (<c>attention_mask</c>, rank ≥ 2) is a padded batch's mask: ones, every other row's last quarter zero.
+/// A <see cref="InputValueRange"/> given for an input replaces these: integers uniform in [low, high], floats uniform in [low, high).
 /// Each input gets its own generator seeded from <c>seed</c> and the input's name, so the values of one
 /// input do not depend on which other inputs the model has. The generator is specified (SplitMix64), unlike
 /// System.Random's, so integers and bools are identical everywhere; floats can differ in the last bit across
@@ -34,7 +34,8 @@ public static class SyntheticInputs
                 throw new ArgumentException($"Input {input} with batch {batch} has {count} elements, too many for one array.", nameof(inputs));
             var rng = new SplitMix64(Mix((ulong)(uint)seed, Fnv1a(input.Name)));
             var range = ranges?.GetValueOrDefault(input.Name);
-            result[input.Name] = range is not null ? NdArray.FromDoubles(input.ElementType, shape, FillRange(input.ElementType, (int)count, range, rng))
+            result[input.Name] = range is not null
+                ? NdArray.FromDoubles(input.ElementType, shape, FillRange(input.ElementType, (int)count, range, rng))
                 : IsMask(input) ? NdArray.FromDoubles(input.ElementType, shape, PaddingMask(shape))
                 : new NdArray(input.ElementType, shape, Fill(input.ElementType, (int)count, rng));
         }

@@ -12,7 +12,8 @@ namespace ModelBuild.Evaluation;
 /// Runs one artifact in ONNX Runtime on the model's evaluation set and measures what the checks judge:
 /// parity with the source model's outputs, the metric score, latency, and size on disk.
 /// </summary>
-public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, MetricKind metric, int evaluationBatch, int intraOpThreads, CancellationToken cancellation,
+public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, MetricKind metric, int evaluationBatch, int intraOpThreads,
+    CancellationToken cancellation,
     IBuildLog? log = null, double latencySeconds = double.PositiveInfinity)
 {
     private readonly IBuildLog _log = log ?? new NullBuildLog();
@@ -42,7 +43,8 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
 
     /// <param name="latencyLocation">Where checks.latency is, for a latency batch too large to hold; else <paramref name="location"/>.</param>
     /// <param name="timeLatency">False for variants: their latency is measured beside base (<see cref="PairedLatency"/>).</param>
-    public void Measure(ArtifactReport report, string artifactPath, IReadOnlyDictionary<string, NdArray> reference, int latencyBatch, SourceLocation location,
+    public void Measure(ArtifactReport report, string artifactPath, IReadOnlyDictionary<string, NdArray> reference,
+        int latencyBatch, SourceLocation location,
         SourceLocation? latencyLocation = null, bool timeLatency = true)
     {
         report.SizeBytes = new FileInfo(artifactPath).Length;
@@ -53,7 +55,8 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
         var rssPeak = Math.Max(rssBefore, Environment.WorkingSet);
         IReadOnlyDictionary<string, NdArray> outputs;
         using (var progress = _log.BeginProgress($"evaluate {report.Name}", set.Count))
-            outputs = BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch), BatchedRunner.HasFixedBatch(model), cancellation,
+            outputs = BatchedRunner.Run(runner, set, BatchedRunner.BatchSizeFor(model, evaluationBatch),
+                BatchedRunner.HasFixedBatch(model), cancellation,
                 (done, _) =>
                 {
                     rssPeak = Math.Max(rssPeak, Environment.WorkingSet);
@@ -77,7 +80,8 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
         report.Score = Scorer.Score(metric, outputs[primary], reference[primary], set.Labels, set.DataLocation ?? location);
 
         if (timeLatency)
-            report.Latency = ToReport(new LatencyBenchmark(maxSeconds: latencySeconds).Measure(runner, set.Take(latencyBatch, latencyLocation ?? location), latencyBatch, cancellation));
+            report.Latency = ToReport(new LatencyBenchmark(maxSeconds: latencySeconds)
+                .Measure(runner, set.Take(latencyBatch, latencyLocation ?? location), latencyBatch, cancellation));
         rssPeak = Math.Max(rssPeak, Environment.WorkingSet);
         report.Memory = new MemoryReport(rssBefore, rssPeak, Math.Max(0, rssPeak - rssBefore));
     }
@@ -94,9 +98,11 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
     /// float16 outputs of an fp16 artifact without keep_io_types, as float32 where the source model's are float32:
     /// parity, the metric and the report then compare like with like.
     /// </summary>
-    private static IReadOnlyDictionary<string, NdArray> WidenedLike(IReadOnlyDictionary<string, NdArray> outputs, IReadOnlyDictionary<string, NdArray> reference) =>
+    private static IReadOnlyDictionary<string, NdArray> WidenedLike(IReadOnlyDictionary<string, NdArray> outputs,
+        IReadOnlyDictionary<string, NdArray> reference) =>
         outputs.ToDictionary(kv => kv.Key,
-            kv => kv.Value.ElementType == TensorElementType.Float16 && reference.TryGetValue(kv.Key, out var r) && r.ElementType == TensorElementType.Float32
+            kv => kv.Value.ElementType == TensorElementType.Float16 && reference.TryGetValue(kv.Key, out var r)
+                    && r.ElementType == TensorElementType.Float32
                 ? kv.Value.ToFloatType(TensorElementType.Float32)
                 : kv.Value,
             StringComparer.Ordinal);

@@ -24,7 +24,8 @@ public static class BatchedRunner
     /// Runs every sample. With a fixed batch axis, samples that do not fill a last batch are left out: the
     /// outputs then have fewer rows than the set, and scoring uses the matching first labels.
     /// </summary>
-    public static IReadOnlyDictionary<string, NdArray> Run(ModelRunner runner, EvaluationSet set, int batchSize, bool fixedBatch, CancellationToken cancellation,
+    public static IReadOnlyDictionary<string, NdArray> Run(ModelRunner runner, EvaluationSet set, int batchSize, bool fixedBatch,
+        CancellationToken cancellation,
         Action<int, int>? progress = null) =>
         Run(runner.Run, set, batchSize, fixedBatch, cancellation, progress);
 

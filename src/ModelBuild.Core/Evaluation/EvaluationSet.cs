@@ -49,7 +49,8 @@ public sealed class EvaluationSet
                 .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
             var count = (int)generated.First(p => !layout.IsWhole(p.Key)).Value.Shape[0];
             var whole = layout.Whole.Count == 0 ? "" : $"; {string.Join(", ", layout.Whole.Order())} fed whole";
-            return new EvaluationSet(new InMemorySource(generated, null, count, layout.Whole), $"generated from input shapes ({count} samples, seed {seed}{whole})",
+            return new EvaluationSet(new InMemorySource(generated, null, count, layout.Whole),
+                $"generated from input shapes ({count} samples, seed {seed}{whole})",
                 synthetic: true) { Whole = layout.Whole };
         }
         return new EvaluationSet(EvaluationSources.Open(spec, model.Inputs), spec.Describe(manifestDirectory), dataLocation: spec.DataKey)
@@ -60,7 +61,8 @@ public sealed class EvaluationSet
     /// The value ranges generated inputs take: the manifest's <c>inputs[].range</c>, else, for an integer input that
     /// indexes a table in the graph, [0, rows − 1] (token ids across the vocabulary, token types within their table).
     /// </summary>
-    public static IReadOnlyDictionary<string, InputValueRange> GeneratedRanges(IReadOnlyList<TensorSpec>? declared, IReadOnlyDictionary<string, long> indexLimits)
+    public static IReadOnlyDictionary<string, InputValueRange> GeneratedRanges(IReadOnlyList<TensorSpec>? declared,
+        IReadOnlyDictionary<string, long> indexLimits)
     {
         var ranges = indexLimits.ToDictionary(p => p.Key, p => new InputValueRange(0, p.Value - 1), StringComparer.Ordinal);
         foreach (var input in declared ?? [])
@@ -73,20 +75,23 @@ public sealed class EvaluationSet
     /// leaves dynamic (<c>shape: [batch, 512]</c> for a model's <c>[?, ?]</c>), that size is the example size.
     /// </summary>
     public static IReadOnlyList<TensorInfo> ExampleInputs(IReadOnlyList<TensorInfo> model, IReadOnlyList<TensorSpec>? declared) =>
-        WithDeclaredBatchAxes(model, declared).Select(input => declared?.FirstOrDefault(d => d.Name.Value == input.Name) is { } spec && spec.Shape.Count == input.Dims.Count
+        WithDeclaredBatchAxes(model, declared).Select(input => declared?.FirstOrDefault(d => d.Name.Value == input.Name) is { } spec
+                && spec.Shape.Count == input.Dims.Count
             ? input with { Dims = input.Dims.Select((d, i) => d.IsDynamic && spec.Shape[i].Size is { } size ? Dimension.Fixed(size) : d).ToList() }
             : input).ToList();
 
     /// <summary>The model's inputs with the manifest's <c>batch_axis</c> choices, which decide what is sliced into samples.</summary>
     public static IReadOnlyList<TensorInfo> WithDeclaredBatchAxes(IReadOnlyList<TensorInfo> model, IReadOnlyList<TensorSpec>? declared) =>
-        model.Select(input => declared?.FirstOrDefault(d => d.Name.Value == input.Name)?.BatchAxis is { } axis ? input with { DeclaredBatchAxis = axis } : input).ToList();
+        model.Select(input => declared?.FirstOrDefault(d => d.Name.Value == input.Name)?.BatchAxis is { } axis
+            ? input with { DeclaredBatchAxis = axis } : input).ToList();
 
     /// <summary>The samples in order, read lazily <paramref name="batchSize"/> at a time.</summary>
     public IEnumerable<IReadOnlyDictionary<string, NdArray>> Batches(int batchSize) =>
         DataLocation is { } at ? Relocated(_source.Batches(batchSize), at) : _source.Batches(batchSize);
 
     /// <summary>Streaming sources meet a damaged row or image only while batches are read; report it at the manifest too.</summary>
-    private static IEnumerable<IReadOnlyDictionary<string, NdArray>> Relocated(IEnumerable<IReadOnlyDictionary<string, NdArray>> batches, SourceLocation at)
+    private static IEnumerable<IReadOnlyDictionary<string, NdArray>> Relocated(IEnumerable<IReadOnlyDictionary<string, NdArray>> batches,
+        SourceLocation at)
     {
         using var reader = batches.GetEnumerator();
         while (true)
@@ -120,7 +125,8 @@ public sealed class EvaluationSet
         var valuesPerSample = first.Where(p => !Whole.Contains(p.Key)).Sum(p => p.Value.Length / Math.Max(1, have));
         if (valuesPerSample > MaxTakenElements / count)
             throw new ModelBuildException(DiagnosticCodes.InvalidValue,
-                $"a batch of {count} samples holds {(double)valuesPerSample * count:N0} input values, over the {MaxTakenElements:N0} ModelBuild holds in memory; lower checks.latency.batch",
+                $"a batch of {count} samples holds {(double)valuesPerSample * count:N0} input values, over the {MaxTakenElements:N0} ModelBuild " +
+                $"holds in memory; lower checks.latency.batch",
                 location);
         var result = new Dictionary<string, NdArray>(StringComparer.Ordinal);
         foreach (var (name, array) in first)

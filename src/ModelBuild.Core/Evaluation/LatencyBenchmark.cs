@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Data;
 using ModelBuild.Execution;
 

@@ -21,7 +21,8 @@ public static class Metrics
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         if (scores.Shape.Length != 2)
             throw new ArgumentException($"Scores must be [N, C], got {scores}.", nameof(scores));
-        if (labels.Shape.Length != 1 || labels.ElementType is not (TensorElementType.Int64 or TensorElementType.Int32 or TensorElementType.UInt8 or TensorElementType.Int8))
+        if (labels.Shape.Length != 1 || labels.ElementType is not (TensorElementType.Int64 or TensorElementType.Int32
+            or TensorElementType.UInt8 or TensorElementType.Int8))
             throw new ArgumentException($"Labels must be 1-D integers, got {labels}.", nameof(labels));
         var (n, c) = (scores.Shape[0], scores.Shape[1]);
         if (labels.Shape[0] != n)

@@ -23,12 +23,14 @@ public sealed class PairedLatency(int intraOpThreads, int rounds = 5, double sec
     /// For each variant, the median over rounds of (variant block p50 / base block p50), and every timed run of the
     /// variant's blocks (its latency distribution, measured beside base).
     /// </returns>
-    public IReadOnlyList<PairedLatencyResult> Compare(string basePath, IReadOnlyList<string> variantPaths, IReadOnlyDictionary<string, NdArray> inputs, int batch,
+    public IReadOnlyList<PairedLatencyResult> Compare(string basePath, IReadOnlyList<string> variantPaths,
+        IReadOnlyDictionary<string, NdArray> inputs, int batch,
         SourceLocation location, CancellationToken cancellation = default)
     {
         using var baseRunner = new ModelRunner(basePath, location, intraOpThreads);
         // One timed base run sizes the rounds: a block costs about (warm-up + floor runs) of them, two blocks a round.
-        var probe = new LatencyBenchmark(warmupRuns: 1, minRuns: 1, maxRuns: 1, minSeconds: 0).Measure(baseRunner, inputs, batch, cancellation).P50Ms / 1000;
+        var probe = new LatencyBenchmark(warmupRuns: 1, minRuns: 1, maxRuns: 1, minSeconds: 0)
+            .Measure(baseRunner, inputs, batch, cancellation).P50Ms / 1000;
         var affordable = (int)Math.Floor(secondsPerVariant / Math.Max(1e-9, 2 * (1 + LatencyBenchmark.FloorRuns) * probe));
         var roundCount = Math.Clamp(affordable, 1, rounds);
         var block = Block(2 * roundCount);

@@ -28,6 +28,7 @@ public sealed record ParityResult(double MaxAbs, double MeanAbs, double MaxRel, 
             sumAbs += diff;
             maxRel = Math.Max(maxRel, diff / Math.Max(Math.Abs(e[i]), RelativeFloor));
         }
-        return new ParityResult(maxAbs, e.Length == 0 ? 0 : sumAbs / e.Length, maxRel, Metrics.CosineSimilarity(expected, actual)) { Magnitude = magnitude };
+        return new ParityResult(maxAbs, e.Length == 0 ? 0 : sumAbs / e.Length, maxRel,
+            Metrics.CosineSimilarity(expected, actual)) { Magnitude = magnitude };
     }
 }

@@ -37,7 +37,8 @@ public static class Scorer
                 if (labels is null) return null;
                 if (output.Shape.Length != 2)
                     throw new ModelBuildException(DiagnosticCodes.DataMismatch,
-                        $"metric {metric.ToString().ToLowerInvariant()} needs a [samples, classes] output, but the model's first output is {output}", location);
+                        $"metric {metric.ToString().ToLowerInvariant()} needs a [samples, classes] output, but the model's first output is {output}",
+                        location);
                 return Metrics.TopKAccuracy(output, labels.Slice(0, n), metric == MetricKind.Top1 ? 1 : 5);
             case MetricKind.Mae:
                 return Metrics.MeanAbsoluteError(Target(labels, reference, n), output);

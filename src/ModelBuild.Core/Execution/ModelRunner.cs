@@ -3,7 +3,6 @@ using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ElementType = ModelBuild.Manifest.TensorElementType;
 using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
-using ModelBuild.Onnx;
 
 namespace ModelBuild.Execution;
 
@@ -14,7 +13,8 @@ public sealed class ModelRunner : IDisposable
     private readonly SourceLocation _location;
     private readonly Dictionary<string, ElementType> _floatInputs = new(StringComparer.Ordinal);
 
-    public ModelRunner(string modelPath, SourceLocation location, int intraOpThreads = 1, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
+    public ModelRunner(string modelPath, SourceLocation location, int intraOpThreads = 1,
+        GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
         _location = location;
         using var options = OrtSessionFactory.CreateOptions(intraOpThreads, level);
@@ -33,7 +33,9 @@ public sealed class ModelRunner : IDisposable
     public IReadOnlyDictionary<string, NdArray> Adapt(IReadOnlyDictionary<string, NdArray> inputs)
     {
         if (!inputs.Any(NeedsConversion)) return inputs;
-        return inputs.ToDictionary(kv => kv.Key, kv => NeedsConversion(kv) ? kv.Value.ToFloatType(_floatInputs[kv.Key]) : kv.Value, StringComparer.Ordinal);
+        return inputs.ToDictionary(kv => kv.Key, kv => NeedsConversion(kv)
+            ? kv.Value.ToFloatType(_floatInputs[kv.Key])
+            : kv.Value, StringComparer.Ordinal);
     }
 
     private bool NeedsConversion(KeyValuePair<string, NdArray> input) =>
@@ -94,7 +96,8 @@ public sealed class ModelRunner : IDisposable
     private NdArray FromOrtValue(OrtValue value, string name)
     {
         if (!value.IsTensor)
-            throw new ModelBuildException(DiagnosticCodes.ModelInvalid, $"output '{name}' is not a tensor; only tensor outputs are supported", _location);
+            throw new ModelBuildException(DiagnosticCodes.ModelInvalid, $"output '{name}' is not a tensor; only tensor outputs are supported",
+                _location);
         var info = value.GetTensorTypeAndShape();
         var shape = info.Shape;
         return info.ElementDataType switch
@@ -108,7 +111,8 @@ public sealed class ModelRunner : IDisposable
             OrtElementType.Bool => new NdArray(ElementType.Bool, shape, value.GetTensorDataAsSpan<bool>().ToArray()),
             OrtElementType.Float16 => new NdArray(ElementType.Float16, shape,
                 value.GetTensorDataAsSpan<Float16>().ToArray().Select(h => BitConverter.UInt16BitsToHalf(h.value)).ToArray()),
-            var other => throw new ModelBuildException(DiagnosticCodes.ModelInvalid, $"output '{name}' has element type {other}, which ModelBuild does not support", _location),
+            var other => throw new ModelBuildException(DiagnosticCodes.ModelInvalid, $"output '{name}' has element type " +
+                $"{other}, which ModelBuild does not support", _location),
         };
     }
 

@@ -60,7 +60,8 @@ public sealed class OutputStaging : IDisposable
         }
     }
 
-    private static int? ParsePid(string text) => int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) ? pid : null;
+    private static int? ParsePid(string text) => int.TryParse(text, System.Globalization.NumberStyles.None,
+        System.Globalization.CultureInfo.InvariantCulture, out var pid) ? pid : null;
 
     private static bool IsAlive(int pid)
     {
@@ -108,7 +109,8 @@ public sealed class OutputStaging : IDisposable
         foreach (var relative in _files)
             if (inputs.Find(Path.Combine(OutputDirectory, relative)) is { } location)
                 throw new ModelBuildException(DiagnosticCodes.OutputWriteFailed,
-                    $"output '{relative}' would overwrite '{Path.Combine(OutputDirectory, relative)}', a file this build reads; choose another output folder",
+                    $"output '{relative}' would overwrite '{Path.Combine(OutputDirectory, relative)}', a file this build " +
+                    $"reads; choose another output folder",
                     location);
         var previous = ReadList(Path.Combine(OutputDirectory, StateFolder, OutputsListFile));
         foreach (var relative in _files)
@@ -121,7 +123,8 @@ public sealed class OutputStaging : IDisposable
         {
             var path = Path.GetFullPath(Path.Combine(OutputDirectory, stale));
             // A stale output that is now an input (a source moved where an old artifact was) belongs to the user.
-            if (path.StartsWith(OutputDirectory + Path.DirectorySeparatorChar, StringComparison.Ordinal) && File.Exists(path) && inputs.Find(path) is null)
+            if (path.StartsWith(OutputDirectory + Path.DirectorySeparatorChar, StringComparison.Ordinal)
+                && File.Exists(path) && inputs.Find(path) is null)
                 File.Delete(path);
         }
         var state = Path.Combine(OutputDirectory, StateFolder);

@@ -73,7 +73,8 @@ public static class ManifestLoader
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
         {
             // YamlDotNet's node loader refuses some event sequences the scan accepted with these (found by fuzzing).
-            reader.Report(DiagnosticCodes.YamlSyntax, $"YAML syntax error: the YAML loader cannot read this text ({ex.Message.TrimEnd('.')})", new SourceLocation(full, 1, 1));
+            reader.Report(DiagnosticCodes.YamlSyntax, $"YAML syntax error: the YAML loader cannot read this text ({ex.Message.TrimEnd('.')})",
+                new SourceLocation(full, 1, 1));
             return null;
         }
 

@@ -38,7 +38,8 @@ public static class ManifestSet
         foreach (var model in models)
             if (!byName.TryAdd(model.Name.Value, model))
                 diagnostics.Error(DiagnosticCodes.DuplicateName,
-                    $"model name '{model.Name.Value}' is also used at {byName[model.Name.Value].Name.Location}; names must be unique across manifests built together",
+                    $"model name '{model.Name.Value}' is also used at {byName[model.Name.Value].Name.Location}; names must be unique " +
+                    $"across manifests built together",
                     model.Name.Location);
 
         // Preprocessing adds <model>_preprocess and <model>_ensemble to the repository; the loader refuses a model with
@@ -47,7 +48,8 @@ public static class ManifestSet
             foreach (var extra in new[] { owner.Name.Value + "_preprocess", owner.Name.Value + "_ensemble" })
                 foreach (var clash in models.Where(m => m.Name.Value == extra))
                     diagnostics.Error(DiagnosticCodes.DuplicateName,
-                        $"model name '{extra}' is taken: model '{owner.Name.Value}' at {owner.Name.Location} declares triton.preprocessing, which adds '{extra}' to the Triton repository",
+                        $"model name '{extra}' is taken: model '{owner.Name.Value}' at {owner.Name.Location} declares triton.preprocessing, " +
+                        $"which adds '{extra}' to the Triton repository",
                         clash.Name.Location);
 
         // "my-model" and "my_model" clash in both; one error per model is enough.
@@ -69,7 +71,8 @@ public static class ManifestSet
             var earlier = first[derived];
             if (earlier.Name.Value == model.Name.Value || !reported.Add(model)) continue; // the same name is reported above
             diagnostics.Error(DiagnosticCodes.DuplicateName,
-                $"models '{earlier.Name.Value}' (at {earlier.Name.Location}) and '{model.Name.Value}' both become {what} '{derived}' {why}; rename one",
+                $"models '{earlier.Name.Value}' (at {earlier.Name.Location}) and '{model.Name.Value}' both become " +
+                $"{what} '{derived}' {why}; rename one",
                 model.Name.Location);
         }
     }

@@ -101,7 +101,8 @@ public sealed class GraphEditor
     public void RemoveInitializerIfUnused(string name)
     {
         if (!Initializers.TryGetValue(name, out var t)) return;
-        if (Graph.Node.Any(n => n.Input.Contains(name) || Bodies(n).Any() && OuterScopeReads(n).Contains(name)) || GraphOutputs.Contains(name)) return;
+        if (Graph.Node.Any(n => n.Input.Contains(name) || Bodies(n).Any() && OuterScopeReads(n).Contains(name)) || GraphOutputs.Contains(name))
+            return;
         Graph.Initializer.Remove(t);
         Initializers.Remove(name);
         var input = Graph.Input.FirstOrDefault(i => i.Name == name);

@@ -1,5 +1,4 @@
 using ModelBuild.Diagnostics;
-using Onnx;
 
 namespace ModelBuild.Onnx;
 

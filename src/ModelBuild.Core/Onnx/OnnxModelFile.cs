@@ -23,7 +23,8 @@ public static class OnnxModelFile
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
             var length = stream.Length;
             if (length == 0)
-                throw new ModelBuildException(DiagnosticCodes.ModelUnreadable, $"'{path}' is empty (or not a regular file), not an ONNX model", location);
+                throw new ModelBuildException(DiagnosticCodes.ModelUnreadable, $"'{path}' is empty (or not a regular file), not an ONNX model",
+                    location);
             if (length > MaxModelBytes)
                 throw new ModelBuildException(DiagnosticCodes.ModelUnreadable,
                     $"'{path}' is {length} bytes; ONNX files over 2 GB must keep weights as external data", location);

@@ -35,7 +35,8 @@ public static class OnnxModelValidator
         {
             foreach (var input in node.Input)
                 if (!known.Contains(input))
-                    Fail($"'{modelPath}': node {Describe(node, index)} reads '{input}', which no earlier node, input or initializer defines", location);
+                    Fail($"'{modelPath}': node {Describe(node, index)} reads '{input}', which no earlier node, input or initializer defines",
+                        location);
             foreach (var output in node.Output)
                 known.Add(output);
         }
@@ -100,14 +101,16 @@ public static class OnnxModelValidator
         {
             var expected = count > long.MaxValue / bits ? long.MaxValue : count * bits / 8;
             if (tensor.RawData.Length != expected)
-                Fail($"'{modelPath}': tensor '{tensor.Name}' declares dims [{string.Join(",", tensor.Dims)}] ({expected} bytes) but holds {tensor.RawData.Length} bytes", location);
+                Fail($"'{modelPath}': tensor '{tensor.Name}' declares dims [{string.Join(",", tensor.Dims)}] ({expected} bytes) but holds " +
+                    $"{tensor.RawData.Length} bytes", location);
             return;
         }
         long typed = tensor.FloatData.Count + tensor.Int32Data.Count + tensor.Int64Data.Count + tensor.DoubleData.Count + tensor.Uint64Data.Count;
         var values = (TensorProto.Types.DataType)tensor.DataType is TensorProto.Types.DataType.Complex64 or TensorProto.Types.DataType.Complex128
             ? typed / 2 : typed;
         if (values != count)
-            Fail($"'{modelPath}': tensor '{tensor.Name}' declares dims [{string.Join(",", tensor.Dims)}] ({count} values) but holds {values}", location);
+            Fail($"'{modelPath}': tensor '{tensor.Name}' declares dims [{string.Join(",", tensor.Dims)}] ({count} values) but holds {values}",
+                location);
     }
 
     /// <summary>External weights must live beside the model: a path that climbs out could read any file.</summary>

@@ -29,7 +29,8 @@ public static class TensorData
                 if (t.RawData.Length > 0) return MemoryMarshal.Cast<byte, Half>(t.RawData.Span).ToArray().Select(h => (float)h).ToArray();
                 return t.Int32Data.Select(v => (float)BitConverter.UInt16BitsToHalf((ushort)v)).ToArray();
             case Double:
-                return (t.RawData.Length > 0 ? MemoryMarshal.Cast<byte, double>(t.RawData.Span).ToArray() : t.DoubleData.ToArray()).Select(d => (float)d).ToArray();
+                return (t.RawData.Length > 0 ? MemoryMarshal.Cast<byte, double>(t.RawData.Span).ToArray() : t.DoubleData.ToArray())
+                    .Select(d => (float)d).ToArray();
             default:
                 throw new NotSupportedException($"tensor '{t.Name}' has data type {t.DataType}, not a float type");
         }
@@ -38,21 +39,27 @@ public static class TensorData
     public static long[] ToInt64s(TensorProto t) => t.DataType switch
     {
         Int64 => t.RawData.Length > 0 ? MemoryMarshal.Cast<byte, long>(t.RawData.Span).ToArray() : t.Int64Data.ToArray(),
-        Int32 => (t.RawData.Length > 0 ? MemoryMarshal.Cast<byte, int>(t.RawData.Span).ToArray() : t.Int32Data.ToArray()).Select(v => (long)v).ToArray(),
+        Int32 => (t.RawData.Length > 0 ? MemoryMarshal.Cast<byte, int>(t.RawData.Span).ToArray() : t.Int32Data.ToArray())
+            .Select(v => (long)v).ToArray(),
         _ => throw new NotSupportedException($"tensor '{t.Name}' has data type {t.DataType}, not an integer type"),
     };
 
-    public static TensorProto FromFloats(string name, IEnumerable<long> dims, float[] values) => Raw(name, Float, dims, MemoryMarshal.AsBytes(values.AsSpan()));
+    public static TensorProto FromFloats(string name, IEnumerable<long> dims, float[] values) =>
+        Raw(name, Float, dims, MemoryMarshal.AsBytes(values.AsSpan()));
 
-    public static TensorProto FromHalfs(string name, IEnumerable<long> dims, Half[] values) => Raw(name, Float16, dims, MemoryMarshal.AsBytes(values.AsSpan()));
+    public static TensorProto FromHalfs(string name, IEnumerable<long> dims, Half[] values) =>
+        Raw(name, Float16, dims, MemoryMarshal.AsBytes(values.AsSpan()));
 
-    public static TensorProto FromInt8s(string name, IEnumerable<long> dims, sbyte[] values) => Raw(name, Int8, dims, MemoryMarshal.AsBytes(values.AsSpan()));
+    public static TensorProto FromInt8s(string name, IEnumerable<long> dims, sbyte[] values) =>
+        Raw(name, Int8, dims, MemoryMarshal.AsBytes(values.AsSpan()));
 
     public static TensorProto FromUInt8s(string name, IEnumerable<long> dims, byte[] values) => Raw(name, UInt8, dims, values);
 
-    public static TensorProto FromInt32s(string name, IEnumerable<long> dims, int[] values) => Raw(name, Int32, dims, MemoryMarshal.AsBytes(values.AsSpan()));
+    public static TensorProto FromInt32s(string name, IEnumerable<long> dims, int[] values) =>
+        Raw(name, Int32, dims, MemoryMarshal.AsBytes(values.AsSpan()));
 
-    public static TensorProto FromInt64s(string name, IEnumerable<long> dims, long[] values) => Raw(name, Int64, dims, MemoryMarshal.AsBytes(values.AsSpan()));
+    public static TensorProto FromInt64s(string name, IEnumerable<long> dims, long[] values) =>
+        Raw(name, Int64, dims, MemoryMarshal.AsBytes(values.AsSpan()));
 
     private static TensorProto Raw(string name, int type, IEnumerable<long> dims, ReadOnlySpan<byte> bytes)
     {

@@ -33,7 +33,7 @@ public sealed record AccuracyGoal(MetricKind Metric, double? Min = null, double?
 
     public double Drop(double score, double referenceScore) => Scorer.HigherIsBetter(Metric) ? referenceScore - score : score - referenceScore;
 
-    /// <summary>The goal as the manifest states it, e.g. "cosine >= 0.99, drop <= 0.005".</summary>
+    /// <summary>The goal as the manifest states it, e.g. "cosine >= 0.99, drop &lt;= 0.005".</summary>
     public override string ToString()
     {
         var parts = new List<string>();

@@ -16,9 +16,11 @@ namespace ModelBuild.Passes;
 public static class AccuracyRounds
 {
     /// <summary>Batches as the build's evaluation runs them: a partial last batch too, unless the model's batch axis is fixed.</summary>
-    public static IReadOnlyList<IReadOnlyDictionary<string, NdArray>> EvaluationBatches(EvaluationDataset data, ModelProto model, int batch, SourceLocation location)
+    public static IReadOnlyList<IReadOnlyDictionary<string, NdArray>> EvaluationBatches(EvaluationDataset data, ModelProto model,
+        int batch, SourceLocation location)
     {
-        if (BatchedRunner.HasFixedBatch(ModelInterfaceReader.Read(model, location))) return CalibrationData.Batches(data, model, batch, location).ToList();
+        if (BatchedRunner.HasFixedBatch(ModelInterfaceReader.Read(model, location)))
+            return CalibrationData.Batches(data, model, batch, location).ToList();
         var batches = new List<IReadOnlyDictionary<string, NdArray>>();
         for (var start = 0; start < data.Count; start += batch)
         {
@@ -48,7 +50,8 @@ public static class AccuracyRounds
     /// A round's verdict and its wording. With a manifest goal: evaluate.metric, scored as the accuracy check scores
     /// it, against the float model's own score. Without (bench): top-1 drop with labels, else 1 − cosine, within MaxDrop.
     /// </summary>
-    public static Func<NdArray, (bool Met, string Score)> RoundJudge(AccuracyTarget accuracy, NdArray reference, NdArray? labels, SourceLocation location)
+    public static Func<NdArray, (bool Met, string Score)> RoundJudge(AccuracyTarget accuracy, NdArray reference,
+        NdArray? labels, SourceLocation location)
     {
         // A fixed batch axis runs whole batches only: the labels of a left-over partial batch are dropped with it.
         labels = labels?.Slice(0, reference.Shape[0]);
@@ -66,7 +69,8 @@ public static class AccuracyRounds
         {
             var score = Score(goal.Metric, output, reference, labels, location);
             // Six decimals: cosine goals sit close to 1 (0.99, 0.999), where four would round a miss up to the goal.
-            return (goal.IsMetBy(score, referenceScore), $"{metric} {score:0.######} (float {referenceScore:0.######}, drop {goal.Drop(score, referenceScore):0.######})");
+            return (goal.IsMetBy(score, referenceScore), $"{metric} {score:0.######} (float {referenceScore:0.######}, drop " +
+                $"{goal.Drop(score, referenceScore):0.######})");
         };
     }
 

@@ -1,6 +1,4 @@
-using ModelBuild.Diagnostics;
 using ModelBuild.Onnx;
-using Onnx;
 
 namespace ModelBuild.Passes;
 
@@ -24,7 +22,8 @@ public static class BatchNormFolding
             if (g.ConsumersOf(conv.Input[1]).Count != 1) continue;
             var p = bn.Input.Skip(1).Take(4).Select(n => g.Initializers.GetValueOrDefault(n)).ToArray();
             if (p.Any(t => t is null)) continue;
-            var (gamma, beta, mean, variance) = (TensorData.ToFloats(p[0]!), TensorData.ToFloats(p[1]!), TensorData.ToFloats(p[2]!), TensorData.ToFloats(p[3]!));
+            var (gamma, beta, mean, variance) = (TensorData.ToFloats(p[0]!), TensorData.ToFloats(p[1]!),
+                TensorData.ToFloats(p[2]!), TensorData.ToFloats(p[3]!));
             var eps = GraphEditor.AttrFloat(bn, "epsilon", 1e-5f);
             var w = TensorData.ToFloats(wt);
             var outChannels = (int)wt.Dims[0];
@@ -42,7 +41,8 @@ public static class BatchNormFolding
                 bias[c] = (bias[c] - mean[c]) * factor + beta[c];
             }
             var newW = g.AddInitializer(TensorData.FromFloats(conv.Input[1] + "_bnfolded", wt.Dims, w));
-            var newB = g.AddInitializer(TensorData.FromFloats(conv.Name.Length > 0 ? conv.Name + "_bias_bnfolded" : "bias_bnfolded", [outChannels], bias));
+            var newB = g.AddInitializer(
+                TensorData.FromFloats(conv.Name.Length > 0 ? conv.Name + "_bias_bnfolded" : "bias_bnfolded", [outChannels], bias));
             var oldW = conv.Input[1];
             var oldB = conv.Input.Count > 2 ? conv.Input[2] : "";
             conv.Input[1] = newW.Name;

@@ -76,7 +76,8 @@ public static class BuildPipeline
         // Locations relative to the manifest's folder: the report must not change with where the project lives.
         var baseDir = Path.GetDirectoryName(manifests[0].Path)!;
         foreach (var d in diagnostics)
-            report.Diagnostics.Add(new DiagnosticReport(d.Code, d.Severity.ToString().ToLowerInvariant(), d.Message, RelativeLocation(d.Location, baseDir)));
+            report.Diagnostics.Add(new DiagnosticReport(d.Code, d.Severity.ToString().ToLowerInvariant(), d.Message,
+                RelativeLocation(d.Location, baseDir)));
         foreach (var artifact in report.Models.SelectMany(m => m.Artifacts))
             for (var i = 0; i < artifact.Checks.Count; i++)
                 if (artifact.Checks[i].At is { } at)
@@ -99,7 +100,8 @@ public static class BuildPipeline
         }
         // Typed model classes for apps that reference ModelBuild.Runtime. Kept in the state folder, not the
         // outputs list: it is compiled into the app (build/ModelBuild.targets), never copied as content.
-        AtomicFile.WriteAllText(Path.Combine(staging.OutputDirectory, OutputStaging.StateFolder, TypedModelWriter.FileName), TypedModelWriter.Write(typed));
+        AtomicFile.WriteAllText(Path.Combine(staging.OutputDirectory, OutputStaging.StateFolder, TypedModelWriter.FileName),
+            TypedModelWriter.Write(typed));
         return report;
     }
 
@@ -162,5 +164,8 @@ public static class BuildPipeline
 
     private static string? RelativeLocation(SourceLocation? location, string baseDir) =>
         location is null ? null
-            : (location with { File = Path.IsPathRooted(location.File) ? Path.GetRelativePath(baseDir, location.File).Replace('\\', '/') : location.File }).ToString();
+            : (location with
+            {
+                File = Path.IsPathRooted(location.File) ? Path.GetRelativePath(baseDir, location.File).Replace('\\', '/') : location.File
+            }).ToString();
 }

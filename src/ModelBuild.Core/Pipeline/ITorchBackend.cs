@@ -20,10 +20,15 @@ public interface ITorchBackend
     /// </summary>
     ITorchReference Open(string torchScriptPath, SourceLocation location, IReadOnlyList<ForwardArgument>? call = null);
 
-    /// <summary>Writes <paramref name="destination"/>: the source re-saved in eval mode, reloaded and verified on the inputs. Returns the largest difference seen.</summary>
+    /// <summary>
+    /// Writes <paramref name="destination"/>: the source re-saved in eval mode, reloaded and verified on the inputs.
+    /// Returns the largest difference seen.
+    /// </summary>
     double Resave(string source, string destination, IReadOnlyList<IReadOnlyList<NdArray>> verificationInputs, SourceLocation location);
 
-    /// <summary>Loads a TorchSharp module (its assembly, type and weights) in eval mode: its own forward is the reference, and it exports to ONNX.</summary>
+    /// <summary>
+    /// Loads a TorchSharp module (its assembly, type and weights) in eval mode: its own forward is the reference, and it exports to ONNX.
+    /// </summary>
     ITorchSharpModel OpenTorchSharp(TorchSharpSource source, SourceLocation location);
 }
 

@@ -17,7 +17,8 @@ namespace ModelBuild.Pipeline;
 /// Everything done for one model of the manifest, top to bottom:
 /// source → base export → variants (passes) → evaluate every artifact → checks → pick the deployed artifact → targets.
 /// </summary>
-public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, OutputStaging staging, BuildOptions options, StepTimer timer, DiagnosticBag diagnostics)
+public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, OutputStaging staging, BuildOptions options,
+    StepTimer timer, DiagnosticBag diagnostics)
 {
     private string Name => spec.Name.Value;
 
@@ -69,7 +70,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         // top1/top5 score only against labels; a configured accuracy check must not pass for want of a score.
         if (spec.Checks.Accuracy is not null && metric is MetricKind.Top1 or MetricKind.Top5 && set.Labels is null)
             throw new ModelBuildException(DiagnosticCodes.DataMismatch,
-                $"model '{Name}': checks.accuracy needs a {metric.ToString().ToLowerInvariant()} score, but the evaluation data ({set.Description}) has no labels; " +
+                $"model '{Name}': checks.accuracy needs a {metric.ToString().ToLowerInvariant()} score, but the evaluation data " +
+                $"({set.Description}) has no labels; " +
                 "add labels to it, or use metric mae or cosine to score against the source model's outputs",
                 spec.Evaluate?.DataKey ?? spec.Location);
         var evaluator = new ArtifactEvaluator(set, run, metric, options.EvaluationBatch, options.IntraOpThreads, options.Cancellation, options.Log,
@@ -86,15 +88,17 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
                 try
                 {
                     // Base is timed alone; each variant beside base (compare variants with base).
-                    evaluator.Measure(artifact, artifactPaths[artifact.Name], reference, latencyBatch, LocationOf(artifact.Name), spec.Checks.Latency?.Location,
+                    evaluator.Measure(artifact, artifactPaths[artifact.Name], reference, latencyBatch,
+                        LocationOf(artifact.Name), spec.Checks.Latency?.Location,
                         timeLatency: artifact == report.Artifacts[0]);
                 }
                 catch (ModelBuildException e) when (e.Diagnostic.Code == DiagnosticCodes.RuntimeRejectedModel && artifact.Passes.Count > 0)
                 {
                     // The source loaded; a pass made what ONNX Runtime refuses. That is ModelBuild's fault, not the model's.
                     throw new ModelBuildException(DiagnosticCodes.PassProducedInvalidModel,
-                        $"model '{Name}', variant '{artifact.Name}': the passes {string.Join(" → ", artifact.Passes)} produced a model ONNX Runtime refuses " +
-                        $"({e.Diagnostic.Message}). This is a defect in ModelBuild, not in your model: please report it with the model; " +
+                        $"model '{Name}', variant '{artifact.Name}': the passes {string.Join(" → ", artifact.Passes)} " +
+                        $"produced a model ONNX Runtime refuses ({e.Diagnostic.Message}). " +
+                        $"This is a defect in ModelBuild, not in your model: please report it with the model; " +
                         "meanwhile remove the variant or change its options", LocationOf(artifact.Name), e);
                 }
             });
@@ -114,7 +118,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         // 3. Checks and the deployed artifact.
         var deployed = SelectDeployed(report, metric, sourceScore, artifactPaths, source.Interface);
         report.Deployed = deployed.Name;
-        DeployedInterface = ModelInterfaceReader.Read(OnnxModelFile.Load(artifactPaths[deployed.Name], LocationOf(deployed.Name)), LocationOf(deployed.Name));
+        DeployedInterface = ModelInterfaceReader.Read(OnnxModelFile.Load(artifactPaths[deployed.Name], LocationOf(deployed.Name)),
+            LocationOf(deployed.Name));
 
         // 4. Deployment targets for the deployed artifact.
         timer.Time($"[{Name}] write deployment targets", () =>
@@ -127,7 +132,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     /// the same flag values the export was specialized with; or the TorchSharp module's C# forward), so the converted
     /// base export is held to checks.parity too; else the ONNX source's.
     /// </summary>
-    private IReadOnlyDictionary<string, NdArray> RunReference(ArtifactEvaluator evaluator, SourceModel source, ModelReport report, ITorchSharpModel? torchSharp)
+    private IReadOnlyDictionary<string, NdArray> RunReference(ArtifactEvaluator evaluator, SourceModel source,
+        ModelReport report, ITorchSharpModel? torchSharp)
     {
         if (torchSharp is not null)
         {
@@ -159,12 +165,14 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     private T RunSourceOn<T>(EvaluationSet set, Func<T> run)
     {
         try { return run(); }
-        catch (ModelBuildException e) when (set.IsSynthetic && e.Diagnostic.Code is DiagnosticCodes.DataMismatch or DiagnosticCodes.RuntimeRejectedModel)
+        catch (ModelBuildException e) when (set.IsSynthetic && e.Diagnostic.Code is DiagnosticCodes.DataMismatch
+            or DiagnosticCodes.RuntimeRejectedModel)
         {
             throw new ModelBuildException(e.Diagnostic.Code,
                 $"{e.Diagnostic.Message} — these inputs were generated ({set.Description}) because there is no evaluate data: " +
-                "declare inputs with a value range (inputs[].range, e.g. [16000, 16000] for a sample rate) or example sizes (a number in inputs[].shape " +
-                "where the model's axis is dynamic), or give evaluate.data", spec.Inputs is { Count: > 0 } inputs ? inputs[0].Location : spec.Source.Location, e);
+                "declare inputs with a value range (inputs[].range, e.g. [16000, 16000] for a sample rate) or example sizes " +
+                "(a number in inputs[].shape where the model's axis is dynamic), or give evaluate.data",
+                spec.Inputs is { Count: > 0 } inputs ? inputs[0].Location : spec.Source.Location, e);
         }
     }
 
@@ -186,7 +194,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
             else continue;
             diagnostics.Warning(DiagnosticCodes.UninformativeReference,
                 $"model '{Name}': output '{name}' of the source model {what} on the generated inputs ({set.Description}), " +
-                "so parity and the variants' comparisons prove nothing for it; give evaluate.data, or inputs[].range and inputs[].shape sizes that make the model respond",
+                "so parity and the variants' comparisons prove nothing for it; give evaluate.data, or inputs[].range and inputs[].shape " +
+                "sizes that make the model respond",
                 spec.Inputs is { Count: > 0 } inputs ? inputs[0].Location : spec.Source.Location);
         }
     }
@@ -222,7 +231,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         var parentLossless = report.Artifacts.First(a => a.Name == parent).Lossless;
         foreach (var note in outcome.Notes) options.Log.Info($"modelbuild: [{Name}] {variant.Name.Value}: {note}");
         foreach (var warning in outcome.Warnings.Distinct())
-            diagnostics.Warning(DiagnosticCodes.VariantChangesNothing, $"model '{Name}', variant '{variant.Name.Value}': {warning}", variant.Location);
+            diagnostics.Warning(DiagnosticCodes.VariantChangesNothing, $"model '{Name}', variant '{variant.Name.Value}': {warning}",
+                variant.Location);
         report.Artifacts.Add(new ArtifactReport
         {
             Name = variant.Name.Value,
@@ -232,7 +242,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
             Lossless = parentLossless && passes.All(p => p.IsLossless),
             PassNotes = outcome.Notes.ToList(),
             LayerErrors = outcome.LayerErrors
-                .Select(e => new LayerErrorReport(e.Node, e.OpType, e.Tensor, Math.Round(e.Cosine, 6), Math.Round(e.RelativeError, 6), Math.Round(e.Added, 6)))
+                .Select(e => new LayerErrorReport(e.Node, e.OpType, e.Tensor, Math.Round(e.Cosine, 6),
+                    Math.Round(e.RelativeError, 6), Math.Round(e.Added, 6)))
                 .ToList(),
             Pruning = outcome.Pruning is { } p ? PruningReport.From(p) : null,
         });
@@ -248,7 +259,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         var baseReport = report.Artifacts[0];
         // A variant that is base byte for byte (a pass with nothing to do) is base: base's figures without timing it.
         var baseBytes = File.ReadAllBytes(artifactPaths[baseReport.Name]);
-        var same = report.Artifacts.Skip(1).Where(v => v.SizeBytes == baseBytes.Length && File.ReadAllBytes(artifactPaths[v.Name]).AsSpan().SequenceEqual(baseBytes)).ToList();
+        var same = report.Artifacts.Skip(1).Where(v => v.SizeBytes == baseBytes.Length && File.ReadAllBytes(artifactPaths[v.Name]).AsSpan()
+            .SequenceEqual(baseBytes)).ToList();
         foreach (var v in same)
         {
             v.VsBase = new BaseComparisonReport(1, 1);
@@ -257,7 +269,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         var variants = report.Artifacts.Skip(1).Except(same).ToList();
         if (variants.Count == 0) return;
         var paired = new PairedLatency(options.IntraOpThreads, secondsPerVariant: options.LatencySeconds).Compare(artifactPaths[baseReport.Name],
-            variants.Select(v => artifactPaths[v.Name]).ToList(), set.Take(latencyBatch, spec.Checks.Latency?.Location ?? spec.Source.Location), latencyBatch, spec.Source.Location, options.Cancellation);
+            variants.Select(v => artifactPaths[v.Name]).ToList(), set.Take(latencyBatch, spec.Checks.Latency?.Location ?? spec.Source.Location),
+            latencyBatch, spec.Source.Location, options.Cancellation);
         foreach (var (artifact, result) in variants.Zip(paired))
         {
             artifact.Latency = ArtifactEvaluator.ToReport(result.OnBaseScale(baseReport.Latency!.P50Ms));
@@ -270,7 +283,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     /// A named variant is judged and deployed as is. <c>best</c> judges every artifact as a candidate and deploys
     /// the fastest (p50) that passes every check; the others' failures are then information, not errors.
     /// </summary>
-    private ArtifactReport SelectDeployed(ModelReport report, MetricKind metric, double? sourceScore, IReadOnlyDictionary<string, string> artifactPaths, ModelInterface modelInterface)
+    private ArtifactReport SelectDeployed(ModelReport report, MetricKind metric, double? sourceScore,
+        IReadOnlyDictionary<string, string> artifactPaths, ModelInterface modelInterface)
     {
         var wanted = spec.Deploy.Variant.Value;
         var best = wanted == DeploySpec.BestVariant;

@@ -24,8 +24,10 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface, IRea
         {
             if (torchSharp is null)
                 throw new ModelBuildException(DiagnosticCodes.TorchRuntimeUnavailable,
-                    $"model '{spec.Name.Value}': a TorchSharp source needs libtorch, which is not available to this run (run 'modelbuild build')", location);
-            return FromConverted(spec, torchSharp.ToOnnx(ConversionOptions.FromManifest(spec)), $"TorchSharp module {spec.Source.TorchSharp!.Type}", workDir);
+                    $"model '{spec.Name.Value}': a TorchSharp source needs libtorch, which is not available to this run (run 'modelbuild build')",
+                    location);
+            return FromConverted(spec, torchSharp.ToOnnx(ConversionOptions.FromManifest(spec)), $"TorchSharp module {spec.Source.TorchSharp!.Type}",
+                workDir);
         }
         if (spec.Source.Kind != ModelSourceKind.Onnx)
             throw new ModelBuildException(DiagnosticCodes.UnsupportedModelSource,
@@ -93,7 +95,8 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface, IRea
             // disagreeing with what the model computes on, not the converter.
             if (spec.Inputs?.FirstOrDefault(i => e.Message.Contains($"of input parameter ({i.Name.Value})", StringComparison.Ordinal)) is { } input)
                 throw new ModelBuildException(DiagnosticCodes.ModelInterfaceMismatch,
-                    $"input '{input.Name.Value}' is declared {input.DType.ToString().ToLowerInvariant()}, which the model's first operations cannot take " +
+                    $"input '{input.Name.Value}' is declared {input.DType.ToString().ToLowerInvariant()}, " +
+                    $"which the model's first operations cannot take " +
                     $"(ONNX Runtime: {OnnxRuntimeTypeError(e.Message)}); declare the dtype forward expects", input.Location, e);
             throw new ModelBuildException(DiagnosticCodes.UnsupportedTorchScript,
                 $"the ONNX converted from {what} does not load in ONNX Runtime (a converter bug; please report it): {e.Message}", location, e);
@@ -117,22 +120,27 @@ public sealed record SourceModel(string OnnxPath, ModelInterface Interface, IRea
         {
             var actualNames = string.Join(", ", actual.Inputs.Select(i => i.ToString()));
             if (declared.Count != actual.Inputs.Count)
-                throw Mismatch($"the manifest declares {declared.Count} input(s) but the model has {actual.Inputs.Count}: {actualNames}", declared.FirstOrDefault()?.Location ?? spec.Location);
+                throw Mismatch($"the manifest declares {declared.Count} input(s) but the model has {actual.Inputs.Count}: {actualNames}",
+                    declared.FirstOrDefault()?.Location ?? spec.Location);
             foreach (var input in declared)
             {
                 var match = actual.Inputs.FirstOrDefault(i => i.Name == input.Name.Value)
                     ?? throw Mismatch($"the model has no input '{input.Name.Value}'; its inputs are {actualNames}", input.Name.Location);
                 if (match.ElementType != input.DType)
-                    throw Mismatch($"input '{match.Name}' is {OnnxTypes.ManifestName(match.ElementType)} in the model, not {OnnxTypes.ManifestName(input.DType)}", input.Location);
+                    throw Mismatch($"input '{match.Name}' is {OnnxTypes.ManifestName(match.ElementType)} in the model, not " +
+                        $"{OnnxTypes.ManifestName(input.DType)}", input.Location);
                 if (!ShapesAgree(input.Shape, match.Dims))
-                    throw Mismatch($"input '{match.Name}' has shape [{string.Join(",", match.Dims)}] in the model, not [{string.Join(",", input.Shape)}] " +
-                        "(declare the model's fixed sizes as they are; where the model's axis is dynamic, a name keeps it dynamic and a number is the example size for generated inputs)", input.Location);
+                    throw Mismatch($"input '{match.Name}' has shape [{string.Join(",", match.Dims)}] in the model, " +
+                        $"not [{string.Join(",", input.Shape)}] " +
+                        "(declare the model's fixed sizes as they are; where the model's axis is dynamic, a name keeps it dynamic and a number is " +
+                        "the example size for generated inputs)", input.Location);
             }
         }
         if (spec.Outputs is { } outputs)
             foreach (var output in outputs)
                 if (actual.Outputs.All(o => o.Name != output.Name.Value))
-                    throw Mismatch($"the model has no output '{output.Name.Value}'; its outputs are {string.Join(", ", actual.Outputs.Select(o => o.Name))}", output.Name.Location);
+                    throw Mismatch($"the model has no output '{output.Name.Value}'; its outputs are " +
+                        $"{string.Join(", ", actual.Outputs.Select(o => o.Name))}", output.Name.Location);
     }
 
     /// <summary>Fixed sizes must be equal; a dynamic axis in the manifest matches any dynamic axis in the model; a fixed

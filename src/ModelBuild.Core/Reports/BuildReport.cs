@@ -24,7 +24,10 @@ public sealed class ModelReport
     public required IReadOnlyList<TensorReport> Outputs { get; init; }
     public EvaluationReport? Evaluation { get; set; }
 
-    /// <summary>What parity is measured against: "pytorch" (libtorch running the TorchScript source), "torchsharp" (the C# module's own forward) or "onnx source".</summary>
+    /// <summary>
+    /// What parity is measured against: "pytorch" (libtorch running the TorchScript source), "torchsharp" (the C# module's own
+    /// forward) or "onnx source".
+    /// </summary>
     public string? ParityReference { get; set; }
     public string? Deployed { get; set; }
 
@@ -94,7 +97,8 @@ public sealed record PruningReport(string Method, double Amount, IReadOnlyList<P
 public sealed record PruneLayerReport(string Node, string OpType, string? Tensor, int? Channels, int? Kept, double? Sparsity);
 
 /// <summary>Step 0 is the input model. <see cref="Drop"/> is against step 0; <see cref="Kept"/> false = the step that broke the goal.</summary>
-public sealed record PruneStepReport(double Amount, long SizeBytes, double P50Ms, double? Score, double? Drop, bool Kept, IReadOnlyList<double>? FineTuneLosses);
+public sealed record PruneStepReport(double Amount, long SizeBytes, double P50Ms, double? Score, double? Drop, bool Kept,
+    IReadOnlyList<double>? FineTuneLosses);
 
 /// <summary>Value range of one output over the evaluation set, and how many values were NaN or infinite.</summary>
 /// <param name="SizeRatio">This artifact's file size / base's.</param>
@@ -152,7 +156,8 @@ public sealed record LatencyHistogram(double StartMs, double BinWidthMs, IReadOn
 public sealed record MemoryReport(long RssBeforeBytes, long RssPeakBytes, long PeakGrowthBytes);
 
 /// <summary>One check of one artifact. <see cref="At"/> is where the diagnostic points (not serialized; <see cref="Location"/> is).</summary>
-public sealed record CheckReport(string Check, string Code, string Comparison, double Threshold, double? Measured, bool Passed, string Severity, string? Location, string Message,
+public sealed record CheckReport(string Check, string Code, string Comparison, double Threshold, double? Measured, bool Passed, string Severity,
+    string? Location, string Message,
     [property: System.Text.Json.Serialization.JsonIgnore] ModelBuild.Diagnostics.SourceLocation? At = null);
 
 public sealed record DiagnosticReport(string Code, string Severity, string Message, string? Location);

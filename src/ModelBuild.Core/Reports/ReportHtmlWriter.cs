@@ -12,7 +12,8 @@ public static class ReportHtmlWriter
 {
     private static readonly XNamespace H = "http://www.w3.org/1999/xhtml";
     private static readonly XNamespace S = "http://www.w3.org/2000/svg";
-    private static readonly string[] Palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+    private static readonly string[] Palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+        "#7f7f7f", "#bcbd22", "#17becf"];
 
     private const string Css = """
         body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color:#222;max-width:1280px}
@@ -53,7 +54,8 @@ public static class ReportHtmlWriter
             new XElement(H + "h2", model.Name));
         var about = $"Source {model.Source} ({model.SourceKind}); deployed: {model.Deployed}.";
         if (model.Evaluation is { } e)
-            about += $" Evaluated on {e.Data}, {e.Samples} samples, metric {e.Metric}" + (e.SourceScore is { } s ? $" (source model: {F(s, "0.####")})" : "") + ".";
+            about += $" Evaluated on {e.Data}, {e.Samples} samples, metric {e.Metric}" +
+                (e.SourceScore is { } s ? $" (source model: {F(s, "0.####")})" : "") + ".";
         section.Add(new XElement(H + "p", about));
         section.Add(Table(model));
         section.Add(new XElement(H + "h3", "Accuracy vs p50 latency"),
@@ -67,7 +69,8 @@ public static class ReportHtmlWriter
 
     private static XElement Table(ModelReport model)
     {
-        string[] heads = ["artifact", "from", "passes", "size (MB)", "size × base", "parity max abs", "score", "drop", "p50 ms", "p50 × base", "p95 ms", "p99 ms", "throughput/s", "peak memory (MB)", "checks"];
+        string[] heads = ["artifact", "from", "passes", "size (MB)", "size × base", "parity max abs", "score", "drop", "p50 ms", "p50 × base",
+            "p95 ms", "p99 ms", "throughput/s", "peak memory (MB)", "checks"];
         var table = new XElement(H + "table", new XAttribute("class", "variants"),
             new XElement(H + "thead", new XElement(H + "tr", heads.Select(h => new XElement(H + "th", h)))));
         var rows = new XElement(H + "tbody");
@@ -77,7 +80,8 @@ public static class ReportHtmlWriter
             var list = new XElement(H + "ul", new XAttribute("class", "checks"),
                 a.Checks.Select(c => new XElement(H + "li",
                     new XAttribute("class", c.Passed ? "pass" : c.Severity == "warning" ? "warn" : "fail"),
-                    $"{(c.Passed ? "pass" : c.Severity == "warning" ? "warning" : "FAIL")} {c.Check} {c.Comparison} {F(c.Threshold)} (measured {F(c.Measured)})")));
+                    $"{(c.Passed ? "pass" : c.Severity == "warning" ? "warning" : "FAIL")} {c.Check} {c.Comparison} " +
+                    $"{F(c.Threshold)} (measured {F(c.Measured)})")));
             rows.Add(new XElement(H + "tr",
                 new XElement(H + "td", a.Name + (a.Name == model.Deployed ? " (deployed)" : "")),
                 new XElement(H + "td", a.From ?? "—"),
@@ -121,7 +125,8 @@ public static class ReportHtmlWriter
                 new XAttribute("cx", F(cx, "0.##")), new XAttribute("cy", F(cy, "0.##")), new XAttribute("r", F(r, "0.##")),
                 new XAttribute("fill", Palette[i % Palette.Length]), new XAttribute("fill-opacity", "0.7"),
                 new XAttribute("stroke", a.Name == model.Deployed ? "#000" : "none"), new XAttribute("stroke-width", "2"),
-                new XElement(S + "title", $"{a.Name}: score {F(a.Score!.Value, "0.####")}, p50 {F(a.Latency.P50Ms, "0.###")} ms, {F(a.SizeMb, "0.###")} MB")));
+                new XElement(S + "title", $"{a.Name}: score {F(a.Score!.Value, "0.####")}, " +
+                    $"p50 {F(a.Latency.P50Ms, "0.###")} ms, {F(a.SizeMb, "0.###")} MB")));
         }
         // A legend rather than labels at the points: artifacts with the same score and speed sit on top of each other.
         for (var k = 0; k < points.Count; k++)
@@ -157,11 +162,13 @@ public static class ReportHtmlWriter
                 new XAttribute("x", F(L + i * barWidth, "0.##")), new XAttribute("y", F(Y(h.Counts[i]), "0.##")),
                 new XAttribute("width", F(Math.Max(0.5, barWidth - 1), "0.##")), new XAttribute("height", F(Ht - B - Y(h.Counts[i]), "0.##")),
                 new XAttribute("fill", Palette[index % Palette.Length]),
-                new XElement(S + "title", $"{F(h.StartMs + i * h.BinWidthMs, "0.###")}–{F(h.StartMs + (i + 1) * h.BinWidthMs, "0.###")} ms: {h.Counts[i]} runs")));
+                new XElement(S + "title", $"{F(h.StartMs + i * h.BinWidthMs, "0.###")}–{F(h.StartMs + (i + 1) * h.BinWidthMs, "0.###")} ms: " +
+                    $"{h.Counts[i]} runs")));
         foreach (var (value, label, dy) in new[] { (lat.P50Ms, "p50", 10), (lat.P95Ms, "p95", 22) })
         {
             var x = F(X(Math.Min(value, x1)), "0.##");
-            svg.Add(new XElement(S + "line", new XAttribute("x1", x), new XAttribute("x2", x), new XAttribute("y1", F(T, "0.##")), new XAttribute("y2", F(Ht - B, "0.##")),
+            svg.Add(new XElement(S + "line", new XAttribute("x1", x), new XAttribute("x2", x), new XAttribute("y1", F(T, "0.##")),
+                new XAttribute("y2", F(Ht - B, "0.##")),
                 new XAttribute("stroke", "#000"), new XAttribute("stroke-dasharray", "3,2")));
             svg.Add(Text(X(Math.Min(value, x1)) + 2, T + dy, $"{label} {F(value, "0.###")}", "start"));
         }
@@ -171,8 +178,10 @@ public static class ReportHtmlWriter
     private static void Axes(XElement svg, double w, double h, double l, double r, double t, double b, double x0, double x1, double y0, double y1,
         Func<double, double> x, Func<double, double> y, string xLabel, string yLabel, int ticks = 5)
     {
-        svg.Add(new XElement(S + "line", new XAttribute("x1", F(l, "0.##")), new XAttribute("y1", F(h - b, "0.##")), new XAttribute("x2", F(w - r, "0.##")), new XAttribute("y2", F(h - b, "0.##")), new XAttribute("stroke", "#888")));
-        svg.Add(new XElement(S + "line", new XAttribute("x1", F(l, "0.##")), new XAttribute("y1", F(t, "0.##")), new XAttribute("x2", F(l, "0.##")), new XAttribute("y2", F(h - b, "0.##")), new XAttribute("stroke", "#888")));
+        svg.Add(new XElement(S + "line", new XAttribute("x1", F(l, "0.##")), new XAttribute("y1", F(h - b, "0.##")),
+            new XAttribute("x2", F(w - r, "0.##")), new XAttribute("y2", F(h - b, "0.##")), new XAttribute("stroke", "#888")));
+        svg.Add(new XElement(S + "line", new XAttribute("x1", F(l, "0.##")), new XAttribute("y1", F(t, "0.##")), new XAttribute("x2", F(l, "0.##")),
+            new XAttribute("y2", F(h - b, "0.##")), new XAttribute("stroke", "#888")));
         for (var i = 0; i <= ticks; i++)
         {
             var xv = x0 + (x1 - x0) * i / ticks;
@@ -181,7 +190,8 @@ public static class ReportHtmlWriter
             svg.Add(Text(l - 4, y(yv) + 4, Tick(yv, y1 - y0), "end"));
         }
         svg.Add(Text(l + (w - l - r) / 2, h - 6, xLabel, "middle"));
-        svg.Add(new XElement(S + "text", new XAttribute("transform", $"translate(12,{F(t + (h - t - b) / 2, "0.##")}) rotate(-90)"), new XAttribute("text-anchor", "middle"), yLabel));
+        svg.Add(new XElement(S + "text", new XAttribute("transform", $"translate(12,{F(t + (h - t - b) / 2, "0.##")}) rotate(-90)"),
+            new XAttribute("text-anchor", "middle"), yLabel));
     }
 
     /// <summary>A padded range; a single value gets a small window around it so the point sits in the middle.</summary>

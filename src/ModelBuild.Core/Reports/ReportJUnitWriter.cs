@@ -21,7 +21,8 @@ public static class ReportJUnitWriter
                     cases.Add(Case(check, $"{artifact.Name}: {check.Check}", $"modelbuild.{model.Name}.{artifact.Name}"));
             suites.Add(Suite(model.Name, cases));
         }
-        var checkCodes = report.Models.SelectMany(m => m.Artifacts).SelectMany(a => a.Checks).Select(c => c.Message).ToHashSet(StringComparer.Ordinal);
+        var checkCodes = report.Models.SelectMany(m => m.Artifacts).SelectMany(a => a.Checks).Select(c => c.Message)
+            .ToHashSet(StringComparer.Ordinal);
         var other = report.Diagnostics
             .Where(d => d.Severity == "error" && !checkCodes.Any(m => d.Message.EndsWith(m, StringComparison.Ordinal)))
             .Select(d => new XElement("testcase", new XAttribute("name", d.Code), new XAttribute("classname", "modelbuild"),

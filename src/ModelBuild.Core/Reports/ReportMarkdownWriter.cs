@@ -10,7 +10,8 @@ public static class ReportMarkdownWriter
     {
         var md = new StringBuilder();
         md.Append("# ModelBuild report\n\n");
-        md.Append($"{(report.Passed ? "✅ all checks passed" : "❌ checks failed")} · ModelBuild {report.ToolVersion} · {string.Join(", ", report.Manifests)}\n");
+        md.Append($"{(report.Passed ? "✅ all checks passed" : "❌ checks failed")} · ModelBuild {report.ToolVersion} · " +
+            $"{string.Join(", ", report.Manifests)}\n");
         foreach (var model in report.Models)
         {
             md.Append($"\n## {model.Name}\n\n");
@@ -18,12 +19,18 @@ public static class ReportMarkdownWriter
             if (model.Evaluation is { } e)
                 md.Append($" Evaluated on {e.Data}, {e.Samples} samples, metric {e.Metric}" +
                           (e.SourceScore is { } s ? $" (source model: {F(s)})" : "") + ".");
-            md.Append("\n\n| artifact | size (MB) | size × base | parity max abs | score | drop | p50 ms | p50 × base | p95 ms | p99 ms | checks |\n");
+            md.Append("\n\n| artifact | size (MB) | size × base | parity max abs | score | drop | p50 ms | p50 × base " +
+                "| p95 ms | p99 ms | checks |\n");
             md.Append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
             foreach (var a in model.Artifacts)
             {
-                var checks = a.Checks.Count == 0 ? "—" : string.Join("<br>", a.Checks.Select(c => $"{(c.Passed ? "✅" : c.Severity == "warning" ? "⚠️" : "❌")} {c.Check} {c.Comparison} {F(c.Threshold)} (measured {F(c.Measured)})"));
-                md.Append($"| {a.Name}{(a.Name == model.Deployed ? " 🚀" : "")} | {F(a.SizeMb)} | {F(a.VsBase?.SizeRatio)} | {F(a.ParityMaxAbs)} | {F(a.Score)} | {F(a.ScoreDrop)} | {F(a.Latency?.P50Ms)} | {F(a.VsBase?.P50Ratio)} | {F(a.Latency?.P95Ms)} | {F(a.Latency?.P99Ms)} | {checks} |\n");
+                var checks = a.Checks.Count == 0
+                    ? "—"
+                    : string.Join("<br>", a.Checks.Select(c => $"{(c.Passed ? "✅" : c.Severity == "warning" ? "⚠️" : "❌")} {c.Check} " +
+                        $"{c.Comparison} {F(c.Threshold)} (measured {F(c.Measured)})"));
+                md.Append($"| {a.Name}{(a.Name == model.Deployed ? " 🚀" : "")} | {F(a.SizeMb)} | {F(a.VsBase?.SizeRatio)} | {F(a.ParityMaxAbs)} " +
+                    $"| {F(a.Score)} | {F(a.ScoreDrop)} | {F(a.Latency?.P50Ms)} | {F(a.VsBase?.P50Ratio)} | {F(a.Latency?.P95Ms)} | " +
+                    $"{F(a.Latency?.P99Ms)} | {checks} |\n");
             }
             foreach (var a in model.Artifacts.Where(a => a.Pruning is not null))
                 Pruning(md, a.Name, a.Pruning!);
@@ -43,7 +50,8 @@ public static class ReportMarkdownWriter
         md.Append(string.Join(", ", p.Layers.Select(l => l.Kept is { } k ? $"{l.Node} {k}/{l.Channels}" : $"{l.Node} {F(100 * l.Sparsity)} % zero")));
         md.Append("\n\n| step amount | size (MB) | p50 ms | score | drop | kept |\n|---:|---:|---:|---:|---:|---|\n");
         foreach (var s in p.Steps)
-            md.Append($"| {F(s.Amount)} | {F(s.SizeBytes / (1024.0 * 1024.0))} | {F(s.P50Ms)} | {F(s.Score)} | {F(s.Drop)} | {(s.Kept ? "yes" : "no: stopped")} |\n");
+            md.Append($"| {F(s.Amount)} | {F(s.SizeBytes / (1024.0 * 1024.0))} | {F(s.P50Ms)} | {F(s.Score)} | {F(s.Drop)} | " +
+                $"{(s.Kept ? "yes" : "no: stopped")} |\n");
     }
 
     private static string F(double? value) => value switch

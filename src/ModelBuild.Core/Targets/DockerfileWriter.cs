@@ -98,7 +98,8 @@ public static class DockerfileWriter
         // The runtime image has no curl: bash's /dev/tcp asks /v2/health/ready (200 only once models are loaded).
         w.Append("HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \\\n");
         w.Append("  CMD [\"bash\", \"-c\", \"exec 3<>/dev/tcp/127.0.0.1/").Append(ServerPort)
-            .Append(" && printf 'GET /v2/health/ready HTTP/1.1\\\\r\\\\nHost: localhost\\\\r\\\\nConnection: close\\\\r\\\\n\\\\r\\\\n' >&3 && head -n1 <&3 | grep -q ' 200 '\"]\n");
+            .Append(" && printf 'GET /v2/health/ready HTTP/1.1\\\\r\\\\nHost: localhost\\\\r\\\\nConnection: close\\\\r\\\\n\\\\r\\\\n' >&3 && " +
+                "head -n1 <&3 | grep -q ' 200 '\"]\n");
         w.Append('\n');
         // Exec form: the server is PID 1 and gets SIGTERM directly, so `docker stop` drains in-flight requests.
         w.Append("ENTRYPOINT [\"/opt/modelbuild/modelbuild\", \"serve\", \"").Append(ModelRepositoryPath)

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 
 namespace ModelBuild.Targets;

@@ -27,9 +27,11 @@ public static class PreprocessingModel
                           string.Join(", ", model.Inputs.Select(i => $"'{i.Name}'")), where);
         var target = model.Inputs[0];
         if (target.ElementType != TensorElementType.Float32)
-            throw Invalid($"preprocessing produces float32, but the model's input '{target.Name}' is {OnnxTypes.ManifestName(target.ElementType)}", where);
+            throw Invalid($"preprocessing produces float32, but the model's input '{target.Name}' is {OnnxTypes.ManifestName(target.ElementType)}",
+                where);
         if (target.Dims.Count != 4)
-            throw Invalid($"preprocessing produces a 4-axis image batch ({pre.Layout.ToString().ToUpperInvariant()}), but the model's input is {target}", where);
+            throw Invalid($"preprocessing produces a 4-axis image batch ({pre.Layout.ToString().ToUpperInvariant()}), " +
+                $"but the model's input is {target}", where);
 
         var (c, h, w) = pre.Layout == ImageLayout.Nchw ? (1, 2, 3) : (3, 1, 2);
         var (outH, outW) = pre.Image.OutputSize(pre.InputShape[0], pre.InputShape[1]);
@@ -37,7 +39,8 @@ public static class PreprocessingModel
         foreach (var (axis, size, name) in expected)
         {
             if (target.Dims[axis].Size is { } actual && actual != size)
-                throw Invalid($"the model's input '{target.Name}' [{string.Join(",", target.Dims)}] has {name} = {actual} as {pre.Layout.ToString().ToLowerInvariant()}, " +
+                throw Invalid($"the model's input '{target.Name}' [{string.Join(",", target.Dims)}] has {name} = {actual} as " +
+                              $"{pre.Layout.ToString().ToLowerInvariant()}, " +
                               $"but preprocessing.input.shape [{string.Join(", ", pre.InputShape)}]{Resized(pre)} gives {name} = {size}", where);
         }
         if (model.Outputs.Any(o => o.Name == pre.InputName))
@@ -71,7 +74,8 @@ public static class PreprocessingModel
         if (raw.Name == outputName) throw new ArgumentException("the raw input and the output need different names", nameof(outputName));
         // Internal names get a prefix neither graph input nor output starts with, so user names cannot clash.
         var prefix = "pre/";
-        while (raw.Name.StartsWith(prefix, StringComparison.Ordinal) || outputName.StartsWith(prefix, StringComparison.Ordinal)) prefix = "_" + prefix;
+        while (raw.Name.StartsWith(prefix, StringComparison.Ordinal) || outputName.StartsWith(prefix, StringComparison.Ordinal))
+            prefix = "_" + prefix;
         string N(string s) => prefix + s;
 
         var graph = new GraphProto { Name = graphName };
@@ -111,7 +115,8 @@ public static class PreprocessingModel
             concat.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
             graph.Node.Add(concat);
             var resize = Node("Resize", [last, "", "", N("sizes")], N("resized"));
-            resize.Attribute.Add(new AttributeProto { Name = "mode", Type = AttributeProto.Types.AttributeType.String, S = Google.Protobuf.ByteString.CopyFromUtf8("linear") });
+            resize.Attribute.Add(new AttributeProto { Name = "mode", Type = AttributeProto.Types.AttributeType.String,
+                S = Google.Protobuf.ByteString.CopyFromUtf8("linear") });
             resize.Attribute.Add(new AttributeProto
             {
                 Name = "coordinate_transformation_mode", Type = AttributeProto.Types.AttributeType.String,
@@ -143,7 +148,8 @@ public static class PreprocessingModel
             IrVersion = 7,
             ProducerName = "ModelBuild",
             DocString = string.Create(CultureInfo.InvariantCulture,
-                $"(float({raw.Name}){Resized(pre)} / {image.Scale} - mean) / std, as {image.Layout.ToString().ToUpperInvariant()}, for '{target.Name}'"),
+                $"(float({raw.Name}){Resized(pre)} / {image.Scale} - mean) / std, as " +
+                $"{image.Layout.ToString().ToUpperInvariant()}, for '{target.Name}'"),
             Graph = graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });

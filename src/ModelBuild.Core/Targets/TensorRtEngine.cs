@@ -54,10 +54,12 @@ public sealed record TensorRtEngine(string ModelName, int Version, IReadOnlyList
             var inner = maxBatch > 0 ? t.Dims.Skip(1) : t.Dims;
             if (maxBatch > 0 && (t.Dims.Count == 0 || t.Dims[0].Size is not null))
                 throw new ModelBuildException(DiagnosticCodes.InvalidValue,
-                    $"TensorRT: max_batch_size {Int(maxBatch)} needs a dynamic first axis, but input '{t.Name}' is [{string.Join(",", t.Dims)}].", where);
+                    $"TensorRT: max_batch_size {Int(maxBatch)} needs a dynamic first axis, but input '{t.Name}' is [{string.Join(",", t.Dims)}].",
+                    where);
             if (inner.Any(d => d.Size is null))
                 throw new ModelBuildException(DiagnosticCodes.InvalidValue,
-                    $"TensorRT: input '{t.Name}' is [{string.Join(",", t.Dims)}]; every axis but the batch axis (with max_batch_size > 0) must be fixed to build an engine.", where);
+                    $"TensorRT: input '{t.Name}' is [{string.Join(",", t.Dims)}]; every axis but the batch axis (with max_batch_size > 0) must be " +
+                    $"fixed to build an engine.", where);
         }
 
         if (maxBatch > 0)

@@ -256,10 +256,12 @@ public static class TritonConfigWriter
         }
 
         if (spec.Optimization is { Accelerator: not AcceleratorKind.None } opt && platform != TritonPlatform.OnnxRuntime)
-            throw Invalid($"optimization accelerators are ONNX Runtime execution providers; platform {PlatformName(platform)} has none.", opt.Location);
+            throw Invalid($"optimization accelerators are ONNX Runtime execution providers; platform {PlatformName(platform)} has none.",
+                opt.Location);
 
         if (spec.VersionPolicy is { Kind: VersionPolicyKind.Specific } policy && !policy.Versions.Contains(spec.Version))
-            throw Invalid($"version_policy specific [{string.Join(", ", policy.Versions)}] does not include version {Int(spec.Version)}, the one written.", where);
+            throw Invalid($"version_policy specific [{string.Join(", ", policy.Versions)}] does not include version " +
+                $"{Int(spec.Version)}, the one written.", where);
 
         if (spec.Warmup is { } warmup)
         {

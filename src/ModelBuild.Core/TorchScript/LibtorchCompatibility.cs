@@ -12,7 +12,8 @@ public static class LibtorchCompatibility
     private static readonly (string Op, string Remedy)[] Removed =
     [
         ("torch._scaled_dot_product_attention",
-            "PyTorch 1.13's private attention op, removed in 2.0; re-save the model with PyTorch 2.x, where F.scaled_dot_product_attention is supported"),
+            "PyTorch 1.13's private attention op, removed in 2.0; re-save the model with PyTorch 2.x, " +
+            "where F.scaled_dot_product_attention is supported"),
     ];
 
     public static void Check(TorchScriptArchive archive, SourceLocation? location)

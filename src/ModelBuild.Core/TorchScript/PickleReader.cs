@@ -218,16 +218,16 @@ internal sealed class PickleReader
     private static Dictionary<object, object?> AsDict(object? v, string op) =>
         v as Dictionary<object, object?> ?? throw new PickleException($"{op} on a {Describe(v)}, not a dict");
 
-    private void Memo(Dictionary<long, object?> memo, long key, object? value)
+    private static void Memo(Dictionary<long, object?> memo, long key, object? value)
     {
         if (key < 0) throw Fail("negative memo index");
         memo[key] = value;
     }
 
-    private object? Recall(Dictionary<long, object?> memo, long key) =>
+    private static object? Recall(Dictionary<long, object?> memo, long key) =>
         memo.TryGetValue(key, out var v) ? v : throw Fail($"memo index {key} was never stored");
 
-    private object? Pop(List<object?> stack)
+    private static object? Pop(List<object?> stack)
     {
         if (stack.Count == 0) throw Fail("stack underflow");
         var v = stack[^1];
@@ -236,13 +236,13 @@ internal sealed class PickleReader
         return v;
     }
 
-    private object? Peek(List<object?> stack)
+    private static object? Peek(List<object?> stack)
     {
         if (stack.Count == 0 || ReferenceEquals(stack[^1], Mark)) throw Fail("stack underflow");
         return stack[^1];
     }
 
-    private List<object?> PopMark(List<object?> stack, Stack<int> marks)
+    private static List<object?> PopMark(List<object?> stack, Stack<int> marks)
     {
         if (marks.Count == 0) throw Fail("no MARK on the stack");
         var m = marks.Pop();
@@ -295,7 +295,7 @@ internal sealed class PickleReader
         return s;
     }
 
-    private long ParseTextInt(string s) => s switch
+    private static long ParseTextInt(string s) => s switch
     {
         "00" => 0, // False in protocol 0
         "01" => 1,
@@ -304,11 +304,11 @@ internal sealed class PickleReader
 
     private static readonly UTF8Encoding StrictUtf8 = new(false, true);
 
-    private string Utf8(ReadOnlySpan<byte> bytes)
+    private static string Utf8(ReadOnlySpan<byte> bytes)
     {
         try { return StrictUtf8.GetString(bytes); }
         catch (DecoderFallbackException) { throw Fail("string is not valid UTF-8"); }
     }
 
-    private PickleException Fail(string message) => new(message);
+    private static PickleException Fail(string message) => new(message);
 }

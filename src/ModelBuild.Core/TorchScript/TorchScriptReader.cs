@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -132,7 +131,9 @@ public static class TorchScriptReader
 
             var dataPkl = _entries.Keys.Where(n => n.EndsWith("/data.pkl", StringComparison.Ordinal) && n.Count(c => c == '/') == 1).ToList();
             if (dataPkl.Count != 1)
-                throw Unreadable(dataPkl.Count == 0 ? "no <root>/data.pkl entry; is this a TorchScript file (torch.jit.save)?" : "more than one <root>/data.pkl");
+                throw Unreadable(dataPkl.Count == 0
+                    ? "no <root>/data.pkl entry; is this a TorchScript file (torch.jit.save)?"
+                    : "more than one <root>/data.pkl");
             _root = dataPkl[0][..dataPkl[0].IndexOf('/')];
             var stray = _entries.Keys.FirstOrDefault(n => !n.StartsWith(_root + "/", StringComparison.Ordinal));
             if (stray is not null) throw Unreadable($"entry '{stray}' lies outside the archive root '{_root}/'");
@@ -243,7 +244,8 @@ public static class TorchScriptReader
                 return new StorageType(g.FullName, StorageTypes.TryGetValue(g.Name, out var t) ? t : null);
             }
             if (g.Module == "torch" && DTypeNames.Contains(g.Name)) return $"torch.{g.Name}";
-            throw Unreadable($"pickle global '{g.FullName}' is not allowed (only TorchScript's own tensor, storage and container globals are); the file may be malicious or not a TorchScript model");
+            throw Unreadable($"pickle global '{g.FullName}' is not allowed (only TorchScript's own tensor, storage and container globals are); " +
+                $"the file may be malicious or not a TorchScript model");
         }
 
         private object? PersistentLoad(object? pid, string folder)
@@ -273,7 +275,8 @@ public static class TorchScriptReader
                 case "torch._utils._rebuild_parameter" when args.Length == 3:
                 case "torch._utils._rebuild_parameter_with_state" when args.Length == 4:
                     if (args[0] is not TorchTensor data) throw Unreadable($"{g.FullName} of a {PickleReader.Describe(args[0])}");
-                    return new TorchTensor { ElementType = data.ElementType, Shape = data.Shape, Values = data.Values, RequiresGrad = args[1] is true };
+                    return new TorchTensor { ElementType = data.ElementType, Shape = data.Shape, Values = data.Values,
+                        RequiresGrad = args[1] is true };
                 case "collections.OrderedDict":
                     var dict = new Dictionary<object, object?>();
                     if (args.Length == 1 && args[0] is IEnumerable<object?> pairs)
@@ -283,7 +286,8 @@ public static class TorchScriptReader
                     else if (args.Length != 0) throw Unreadable("OrderedDict with unexpected arguments");
                     return dict;
                 case "builtins.set" or "builtins.frozenset" or "__builtin__.set" or "__builtin__.frozenset":
-                    return args.Length == 0 ? new List<object?>() : args[0] is IEnumerable<object?> items ? items.ToList() : throw Unreadable("set of a non-sequence");
+                    return args.Length == 0 ? new List<object?>() : args[0] is IEnumerable<object?> items ? items.ToList()
+                        : throw Unreadable("set of a non-sequence");
                 case "_codecs.encode" when args is [string s, "latin1" or "latin-1"]:
                     return Encoding.Latin1.GetBytes(s);
                 case "torch.device" when args is [string] or [string, long]:
@@ -349,7 +353,8 @@ public static class TorchScriptReader
                 }
                 catch (OverflowException) { throw Unreadable("tensor strides overflow"); }
                 if (last >= storage.Numel)
-                    throw Unreadable($"tensor (offset {offset}, size [{string.Join(",", size)}], stride [{string.Join(",", stride)}]) reaches element {last} of a storage of {storage.Numel} elements");
+                    throw Unreadable($"tensor (offset {offset}, size [{string.Join(",", size)}], stride [{string.Join(",", stride)}]) reaches " +
+                        $"element {last} of a storage of {storage.Numel} elements");
             }
             _tensorBytes += numel * elementSize;
             if (_tensorBytes > limits.MaxTotalTensorBytes) throw Unreadable($"tensors exceed {limits.MaxTotalTensorBytes} bytes in total");

@@ -25,7 +25,8 @@ public sealed partial record TorchScriptSummary(
         long parameters = 0, bytes = 0;
         Walk(archive.Root, "model", modules, ref parameters, ref bytes);
 
-        var rootFile = archive.CodeFiles.FirstOrDefault(f => f.Value.Contains($"class {ShortName(archive.Root.TypeName)}(", StringComparison.Ordinal)).Value;
+        var rootFile = archive.CodeFiles
+            .FirstOrDefault(f => f.Value.Contains($"class {ShortName(archive.Root.TypeName)}(", StringComparison.Ordinal)).Value;
         var signature = rootFile is null ? null : ForwardPattern().Match(rootFile) is { Success: true } m
             ? Regex.Replace(m.Groups[1].Value, @"\s+", " ").Trim() : null;
         var ops = archive.CodeFiles.Values
@@ -49,7 +50,8 @@ public sealed partial record TorchScriptSummary(
                     break;
                 case TorchTensor tensor:
                     parameters += tensor.Values.Length;
-                    bytes += tensor.Values.Length * System.Runtime.InteropServices.Marshal.SizeOf(ModelBuild.Data.NdArray.ClrType(tensor.ElementType));
+                    bytes += tensor.Values.Length
+                        * System.Runtime.InteropServices.Marshal.SizeOf(ModelBuild.Data.NdArray.ClrType(tensor.ElementType));
                     break;
             }
         }

@@ -20,7 +20,8 @@ internal static class BenchServeCommand
     /// <summary>What the server saw during a measurement: mean batch, and per request its handler time and its share of model compute.</summary>
     private sealed record ServerSide(double MeanBatch, double HandlerMs, double ComputeMs);
 
-    private sealed record Result(string Target, int Clients, int Round, int Requests, int Failed, double Seconds, PercentileSummary LatencyMs, double MeanLatencyMs, ServerSide? Server, double CpuMicroseconds)
+    private sealed record Result(string Target, int Clients, int Round, int Requests, int Failed, double Seconds, PercentileSummary LatencyMs,
+        double MeanLatencyMs, ServerSide? Server, double CpuMicroseconds)
     {
         public double Throughput => Requests / Seconds;
 
@@ -34,14 +35,20 @@ internal static class BenchServeCommand
 
     public static Command Create()
     {
-        var dir = new Argument<string>("path") { Description = "A ModelBuild output folder, or an .onnx file (served from a temporary folder)." }.RefusingOptions();
+        var dir = new Argument<string>("path") { Description = "A ModelBuild output folder, or an .onnx file (served from a " +
+            "temporary folder)." }.RefusingOptions();
         var model = new Option<string?>("--model") { Description = "The model to load-test (default: the first deployed model)." };
         var requests = new Option<int>("--requests") { Description = "Requests per measurement (after warm-up).", DefaultValueFactory = _ => 2000 };
-        var seconds = new Option<double>("--max-seconds") { Description = "Time limit per measurement; it stops early at this bound.", DefaultValueFactory = _ => 10 };
-        var clients = new Option<int[]>("--clients") { Description = "Concurrent client counts.", DefaultValueFactory = _ => [1, 16], AllowMultipleArgumentsPerToken = true };
-        var repeat = new Option<int>("--repeat") { Description = "Rounds; each measures every target once, so a ratio compares measurements taken close together. Medians and ranges are printed.", DefaultValueFactory = _ => 3 };
-        var binary = new Option<bool>("--binary") { Description = "Send inputs and receive outputs with the binary tensor data extension instead of JSON numbers." };
-        var enforce = new Option<bool>("--enforce") { Description = "Exit 1 when a target is missed (served ≥ 0.85× in-process at 1 client; batched ≥ 2× unbatched at the most clients)." };
+        var seconds = new Option<double>("--max-seconds") { Description = "Time limit per measurement; it stops early at this bound.",
+            DefaultValueFactory = _ => 10 };
+        var clients = new Option<int[]>("--clients") { Description = "Concurrent client counts.", DefaultValueFactory = _ => [1, 16],
+            AllowMultipleArgumentsPerToken = true };
+        var repeat = new Option<int>("--repeat") { Description = "Rounds; each measures every target once, so a ratio compares measurements taken " +
+            "close together. Medians and ranges are printed.", DefaultValueFactory = _ => 3 };
+        var binary = new Option<bool>("--binary") { Description = "Send inputs and receive outputs with the binary tensor data " +
+            "extension instead of JSON numbers." };
+        var enforce = new Option<bool>("--enforce") { Description = "Exit 1 when a target is missed (served ≥ 0.85× in-process at 1 client; " +
+            "batched ≥ 2× unbatched at the most clients)." };
         var shared = new ServeOptionsArguments();
         var command = new Command("bench-serve", "Load-test `modelbuild serve` on loopback against ONNX Runtime in process.")
         {
@@ -55,7 +62,8 @@ internal static class BenchServeCommand
             var rounds = parse.GetValue(repeat);
             var clientCounts = parse.GetValue(clients)!.Distinct().Order().ToArray();
             if (count < 1 || rounds is < 1 or > 20 || limit <= TimeSpan.Zero || clientCounts.Length == 0 || clientCounts.Any(c => c is < 1 or > 256))
-                throw new ModelBuildException(DiagnosticCodes.InvalidValue, "--requests and --max-seconds must be positive, --repeat between 1 and 20 and --clients between 1 and 256");
+                throw new ModelBuildException(DiagnosticCodes.InvalidValue, "--requests and --max-seconds must be positive, --repeat between 1 and " +
+                    "20 and --clients between 1 and 256");
             var path = Path.GetFullPath(parse.GetValue(dir)!);
             string? temporary = null;
             if (File.Exists(path) && path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
@@ -64,14 +72,17 @@ internal static class BenchServeCommand
                 temporary = Path.Combine(Path.GetTempPath(), "mb-bench-" + Guid.NewGuid().ToString("N"));
                 var target = Path.Combine(temporary, "models", Path.GetFileNameWithoutExtension(path), "model.onnx");
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                try { File.CreateSymbolicLink(target, path); } catch (IOException) { File.Copy(path, target); } catch (UnauthorizedAccessException) { File.Copy(path, target); }
+                try { File.CreateSymbolicLink(target, path); }
+                catch (IOException) { File.Copy(path, target); }
+                catch (UnauthorizedAccessException) { File.Copy(path, target); }
             }
             else if (!Directory.Exists(path))
                 throw new ModelBuildException(DiagnosticCodes.FileNotFound, $"'{path}' is neither a folder nor an .onnx file");
             try
             {
                 var options = shared.Apply(parse, new ServerOptions { Directory = temporary ?? path, Port = 0 });
-                return RunAsync(options, parse.GetValue(model), count, limit, clientCounts, rounds, parse.GetValue(binary), parse.GetValue(enforce)).GetAwaiter().GetResult();
+                return RunAsync(options, parse.GetValue(model), count, limit, clientCounts, rounds, parse.GetValue(binary), parse.GetValue(enforce))
+                    .GetAwaiter().GetResult();
             }
             finally
             {
@@ -81,20 +92,25 @@ internal static class BenchServeCommand
         return command;
     }
 
-    private static async Task<ExitCode> RunAsync(ServerOptions options, string? modelName, int count, TimeSpan limit, int[] clientCounts, int rounds, bool binary, bool enforce)
+    private static async Task<ExitCode> RunAsync(ServerOptions options, string? modelName, int count, TimeSpan limit, int[] clientCounts,
+        int rounds, bool binary, bool enforce)
     {
         var entries = DeployedModels.List(options.Directory);
         var entry = (modelName is null ? entries.FirstOrDefault() : entries.FirstOrDefault(e => e.Name == modelName))
-            ?? throw new ModelBuildException(DiagnosticCodes.FileNotFound, $"'{options.Directory}' has no deployed model{(modelName is null ? "" : $" '{modelName}'")}");
+            ?? throw new ModelBuildException(DiagnosticCodes.FileNotFound,
+                $"'{options.Directory}' has no deployed model{(modelName is null ? "" : $" '{modelName}'")}");
         options = options with { Models = [entry.Name] };
         var results = new List<Result>();
 
-        using var local = DeployedModel.Open(entry.Path, entry.Name, entry.Variant, new DeployedModelOptions { IntraOpThreads = options.IntraOpThreads });
+        using var local = DeployedModel.Open(entry.Path, entry.Name, entry.Variant,
+            new DeployedModelOptions { IntraOpThreads = options.IntraOpThreads });
         var inputs = SampleInputs(local);
         var reference = local.Run(inputs)[0].Data as float[];
         var request = binary ? BinaryRequest(inputs, local.Outputs[0].Name) : (Json: RequestBody(inputs), HeaderLength: -1);
-        Console.WriteLine($"model {entry.Name} ({entry.Variant ?? "model.onnx"}), batch-1 requests, {(binary ? "binary tensors" : "JSON tensors")} of {request.Json.Length} bytes, " +
-            $"{count} per measurement (≤ {limit.TotalSeconds:0.#} s), {rounds} round(s), ORT intra-op threads {options.IntraOpThreads}, {Environment.ProcessorCount} cores");
+        Console.WriteLine($"model {entry.Name} ({entry.Variant ?? "model.onnx"}), batch-1 requests, " +
+            $"{(binary ? "binary tensors" : "JSON tensors")} of {request.Json.Length} bytes, " +
+            $"{count} per measurement (≤ {limit.TotalSeconds:0.#} s), {rounds} round(s), " +
+            $"ORT intra-op threads {options.IntraOpThreads}, {Environment.ProcessorCount} cores");
 
         await using var unbatched = await ModelServer.StartAsync(options with { MaxBatchSize = 1 });
         await using var batched = await ModelServer.StartAsync(options);
@@ -104,7 +120,10 @@ internal static class BenchServeCommand
         using (var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }))
             foreach (var (_, s) in servers) await CheckFirstResponse(http, new Uri(s.Address, $"v2/models/{entry.Name}/infer"), request, reference);
         var headers = request.HeaderLength < 0 ? new Dictionary<string, string>()
-            : new Dictionary<string, string> { [KServeTypes.InferenceHeaderLength] = request.HeaderLength.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+            : new Dictionary<string, string>
+            {
+                [KServeTypes.InferenceHeaderLength] = request.HeaderLength.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            };
         var contentType = request.HeaderLength < 0 ? "application/json" : "application/octet-stream";
 
         for (var round = 0; round < rounds; round++)
@@ -132,7 +151,8 @@ internal static class BenchServeCommand
     /// thread pool stays the server's. Warm-up first (sessions, connections, JIT; bounded in time for slow models),
     /// then all clients start together and share the request count.
     /// </summary>
-    private static Result Measure(string target, int clients, int round, int count, TimeSpan limit, Func<(Func<bool> Call, IDisposable? Owner)> newClient, ServerWatch? server)
+    private static Result Measure(string target, int clients, int round, int count, TimeSpan limit,
+        Func<(Func<bool> Call, IDisposable? Owner)> newClient, ServerWatch? server)
     {
         var latencies = new double[count];
         var next = -1;
@@ -222,21 +242,26 @@ internal static class BenchServeCommand
         content.Headers.ContentType = new(request.HeaderLength < 0 ? "application/json" : "application/octet-stream");
         using var message = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
         if (request.HeaderLength >= 0)
-            message.Headers.TryAddWithoutValidation(KServeTypes.InferenceHeaderLength, request.HeaderLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            message.Headers.TryAddWithoutValidation(KServeTypes.InferenceHeaderLength,
+                request.HeaderLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
         using var response = await http.SendAsync(message);
         var bytes = await response.Content.ReadAsByteArrayAsync();
         if (response.StatusCode != HttpStatusCode.OK)
-            throw new ModelBuildException(DiagnosticCodes.Internal, $"the server answered {(int)response.StatusCode}: {Encoding.UTF8.GetString(bytes)}");
+            throw new ModelBuildException(DiagnosticCodes.Internal, $"the server answered {(int)response.StatusCode}: " +
+                $"{Encoding.UTF8.GetString(bytes)}");
         if (reference is null) return;
-        var jsonLength = response.Headers.TryGetValues(KServeTypes.InferenceHeaderLength, out var values) ? int.Parse(values.First(), System.Globalization.CultureInfo.InvariantCulture) : bytes.Length;
+        var jsonLength = response.Headers.TryGetValues(KServeTypes.InferenceHeaderLength, out var values)
+            ? int.Parse(values.First(), System.Globalization.CultureInfo.InvariantCulture) : bytes.Length;
         using var json = JsonDocument.Parse(bytes.AsMemory(0, jsonLength));
         var output = json.RootElement.GetProperty("outputs")[0];
         var data = output.TryGetProperty("data", out var d)
             ? d.EnumerateArray().Select(e => e.GetSingle()).ToArray()
-            : System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan(jsonLength, output.GetProperty("parameters").GetProperty("binary_data_size").GetInt32())).ToArray();
+            : System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan(jsonLength, output.GetProperty("parameters")
+                .GetProperty("binary_data_size").GetInt32())).ToArray();
         var maxAbs = data.Zip(reference, (a, b) => Math.Abs(a - b) / (1 + Math.Abs(b))).DefaultIfEmpty(0).Max();
         if (data.Length != reference.Length || maxAbs > 1e-5)
-            throw new ModelBuildException(DiagnosticCodes.Internal, $"served outputs differ from in-process ONNX Runtime (max relative difference {maxAbs})");
+            throw new ModelBuildException(DiagnosticCodes.Internal, $"served outputs differ from in-process ONNX Runtime (max " +
+                $"relative difference {maxAbs})");
     }
 
     /// <summary>One batch row per input, deterministic values; dynamic non-batch axes get size 1.</summary>
@@ -339,13 +364,17 @@ internal static class BenchServeCommand
         o.AppendLine();
         o.AppendLine("medians over rounds; req/s range in brackets; cpu = this process's CPU (client + server) per request;");
         o.AppendLine("server = mean time in the server's handler per request, ort = mean model compute per request (in process: the whole call)");
-        o.AppendLine($"{"target",-26} {"clients",7} {"requests",8} {"failed",6} {"req/s",9} {"range",15} {"p50 ms",8} {"p99 ms",8} {"cpu µs",7} {"server",7} {"ort ms",7} {"batch",6}");
+        o.AppendLine($"{"target",-26} {"clients",7} {"requests",8} {"failed",6} {"req/s",9} {"range",15} {"p50 ms",8} {"p99 ms",8} {"cpu µs",7} " +
+            $"{"server",7} {"ort ms",7} {"batch",6}");
         foreach (var g in results.GroupBy(r => (r.Target, r.Clients)).OrderBy(g => g.Key.Clients))
         {
             var tp = g.Select(r => r.Throughput).ToList();
-            o.AppendLine($"{g.Key.Target,-26} {g.Key.Clients,7} {g.Sum(r => r.Requests),8} {g.Sum(r => r.Failed),6} {Median(tp),9:F0} {$"[{tp.Min():F0}–{tp.Max():F0}]",15} " +
-                $"{Median(g.Select(r => r.LatencyMs.P50)),8:F3} {Median(g.Select(r => r.LatencyMs.P99)),8:F3} {Median(g.Select(r => r.CpuMicroseconds)),7:F0} " +
-                $"{(g.First().Server is null ? "-" : Median(g.Select(r => r.Server!.HandlerMs)).ToString("F3", System.Globalization.CultureInfo.InvariantCulture)),7} " +
+            o.AppendLine($"{g.Key.Target,-26} {g.Key.Clients,7} {g.Sum(r => r.Requests),8} {g.Sum(r => r.Failed),6} {Median(tp),9:F0} " +
+                $"{$"[{tp.Min():F0}–{tp.Max():F0}]",15} " +
+                $"{Median(g.Select(r => r.LatencyMs.P50)),8:F3} {Median(g.Select(r => r.LatencyMs.P99)),8:F3} " +
+                $"{Median(g.Select(r => r.CpuMicroseconds)),7:F0} " +
+                $"{(g.First().Server is null ? "-"
+                    : Median(g.Select(r => r.Server!.HandlerMs)).ToString("F3", System.Globalization.CultureInfo.InvariantCulture)),7} " +
                 $"{Median(g.Select(r => r.ComputeMs)),7:F3} {Median(g.Select(r => r.Server?.MeanBatch ?? 1)),6:F2}");
         }
         Console.Write(o.ToString());
@@ -369,11 +398,13 @@ internal static class BenchServeCommand
         var unbatched1 = Ratio(Unbatched, InProcess, one);
         var batching = Ratio(Batched, Unbatched, most);
         Console.WriteLine();
-        Console.WriteLine($"served (batching) / in-process at {one} client(s): {Show(batched1)} (target >= 0.85) {(batched1.Median >= 0.85 ? "met" : "MISSED")}");
+        Console.WriteLine($"served (batching) / in-process at {one} client(s): {Show(batched1)} (target >= 0.85) " +
+            $"{(batched1.Median >= 0.85 ? "met" : "MISSED")}");
         Console.WriteLine($"served (no batching) / in-process at {one} client(s): {Show(unbatched1)}");
         // The batching target is about concurrency; at a single client there is nothing to batch.
         Console.WriteLine(most > 1
-            ? $"batched / unbatched server at {most} clients: {Show(batching)} (target >= 2 at 16 clients) {(batching.Median >= 2 ? "met" : "MISSED")}"
+            ? $"batched / unbatched server at {most} clients: {Show(batching)} (target >= 2 at 16 clients) " +
+                $"{(batching.Median >= 2 ? "met" : "MISSED")}"
             : $"batched / unbatched server at 1 client: {Show(batching)} (nothing to batch; the batching target is judged at 16 clients)");
         Console.WriteLine($"failed requests: {results.Sum(r => r.Failed)} (target 0)");
         return ok && batched1.Median >= 0.85 && batching.Median >= 2;

@@ -22,9 +22,11 @@ internal static class BuildCommand
             DefaultValueFactory = _ => 1,
         };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print diagnostics only, no progress lines." };
-        var stepStarts = new Option<bool>("--step-starts") { Description = "Print a line as each step starts (for the MSBuild task).", Hidden = true };
+        var stepStarts = new Option<bool>("--step-starts") { Description = "Print a line as each step starts (for the " +
+            "MSBuild task).", Hidden = true };
         // Set by the MSBuild task: the project building, and whether it references ModelBuild.Torch (libtorch for the build).
-        var project = new Option<FileInfo?>("--msbuild-project") { Description = "The project file of the dotnet build that runs the tool.", Hidden = true };
+        var project = new Option<FileInfo?>("--msbuild-project") { Description = "The project file of the dotnet build that " +
+            "runs the tool.", Hidden = true };
         var torchPackage = new Option<bool>("--torch-package") { Description = "The project references ModelBuild.Torch.", Hidden = true };
         var command = new Command("build", "Run the whole pipeline: export, variants, evaluation, checks, deployment targets, reports.")
         {

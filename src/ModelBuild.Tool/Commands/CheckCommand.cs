@@ -19,7 +19,8 @@ internal static class CheckCommand
             // The same loading and cross-manifest validation as build, so check passes only what build accepts.
             var loaded = ManifestSet.Load(paths, diagnostics, ToolInfo.Version);
             if (loaded is not null && !diagnostics.HasErrors)
-                Console.Out.WriteLine($"modelbuild: {string.Join(", ", paths.Select(Path.GetFileName))} OK ({loaded.Sum(m => m.Models.Count)} model(s))");
+                Console.Out.WriteLine($"modelbuild: {string.Join(", ", paths.Select(Path.GetFileName))} OK " +
+                    $"({loaded.Sum(m => m.Models.Count)} model(s))");
             return diagnostics.ExitCode;
         }));
         return command;

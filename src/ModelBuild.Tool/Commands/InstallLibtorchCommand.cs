@@ -15,15 +15,18 @@ internal static class InstallLibtorchCommand
 {
     public static Command Create()
     {
-        var source = new Option<string[]>("--source", "-s") { Description = "A NuGet feed to restore from (repeatable); default: the NuGet configuration of the current folder." };
+        var source = new Option<string[]>("--source", "-s") { Description = "A NuGet feed to restore from (repeatable); default: the NuGet " +
+            "configuration of the current folder." };
         var command = new Command("install-libtorch",
-            $"Restore {LibtorchPackages.TorchSharpId} {LibtorchPackages.TorchSharpVersion} and {LibtorchPackages.LibTorchId} {LibtorchPackages.LibTorchVersion} " +
+            $"Restore {LibtorchPackages.TorchSharpId} {LibtorchPackages.TorchSharpVersion} " +
+            $"and {LibtorchPackages.LibTorchId} {LibtorchPackages.LibTorchVersion} " +
             "(TorchScript and TorchSharp sources, export.torchscript, fine-tuning; Linux x64) into the NuGet packages folder.") { source };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
             if (LibtorchPackages.Find(LibtorchPackages.DefaultFolders()) is { } found)
             {
-                Console.Out.WriteLine($"modelbuild: libtorch is already installed ({Path.GetDirectoryName(found.TorchSharpAssembly)}, {found.NativeDirectories[^1]})");
+                Console.Out.WriteLine($"modelbuild: libtorch is already installed ({Path.GetDirectoryName(found.TorchSharpAssembly)}, " +
+                    $"{found.NativeDirectories[^1]})");
                 return ExitCode.Success;
             }
             var work = Directory.CreateTempSubdirectory("modelbuild-libtorch-").FullName;
@@ -43,13 +46,18 @@ internal static class InstallLibtorchCommand
                 var start = new ProcessStartInfo(DotnetHost()) { UseShellExecute = false };
                 foreach (var a in new[] { "restore", project, "-nologo" }) start.ArgumentList.Add(a);
                 // The user's nuget.config is found from the current folder, not from the temporary project's.
-                if (NearestNuGetConfig(Environment.CurrentDirectory) is { } config) { start.ArgumentList.Add("--configfile"); start.ArgumentList.Add(config); }
+                if (NearestNuGetConfig(Environment.CurrentDirectory) is { } config)
+                {
+                    start.ArgumentList.Add("--configfile");
+                    start.ArgumentList.Add(config);
+                }
                 foreach (var s in parse.GetValue(source) ?? []) { start.ArgumentList.Add("--source"); start.ArgumentList.Add(s); }
                 using var restore = Process.Start(start) ?? throw new InvalidOperationException("dotnet could not be started");
                 restore.WaitForExit();
                 if (restore.ExitCode != 0 || LibtorchPackages.Find(LibtorchPackages.DefaultFolders()) is null)
                     throw new ModelBuildException(DiagnosticCodes.TorchRuntimeUnavailable,
-                        $"restoring {LibtorchPackages.TorchSharpId} and {LibtorchPackages.LibTorchId} failed (dotnet restore exit {restore.ExitCode}); " +
+                        $"restoring {LibtorchPackages.TorchSharpId} and {LibtorchPackages.LibTorchId} " +
+                        $"failed (dotnet restore exit {restore.ExitCode}); " +
                         "see NuGet's messages above, or name a feed that serves them with --source");
                 Console.Out.WriteLine("modelbuild: libtorch installed");
                 return ExitCode.Success;

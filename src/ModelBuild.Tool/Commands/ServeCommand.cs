@@ -10,13 +10,17 @@ internal static class ServeCommand
 {
     public static Command Create()
     {
-        var dir = new Argument<DirectoryInfo>("dir") { Description = "A ModelBuild output folder (modelbuild build --out DIR, or an app's bin folder)." }.RefusingOptions();
+        var dir = new Argument<DirectoryInfo>("dir") { Description = "A ModelBuild output folder (modelbuild build --out DIR, or an app's " +
+            "bin folder)." }.RefusingOptions();
         var port = new Option<int>("--port") { Description = "HTTP port (0 = any free port).", DefaultValueFactory = _ => 8000 };
-        var host = new Option<string>("--host") { Description = "Address to bind; 0.0.0.0 to accept other machines.", DefaultValueFactory = _ => "127.0.0.1" };
+        var host = new Option<string>("--host") { Description = "Address to bind; 0.0.0.0 to accept other machines.",
+            DefaultValueFactory = _ => "127.0.0.1" };
         var models = new Option<string[]>("--model") { Description = "Serve only this model (repeatable).", AllowMultipleArgumentsPerToken = false };
-        var maxBody = new Option<int>("--max-request-mb") { Description = "Largest request body in MB (bigger ones get 413).", DefaultValueFactory = _ => 16 };
+        var maxBody = new Option<int>("--max-request-mb") { Description = "Largest request body in MB (bigger ones get 413).",
+            DefaultValueFactory = _ => 16 };
         var labels = new Option<string?>("--labels") { Description = "/predict class names: a file with one per line, or a comma-separated list." };
-        var shutdownDelay = new Option<double>("--shutdown-delay") { Description = "Seconds between readiness turning false (Ctrl+C, SIGTERM) and the listener closing, so load balancers stop sending first.", DefaultValueFactory = _ => 0 };
+        var shutdownDelay = new Option<double>("--shutdown-delay") { Description = "Seconds between readiness turning false (Ctrl+C, SIGTERM) and " +
+            "the listener closing, so load balancers stop sending first.", DefaultValueFactory = _ => 0 };
         var shared = new ServeOptionsArguments();
         var command = new Command("serve", "Serve the deployed models of an output folder over the KServe v2 HTTP protocol (Triton's).")
         {
@@ -27,7 +31,8 @@ internal static class ServeCommand
         {
             if (parse.GetValue(maxBody) <= 0 || parse.GetValue(shutdownDelay) is < 0 or > 3600 or double.NaN)
             {
-                CommandRunner.Report(Diagnostic.Error(DiagnosticCodes.InvalidValue, "--max-request-mb must be positive, --shutdown-delay 0 to 3600 seconds"));
+                CommandRunner.Report(Diagnostic.Error(DiagnosticCodes.InvalidValue, "--max-request-mb must be positive, " +
+                    "--shutdown-delay 0 to 3600 seconds"));
                 return (int)ExitCode.BadInput;
             }
             var options = shared.Apply(parse, new ServerOptions
@@ -64,7 +69,8 @@ internal static class ServeCommand
             {
                 foreach (var m in server.Models.All)
                     Console.WriteLine($"model {m.Name} ({m.Model.Variant ?? "model.onnx"}): " +
-                        (m.Batcher is { } b ? $"dynamic batching up to {b.MaxBatchSize}, {b.MaxQueueDelayMicroseconds} µs, {b.Workers} instance(s)" : "no batching"));
+                        (m.Batcher is { } b ? $"dynamic batching up to {b.MaxBatchSize}, {b.MaxQueueDelayMicroseconds} µs, " +
+                            $"{b.Workers} instance(s)" : "no batching"));
                 Console.WriteLine($"serving on {server.Address} (KServe v2: {server.Address}v2, metrics: {server.Address}metrics); Ctrl+C stops");
                 await server.WaitForShutdownAsync(cancellation);
                 Console.WriteLine("stopping: finishing in-flight requests");

@@ -16,12 +16,15 @@ internal static class SummaryTable
             {
                 var failed = a.Checks.Count(c => !c.Passed);
                 var checks = a.Checks.Count == 0 ? "-" : failed == 0 ? $"{a.Checks.Count} passed" : $"{failed} of {a.Checks.Count} failed";
-                o.WriteLine($"  {a.Name,-16} {F(a.SizeMb),9} {F(a.ParityMaxAbs),10} {F(a.Score),8} {F(a.Latency?.P50Ms),8} {F(a.Latency?.P95Ms),8}  {checks}");
+                o.WriteLine($"  {a.Name,-16} {F(a.SizeMb),9} {F(a.ParityMaxAbs),10} {F(a.Score),8} {F(a.Latency?.P50Ms),8} " +
+                    $"{F(a.Latency?.P95Ms),8}  {checks}");
             }
         }
         o.WriteLine($"modelbuild: {(report.Passed ? "all checks passed" : "checks FAILED")}; artifacts in {outDir}");
     }
 
     private static string F(double? v) => v is null ? "-" :
-        Math.Abs(v.Value) is > 0 and < 1e-3 ? v.Value.ToString("0.0e+0", CultureInfo.InvariantCulture) : v.Value.ToString("0.###", CultureInfo.InvariantCulture);
+        Math.Abs(v.Value) is > 0 and < 1e-3
+            ? v.Value.ToString("0.0e+0", CultureInfo.InvariantCulture)
+            : v.Value.ToString("0.###", CultureInfo.InvariantCulture);
 }

@@ -68,7 +68,9 @@ internal sealed class WordPieceTokenizer
         return result;
     }
 
-    /// <summary><paramref name="rows"/> rows of exactly <paramref name="length"/> ids: [CLS] sentence tokens … [SEP], each row starting at another sentence.</summary>
+    /// <summary>
+    /// <paramref name="rows"/> rows of exactly <paramref name="length"/> ids: [CLS] sentence tokens … [SEP], each row starting at another sentence.
+    /// </summary>
     public long[] Rows(int rows, int length, bool reversed = false)
     {
         var encoded = (reversed ? Sentences.Reverse() : Sentences).Select(Encode).ToArray();

@@ -29,7 +29,8 @@ internal sealed class OnDemandTorch(TorchSettings settings) : ITorchBackend, IFi
     public ITorchSharpModel OpenTorchSharp(TorchSharpSource source, SourceLocation location) =>
         Load("a TorchSharp source", location).Backend.OpenTorchSharp(source, location);
 
-    public FineTuneResult FineTune(string inputOnnx, string outputOnnx, FineTuneSettings fineTune, bool keepZeros, SourceLocation location, CancellationToken cancellation) =>
+    public FineTuneResult FineTune(string inputOnnx, string outputOnnx, FineTuneSettings fineTune, bool keepZeros, SourceLocation location,
+        CancellationToken cancellation) =>
         Load("fine-tuning", location).FineTuner.FineTune(inputOnnx, outputOnnx, fineTune, keepZeros, location, cancellation);
 
     private (ITorchBackend Backend, IFineTuner FineTuner) Load(string need, SourceLocation location)
@@ -56,7 +57,8 @@ internal sealed class OnDemandTorch(TorchSettings settings) : ITorchBackend, IFi
         var pluginDirectory = Path.Combine(AppContext.BaseDirectory, "torch");
         var pluginPath = Path.Combine(pluginDirectory, "ModelBuild.Torch.dll");
         if (!File.Exists(pluginPath))
-            throw new ModelBuildException(DiagnosticCodes.Internal, $"the tool is incomplete: {pluginPath} is missing; reinstall ModelBuild", location);
+            throw new ModelBuildException(DiagnosticCodes.Internal, $"the tool is incomplete: {pluginPath} is missing; reinstall ModelBuild",
+                location);
         var context = new TorchLoadContext(pluginDirectory, packages.TorchSharpAssembly);
         var type = context.LoadFromAssemblyPath(pluginPath).GetType("ModelBuild.Torch.TorchPlugin", throwOnError: true)!;
         var plugin = Activator.CreateInstance(type, [packages.NativeDirectories])!;

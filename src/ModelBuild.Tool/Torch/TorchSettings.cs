@@ -11,9 +11,11 @@ internal sealed record TorchSettings(bool Enabled, IReadOnlyList<string> Package
         $"{LibtorchPackages.LibTorchId} {LibtorchPackages.LibTorchVersion} into the NuGet packages folder.");
 
     /// <summary>A dotnet build: libtorch only when the project references ModelBuild.Torch; the remedy is that line.</summary>
-    public static TorchSettings ForProject(string project, bool referencesTorchPackage) => new(referencesTorchPackage, LibtorchPackages.DefaultFolders(),
-        referencesTorchPackage
-            ? $"Restore {Path.GetFileName(project)} again (dotnet restore): its ModelBuild.Torch reference brings them."
-            : $"Add <PackageReference Include=\"ModelBuild.Torch\" Version=\"{ToolInfo.Version.ToNormalizedString()}\" /> to {Path.GetFileName(project)} " +
-              "(it restores TorchSharp and libtorch for the build; the app itself references neither).");
+    public static TorchSettings ForProject(string project, bool referencesTorchPackage) =>
+        new(referencesTorchPackage, LibtorchPackages.DefaultFolders(),
+            referencesTorchPackage
+                ? $"Restore {Path.GetFileName(project)} again (dotnet restore): its ModelBuild.Torch reference brings them."
+                : $"Add <PackageReference Include=\"ModelBuild.Torch\" Version=\"{ToolInfo.Version.ToNormalizedString()}\" /> " +
+                  $"to {Path.GetFileName(project)} " +
+                  "(it restores TorchSharp and libtorch for the build; the app itself references neither).");
 }

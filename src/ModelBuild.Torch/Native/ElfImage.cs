@@ -60,7 +60,9 @@ public sealed class ElfImage
         public byte[]? Bytes { get; set; }
     }
 
-    /// <summary>Reads the ELF header and section table of <paramref name="path"/>; throws <see cref="InvalidDataException"/> if it is not an ELF64 LE file.</summary>
+    /// <summary>
+    /// Reads the ELF header and section table of <paramref name="path"/>; throws <see cref="InvalidDataException"/> if it is not an ELF64 LE file.
+    /// </summary>
     public static ElfImage Open(string path)
     {
         using var stream = File.OpenRead(path);

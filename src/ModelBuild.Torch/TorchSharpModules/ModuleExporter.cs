@@ -1,5 +1,4 @@
 using System.Reflection;
-using ModelBuild.Manifest;
 using ModelBuild.TorchScript.Conversion;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -65,7 +64,8 @@ internal static class ModuleExporter
             case LeakyReLU lr: return ctx.Op("leaky_relu", x, lr.negative_slope);
             case Softmax s: return ctx.Op("softmax", x, s.dim);
             case LogSoftmax s: return ctx.Op("log_softmax", x, s.dim);
-            case MaxPool2d p: return ctx.Op("max_pool2d", x, p.kernel_size, p.stride ?? p.kernel_size, p.padding ?? [0, 0], p.dilation ?? [1, 1], p.ceil_mode);
+            case MaxPool2d p: return ctx.Op("max_pool2d", x, p.kernel_size, p.stride ?? p.kernel_size, p.padding ?? [0, 0],
+                p.dilation ?? [1, 1], p.ceil_mode);
             case AvgPool2d p:
                 if (p.divisor_override is not null) throw Refuse(module, "divisor_override");
                 return ctx.Op("avg_pool2d", x, p.kernel_size, p.stride ?? p.kernel_size, p.padding ?? [0, 0], p.ceil_mode, p.count_include_pad);
@@ -76,9 +76,11 @@ internal static class ModuleExporter
             case Dropout or Dropout1d or Dropout2d or Dropout3d or AlphaDropout or Identity: return x;
             case var _ when module.GetType().IsGenericType && module.GetType().GetGenericTypeDefinition() is var g
                                  && (g == typeof(ModuleList<>) || g == typeof(ModuleDict<>)):
-                throw Refuse(module, "a ModuleList/ModuleDict has no forward of its own; implement ModelBuild.Torch.IOnnxExportable on the module that uses it");
+                throw Refuse(module, "a ModuleList/ModuleDict has no forward of its own; implement " +
+                    "ModelBuild.Torch.IOnnxExportable on the module that uses it");
             default:
-                throw Refuse(module, "its forward is C# code ModelBuild cannot read; implement ModelBuild.Torch.IOnnxExportable on it (see docs/torchscript.md), or build it from Sequential and standard layers");
+                throw Refuse(module, "its forward is C# code ModelBuild cannot read; implement ModelBuild.Torch.IOnnxExportable on it (see " +
+                    "docs/torchscript.md), or build it from Sequential and standard layers");
         }
     }
 
@@ -108,7 +110,8 @@ internal static class ModuleExporter
     private static T Field<T>(object module, string name)
     {
         var field = module.GetType().GetField(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
-            ?? throw Refuse((nn.Module)module, $"this TorchSharp version has no field {name} (ModelBuild reads LSTM/GRU layouts from TorchSharp 0.107)");
+            ?? throw Refuse((nn.Module)module, $"this TorchSharp version has no field {name} (ModelBuild reads LSTM/GRU " +
+                $"layouts from TorchSharp 0.107)");
         return (T)field.GetValue(module)!;
     }
 

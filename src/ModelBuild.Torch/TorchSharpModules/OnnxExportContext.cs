@@ -1,6 +1,4 @@
 using ModelBuild.TorchScript.Conversion;
-using ModelBuild.TorchScript.Conversion.Ops;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Torch;
@@ -35,7 +33,10 @@ public sealed class OnnxExportContext
     /// <summary>Exports a submodule for these inputs and returns its first output.</summary>
     public TensorValue Call(nn.Module module, params TensorValue[] inputs) => CallAll(module, inputs)[0];
 
-    /// <summary>Exports a submodule (a standard layer, a Sequential, or another <see cref="IOnnxExportable"/>); all its outputs, flattened in order (LSTM: output, h, c).</summary>
+    /// <summary>
+    /// Exports a submodule (a standard layer, a Sequential, or another <see cref="IOnnxExportable"/>); all its outputs, flattened in
+    /// order (LSTM: output, h, c).
+    /// </summary>
     public IReadOnlyList<TensorValue> CallAll(nn.Module module, params TensorValue[] inputs)
     {
         var path = ChildPath(module);
@@ -67,7 +68,8 @@ public sealed class OnnxExportContext
     public object? Invoke(string op, params object?[] args)
     {
         var name = op.Contains('.') ? op : "torch." + op;
-        var lowering = _ops.Find(name) ?? throw new ConversionError($"unknown op '{op}' (see docs/torchscript-conversion.md for the ops the converter lowers)", op);
+        var lowering = _ops.Find(name) ?? throw new ConversionError($"unknown op '{op}' (see docs/torchscript-conversion.md for the " +
+            $"ops the converter lowers)", op);
         return lowering(new OpCall(name, args.Select(Normalize).ToArray(), new Dictionary<string, object?>(), Emit));
     }
 

@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
@@ -59,7 +58,8 @@ public sealed class TorchSharpModel : ITorchSharpModel
             }
             catch (Exception e) when (e is BadImageFormatException or FileLoadException or IOException)
             {
-                throw new ModelBuildException(DiagnosticCodes.ModelUnreadable, $"{source.Assembly} is not a loadable .NET assembly: {e.Message}", at, e);
+                throw new ModelBuildException(DiagnosticCodes.ModelUnreadable,
+                    $"{source.Assembly} is not a loadable .NET assembly: {e.Message}", at, e);
             }
             // A module without weights keeps its constructor's initialization: seeded, so builds are reproducible.
             torch.manual_seed(0);
@@ -73,7 +73,8 @@ public sealed class TorchSharpModel : ITorchSharpModel
                 catch (Exception e) when (e is not ModelBuildException)
                 {
                     throw new ModelBuildException(DiagnosticCodes.ModelUnreadable,
-                        $"cannot load weights {weights} into {source.Type} (a file written by TorchSharp's Module.save for this module is expected): {TorchScriptRunner.FirstLine(e.Message)}", at, e);
+                        $"cannot load weights {weights} into {source.Type} (a file written by TorchSharp's Module.save for this module is " +
+                        $"expected): {TorchScriptRunner.FirstLine(e.Message)}", at, e);
                 }
             }
             module.eval();
@@ -102,13 +103,16 @@ public sealed class TorchSharpModel : ITorchSharpModel
         }
         Func<object?> create;
         if (CreateMethod(type) is { } factory) create = () => factory.Invoke(null, null);
-        else if (typeof(nn.Module).IsAssignableFrom(type) && !type.IsAbstract && type.GetConstructor(Type.EmptyTypes) is { } ctor) create = () => ctor.Invoke(null);
+        else if (typeof(nn.Module).IsAssignableFrom(type) && !type.IsAbstract && type.GetConstructor(Type.EmptyTypes) is { } ctor)
+            create = () => ctor.Invoke(null);
         else
             throw new ModelBuildException(DiagnosticCodes.UnsupportedModelSource,
-                $"cannot create '{source.Type}': give it a public parameterless constructor (it must derive from torch.nn.Module), or a public static Create() method returning a torch.nn.Module", at);
+                $"cannot create '{source.Type}': give it a public parameterless constructor (it must derive from torch.nn.Module), or a public " +
+                $"static Create() method returning a torch.nn.Module", at);
         try
         {
-            return create() as nn.Module ?? throw new ModelBuildException(DiagnosticCodes.UnsupportedModelSource, $"{source.Type}.Create() returned null", at);
+            return create() as nn.Module ?? throw new ModelBuildException(DiagnosticCodes.UnsupportedModelSource,
+                $"{source.Type}.Create() returned null", at);
         }
         catch (TargetInvocationException e)
         {
@@ -118,7 +122,8 @@ public sealed class TorchSharpModel : ITorchSharpModel
     }
 
     private static MethodInfo? CreateMethod(Type t) =>
-        t.GetMethod("Create", BindingFlags.Public | BindingFlags.Static, Type.EmptyTypes) is { } m && typeof(nn.Module).IsAssignableFrom(m.ReturnType) ? m : null;
+        t.GetMethod("Create", BindingFlags.Public | BindingFlags.Static, Type.EmptyTypes) is { } m
+            && typeof(nn.Module).IsAssignableFrom(m.ReturnType) ? m : null;
 
     private static IEnumerable<Type> SafeTypes(Assembly a)
     {
@@ -162,7 +167,8 @@ public sealed class TorchSharpModel : ITorchSharpModel
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (options.Opset < ConversionOptions.MinOpset || options.Opset > ConversionOptions.MaxOpset)
             throw new ModelBuildException(DiagnosticCodes.UnsupportedModelSource,
-                $"exporting TorchSharp modules to ONNX opset {options.Opset} is not supported; use an opset from {ConversionOptions.MinOpset} to {ConversionOptions.MaxOpset}", _location);
+                $"exporting TorchSharp modules to ONNX opset {options.Opset} is not supported; use an opset from {ConversionOptions.MinOpset} to " +
+                $"{ConversionOptions.MaxOpset}", _location);
         var graph = new GraphBuilder(options.Opset);
         foreach (var i in options.Inputs) graph.Reserve(i.Name);
         foreach (var o in options.OutputNames) graph.Reserve(o);
@@ -193,7 +199,8 @@ public sealed class TorchSharpModel : ITorchSharpModel
     /// The user's assembly and its private dependencies. TorchSharp, ModelBuild and the framework come from the host
     /// (one libtorch binding, one IOnnxExportable type); the assembly is read from bytes so the file is never locked.
     /// </summary>
-    private sealed class ModuleLoadContext(string mainPath) : AssemblyLoadContext($"modelbuild-torchsharp:{Path.GetFileName(mainPath)}", isCollectible: true)
+    private sealed class ModuleLoadContext(string mainPath)
+        : AssemblyLoadContext($"modelbuild-torchsharp:{Path.GetFileName(mainPath)}", isCollectible: true)
     {
         private readonly string _directory = Path.GetDirectoryName(Path.GetFullPath(mainPath))!;
         private static readonly HashSet<string> HostAssemblies = ((AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string) ?? "")

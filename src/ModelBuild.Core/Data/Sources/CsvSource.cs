@@ -36,13 +36,15 @@ public sealed class CsvSource : IEvaluationSource
     public int Count { get; }
     public NdArray? Labels { get; }
 
-    public static CsvSource Open(string path, string labelColumn, string? inputName, IReadOnlyList<TensorInfo> modelInputs, int? cap, SourceLocation location)
+    public static CsvSource Open(string path, string labelColumn, string? inputName, IReadOnlyList<TensorInfo> modelInputs,
+        int? cap, SourceLocation location)
     {
         var input = SampleShape.Target(modelInputs, inputName, path, location);
         SampleShape.CheckFloat(input, path, location);
         using var reader = OpenReader(path);
         var lineNo = 0;
-        var header = NextRow(reader, path, ref lineNo) ?? throw SampleShape.Unreadable(path, "the file is empty; a header row naming the columns comes first");
+        var header = NextRow(reader, path, ref lineNo) ?? throw SampleShape.Unreadable(path, "the file is empty; a header row " +
+            "naming the columns comes first");
         var labelIndex = Array.FindIndex(header, h => h == labelColumn);
         var features = Enumerable.Range(0, header.Length).Where(i => i != labelIndex).ToArray();
         if (features.Length == 0)
@@ -58,7 +60,8 @@ public sealed class CsvSource : IEvaluationSource
             if (labelIndex >= 0)
             {
                 if (!long.TryParse(row[labelIndex], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var label))
-                    throw SampleShape.Unreadable(path, $"line {lineNo}: label '{Clip(row[labelIndex])}' in column '{labelColumn}' is not an integer class index");
+                    throw SampleShape.Unreadable(path, $"line {lineNo}: label '{Clip(row[labelIndex])}' in column '{labelColumn}' " +
+                        $"is not an integer class index");
                 labels.Add(label);
             }
             count++;
@@ -81,7 +84,8 @@ public sealed class CsvSource : IEvaluationSource
             var values = new float[size * rowSize];
             for (var r = 0; r < size; r++)
             {
-                var row = NextRow(reader, _path, ref lineNo) ?? throw SampleShape.Unreadable(_path, $"the file changed while it was read (ends at line {lineNo})");
+                var row = NextRow(reader, _path, ref lineNo)
+                    ?? throw SampleShape.Unreadable(_path, $"the file changed while it was read (ends at line {lineNo})");
                 CheckRow(row, _columns, _path, lineNo);
                 for (var c = 0; c < rowSize; c++)
                     values[r * rowSize + c] = (float)Parse(row[_featureColumns[c]], _path, lineNo, _featureColumns[c]);

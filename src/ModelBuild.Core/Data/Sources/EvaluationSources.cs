@@ -22,7 +22,8 @@ public static class EvaluationSources
     }
 
     /// <summary>Every sample in memory: for passes that need the whole set at once (accuracy-aware quantization).</summary>
-    public static EvaluationDataset ReadAll(IEvaluationSource source, IReadOnlyList<TensorInfo> modelInputs, string description, Diagnostics.SourceLocation location)
+    public static EvaluationDataset ReadAll(IEvaluationSource source, IReadOnlyList<TensorInfo> modelInputs, string description,
+        Diagnostics.SourceLocation location)
     {
         var parts = new Dictionary<string, List<NdArray>>(StringComparer.Ordinal);
         foreach (var batch in source.Batches(256))

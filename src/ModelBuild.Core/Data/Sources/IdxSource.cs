@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using ModelBuild.Diagnostics;
 using ModelBuild.Runtime;
-using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 
 namespace ModelBuild.Data.Sources;
@@ -47,7 +46,8 @@ public sealed class IdxSource : IEvaluationSource
     public int Count { get; }
     public NdArray? Labels { get; }
 
-    public static IdxSource Open(string images, string? labels, ImagePreprocessing pre, IReadOnlyList<TensorInfo> modelInputs, int? cap, SourceLocation location)
+    public static IdxSource Open(string images, string? labels, ImagePreprocessing pre, IReadOnlyList<TensorInfo> modelInputs,
+        int? cap, SourceLocation location)
     {
         var input = SampleShape.Target(modelInputs, null, images, location);
         SampleShape.CheckFloat(input, images, location);
@@ -122,9 +122,11 @@ public sealed class IdxSource : IEvaluationSource
         // The size check comes before any data is read: a raw file must be exactly this long; gzip's trailer holds
         // the uncompressed size mod 2^32, so a lying header or a cut file is caught without decompressing.
         if (!gzipped && length != expected)
-            throw SampleShape.Unreadable(path, $"its header promises {expected} bytes ([{string.Join(",", dims)}] of uint8) but the file has {length}");
+            throw SampleShape.Unreadable(path, $"its header promises {expected} bytes ([{string.Join(",", dims)}] of " +
+                $"uint8) but the file has {length}");
         if (gzipped && GzipSize(path) != (uint)expected)
-            throw SampleShape.Unreadable(path, $"its header promises {expected} bytes ([{string.Join(",", dims)}] of uint8) but the gzip stream holds {GzipSize(path)} (mod 2^32)");
+            throw SampleShape.Unreadable(path, $"its header promises {expected} bytes ([{string.Join(",", dims)}] of uint8) but the gzip stream " +
+                $"holds {GzipSize(path)} (mod 2^32)");
         return header;
     }
 

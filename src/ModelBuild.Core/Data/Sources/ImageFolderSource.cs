@@ -1,5 +1,4 @@
 using ModelBuild.Diagnostics;
-using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Runtime;
 using SixLabors.ImageSharp;
@@ -26,7 +25,8 @@ public sealed class ImageFolderSource : IEvaluationSource
     private readonly int _channels, _height, _width;
     private readonly SourceLocation _location;
 
-    private ImageFolderSource(IReadOnlyList<string> files, NdArray labels, TensorInfo input, ImagePreprocessing pre, int channels, int height, int width, SourceLocation location)
+    private ImageFolderSource(IReadOnlyList<string> files, NdArray labels, TensorInfo input, ImagePreprocessing pre, int channels, int height,
+        int width, SourceLocation location)
     {
         _files = files;
         Labels = labels;
@@ -42,16 +42,21 @@ public sealed class ImageFolderSource : IEvaluationSource
     /// <summary>The class names, in label order.</summary>
     public IReadOnlyList<string> Classes { get; private init; } = [];
 
-    public static ImageFolderSource Open(string directory, ImagePreprocessing pre, IReadOnlyList<TensorInfo> modelInputs, int? cap, SourceLocation location)
+    public static ImageFolderSource Open(string directory, ImagePreprocessing pre, IReadOnlyList<TensorInfo> modelInputs,
+        int? cap, SourceLocation location)
     {
         var input = SampleShape.Target(modelInputs, null, directory, location);
         SampleShape.CheckFloat(input, directory, location);
         if (input.Dims.Count != 4)
-            throw SampleShape.Mismatch(location, $"an image folder feeds a 4-D input (N,C,H,W or N,H,W,C), but model input '{input.Name}' is [{string.Join(",", input.Dims)}].");
-        var (c, h, w) = pre.Layout == ImageLayout.Nchw ? (input.Dims[1], input.Dims[2], input.Dims[3]) : (input.Dims[3], input.Dims[1], input.Dims[2]);
+            throw SampleShape.Mismatch(location, $"an image folder feeds a 4-D input (N,C,H,W or N,H,W,C), but model input '{input.Name}' is " +
+                $"[{string.Join(",", input.Dims)}].");
+        var (c, h, w) = pre.Layout == ImageLayout.Nchw
+            ? (input.Dims[1], input.Dims[2], input.Dims[3])
+            : (input.Dims[3], input.Dims[1], input.Dims[2]);
         var channels = (int)(c.Size ?? 3);
         if (channels is not (1 or 3))
-            throw SampleShape.Mismatch(location, $"model input '{input.Name}' has {channels} channels in {pre.Layout.ToString().ToUpperInvariant()} layout; images give 1 (grayscale) or 3 (RGB). Check 'layout'.");
+            throw SampleShape.Mismatch(location, $"model input '{input.Name}' has {channels} channels in " +
+                $"{pre.Layout.ToString().ToUpperInvariant()} layout; images give 1 (grayscale) or 3 (RGB). Check 'layout'.");
         try
         {
             pre.CheckPerChannel(channels);
@@ -66,7 +71,8 @@ public sealed class ImageFolderSource : IEvaluationSource
             ?? throw SampleShape.Mismatch(location, $"model input '{input.Name}' has dynamic height/width; give 'size' (or 'crop') for the images.");
         if ((h.Size is { } mh && mh != target.Height) || (w.Size is { } mw && mw != target.Width))
             throw SampleShape.Mismatch(location,
-                $"images come out {target.Height}x{target.Width} (after size/crop) but model input '{input.Name}' is [{string.Join(",", input.Dims)}] in {pre.Layout.ToString().ToUpperInvariant()} layout.");
+                $"images come out {target.Height}x{target.Width} (after size/crop) but model input '{input.Name}' is " +
+                $"[{string.Join(",", input.Dims)}] in {pre.Layout.ToString().ToUpperInvariant()} layout.");
 
         var classes = Directory.GetDirectories(directory).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
         if (classes.Count == 0)
@@ -83,7 +89,8 @@ public sealed class ImageFolderSource : IEvaluationSource
         if (files.Count == 0)
             throw SampleShape.Mismatch(location, $"'{directory}' holds no images ({string.Join(", ", Extensions)}) in its class folders.");
         var count = Math.Min(files.Count, cap ?? files.Count);
-        return new ImageFolderSource(files.Take(count).ToList(), NdArray.Of(labels.Take(count).ToArray(), count), input, pre, channels, target.Height, target.Width, location)
+        return new ImageFolderSource(files.Take(count).ToList(), NdArray.Of(labels.Take(count).ToArray(), count), input, pre, channels,
+            target.Height, target.Width, location)
         {
             Classes = classes!,
         };
@@ -117,7 +124,8 @@ public sealed class ImageFolderSource : IEvaluationSource
                 throw SampleShape.Unreadable(file, $"the image is {info.Width}x{info.Height}, over the {MaxPixels}-pixel limit");
             image = Image.Load<Rgb24>(file);
         }
-        catch (Exception e) when (e is UnknownImageFormatException or InvalidImageContentException or ImageFormatException or NotSupportedException or IOException)
+        catch (Exception e) when (e is UnknownImageFormatException or InvalidImageContentException or ImageFormatException
+            or NotSupportedException or IOException)
         {
             throw SampleShape.Unreadable(file, $"cannot decode the image ({e.Message.TrimEnd('.')})", e);
         }
@@ -126,7 +134,8 @@ public sealed class ImageFolderSource : IEvaluationSource
             var (outH, outW) = _pre.OutputSize(image.Height, image.Width);
             if (outH != _height || outW != _width)
                 throw new ModelBuildException(DiagnosticCodes.DataMismatch,
-                    $"'{file}' is {image.Width}x{image.Height} (width x height) and comes out {outW}x{outH}, but the model takes {_width}x{_height}; give 'size' and/or 'crop'.", _location);
+                    $"'{file}' is {image.Width}x{image.Height} (width x height) and comes out {outW}x{outH}, but the model takes " +
+                    $"{_width}x{_height}; give 'size' and/or 'crop'.", _location);
             var pixels = new byte[image.Width * image.Height * 3];
             image.CopyPixelDataTo(pixels);
             try

@@ -36,7 +36,8 @@ internal sealed partial class ManifestBinder
             if (!hasEvaluate)
                 reader.Report(DiagnosticCodes.MissingKey,
                     $"'checks.accuracy' needs labelled data: add an 'evaluate' section {ctx}", map.KeyNode("accuracy")!);
-            accuracy = new AccuracyCheckSpec { Min = min, MaxDrop = drop, MaxDropPercent = dropPercent, Severity = a.Severity, Location = a.Map.Location };
+            accuracy = new AccuracyCheckSpec { Min = min, MaxDrop = drop, MaxDropPercent = dropPercent,
+                Severity = a.Severity, Location = a.Map.Location };
         }
 
         LatencyCheckSpec? latency = null;

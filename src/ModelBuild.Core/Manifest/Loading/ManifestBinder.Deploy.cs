@@ -41,7 +41,8 @@ internal sealed partial class ManifestBinder
                     PlatformNode(pNode) ?? pNode);
             if (variant.Value != VariantSpec.BaseName)
                 reader.Report(DiagnosticCodes.InvalidValue,
-                    $"'triton.platform: pytorch' serves the TorchScript export of the source model; variants are ONNX, so 'deploy.variant' must be base {ctx}",
+                    $"'triton.platform: pytorch' serves the TorchScript export of the source model; variants are ONNX, " +
+                    $"so 'deploy.variant' must be base {ctx}",
                     PlatformNode(pNode) ?? pNode);
         }
 
@@ -124,7 +125,8 @@ internal sealed partial class ManifestBinder
                 // Triton requires batch_size 1 for models without batching, and at most max_batch_size otherwise.
                 if (size > batchLimit)
                     reader.Report(DiagnosticCodes.InvalidValue,
-                        $"'warmup.batch_size' {size} is larger than {(maxBatch is > 0 ? $"max_batch_size {maxBatch}" : "1, the only size a model without batching (max_batch_size 0) takes")}",
+                        $"'warmup.batch_size' {size} is larger than " +
+                        $"{(maxBatch is > 0 ? $"max_batch_size {maxBatch}" : "1, the only size a model without batching (max_batch_size 0) takes")}",
                         w["batch_size"]!);
                 else if (size is { } s) warmup = new WarmupSpec(s);
             }
@@ -167,12 +169,14 @@ internal sealed partial class ManifestBinder
             input.CheckKeys(ManifestKeys.PreprocessingInput);
             name = input["name"] is { } n ? reader.Text(n, $"{where}.input.name")?.Value : PreprocessingSpec.DefaultInputName;
             dtype = input["dtype"] is { } d ? reader.Enum(d, $"{where}.input.dtype", EnumNames.RawImageType) : TensorElementType.UInt8;
-            if (input.Require("shape", "[h, w] or [h, w, c], without the batch axis") is { } sNode && reader.List(sNode, $"{where}.input.shape") is { } items)
+            if (input.Require("shape", "[h, w] or [h, w, c], without the batch axis") is { } sNode
+                && reader.List(sNode, $"{where}.input.shape") is { } items)
             {
                 var dims = items.Select(i => reader.Int(i, $"{where}.input.shape", min: 1)).ToList();
                 if (items.Count is not (2 or 3))
                     reader.Report(DiagnosticCodes.InvalidValue,
-                        $"'{where}.input.shape' must be [h, w] or [h, w, c] (the batch axis comes from max_batch_size), got {items.Count} entries {ctx}", sNode);
+                        $"'{where}.input.shape' must be [h, w] or [h, w, c] (the batch axis comes from max_batch_size), got " +
+                        $"{items.Count} entries {ctx}", sNode);
                 else if (dims.All(x => x is not null)) shape = dims.Select(x => x!.Value).ToList();
             }
         }
@@ -181,9 +185,11 @@ internal sealed partial class ManifestBinder
         // One value broadcasts over every channel; otherwise there must be one per channel of the raw image.
         var channels = shape is { Count: 3 } ? shape[2] : 1;
         foreach (var key in new[] { "mean", "std" })
-            if (declared is not null && shape is not null && map[key] is YamlSequenceNode { Children.Count: > 1 } values && values.Children.Count != channels)
+            if (declared is not null && shape is not null && map[key] is YamlSequenceNode { Children.Count: > 1 } values
+                && values.Children.Count != channels)
                 reader.Report(DiagnosticCodes.InvalidValue,
-                    $"'{where}.{key}' has {values.Children.Count} values but the input has {channels} channel(s); give one value or one per channel {ctx}", values);
+                    $"'{where}.{key}' has {values.Children.Count} values but the input has {channels} channel(s); give one value or " +
+                    $"one per channel {ctx}", values);
 
         if (name is null || dtype is null || shape is null) return null;
         return new PreprocessingSpec

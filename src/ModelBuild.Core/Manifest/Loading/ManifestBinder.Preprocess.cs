@@ -51,7 +51,7 @@ internal sealed partial class ManifestBinder
 
     /// <summary>The first preprocessing key written in <paramref name="map"/>, where a second declaration is reported.</summary>
     private static YamlNode FirstPreprocessKey(YamlMap map) =>
-        new[] { "size", "crop", "scale", "mean", "std", "layout" }.Select(k => (YamlNode?)map.KeyNode(k)).FirstOrDefault(n => n is not null) ?? map.Node;
+        ManifestKeys.Preprocess.Select(k => (YamlNode?)map.KeyNode(k)).FirstOrDefault(n => n is not null) ?? map.Node;
 
     /// <summary>
     /// The preprocessing keys present in <paramref name="map"/> (size and crop only where <paramref name="resize"/>),
@@ -65,19 +65,23 @@ internal sealed partial class ManifestBinder
         var valid = true;
         if (resize && map["size"] is { } size) result = Pair(size, $"{where}.size") is { } s ? result with { Size = [s.Item1, s.Item2] } : Invalid();
         if (resize && map["crop"] is { } crop) result = Pair(crop, $"{where}.crop") is { } c ? result with { Crop = [c.Item1, c.Item2] } : Invalid();
-        if (map["layout"] is { } layout) result = reader.Enum(layout, $"{where}.layout", EnumNames.ImageLayout) is { } l ? result with { Layout = l } : Invalid();
-        if (map["scale"] is { } scale) result = reader.Number(scale, $"{where}.scale", 0, minExclusive: true) is { } sc ? result with { Scale = sc } : Invalid();
+        if (map["layout"] is { } layout)
+            result = reader.Enum(layout, $"{where}.layout", EnumNames.ImageLayout) is { } l ? result with { Layout = l } : Invalid();
+        if (map["scale"] is { } scale)
+            result = reader.Number(scale, $"{where}.scale", 0, minExclusive: true) is { } sc ? result with { Scale = sc } : Invalid();
         if (map["mean"] is { } mean) result = Numbers(mean, $"{where}.mean", positive: false) is { } m ? result with { Mean = [.. m] } : Invalid();
         if (map["std"] is { } std) result = Numbers(std, $"{where}.std", positive: true) is { } d ? result with { Std = [.. d] } : Invalid();
         if (valid && result.Mean.Length > 1 && result.Std.Length > 1 && result.Mean.Length != result.Std.Length)
         {
             reader.Report(DiagnosticCodes.InvalidValue,
-                $"'{where}.mean' has {result.Mean.Length} values but 'std' has {result.Std.Length}; give one per channel, or one for all", map["std"]!);
+                $"'{where}.mean' has {result.Mean.Length} values but 'std' has {result.Std.Length}; give one per channel, or one for all",
+                map["std"]!);
             valid = false;
         }
         if (valid && result is { Size: { } sz, Crop: { } cr } && (cr[0] > sz[0] || cr[1] > sz[1]))
         {
-            reader.Report(DiagnosticCodes.InvalidValue, $"'{where}.crop' {cr[0]}x{cr[1]} is larger than 'size' {sz[0]}x{sz[1]} (height x width)", map["crop"]!);
+            reader.Report(DiagnosticCodes.InvalidValue, $"'{where}.crop' {cr[0]}x{cr[1]} is larger than 'size' {sz[0]}x{sz[1]} (height x width)",
+                map["crop"]!);
             valid = false;
         }
         return valid ? result : null;

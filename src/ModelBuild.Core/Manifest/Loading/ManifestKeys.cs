@@ -4,7 +4,8 @@ namespace ModelBuild.Manifest.Loading;
 internal static class ManifestKeys
 {
     public static readonly string[] Root = ["schema", "requires", "models"];
-    public static readonly string[] Model = ["name", "source", "inputs", "outputs", "preprocess", "export", "variants", "evaluate", "checks", "deploy"];
+    public static readonly string[] Model = ["name", "source", "inputs", "outputs", "preprocess", "export", "variants",
+        "evaluate", "checks", "deploy"];
     public static readonly string[] Preprocess = ["size", "crop", "scale", "mean", "std", "layout"];
     public static readonly string[] Source = ["torchsharp"];
     public static readonly string[] TorchSharp = ["assembly", "type", "weights"];
@@ -13,15 +14,18 @@ internal static class ManifestKeys
     public static readonly string[] Export = ["onnx", "torchscript", "arguments"];
     public static readonly string[] ExportOnnx = ["opset"];
     public static readonly string[] Variant = ["name", "from", "optimize", "quantize", "fp16", "prune"];
-    public static readonly string[] Quantize = ["mode", "per_channel", "format", "symmetric", "reduce_range", "accuracy_aware", "calibration", "exclude", "ops"];
+    public static readonly string[] Quantize = ["mode", "per_channel", "format", "symmetric", "reduce_range", "accuracy_aware",
+        "calibration", "exclude", "ops"];
     public static readonly string[] Calibration = ["data", "samples", "method"];
     public static readonly string[] Exclude = ["ops", "nodes"];
     public static readonly string[] Fp16 = ["keep_io_types", "block_ops"];
     public static readonly string[] Prune = ["method", "amount", "n", "round_to", "finetune"];
-    public static readonly string[] Finetune = ["data", "samples", "epochs", "batch_size", "learning_rate", "optimizer", "loss", "schedule", "distill", "temperature"];
+    public static readonly string[] Finetune = ["data", "samples", "epochs", "batch_size", "learning_rate", "optimizer", "loss",
+        "schedule", "distill", "temperature"];
     public static readonly string[] Evaluate = ["data", "metric", "samples"];
     // evaluate.data mapping forms: the key naming the data picks the form; each form takes only its own keys.
-    public static readonly string[] EvaluateData = ["inputs", "labels", "csv", "label_column", "input", "images", "size", "crop", "mean", "std", "layout", "scale", "idx"];
+    public static readonly string[] EvaluateData = ["inputs", "labels", "csv", "label_column", "input", "images", "size", "crop", "mean",
+        "std", "layout", "scale", "idx"];
     public static readonly string[] EvaluateNpy = ["inputs", "labels"];
     public static readonly string[] EvaluateCsv = ["csv", "label_column", "input"];
     public static readonly string[] EvaluateImages = ["images", "size", "crop", "mean", "std", "layout", "scale"];

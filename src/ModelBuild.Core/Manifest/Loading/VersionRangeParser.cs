@@ -5,7 +5,7 @@ namespace ModelBuild.Manifest.Loading;
 
 /// <summary>
 /// Parses <c>requires:</c>. Accepts NuGet range notation ("[1.0, 2.0)", "1.0" = at least 1.0) and, because the
-/// contract's own example is written that way, comparator notation: ">= 1.0.0", "> 1.0, < 2.0", "= 1.2.3".
+/// contract's own example is written that way, comparator notation: ">= 1.0.0", "> 1.0, &lt; 2.0", "= 1.2.3".
 /// </summary>
 internal static partial class VersionRangeParser
 {

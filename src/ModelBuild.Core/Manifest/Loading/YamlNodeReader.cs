@@ -146,7 +146,8 @@ internal sealed partial class YamlNodeReader(string path, DiagnosticBag diagnost
         var hasMax = max < double.MaxValue && max < long.MaxValue;
         if (hasMin && hasMax)
             return minExclusive || maxExclusive
-                ? $"between {F(min)} and {F(max)} ({(minExclusive ? "exclusive" : "inclusive")} of {F(min)}, {(maxExclusive ? "exclusive" : "inclusive")} of {F(max)})"
+                ? $"between {F(min)} and {F(max)} ({(minExclusive ? "exclusive" : "inclusive")} of {F(min)}, " +
+                    $"{(maxExclusive ? "exclusive" : "inclusive")} of {F(max)})"
                 : $"between {F(min)} and {F(max)}";
         if (hasMin) return minExclusive ? $"greater than {F(min)}" : $"at least {F(min)}";
         if (hasMax) return maxExclusive ? $"less than {F(max)}" : $"at most {F(max)}";

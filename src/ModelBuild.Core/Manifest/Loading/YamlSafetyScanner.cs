@@ -95,7 +95,8 @@ internal static class YamlSafetyScanner
             // YamlDotNet's scanner throws these (not YamlException) on some malformed input (found by fuzzing).
             // Their messages ("Operation is not valid due to the current state of the object") say nothing to a user;
             // what reaches here in practice is a structure left open.
-            reader.Report(DiagnosticCodes.YamlSyntax, "YAML syntax error: the YAML parser cannot read this text; look for a '{', '[' or quote that is never closed",
+            reader.Report(DiagnosticCodes.YamlSyntax, "YAML syntax error: the YAML parser cannot read this text; " +
+                "look for a '{', '[' or quote that is never closed",
                 parser.Current is { } current ? reader.At(current.Start) : new SourceLocation(reader.Path, 1, 1));
             return false;
         }

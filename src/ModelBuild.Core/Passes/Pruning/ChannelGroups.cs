@@ -67,7 +67,8 @@ public sealed class ChannelGraph
     public IEnumerable<ChannelGroup> Members(ChannelGroup root) => Groups.Where(g => g.Root == root.Root);
 
     /// <summary>Every reason a group was blocked, for the refusal message.</summary>
-    public IEnumerable<string> BlockReasons => Groups.Where(g => g.Root == g).SelectMany(g => g.Blockers.Select(b => $"'{g.Producer.Name}': {b}")).Distinct();
+    public IEnumerable<string> BlockReasons => Groups.Where(g => g.Root == g).SelectMany(g => g.Blockers.Select(b => $"'{g.Producer.Name}': {b}"))
+        .Distinct();
 
     /// <param name="g">Sorted topologically, constants promoted.</param>
     public static ChannelGraph Analyze(GraphEditor g)
@@ -116,7 +117,8 @@ public sealed class ChannelGraph
                 {
                     var k = w is null ? -1 : transB ? w.Dims[1] : w.Dims[0];
                     if (w is null || transA) Block(l, $"read by {what} (transposed input or weight not a constant)");
-                    else if (l.Flattened ? k % l.Channels != 0 : k != l.Channels) Block(l, $"read by {what} with {k} features for {l.Channels} channels");
+                    else if (l.Flattened ? k % l.Channels != 0 : k != l.Channels)
+                        Block(l, $"read by {what} with {k} features for {l.Channels} channels");
                     else Sites.Add(new ChannelSite(ChannelSiteKind.GemmInput, node, l, (int)(k / l.Channels)));
                 }
                 BlockAll(inputs.Skip(1), $"used as a weight of {what}");
@@ -132,8 +134,13 @@ public sealed class ChannelGraph
                 var l = inputs[0];
                 BlockAll(inputs.Skip(1), $"used as a parameter of {what}");
                 if (l is null) return;
-                var paramsOk = node.Input.Count == 5 && Enumerable.Range(1, 4).All(i => FloatInit(g, node, i) is { } t && t.Dims.Count == 1 && t.Dims[0] == l.Channels);
-                if (!paramsOk || node.Output.Skip(1).Any(o => o.Length > 0) || l.Flattened) { Block(l, $"read by {what} (parameters not constant or training outputs)"); return; }
+                var paramsOk = node.Input.Count == 5
+                    && Enumerable.Range(1, 4).All(i => FloatInit(g, node, i) is { } t && t.Dims.Count == 1 && t.Dims[0] == l.Channels);
+                if (!paramsOk || node.Output.Skip(1).Any(o => o.Length > 0) || l.Flattened)
+                {
+                    Block(l, $"read by {what} (parameters not constant or training outputs)");
+                    return;
+                }
                 Sites.Add(new ChannelSite(ChannelSiteKind.PerChannelParams, node, l));
                 layouts[node.Output[0]] = l;
                 return;
@@ -165,7 +172,11 @@ public sealed class ChannelGraph
             // Extra inputs (Clip's min/max, Dropout's ratio) must be scalars; extra outputs (MaxPool indices) must be unused.
             var extrasOk = node.Input.Skip(1).All(i => i.Length == 0 || (g.Initializers.TryGetValue(i, out var t) && TensorData.Count(t) == 1));
             var outputsOk = node.Output.Skip(1).All(o => o.Length == 0 || g.ConsumersOf(o).Count == 0 && !g.GraphOutputs.Contains(o));
-            if (!extrasOk || !outputsOk || (l.Flattened && node.OpType.Contains("Pool"))) { BlockAll(inputs, $"read by {what} (non-scalar parameters or used extra outputs)"); return; }
+            if (!extrasOk || !outputsOk || (l.Flattened && node.OpType.Contains("Pool")))
+            {
+                BlockAll(inputs, $"read by {what} (non-scalar parameters or used extra outputs)");
+                return;
+            }
             layouts[node.Output[0]] = l;
             return;
         }
@@ -174,7 +185,8 @@ public sealed class ChannelGraph
         {
             var present = inputs.Where(l => l is not null).Select(l => l!).ToList();
             if (present.Count == 0) return;
-            var othersScalar = node.Input.Where((name, i) => inputs[i] is null).All(i => g.Initializers.TryGetValue(i, out var t) && TensorData.Count(t) == 1);
+            var othersScalar = node.Input.Where((name, i) => inputs[i] is null)
+                .All(i => g.Initializers.TryGetValue(i, out var t) && TensorData.Count(t) == 1);
             var first = present[0];
             var aligned = present.All(l => l.Flattened == first.Flattened && l.Segments.Count == first.Segments.Count
                 && l.Segments.Zip(first.Segments).All(p => p.First.Channels == p.Second.Channels));

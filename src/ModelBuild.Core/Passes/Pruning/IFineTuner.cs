@@ -52,5 +52,6 @@ public sealed record FineTuneResult(IReadOnlyList<double> EpochLosses, int Sampl
 public interface IFineTuner
 {
     /// <param name="keepZeros">Weights that are exactly zero stay zero (unstructured pruning's masks).</param>
-    FineTuneResult FineTune(string inputOnnx, string outputOnnx, FineTuneSettings settings, bool keepZeros, SourceLocation location, CancellationToken cancellation);
+    FineTuneResult FineTune(string inputOnnx, string outputOnnx, FineTuneSettings settings, bool keepZeros, SourceLocation location,
+        CancellationToken cancellation);
 }

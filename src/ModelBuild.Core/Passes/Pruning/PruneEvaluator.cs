@@ -47,6 +47,7 @@ public sealed class PruneEvaluator(PruneGoal goal, SourceLocation location)
         var all = NdArrayConcat.AlongFirstAxis(outputs);
         _reference ??= all;
         return Scorer.Score(Metric, all, _reference, _data.Labels, location)
-            ?? throw new ModelBuildException(DiagnosticCodes.DataMismatch, $"metric {Metric.ToString().ToLowerInvariant()} needs labels in the evaluate data", goal.Evaluate.Location);
+            ?? throw new ModelBuildException(DiagnosticCodes.DataMismatch, $"metric {Metric.ToString().ToLowerInvariant()} needs labels in the " +
+                $"evaluate data", goal.Evaluate.Location);
     }
 }

@@ -16,4 +16,5 @@ public sealed class PruneOutcome
 
 /// <param name="Score">The evaluate metric (null without evaluate data); <paramref name="Drop"/> against step 0.</param>
 /// <param name="Kept">This step's model is the one written (or was a good step before it).</param>
-public sealed record PruneStep(double Amount, long SizeBytes, double P50Ms, double? Score, double? Drop, bool Kept, IReadOnlyList<double>? FineTuneLosses);
+public sealed record PruneStep(double Amount, long SizeBytes, double P50Ms, double? Score, double? Drop, bool Kept,
+    IReadOnlyList<double>? FineTuneLosses);

@@ -18,7 +18,8 @@ public static class StructuredPruner
     /// <param name="amount">Fraction of each group's original channels removed in total (schedules are cumulative).</param>
     /// <param name="original">Producer node → its channel count before the first step; absent = the current count.</param>
     /// <param name="roundTo">Kept counts are rounded to a multiple of this when the original count is one (1 = exact).</param>
-    public static IReadOnlyList<ChannelPruneLayer> Prune(GraphEditor g, double amount, double n, IReadOnlyDictionary<string, int> original, SourceLocation location, int roundTo = 1)
+    public static IReadOnlyList<ChannelPruneLayer> Prune(GraphEditor g, double amount, double n, IReadOnlyDictionary<string, int> original,
+        SourceLocation location, int roundTo = 1)
     {
         g.PromoteConstants();
         g.TopologicalSort();
@@ -80,7 +81,8 @@ public static class StructuredPruner
         return graph.Groups.Select(group =>
         {
             var kept = keep.TryGetValue(group.Root, out var k) ? k.Length : group.Channels;
-            return new ChannelPruneLayer(group.Producer.Name, group.Producer.OpType, original.GetValueOrDefault(group.Producer.Name, group.Channels), kept);
+            return new ChannelPruneLayer(group.Producer.Name, group.Producer.OpType,
+                original.GetValueOrDefault(group.Producer.Name, group.Channels), kept);
         }).ToList();
     }
 

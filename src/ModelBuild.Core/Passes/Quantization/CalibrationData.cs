@@ -23,19 +23,22 @@ public static class CalibrationData
         {
             if (inputs.Count != 1)
                 throw new ModelBuildException(DiagnosticCodes.DataMismatch,
-                    $"calibration data '{path}' is a single .npy but the model takes {inputs.Count} inputs; use an .npz with one array per input", location);
+                    $"calibration data '{path}' is a single .npy but the model takes {inputs.Count} inputs; use an .npz with one array per input",
+                    location);
             arrays = new Dictionary<string, NdArray> { [inputs[0].Name] = NpyReader.Read(path) };
         }
         return EvaluationDataset.Create(arrays, null, inputs, samples, path, location);
     }
 
     /// <summary>Batches of at most <paramref name="batch"/> samples; a fixed-batch model gets only its own batch size.</summary>
-    public static IEnumerable<IReadOnlyDictionary<string, NdArray>> Batches(EvaluationDataset data, ModelProto model, int batch, SourceLocation location)
+    public static IEnumerable<IReadOnlyDictionary<string, NdArray>> Batches(EvaluationDataset data, ModelProto model,
+        int batch, SourceLocation location)
     {
         var size = Evaluation.BatchedRunner.BatchSizeFor(ModelInterfaceReader.Read(model, location), batch);
         var usable = data.Count >= size ? data.Count / size * size : 0;
         if (usable == 0)
-            throw new ModelBuildException(DiagnosticCodes.DataMismatch, $"the model takes batches of {size} but the calibration data has {data.Count} sample(s)", location);
+            throw new ModelBuildException(DiagnosticCodes.DataMismatch, $"the model takes batches of {size} but the calibration data has " +
+                $"{data.Count} sample(s)", location);
         for (var start = 0; start < usable; start += size)
             yield return data.Inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(start, size), StringComparer.Ordinal);
     }

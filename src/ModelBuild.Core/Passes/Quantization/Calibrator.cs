@@ -33,7 +33,9 @@ public static class Calibrator
             {
                 if (!wanted.Contains(name) || value.Data is not float[] data || data.Length == 0) continue;
                 var (min, max) = MinMax(data);
-                ranges[name] = ranges.TryGetValue(name, out var r) ? new TensorRange(Math.Min(r.Min, min), Math.Max(r.Max, max)) : new TensorRange(min, max);
+                ranges[name] = ranges.TryGetValue(name, out var r)
+                    ? new TensorRange(Math.Min(r.Min, min), Math.Max(r.Max, max))
+                    : new TensorRange(min, max);
             }
         }
         if (method == CalibrationMethod.MinMax) return ranges;

@@ -14,7 +14,9 @@ public interface IDynamicOpQuantizer
     /// </summary>
     bool Accepts(NodeProto node, GraphEditor graph, out string? note);
 
-    /// <summary>Adds the quantized nodes, writing <paramref name="outputs"/> (the node's own, or shadow names); the caller removes the node.</summary>
+    /// <summary>
+    /// Adds the quantized nodes, writing <paramref name="outputs"/> (the node's own, or shadow names); the caller removes the node.
+    /// </summary>
     void Rewrite(NodeProto node, DynamicRewrite rewrite, IReadOnlyList<string> outputs);
 }
 

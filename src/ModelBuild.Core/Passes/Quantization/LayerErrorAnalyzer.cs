@@ -1,6 +1,5 @@
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
-using ModelBuild.Evaluation;
 using Onnx;
 
 namespace ModelBuild.Passes.Quantization;
@@ -50,7 +49,8 @@ public static class LayerErrorAnalyzer
         return result;
     }
 
-    private static Dictionary<string, List<float>> Gather(ModelProto model, IReadOnlyList<string> tensors, IReadOnlyList<IReadOnlyDictionary<string, NdArray>> batches, SourceLocation location)
+    private static Dictionary<string, List<float>> Gather(ModelProto model, IReadOnlyList<string> tensors,
+        IReadOnlyList<IReadOnlyDictionary<string, NdArray>> batches, SourceLocation location)
     {
         var result = new Dictionary<string, List<float>>(StringComparer.Ordinal);
         var wanted = tensors.ToHashSet(StringComparer.Ordinal);

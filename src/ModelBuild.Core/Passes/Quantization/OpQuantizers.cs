@@ -3,7 +3,9 @@ using Onnx;
 
 namespace ModelBuild.Passes.Quantization;
 
-/// <summary>How a node's output is quantized: its own calibrated range, the range of its first input (ops that only move values), or not at all.</summary>
+/// <summary>
+/// How a node's output is quantized: its own calibrated range, the range of its first input (ops that only move values), or not at all.
+/// </summary>
 public enum OutputQuant
 {
     None,

@@ -31,7 +31,8 @@ public static class OpsetUpgrader
         if (from >= Target) return;
         if (from < Oldest)
             throw new ModelBuildException(DiagnosticCodes.PassFailed,
-                $"the model imports opset {from}; quantization needs opset {Target} and ModelBuild upgrades only from opset {Oldest} on. Re-export the model with a newer opset.", location);
+                $"the model imports opset {from}; quantization needs opset {Target} and ModelBuild upgrades only from opset {Oldest} on. Re-export " +
+                $"the model with a newer opset.", location);
 
         var blocking = AllNodes(g.Graph).Select(p => p.Node)
             .Where(n => n.Domain is "" or "ai.onnx" && Refused.ContainsKey(n.OpType) && !(n.OpType == "Resize" && from >= 11))
@@ -71,7 +72,8 @@ public static class OpsetUpgrader
                 case "Dropout":
                     // Inference Dropout is the identity; the mask output must be unused.
                     if (node.Output.Skip(1).Any(o => o.Length > 0 && g.ConsumersOf(o).Count > 0))
-                        throw new ModelBuildException(DiagnosticCodes.PassFailed, $"Dropout '{node.Name}' has its mask output in use; it can't be upgraded", location);
+                        throw new ModelBuildException(DiagnosticCodes.PassFailed, $"Dropout '{node.Name}' has its mask output in use; " +
+                            $"it can't be upgraded", location);
                     node.OpType = "Identity";
                     node.Attribute.Clear();
                     while (node.Output.Count > 1) node.Output.RemoveAt(1);

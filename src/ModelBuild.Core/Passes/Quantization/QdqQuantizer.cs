@@ -54,7 +54,7 @@ public sealed class QdqQuantizer(StaticQuantConfig config)
     }
 
     /// <summary>Activation tensors that get a Q/DQ pair, before calibration drops the non-float ones.</summary>
-    public List<string> ActivationTensors(GraphEditor g, IReadOnlyList<NodeQuantPlan> plans)
+    public static List<string> ActivationTensors(GraphEditor g, IReadOnlyList<NodeQuantPlan> plans)
     {
         var planned = plans.Select(p => p.Node).ToHashSet();
         var set = new List<string>();
@@ -71,7 +71,8 @@ public sealed class QdqQuantizer(StaticQuantConfig config)
         foreach (var plan in plans.Where(p => p.Node.OpType is "Relu" or "Clip"))
         {
             var t = plan.Node.Input[0];
-            if (g.ProducerOf(t) is { } producer && planned.Contains(producer) && FusableProducers.Contains(producer.OpType) && g.ConsumersOf(t).Count == 1)
+            if (g.ProducerOf(t) is { } producer && planned.Contains(producer) && FusableProducers.Contains(producer.OpType)
+                && g.ConsumersOf(t).Count == 1)
             {
                 set.Remove(t);
                 seen.Remove(t);
@@ -80,7 +81,8 @@ public sealed class QdqQuantizer(StaticQuantConfig config)
         return set;
     }
 
-    public ModelProto Quantize(ModelProto preprocessed, IReadOnlyList<IReadOnlyDictionary<string, NdArray>> calibration, SourceLocation location, CancellationToken cancellation = default)
+    public ModelProto Quantize(ModelProto preprocessed, IReadOnlyList<IReadOnlyDictionary<string, NdArray>> calibration, SourceLocation location,
+        CancellationToken cancellation = default)
     {
         var model = preprocessed.Clone();
         var g = new GraphEditor(model);

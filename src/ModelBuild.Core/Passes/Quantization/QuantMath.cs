@@ -8,9 +8,9 @@ public static class QuantMath
 {
     /// <summary>
     /// Activation params, uint8. The range always includes 0 so that zero padding is exact. Symmetric: zero point 128
-    /// (the int8 zero-point-0 grid shifted by 128). Asymmetric: zero point in [0, 255]. uint8 is — the U8S8 form x86 int8 kernels (VNNI vpdpbusd) take natively, so
-    /// ONNX Runtime fuses every DQ→op→Q group without first rewriting int8 Q/DQ pairs to uint8, a rewrite it only
-    /// applies to a Q with a single DequantizeLinear reader.
+    /// (the int8 zero-point-0 grid shifted by 128). Asymmetric: zero point in [0, 255]. uint8 is — the U8S8 form x86 int8
+    /// kernels (VNNI vpdpbusd) take natively, so ONNX Runtime fuses every DQ→op→Q group without first rewriting int8 Q/DQ
+    /// pairs to uint8, a rewrite it only applies to a Q with a single DequantizeLinear reader.
     /// </summary>
     public static QuantParams Activation(TensorRange range, bool symmetric)
     {

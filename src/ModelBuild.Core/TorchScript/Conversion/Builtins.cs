@@ -30,7 +30,8 @@ public static class Builtins
                 result = Interpreter.Truth(ScalarMath.Unwrap(args[0]), "bool()");
                 return true;
             case "len":
-                result = args[0] is TensorValue t ? t.Dims[0] is { IsKnown: true } d0 ? d0.Value!.Value : (object)t.Dims[0] : (long)Interpreter.Items(args[0], "len").Count;
+                result = args[0] is TensorValue t ? t.Dims[0] is { IsKnown: true } d0 ? d0.Value!.Value : (object)t.Dims[0]
+                    : (long)Interpreter.Items(args[0], "len").Count;
                 return true;
             case "getattr":
                 result = interp.GetAttribute(args[0], (string)args[1]!);
@@ -39,7 +40,12 @@ public static class Builtins
             {
                 long start = 0, stop, step = 1;
                 if (args.Length == 1) stop = ScalarMath.ToLong(args[0], "range");
-                else { start = ScalarMath.ToLong(args[0], "range"); stop = ScalarMath.ToLong(args[1], "range"); if (args.Length > 2) step = ScalarMath.ToLong(args[2], "range"); }
+                else
+                {
+                    start = ScalarMath.ToLong(args[0], "range");
+                    stop = ScalarMath.ToLong(args[1], "range");
+                    if (args.Length > 2) step = ScalarMath.ToLong(args[2], "range");
+                }
                 var list = new List<object?>();
                 for (var i = start; step > 0 ? i < stop : i > stop; i += step) list.Add(i);
                 result = list;

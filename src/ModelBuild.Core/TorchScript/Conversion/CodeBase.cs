@@ -8,9 +8,12 @@ public sealed class CodeBase(IReadOnlyDictionary<string, string> files)
     private readonly Dictionary<string, CodeFile?> _parsed = new(StringComparer.Ordinal);
 
     /// <summary>"__torch__.torch.nn.modules.conv.Conv2d" → class Conv2d in __torch__/torch/nn/modules/conv.py.</summary>
-    public ClassDef? FindClass(string qualifiedName) => Split(qualifiedName) is var (file, name) && file?.Classes.GetValueOrDefault(name) is { } c ? c : null;
+    public ClassDef? FindClass(string qualifiedName) => Split(qualifiedName) is var (file, name) && file?.Classes.GetValueOrDefault(name) is { } c
+        ? c
+        : null;
 
-    public FunctionDef? FindFunction(string qualifiedName) => Split(qualifiedName) is var (file, name) ? file?.Functions.GetValueOrDefault(name) : null;
+    public FunctionDef? FindFunction(string qualifiedName) => Split(qualifiedName) is var (file, name)
+        ? file?.Functions.GetValueOrDefault(name) : null;
 
     private (CodeFile? File, string Name) Split(string qualifiedName)
     {

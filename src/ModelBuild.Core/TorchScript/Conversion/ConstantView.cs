@@ -17,9 +17,12 @@ public sealed class ConstantView(TensorValue baseTensor, long[] start, long[] st
 
     /// <summary>The box a constant reads: its own view when it is a slice of another constant, else all of it.</summary>
     public static ConstantView Of(TensorValue constant) =>
-        constant.View ?? new ConstantView(constant, new long[constant.Rank], Enumerable.Repeat(1L, constant.Rank).ToArray(), constant.Constant!.Shape.ToArray());
+        constant.View ?? new ConstantView(constant, new long[constant.Rank], Enumerable.Repeat(1L, constant.Rank).ToArray(),
+            constant.Constant!.Shape.ToArray());
 
-    /// <summary>The view narrowed along one axis to <paramref name="count"/> entries from <paramref name="start"/> by <paramref name="step"/>.</summary>
+    /// <summary>
+    /// The view narrowed along one axis to <paramref name="count"/> entries from <paramref name="start"/> by <paramref name="step"/>.
+    /// </summary>
     public ConstantView Narrow(int axis, long start, long step, long count) => new(Base,
         Start.Select((s, i) => i == axis ? s + start * Step[i] : s).ToArray(),
         Step.Select((s, i) => i == axis ? s * step : s).ToArray(),

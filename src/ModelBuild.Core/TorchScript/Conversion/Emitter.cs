@@ -13,11 +13,12 @@ public sealed class Emitter(GraphBuilder graph)
     public GraphBuilder G { get; } = graph;
     public int Opset => G.Opset;
 
-    private SymInt NewDim(string tensor, int axis, string? symbol = null) =>
+    private static SymInt NewDim(string tensor, int axis, string? symbol = null) =>
         SymInt.Dynamic(symbol ?? $"{tensor}[{axis}]", tensor, axis);
 
     /// <summary>A node with one output whose dims are given (null entries become dynamic dims of the output).</summary>
-    public TensorValue Node(string op, IReadOnlyList<string> inputs, TensorElementType type, IReadOnlyList<SymInt?> dims, params AttributeProto[] attrs)
+    public TensorValue Node(string op, IReadOnlyList<string> inputs, TensorElementType type,
+        IReadOnlyList<SymInt?> dims, params AttributeProto[] attrs)
     {
         var name = G.Node(op, inputs, 1, attrs)[0];
         return new TensorValue(name, type, dims.Select((d, i) => d ?? NewDim(name, i)).ToArray());
@@ -200,7 +201,8 @@ public sealed class Emitter(GraphBuilder graph)
         var dims = x.Dims.Select((v, i) => i == axis ? outDim : v).ToArray();
         if (x.Constant is { Length: <= FoldLimit } && outDim is not null && step > 0)
         {
-            var view = ConstantView.Of(x).Narrow((int)axis, start < 0 ? start + d.Value!.Value : Math.Min(start, d.Value!.Value), step, outDim.Value!.Value);
+            var view = ConstantView.Of(x).Narrow((int)axis, start < 0 ? start + d.Value!.Value : Math.Min(start, d.Value!.Value), step,
+                outDim.Value!.Value);
             return ViewConstant(view, x.Type, view.Count);
         }
         return Node("Slice", [x.Name, G.Int64s(start), G.Int64s(Math.Min(end, long.MaxValue)), G.Int64s(axis), G.Int64s(step)], x.Type, dims);
@@ -250,7 +252,9 @@ public sealed class Emitter(GraphBuilder graph)
     /// <summary>Reduce over axes; opset 18 moved ReduceMean/Max/… axes from an attribute to an input (ReduceSum in 13).</summary>
     public TensorValue Reduce(string op, TensorValue x, IReadOnlyList<long>? axes, bool keepDims)
     {
-        var norm = (axes is null || axes.Count == 0 ? Enumerable.Range(0, x.Rank).Select(i => (long)i) : axes.Select(a => TensorValue.NormalizeAxis(a, x.Rank))).Order().ToArray();
+        var norm = (axes is null || axes.Count == 0
+            ? Enumerable.Range(0, x.Rank).Select(i => (long)i)
+            : axes.Select(a => TensorValue.NormalizeAxis(a, x.Rank))).Order().ToArray();
         var dims = keepDims
             ? x.Dims.Select((d, i) => norm.Contains(i) ? SymInt.Of(1) : d).ToArray()
             : x.Dims.Where((_, i) => !norm.Contains(i)).ToArray();

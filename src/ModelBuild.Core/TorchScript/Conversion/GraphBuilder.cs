@@ -34,7 +34,8 @@ public sealed class GraphBuilder(int opset)
     /// <summary>Graph input and output names must stay exactly as declared: keep node outputs off them.</summary>
     public void Reserve(string name) { _reserved.Add(name); _nameCounts.TryAdd(name, 1); }
 
-    public string[] Node(string opType, IReadOnlyList<string> inputs, int outputs = 1, IEnumerable<AttributeProto>? attributes = null, string? hint = null)
+    public string[] Node(string opType, IReadOnlyList<string> inputs, int outputs = 1,
+        IEnumerable<AttributeProto>? attributes = null, string? hint = null)
     {
         var node = new NodeProto { OpType = opType, Name = FreshName("n_" + opType) };
         node.Input.AddRange(inputs);

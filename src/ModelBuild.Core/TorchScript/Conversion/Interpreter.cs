@@ -1,5 +1,3 @@
-using ModelBuild.Data;
-using ModelBuild.Manifest;
 using ModelBuild.TorchScript.Conversion.Syntax;
 
 namespace ModelBuild.TorchScript.Conversion;
@@ -137,7 +135,8 @@ public sealed class Interpreter
             case BreakStmt: return Flow.Break;
             case ContinueStmt: return Flow.Continue;
             case RaiseStmt r:
-                throw new ConversionError($"the model raises an exception for these inputs and flags: {Describe(r.Value is null ? null : Eval(r.Value, frame))}");
+                throw new ConversionError($"the model raises an exception for these inputs and flags: " +
+                    $"{Describe(r.Value is null ? null : Eval(r.Value, frame))}");
             case AssertStmt a:
                 if (!Truth(Eval(a.Condition, frame), "assert"))
                     throw new ConversionError("an assertion in the model fails for these inputs and flags");
@@ -147,7 +146,7 @@ public sealed class Interpreter
         }
     }
 
-    private void Assign(Expr target, object? value, Frame frame)
+    private static void Assign(Expr target, object? value, Frame frame)
     {
         switch (target)
         {
@@ -182,7 +181,7 @@ public sealed class Interpreter
         _ => throw new ConversionError($"unsupported expression {expr.GetType().Name}"),
     };
 
-    private object? LookupName(string name, Frame frame)
+    private static object? LookupName(string name, Frame frame)
     {
         if (frame.Locals.TryGetValue(name, out var v)) return v;
         return name switch
@@ -288,7 +287,8 @@ public sealed class Interpreter
         List<object?> l => l.Count > 0,
         SymInt { IsKnown: true } s => s.Value != 0,
         TensorValue { Constant: { Length: 1 } c } => c.ToDoubles()[0] != 0,
-        TensorValue => throw new ConversionError($"'{context}' depends on tensor values (data-dependent control flow cannot be converted; trace the model or pass flags as constants)"),
+        TensorValue => throw new ConversionError($"'{context}' depends on tensor values (data-dependent control flow cannot be converted; " +
+            $"trace the model or pass flags as constants)"),
         SymInt => throw new ConversionError($"'{context}' depends on a dynamic size; give that axis a fixed size in the manifest"),
         _ => true,
     };

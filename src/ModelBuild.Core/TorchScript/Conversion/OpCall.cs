@@ -1,7 +1,8 @@
 namespace ModelBuild.TorchScript.Conversion;
 
 /// <summary>One call of an aten/prim op as the saved code wrote it: typed access to positional or keyword arguments.</summary>
-public sealed class OpCall(string op, IReadOnlyList<object?> args, IReadOnlyDictionary<string, object?> kwargs, Emitter emit, Interpreter? interpreter = null)
+public sealed class OpCall(string op, IReadOnlyList<object?> args, IReadOnlyDictionary<string, object?> kwargs, Emitter emit,
+    Interpreter? interpreter = null)
 {
     public string Op { get; } = op;
     public IReadOnlyList<object?> Args { get; } = args;

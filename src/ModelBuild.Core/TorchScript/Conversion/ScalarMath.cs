@@ -29,7 +29,8 @@ public static class ScalarMath
         a = Plain(a);
         b = Plain(b);
         if (a is string sa2 && b is string sb2)
-            return op switch { "==" => sa2 == sb2, "!=" => sa2 != sb2, "+" => sa2 + sb2, _ => throw ConversionError.Unsupported($"operator {op} on strings") };
+            return op switch { "==" => sa2 == sb2, "!=" => sa2 != sb2, "+" => sa2 + sb2,
+                _ => throw ConversionError.Unsupported($"operator {op} on strings") };
         if (a is null || b is null)
             return op switch { "==" => a == b, "!=" => a != b, _ => throw new ConversionError($"operator {op} on None") };
         if (a is List<object?> la && b is List<object?> lb && op == "+") return la.Concat(lb).ToList();

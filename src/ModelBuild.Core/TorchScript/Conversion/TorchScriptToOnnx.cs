@@ -16,7 +16,8 @@ public static class TorchScriptToOnnx
         var location = options.Location ?? new SourceLocation(archive.Path);
         if (options.Opset < ConversionOptions.MinOpset || options.Opset > ConversionOptions.MaxOpset)
             throw new ModelBuildException(DiagnosticCodes.UnsupportedModelSource,
-                $"converting TorchScript to ONNX opset {options.Opset} is not supported; use an opset from {ConversionOptions.MinOpset} to {ConversionOptions.MaxOpset}", location);
+                $"converting TorchScript to ONNX opset {options.Opset} is not supported; use an opset from {ConversionOptions.MinOpset} to " +
+                $"{ConversionOptions.MaxOpset}", location);
         try
         {
             return ConvertCore(archive, options);
@@ -62,7 +63,8 @@ public static class TorchScriptToOnnx
             var bound = BindForward(interpreter, interpreter.MethodOf(archive.Root, "forward"), options);
             foreach (var a in bound)
                 if (a.Input is null && a.Value is not (bool or long or double))
-                    throw new ConversionError($"forward() argument '{a.Name}' is {Interpreter.Describe(a.Value)}; only bool, int and float flags can be passed to PyTorch");
+                    throw new ConversionError($"forward() argument '{a.Name}' is {Interpreter.Describe(a.Value)}; only bool, int and float " +
+                        $"flags can be passed to PyTorch");
             return bound;
         }
         catch (ConversionError e)
@@ -77,7 +79,8 @@ public static class TorchScriptToOnnx
         var parameters = forward.Parameters.Skip(1).ToList();
         foreach (var name in options.ConstantArguments.Keys)
             if (parameters.All(p => p.Name != name))
-                throw new ConversionError($"export.arguments names '{name}', but forward() has no such argument; its arguments are {string.Join(", ", parameters.Select(p => p.Name))}") { File = forward.File, Line = forward.Line };
+                throw new ConversionError($"export.arguments names '{name}', but forward() has no such argument; its arguments are " +
+                    $"{string.Join(", ", parameters.Select(p => p.Name))}") { File = forward.File, Line = forward.Line };
 
         // Tensor parameters take the declared inputs in order; others are flags: given values, else their defaults.
         var args = new List<ForwardArgument>();
@@ -97,13 +100,20 @@ public static class TorchScriptToOnnx
                 explicitCount = args.Count;
                 continue;
             }
-            if (p.Default is not null) { args.Add(new ForwardArgument(p.Name, null, interpreter.EvaluateConstant(p.Default, forward.File))); continue; }
+            if (p.Default is not null)
+            {
+                args.Add(new ForwardArgument(p.Name, null, interpreter.EvaluateConstant(p.Default, forward.File)));
+                continue;
+            }
             if (IsTensorType(p.Type))
-                throw new ConversionError($"forward() takes more tensor inputs than the {options.Inputs.Count} declared (next: '{p.Name}')") { File = forward.File, Line = forward.Line };
-            throw new ConversionError($"forward() argument '{p.Name}' is not a tensor; give it a value in export.arguments") { File = forward.File, Line = forward.Line };
+                throw new ConversionError($"forward() takes more tensor inputs than the {options.Inputs.Count} declared " +
+                    $"(next: '{p.Name}')") { File = forward.File, Line = forward.Line };
+            throw new ConversionError($"forward() argument '{p.Name}' is not a tensor; give it a value in export.arguments")
+                { File = forward.File, Line = forward.Line };
         }
         if (nextInput < options.Inputs.Count)
-            throw new ConversionError($"{options.Inputs.Count} inputs are declared but forward() takes only {nextInput} tensors") { File = forward.File, Line = forward.Line };
+            throw new ConversionError($"{options.Inputs.Count} inputs are declared but forward() takes only {nextInput} tensors")
+                { File = forward.File, Line = forward.Line };
         args.RemoveRange(explicitCount, args.Count - explicitCount); // the rest take their defaults
         return args;
     }
@@ -120,7 +130,9 @@ public static class TorchScriptToOnnx
             node.Input.Add(value.Name);
             node.Output.Add(name);
             graph.Graph.Node.Add(node);
-            graph.Graph.Output.Add(ValueInfo(name, value.Type, value.Dims.Select(d => d.IsKnown ? Dimension.Fixed(d.Value!.Value) : Dimension.Dynamic(d.Symbol ?? "")).ToArray()));
+            graph.Graph.Output.Add(ValueInfo(name, value.Type, value.Dims.Select(d => d.IsKnown
+                ? Dimension.Fixed(d.Value!.Value)
+                : Dimension.Dynamic(d.Symbol ?? "")).ToArray()));
         }
         if (outputNames.Count > outputs.Count)
             throw new ConversionError($"{outputNames.Count} outputs are declared but the model returns {outputs.Count}");
@@ -144,7 +156,8 @@ public static class TorchScriptToOnnx
         {
             ("float", long l) => (double)l,
             ("float", double) or ("int", long) or ("bool", bool) or (null, _) => value,
-            ("float" or "int" or "bool", _) => throw new ConversionError($"forward() argument '{p.Name}' is {type}, but the manifest gives {Interpreter.Describe(value)}"),
+            ("float" or "int" or "bool", _) => throw new ConversionError($"forward() argument '{p.Name}' is {type}, but the manifest gives " +
+                $"{Interpreter.Describe(value)}"),
             _ => value,
         };
     }
@@ -157,7 +170,9 @@ public static class TorchScriptToOnnx
     public static TensorValue AddInput(GraphBuilder graph, ConversionInput input)
     {
         graph.Graph.Input.Add(ValueInfo(input.Name, input.Type, input.Shape));
-        var dims = input.Shape.Select((d, axis) => d.IsDynamic ? SymInt.Dynamic(d.Symbol ?? $"{input.Name}_{axis}", input.Name, axis) : SymInt.Of(d.Size!.Value)).ToArray();
+        var dims = input.Shape.Select((d, axis) => d.IsDynamic
+            ? SymInt.Dynamic(d.Symbol ?? $"{input.Name}_{axis}", input.Name, axis)
+            : SymInt.Of(d.Size!.Value)).ToArray();
         return new TensorValue(input.Name, input.Type, dims);
     }
 
@@ -166,7 +181,8 @@ public static class TorchScriptToOnnx
         TensorValue t => [t],
         TupleValue t => t.Items.SelectMany(Flatten),
         List<object?> l => l.SelectMany(Flatten),
-        _ => throw new ConversionError($"forward() returns {Interpreter.Describe(result)}; only tensors (or tuples/lists of them) can be graph outputs"),
+        _ => throw new ConversionError($"forward() returns {Interpreter.Describe(result)}; only tensors (or tuples/lists " +
+            $"of them) can be graph outputs"),
     };
 
     private static bool IsIdentifier(string? s) =>

@@ -21,7 +21,8 @@ public static class ActivationOps
         r.Add(c => Clip(c, c.Tensor(0, "self"), Optional(c, 1, "min"), Optional(c, 2, "max")), "clamp", "clamp_", "clip");
         r.Add(c => Clip(c, c.Tensor(0, "self"), c.Double(1, "min"), null), "clamp_min", "clamp_min_");
         r.Add(c => Clip(c, c.Tensor(0, "self"), null, c.Double(1, "max")), "clamp_max", "clamp_max_");
-        r.Add(c => c.E.Unary("LeakyRelu", c.Tensor(0, "self"), Attr.Float("alpha", c.Double(1, "negative_slope", 0.01))), "leaky_relu", "leaky_relu_");
+        r.Add(c => c.E.Unary("LeakyRelu", c.Tensor(0, "self"), Attr.Float("alpha", c.Double(1, "negative_slope", 0.01))), "leaky_relu",
+            "leaky_relu_");
         r.Add(Elu, "elu", "elu_");
         r.Add(Gelu, "gelu", "gelu_");
         r.Add(c => Silu(c, c.Tensor(0, "self")), "silu", "silu_");
@@ -51,7 +52,8 @@ public static class ActivationOps
             var x = c.Tensor(0, "self");
             var w = c.Tensor(1, "weight");
             // PyTorch's per-channel slope is axis 1; ONNX broadcasts from the right.
-            if (w.Rank == 1 && x.Rank > 2 && w.Dims[0].Value != 1) w = c.E.Unsqueeze(w, Enumerable.Range(1, x.Rank - 2).Select(i => (long)i).ToArray());
+            if (w.Rank == 1 && x.Rank > 2 && w.Dims[0].Value != 1)
+                w = c.E.Unsqueeze(w, Enumerable.Range(1, x.Rank - 2).Select(i => (long)i).ToArray());
             return c.E.Like("PRelu", x, [x.Name, w.Name]);
         }, "prelu");
     }

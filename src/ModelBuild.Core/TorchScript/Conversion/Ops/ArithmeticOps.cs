@@ -1,5 +1,3 @@
-using ModelBuild.Manifest;
-
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
 /// <summary>add/sub/mul/div/pow and comparisons, with broadcasting, scalars and alpha. When every operand is a

@@ -54,7 +54,8 @@ public static class CreationOps
             var data = Array.CreateInstance(NdArray.ClrType(type), count);
             var v = one.Data.GetValue(0);
             for (long i = 0; i < count; i++) data.SetValue(v, i);
-            return c.E.Constant(new NdArray(type, shape, data)) is var t && value == 0 ? new TensorValue(t.Name, t.Type, t.Dims, t.Constant) { IsZeros = true } : t;
+            return c.E.Constant(new NdArray(type, shape, data)) is var t && value == 0 ? new TensorValue(t.Name, t.Type, t.Dims,
+                t.Constant) { IsZeros = true } : t;
         }
         var fill = GraphBuilder.ToTensorProto(new NdArray(type, [1], GraphBuilder.ScalarArray(value, type).Data), "value");
         var node = c.E.Node("ConstantOfShape", [c.G.ShapeTensor(sizes)], type, sizes, Attr.Tensor("value", fill));
@@ -85,7 +86,8 @@ public static class CreationOps
             var delta = c.E.AsTensor(step, TensorElementType.Int64);
             return c.E.Cast(c.E.Node("Range", [t.Name, limit.Name, delta.Name], TensorElementType.Int64, [null]), type);
         }
-        double s0 = ScalarMath.ToDouble(start, "arange start"), e0 = ScalarMath.ToDouble(end, "arange end"), d0 = ScalarMath.ToDouble(step, "arange step");
+        double s0 = ScalarMath.ToDouble(start, "arange start"), e0 = ScalarMath.ToDouble(end, "arange end"),
+            d0 = ScalarMath.ToDouble(step, "arange step");
         if (d0 == 0) throw c.Unsupported("arange with step 0");
         var count = Math.Max(0, (long)Math.Ceiling((e0 - s0) / d0));
         var values = new double[count];
@@ -112,7 +114,8 @@ public static class CreationOps
             }
             return c.E.Constant(Data.NdArray.FromDoubles(data.ElementType, data.Shape, values));
         }
-        if (c.E.Opset < 14) throw c.Unsupported($"{(upper ? "triu" : "tril")} of a computed tensor below opset 14 (set export.onnx.opset: 14 or later)");
+        if (c.E.Opset < 14)
+            throw c.Unsupported($"{(upper ? "triu" : "tril")} of a computed tensor below opset 14 (set export.onnx.opset: 14 or later)");
         return c.E.Node("Trilu", [x.Name, c.G.Scalar(k, TensorElementType.Int64)], x.Type, x.Dims, Attr.Int("upper", upper ? 1 : 0));
     }
 }

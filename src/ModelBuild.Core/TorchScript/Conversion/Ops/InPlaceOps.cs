@@ -20,7 +20,8 @@ public static class InPlaceOps
     {
         var target = c.Tensor(0, "self");
         if (target.Constant is null || target.Rank == 0)
-            throw c.Unsupported("writing into a computed tensor in place (x[idx] = v on an activation; only constants built in forward() can be written)");
+            throw c.Unsupported("writing into a computed tensor in place (x[idx] = v on an activation; only constants " +
+                "built in forward() can be written)");
         var updated = IndexedWrite.Apply(c, target.Constant, c.Required(1, "indices"), c.Tensor(2, "values"), c.Bool(3, "accumulate"));
         ConstantView.Of(target).Write(c.G, updated.ToDoubles());
         return target;

@@ -69,7 +69,8 @@ public static class IndexingOps
         var axes = indexed.Select(p => p.Axis).ToArray();
         var rest = Enumerable.Range(0, x.Rank).Where(a => !axes.Contains(a)).ToArray();
         var front = c.E.Transpose(x, axes.Concat(rest).Select(a => (long)a).ToArray());
-        var shape = indexed.Select(p => p.Index.Dims.ToArray()).Aggregate((a, b) => Emitter.Broadcast(a, b).Select(d => d ?? SymInt.Of(-1)).ToArray());
+        var shape = indexed.Select(p => p.Index.Dims.ToArray()).Aggregate((a, b) => Emitter.Broadcast(a, b)
+            .Select(d => d ?? SymInt.Of(-1)).ToArray());
         if (shape.Any(d => d.IsKnown && d.Value == -1)) throw c.Unsupported("index tensors whose broadcast shape is not known");
         var target = c.G.ShapeTensor(shape);
         var stacked = c.E.Concat(indexed.Select(p =>

@@ -1,5 +1,3 @@
-using ModelBuild.Manifest;
-
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
 /// <summary>linear/addmm/baddbmm/matmul/mm/bmm, einsum and embedding. Linear on a 2-D input is one Gemm; on higher ranks the
@@ -16,7 +14,8 @@ public static class LinearOps
             var b = c.Tensor(2, "mat2");
             var beta = c.Double(3, "beta", 1);
             var alpha = c.Double(4, "alpha", 1);
-            return c.E.Node("Gemm", [a.Name, b.Name, bias.Name], a.Type, [a.Dims[0], b.Dims[1]], Attr.Float("alpha", alpha), Attr.Float("beta", beta));
+            return c.E.Node("Gemm", [a.Name, b.Name, bias.Name], a.Type, [a.Dims[0], b.Dims[1]],
+                Attr.Float("alpha", alpha), Attr.Float("beta", beta));
         }, "addmm");
         r.Add(c => c.E.MatMul(c.Tensor(0, "self"), c.Tensor(1, "other")), "matmul", "mm", "bmm");
         r.Add(c =>
@@ -86,7 +85,8 @@ public static class LinearOps
             }
         }
         var output = arrow >= 0 ? equation[(arrow + 2)..]
-            : (equation.Contains("...") ? "..." : "") + new string(sizes.Keys.Where(ch => inputs.Sum(s => s.Count(x => x == ch)) == 1).Order().ToArray());
+            : (equation.Contains("...") ? "..." : "") +
+                new string(sizes.Keys.Where(ch => inputs.Sum(s => s.Count(x => x == ch)) == 1).Order().ToArray());
         var dims = new List<SymInt>();
         for (var i = 0; i < output.Length; i++)
         {

@@ -1,5 +1,3 @@
-using ModelBuild.Manifest;
-
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
 /// <summary>
@@ -45,7 +43,8 @@ public static class PaddingOps
         };
         if (onnxMode != "constant" && (begins.Any(p => p < 0) || ends.Any(p => p < 0)))
             throw c.Unsupported($"negative padding in {mode} mode");
-        var dims = x.Dims.Select((d, i) => d.IsKnown ? SymInt.Of(d.Value!.Value + begins[i] + ends[i]) : begins[i] + ends[i] == 0 ? d : null).ToArray();
+        var dims = x.Dims.Select((d, i) => d.IsKnown ? SymInt.Of(d.Value!.Value + begins[i] + ends[i]) : begins[i] + ends[i] == 0 ? d : null)
+            .ToArray();
         var inputs = new List<string> { x.Name, c.G.Int64s(begins.Concat(ends).ToArray()) };
         var fill = value is null ? 0 : ScalarMath.ToDouble(value, "pad value");
         if (onnxMode == "constant" && fill != 0) inputs.Add(c.G.Scalar(fill, x.Type));

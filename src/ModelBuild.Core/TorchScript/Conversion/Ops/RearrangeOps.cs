@@ -1,5 +1,3 @@
-using ModelBuild.Manifest;
-
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
 /// <summary>Ops that move elements without computing: pixel_shuffle/pixel_unshuffle (sub-pixel convolution), roll

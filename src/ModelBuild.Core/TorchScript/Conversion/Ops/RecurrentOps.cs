@@ -36,7 +36,8 @@ public static partial class RecurrentOps
         var batchFirst = c.Bool(8, "batch_first");
         var dirs = bidirectional ? 2 : 1;
         var perDir = hasBiases ? 4 : 2;
-        if (weights.Count != layers * dirs * perDir) throw c.Unsupported($"{weights.Count} weights for {layers} layer(s) (projections are not supported)");
+        if (weights.Count != layers * dirs * perDir)
+            throw c.Unsupported($"{weights.Count} weights for {layers} layer(s) (projections are not supported)");
         var e = c.E;
         var x = batchFirst ? e.Transpose(input, [1, 0, 2]) : input;
         var hidden = weights[1].Dims[1].Value!.Value;

@@ -47,7 +47,8 @@ public static class ResizeOps
         }
         else
         {
-            dims = lead.Concat(x.Dims.Skip(2).Select((d, i) => d.IsKnown ? SymInt.Of((long)Math.Floor(d.Value!.Value * scales![i])) : null)).ToArray();
+            dims = lead.Concat(x.Dims.Skip(2).Select((d, i) => d.IsKnown ? SymInt.Of((long)Math.Floor(d.Value!.Value * scales![i])) : null))
+                .ToArray();
             scalesInput = c.E.Constant(new Data.NdArray(TensorElementType.Float32, [spatial + 2],
                 new float[] { 1, 1 }.Concat(scales!.Select(v => (float)v)).ToArray())).Name;
         }

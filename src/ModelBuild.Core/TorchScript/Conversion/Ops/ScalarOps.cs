@@ -1,5 +1,3 @@
-using ModelBuild.Manifest;
-
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
 /// <summary>Sizes and Python-level values: torch.size, NumToTensor, comparisons on ints, list helpers. Folded when
@@ -16,10 +14,13 @@ public static class ScalarOps
             return d.IsKnown ? d.Value!.Value : d;
         }, "size");
         r.Add(c => (long)c.Tensor(0, "self").Rank, "dim");
-        r.Add(c => c.Tensor(0, "self").StaticShape is { } s ? s.Aggregate(1L, (a, b) => a * b) : throw c.Unsupported("numel of a tensor with dynamic shape"), "numel");
+        r.Add(c => c.Tensor(0, "self").StaticShape is { } s
+            ? s.Aggregate(1L, (a, b) => a * b)
+            : throw c.Unsupported("numel of a tensor with dynamic shape"), "numel");
         // NumToTensor wraps a Python number as a 0-d tensor; keeping the number lets later int() calls fold.
         r.Add(c => c.Arg(0, "a"), "ops.prim.NumToTensor", "scalar_tensor");
-        r.Add(c => c.Args.Count > 0 && c.Args[0] is TensorValue t ? ScalarFromTensor(c, t) : ScalarMath.ToLong(c.Arg(0, "a"), "int"), "Int", "ops.aten.Int");
+        r.Add(c => c.Args.Count > 0 && c.Args[0] is TensorValue t ? ScalarFromTensor(c, t) : ScalarMath.ToLong(c.Arg(0, "a"), "int"), "Int",
+            "ops.aten.Int");
         r.Add(c => ScalarMath.ToDouble(c.Arg(0, "a"), "float"), "Float", "ops.aten.Float");
         // ScalarImplicit reads a 0-d tensor as a Python number: folded when known, else the tensor stays a tensor.
         r.Add(c => ScalarMath.Unwrap(c.Arg(0, "a")), "ScalarImplicit", "ops.aten.ScalarImplicit");
@@ -43,7 +44,8 @@ public static class ScalarOps
             return items[(int)(i < 0 ? i + items.Count : i)];
         }, "__getitem__", "ops.aten.__getitem__");
         r.Add(c => ScalarMath.Binary("//", c.Arg(0, "a"), c.Arg(1, "b"), c.E), "floordiv");
-        r.Add(c => throw new ConversionError($"the model raises an exception for these inputs and flags: {c.Arg(0, "msg")}"), "ops.prim.RaiseException");
+        r.Add(c => throw new ConversionError($"the model raises an exception for these inputs and flags: {c.Arg(0, "msg")}"),
+            "ops.prim.RaiseException");
         r.Add(c => null, "warn", "ops.aten.warn");
         r.Add(c => c.Arg(0, "a") is string s ? s : "", "format");
         r.Add(c => (bool)c.Bool(0, "a"), "Bool");

@@ -75,7 +75,8 @@ public static class ShapeOps
             var dims = sizes.Select((s, i) => s.IsKnown && s.Value == -1 ? x.Dims[i - (sizes.Length - x.Rank)] : s).ToArray();
             return c.E.Node("Expand", [x.Name, c.G.ShapeTensor(target)], x.Type, dims);
         }, "expand");
-        r.Add(c => c.E.Node("Expand", [c.Tensor(0, "self").Name, c.G.ShapeOf(c.Tensor(1, "other").Name)], c.Tensor(0, "self").Type, c.Tensor(1, "other").Dims), "expand_as");
+        r.Add(c => c.E.Node("Expand", [c.Tensor(0, "self").Name, c.G.ShapeOf(c.Tensor(1, "other").Name)], c.Tensor(0, "self").Type,
+            c.Tensor(1, "other").Dims), "expand_as");
         r.Add(To, "to");
         r.Add(c => c.E.Cast(c.Tensor(0, "self"), c.Tensor(1, "other").Type), "type_as");
         r.Add(c => c.E.Cast(c.Tensor(0, "self"), TensorElementType.Float32), "float");

@@ -36,7 +36,8 @@ public static class SortingOps
 
     private static (TensorValue, TensorValue) Emit(OpCall c, TensorValue x, long axis, long k, bool largest)
     {
-        var names = c.G.Node("TopK", [x.Name, c.G.Int64s(k)], 2, [Attr.Int("axis", axis), Attr.Int("largest", largest ? 1 : 0), Attr.Int("sorted", 1)]);
+        var names = c.G.Node("TopK", [x.Name, c.G.Int64s(k)], 2,
+            [Attr.Int("axis", axis), Attr.Int("largest", largest ? 1 : 0), Attr.Int("sorted", 1)]);
         var dims = x.Dims.Select((d, i) => i == axis ? SymInt.Of(k) : d).ToArray();
         return (new TensorValue(names[0], x.Type, dims), new TensorValue(names[1], TensorElementType.Int64, dims));
     }
