@@ -1,10 +1,7 @@
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
-using ModelBuild.Evaluation;
-using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes.Quantization;
-using ModelBuild.Execution;
 using Onnx;
 
 namespace ModelBuild.Passes;

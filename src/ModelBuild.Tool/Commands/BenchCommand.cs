@@ -5,8 +5,6 @@ using ModelBuild.Evaluation;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes;
-using ModelBuild.Passes.Pruning;
-using ModelBuild.Passes.Quantization;
 using ModelBuild.Execution;
 
 namespace ModelBuild.Tool.Commands;
