@@ -1,8 +1,8 @@
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
-using ModelBuild.Pipeline;
 using ModelBuild.TorchScript.Conversion;
+using ModelBuild.TorchScript;
 
 namespace ModelBuild.Torch;
 

@@ -1,5 +1,5 @@
 using ModelBuild.Passes.Pruning;
-using ModelBuild.Pipeline;
+using ModelBuild.TorchScript;
 
 namespace ModelBuild.Torch;
 

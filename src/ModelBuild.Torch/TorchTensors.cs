@@ -1,6 +1,6 @@
 using ModelBuild.Data;
-using ModelBuild.Manifest;
 using static TorchSharp.torch;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Torch;
 

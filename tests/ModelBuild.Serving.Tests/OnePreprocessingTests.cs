@@ -11,7 +11,7 @@ using ModelBuild.Onnx;
 using ModelBuild.Pipeline;
 using ModelBuild.Runtime;
 using ModelBuild.Targets;
-using ManifestTensor = ModelBuild.Manifest.TensorElementType;
+using ManifestTensor = ModelBuild.Onnx.TensorElementType;
 
 namespace ModelBuild.Serving.Tests;
 

@@ -68,10 +68,10 @@ public sealed class TypedModelTests
     [Fact]
     public void Odd_tensor_names_become_valid_identifiers()
     {
-        var dims = new[] { Manifest.Dimension.Dynamic("n"), Manifest.Dimension.Dynamic("seq") };
+        var dims = new[] { Onnx.Dimension.Dynamic("n"), Onnx.Dimension.Dynamic("seq") };
         var odd = new ModelInterface(
-            [new TensorInfo("input.1", Manifest.TensorElementType.Int64, dims), new TensorInfo("class", Manifest.TensorElementType.Bool, dims)],
-            [new TensorInfo("out:0\n//", Manifest.TensorElementType.Float16, dims)]);
+            [new TensorInfo("input.1", Onnx.TensorElementType.Int64, dims), new TensorInfo("class", Onnx.TensorElementType.Bool, dims)],
+            [new TensorInfo("out:0\n//", Onnx.TensorElementType.Float16, dims)]);
         var source = TypedModelWriter.Write([new TypedModel("my-model_2", "base", odd)]);
         Assert.Contains("class MyModel2Model", source);
         Assert.Contains("long[] input1, long[] input1Shape, bool[] @class, long[] @classShape", source);
@@ -81,8 +81,8 @@ public sealed class TypedModelTests
     [Fact]
     public void Tensor_names_that_map_to_one_identifier_get_numbered_members_and_compile()
     {
-        var dims = new[] { Manifest.Dimension.Dynamic("batch"), Manifest.Dimension.Fixed(4) };
-        TensorInfo F(string name) => new(name, Manifest.TensorElementType.Float32, dims);
+        var dims = new[] { Onnx.Dimension.Dynamic("batch"), Onnx.Dimension.Fixed(4) };
+        TensorInfo F(string name) => new(name, Onnx.TensorElementType.Float32, dims);
         var clashing = new ModelInterface(
             [F("input.1"), F("input_1"), F("batch"), F("batch_input")],
             [F("x"), F("x_shape"), F("fashion_model_output")]);

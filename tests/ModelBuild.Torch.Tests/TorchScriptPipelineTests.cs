@@ -46,7 +46,7 @@ public sealed class TorchScriptPipelineTests : IDisposable
         File.Copy(Sample("data/test.npz"), Path.Combine(_dir, "test.npz"));
     }
 
-    private (ModelBuild.Reports.BuildReport? Report, DiagnosticBag Diagnostics) Build(string manifest)
+    private (ModelBuild.Results.BuildReport? Report, DiagnosticBag Diagnostics) Build(string manifest)
     {
         File.WriteAllText(Path.Combine(_dir, "deploy.yaml"), manifest);
         var diagnostics = new DiagnosticBag();

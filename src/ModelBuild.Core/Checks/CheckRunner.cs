@@ -2,7 +2,7 @@ using System.Globalization;
 using ModelBuild.Diagnostics;
 using ModelBuild.Evaluation;
 using ModelBuild.Manifest;
-using ModelBuild.Reports;
+using ModelBuild.Results;
 
 namespace ModelBuild.Checks;
 

@@ -2,9 +2,9 @@ using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
-using ModelBuild.Reports;
 using ModelBuild.Execution;
 using Onnx;
+using ModelBuild.Results;
 
 namespace ModelBuild.Checks;
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
-using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 
 namespace ModelBuild.CodeGen;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using ModelBuild.Manifest;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Data;
 

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using ModelBuild.Diagnostics;
-using ModelBuild.Manifest;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Data;
 

@@ -1,5 +1,4 @@
 using System.Text;
-using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 
 namespace ModelBuild.Data;

@@ -2,9 +2,9 @@ using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
-using ModelBuild.Pipeline;
-using ModelBuild.Reports;
 using ModelBuild.Execution;
+using ModelBuild.Results;
+using ModelBuild.TorchScript;
 
 namespace ModelBuild.Evaluation;
 

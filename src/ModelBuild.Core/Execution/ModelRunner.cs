@@ -1,8 +1,9 @@
 using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
-using ElementType = ModelBuild.Manifest.TensorElementType;
+using ElementType = ModelBuild.Onnx.TensorElementType;
 using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Execution;
 

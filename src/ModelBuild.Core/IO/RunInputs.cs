@@ -1,5 +1,4 @@
 using ModelBuild.Diagnostics;
-using ModelBuild.Manifest;
 
 namespace ModelBuild.IO;
 
@@ -25,9 +24,6 @@ public sealed class RunInputs
             _byRealPath.TryAdd(RealPath(full), location);
         }
     }
-
-    public static RunInputs Of(IEnumerable<DeployManifest> manifests) =>
-        new(manifests.SelectMany(m => m.Models.SelectMany(model => model.ReferencedFiles).Prepend((m.Path, new SourceLocation(m.Path)))));
 
     /// <summary>Full paths of every input, as the manifests name them.</summary>
     public IEnumerable<string> Paths => _paths;

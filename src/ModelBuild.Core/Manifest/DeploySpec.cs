@@ -1,6 +1,7 @@
 using ImageLayout = ModelBuild.Runtime.ImageLayout;
 using ImagePreprocessing = ModelBuild.Runtime.ImagePreprocessing;
 using ModelBuild.Diagnostics;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Manifest;
 

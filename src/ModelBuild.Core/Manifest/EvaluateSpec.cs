@@ -52,7 +52,10 @@ public sealed class EvaluateSpec
     public string? IdxImages { get; init; }
     public string? IdxLabels { get; init; }
 
-    /// <summary>The model's one image preprocessing (<see cref="ModelSpec.Preprocess"/>), set by the binder; defaults where the model declares none.</summary>
+    /// <summary>
+    /// The model's one image preprocessing (<see cref="ModelSpec.Preprocess"/>), set by the binder; defaults where the
+    /// model declares none.
+    /// </summary>
     public ImagePreprocessing Preprocess { get; internal set; } = new();
     public MetricKind Metric { get; init; } = MetricKind.Top1;
     public int? Samples { get; init; }

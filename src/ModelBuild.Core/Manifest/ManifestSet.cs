@@ -1,6 +1,5 @@
 using ModelBuild.CodeGen;
 using ModelBuild.Diagnostics;
-using ModelBuild.Targets;
 using NuGet.Versioning;
 
 namespace ModelBuild.Manifest;
@@ -54,7 +53,7 @@ public static class ManifestSet
 
         // "my-model" and "my_model" clash in both; one error per model is enough.
         var reported = new HashSet<ModelSpec>();
-        ReportSameDerivedName(models.Where(m => m.Deploy.KServe is not null), m => KServeWriter.ServiceName(m.Name.Value),
+        ReportSameDerivedName(models.Where(m => m.Deploy.KServe is not null), m => DerivedNames.KServeService(m.Name.Value),
             "InferenceService", "(Kubernetes names can't hold '_')", reported, diagnostics);
         ReportSameDerivedName(models, m => TypedModelWriter.ClassName(m.Name.Value),
             "C# class", "in the generated ModelBuild.Models (names lose '-' and '_')", reported, diagnostics);

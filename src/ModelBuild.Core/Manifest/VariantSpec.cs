@@ -123,7 +123,10 @@ public sealed class PruneSpec
     /// <summary>l1-structured: the norm order ranking channels (PyTorch's ln_structured n; 1 = L1, 2 = L2). Null: PruneConfig's default.</summary>
     public double? Norm { get; init; }
 
-    /// <summary>l1-structured: kept channel counts rounded to a multiple of this (CPU kernels run channel blocks of 8/16); 1 = exact. Null: PruneConfig's default.</summary>
+    /// <summary>
+    /// l1-structured: kept channel counts rounded to a multiple of this (CPU kernels run channel blocks of 8/16);
+    /// 1 = exact. Null: PruneConfig's default.
+    /// </summary>
     public int? RoundTo { get; init; }
     public required SourceLocation Location { get; init; }
 }

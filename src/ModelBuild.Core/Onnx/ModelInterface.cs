@@ -1,4 +1,3 @@
-using ModelBuild.Manifest;
 
 namespace ModelBuild.Onnx;
 

@@ -1,5 +1,4 @@
 using ModelBuild.Diagnostics;
-using ModelBuild.Manifest;
 using Onnx;
 
 namespace ModelBuild.Onnx;

@@ -1,4 +1,3 @@
-using ModelBuild.Manifest;
 using static Onnx.TensorProto.Types;
 
 namespace ModelBuild.Onnx;

@@ -1,6 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Diagnostics;
-using ModelBuild.Execution;
 using Onnx;
 using OrtType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 

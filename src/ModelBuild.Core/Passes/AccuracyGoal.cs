@@ -6,7 +6,7 @@ namespace ModelBuild.Passes;
 
 /// <summary>
 /// checks.accuracy as accuracy-aware quantization works to keep it: the thresholds of the check, scored with
-/// evaluate.metric exactly as <see cref="Checks.CheckRunner"/> scores the artifact (<see cref="Scorer"/>), so a
+/// evaluate.metric exactly as the accuracy check scores the artifact (<see cref="Scorer"/>), so a
 /// variant the loop accepts is one the check passes. Within the pass, the reference is the variant's float input model.
 /// </summary>
 /// <param name="Min">Lowest accepted score (for mae, which is better lower, the highest).</param>

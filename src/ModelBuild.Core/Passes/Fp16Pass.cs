@@ -8,7 +8,8 @@ namespace ModelBuild.Passes;
 public sealed record Fp16Config
 {
     /// <summary>Ops whose fp16 versions lose too much or have no fp16 kernel: they stay float32 with Casts around them.</summary>
-    public static readonly IReadOnlyList<string> DefaultBlockedOps = ["Resize", "Upsample", "TopK", "NonMaxSuppression", "Range", "CumSum", "RoiAlign"];
+    public static readonly IReadOnlyList<string> DefaultBlockedOps =
+        ["Resize", "Upsample", "TopK", "NonMaxSuppression", "Range", "CumSum", "RoiAlign"];
 
     public bool KeepIoTypes { get; init; } = true;
     public IReadOnlySet<string> BlockedOps { get; init; } = DefaultBlockedOps.ToHashSet(StringComparer.Ordinal);
@@ -40,9 +41,12 @@ public sealed class Fp16Pass(Fp16Config config, SourceLocation location) : IMode
         bool IsFloat(string t) => t.Length > 0 && types.TryGetValue(t, out var ty) && ty == TensorData.Float;
         // Nodes with subgraphs (If, Loop, Scan) run as float32 islands too: their bodies keep float32 and read outer
         // values through Casts, so no body ever meets a value whose type changed outside it.
-        var blocked = g.Graph.Node.Where(n => n.Domain is "" or "ai.onnx" && config.BlockedOps.Contains(n.OpType) || IsQuantizationOp(n) || GraphEditor.Bodies(n).Any()).ToList();
+        var blocked = g.Graph.Node
+            .Where(n => n.Domain is "" or "ai.onnx" && config.BlockedOps.Contains(n.OpType) || IsQuantizationOp(n) || GraphEditor.Bodies(n).Any())
+            .ToList();
         var blockedSet = new HashSet<NodeProto>(blocked, ReferenceEqualityComparer.Instance);
-        var outerReads = blocked.Where(n => GraphEditor.Bodies(n).Any()).ToDictionary(n => n, GraphEditor.OuterScopeReads, (IEqualityComparer<NodeProto>)ReferenceEqualityComparer.Instance);
+        var outerReads = blocked.Where(n => GraphEditor.Bodies(n).Any())
+            .ToDictionary(n => n, GraphEditor.OuterScopeReads, (IEqualityComparer<NodeProto>)ReferenceEqualityComparer.Instance);
 
         // Scales and other float initializers that only blocked ops read stay float32 as they are: no Cast, no rounding.
         var readInBodies = outerReads.Values.SelectMany(r => r).ToHashSet(StringComparer.Ordinal);
@@ -72,7 +76,9 @@ public sealed class Fp16Pass(Fp16Config config, SourceLocation location) : IMode
 
         // Bodies read outer float values: give them float32 copies, made just before the node that owns the body.
         foreach (var (owner, names) in outerReads)
-            foreach (var name in names.Where(n => (IsFloat(n) || g.Initializers.ContainsKey(n) && g.Initializers[n].DataType == TensorData.Float16) && !keptInitializers.Contains(n)))
+            foreach (var name in names.Where(n =>
+                         (IsFloat(n) || g.Initializers.ContainsKey(n) && g.Initializers[n].DataType == TensorData.Float16)
+                         && !keptInitializers.Contains(n)))
             {
                 var wide = g.UniqueName(name + "_fp32");
                 GraphEditor.SetAttr(g.AddNode("Cast", [name], [wide], owner.Name + "_outer_cast"), "to", (long)TensorData.Float);

@@ -1,3 +1,5 @@
+using ModelBuild.Diagnostics;
+
 namespace ModelBuild.Passes;
 
 /// <summary>
@@ -21,7 +23,7 @@ public sealed record PassContext(string InputPath, string OutputPath, string Mod
     public PassOutcome Outcome { get; init; } = new();
 
     /// <summary>Progress of long passes (calibration).</summary>
-    public Pipeline.IBuildLog Log { get; init; } = new Pipeline.NullBuildLog();
+    public IBuildLog Log { get; init; } = new NullBuildLog();
 }
 
 public sealed class PassOutcome

@@ -1,7 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
-using ModelBuild.Execution;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Passes;
 

@@ -1,4 +1,5 @@
 using ModelBuild.IO;
+using ModelBuild.Diagnostics;
 
 namespace ModelBuild.Passes;
 
@@ -9,7 +10,7 @@ namespace ModelBuild.Passes;
 public static class PassChain
 {
     public static PassOutcome Run(IReadOnlyList<IModelPass> passes, string input, string output, string model, string variant,
-        CancellationToken cancellation, Pipeline.IBuildLog? log = null)
+        CancellationToken cancellation, IBuildLog? log = null)
     {
         var outcome = new PassOutcome();
         var temps = new List<string>();
@@ -20,7 +21,11 @@ public static class PassChain
                 cancellation.ThrowIfCancellationRequested();
                 var target = index == passes.Count - 1 ? output : AtomicFile.TempPathFor(output);
                 if (target != output) temps.Add(target);
-                pass.Run(new PassContext(input, target, model, variant, cancellation) { Outcome = outcome, Log = log ?? new Pipeline.NullBuildLog() });
+                pass.Run(new PassContext(input, target, model, variant, cancellation)
+                {
+                    Outcome = outcome,
+                    Log = log ?? new NullBuildLog(),
+                });
                 input = target;
             }
         }

@@ -10,7 +10,8 @@ using Onnx;
 namespace ModelBuild.Passes;
 
 /// <param name="RoundTo">Structured: kept channel counts rounded to multiples of this (see <see cref="StructuredPruner.Aligned"/>).</param>
-public sealed record PruneConfig(PruneMethod Method, IReadOnlyList<double> Amounts, double Norm = 1, FineTuneSettings? FineTune = null, int Seed = 20240611, int RoundTo = 16);
+public sealed record PruneConfig(PruneMethod Method, IReadOnlyList<double> Amounts, double Norm = 1, FineTuneSettings? FineTune = null,
+    int Seed = 20240611, int RoundTo = 16);
 
 /// <summary>
 /// Pruning with an optional fine-tune and an accuracy stop. Each amount of the schedule is a total fraction of the
@@ -20,7 +21,8 @@ public sealed record PruneConfig(PruneMethod Method, IReadOnlyList<double> Amoun
 /// </summary>
 public sealed class PrunePass(PruneConfig config, SourceLocation location, PruneGoal? goal = null, IFineTuner? tuner = null) : IModelPass
 {
-    public string Name => $"prune:{MethodName(config.Method)}:{string.Join("+", config.Amounts.Select(a => a.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)))}"
+    public string Name => $"prune:{MethodName(config.Method)}:"
+        + $"{string.Join("+", config.Amounts.Select(a => a.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)))}"
         + (config.FineTune is null ? "" : ":finetune");
     public bool IsLossless => false;
 
@@ -37,7 +39,8 @@ public sealed class PrunePass(PruneConfig config, SourceLocation location, Prune
     public void Run(PassContext context)
     {
         if (config.FineTune is not null && tuner is null)
-            throw new ModelBuildException(DiagnosticCodes.TorchRuntimeUnavailable, "prune.finetune needs libtorch, which is not available to this run", location);
+            throw new ModelBuildException(DiagnosticCodes.TorchRuntimeUnavailable,
+                "prune.finetune needs libtorch, which is not available to this run", location);
         var work = Directory.CreateTempSubdirectory("modelbuild-prune-").FullName;
         try
         {
@@ -65,7 +68,8 @@ public sealed class PrunePass(PruneConfig config, SourceLocation location, Prune
         var latencyInput = LatencyInput(input);
         var inputPath = Save(input, work, "step0.onnx");
         var reference = evaluator?.Score(inputPath);
-        outcome.Steps.Add(new PruneStep(0, new FileInfo(inputPath).Length, P50(inputPath, latencyInput), reference, reference is null ? null : 0, true, null));
+        outcome.Steps.Add(new PruneStep(0, new FileInfo(inputPath).Length, P50(inputPath, latencyInput), reference, reference is null ? null : 0,
+            true, null));
 
         var current = input;
         ModelProto? accepted = null;
@@ -95,12 +99,14 @@ public sealed class PrunePass(PruneConfig config, SourceLocation location, Prune
 
             var score = evaluator?.Score(path);
             var holds = score is null || goal is not { HasThreshold: true } || goal.Holds(score.Value, reference!.Value, evaluator!.Metric);
-            var drop = score is null ? (double?)null : Scorer.HigherIsBetter(evaluator!.Metric) ? reference!.Value - score.Value : score.Value - reference!.Value;
+            var drop = score is null ? (double?)null
+                : Scorer.HigherIsBetter(evaluator!.Metric) ? reference!.Value - score.Value : score.Value - reference!.Value;
             var keep = holds || accepted is null;
             outcome.Steps.Add(new PruneStep(amount, new FileInfo(path).Length, P50(path, latencyInput), score, drop, keep, tuned?.EpochLosses));
             if (!keep)
             {
-                context.Outcome.Notes.Add($"prune: amount {amount:0.###} breaks the accuracy goal (drop {drop:0.####}); keeping amount {outcome.Amount:0.###}");
+                context.Outcome.Notes.Add($"prune: amount {amount:0.###} breaks the accuracy goal (drop {drop:0.####}); keeping amount " +
+                    $"{outcome.Amount:0.###}");
                 break;
             }
             accepted = next;
@@ -110,7 +116,8 @@ public sealed class PrunePass(PruneConfig config, SourceLocation location, Prune
             outcome.Sparsity.Clear(); outcome.Sparsity.AddRange(sparsity);
             if (!holds)
             {
-                context.Outcome.Notes.Add($"prune: the first amount {amount:0.###} already breaks the accuracy goal (drop {drop:0.####}); written anyway so the accuracy check reports it");
+                context.Outcome.Notes.Add($"prune: the first amount {amount:0.###} already breaks the accuracy goal (drop " +
+                    $"{drop:0.####}); written anyway so the accuracy check reports it");
                 break;
             }
         }

@@ -13,7 +13,8 @@ namespace ModelBuild.Passes;
 /// from a manifest, checks.accuracy scored with evaluate.metric (<see cref="AccuracyGoal"/>); for the bench, the drop
 /// (top-1 with labels, else 1 − cosine of the first output) within MaxDrop.
 /// </summary>
-public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocation location, AccuracyTarget? accuracy = null, EvaluationDataset? judge = null) : IModelPass
+public sealed class QuantizeDynamicPass(
+    DynamicQuantConfig config, SourceLocation location, AccuracyTarget? accuracy = null, EvaluationDataset? judge = null) : IModelPass
 {
     public string Name => "quantize:dynamic";
     public bool IsLossless => false;
@@ -48,8 +49,10 @@ public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocatio
     /// parent, with a warning at the variant.</summary>
     private static void KeepParent(PassContext context)
     {
-        context.Outcome.Warnings.Add($"quantize: dynamic finds nothing to quantize in this model (no {string.Join(", ", DynamicOpQuantizerRegistry.OpTypes.Order())} " +
-            "with constant float32 weights, no embedding table), so the variant is its parent unchanged; remove it, quantize a float32 parent, or use quantize: static");
+        context.Outcome.Warnings.Add(
+            $"quantize: dynamic finds nothing to quantize in this model (no {string.Join(", ", DynamicOpQuantizerRegistry.OpTypes.Order())} " +
+            "with constant float32 weights, no embedding table), so the variant is its parent unchanged; remove it, " +
+            "quantize a float32 parent, or use quantize: static");
         File.Copy(context.InputPath, context.OutputPath, overwrite: true);
     }
 
@@ -95,7 +98,8 @@ public sealed class QuantizeDynamicPass(DynamicQuantConfig config, SourceLocatio
             var nodes = kept.Count == 0 ? "none" : string.Join(", ", kept.Select(n => $"'{n}'"));
             context.Outcome.Notes.Add(met
                 ? $"accuracy-aware: goal {goal} met after {round + 1} round(s); kept in float: {nodes}"
-                : $"accuracy-aware: goal {goal} not met after {round + 1} round(s) (at most {accuracy.MaxExcluded} nodes are kept in float); kept in float: {nodes}; checks.accuracy judges the artifact");
+                : $"accuracy-aware: goal {goal} not met after {round + 1} round(s) (at most {accuracy.MaxExcluded} nodes are kept in float); " +
+                  $"kept in float: {nodes}; checks.accuracy judges the artifact");
         }
         return quantized;
     }

@@ -80,7 +80,8 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
             {
                 context.Cancellation.ThrowIfCancellationRequested();
                 var (met, score) = verdict(AccuracyRounds.RunAll(quantized, judgeBatches, location));
-                context.Outcome.Notes.Add($"accuracy-aware round {round}: {score} with {excluded.Count - config.ExcludeNodes.Count} node(s) kept in float");
+                context.Outcome.Notes.Add(
+                    $"accuracy-aware round {round}: {score} with {excluded.Count - config.ExcludeNodes.Count} node(s) kept in float");
                 if (met)
                 {
                     if (accuracy.Goal is { } g) context.Outcome.Notes.Add($"accuracy-aware: goal {g} met after {round + 1} round(s)");
@@ -93,7 +94,9 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
                     .OrderByDescending(p => p.Error.Added).FirstOrDefault();
                 if (worst.Layer is null) break;
                 foreach (var node in worst.Layer) excluded.Add(node.Name);
-                context.Outcome.Notes.Add($"kept '{worst.Layer[0].Name}' ({worst.Layer[0].OpType}{string.Concat(worst.Layer.Skip(1).Select(n => " + " + n.OpType))}) in float: its output adds relative error {worst.Error.Added:0.####}");
+                var layer = worst.Layer[0].OpType + string.Concat(worst.Layer.Skip(1).Select(n => " + " + n.OpType));
+                context.Outcome.Notes.Add(
+                    $"kept '{worst.Layer[0].Name}' ({layer}) in float: its output adds relative error {worst.Error.Added:0.####}");
                 quantized = Build(excluded, out errors);
             }
         }
@@ -129,7 +132,7 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
 }
 
 /// <summary>A list that reports how many items were enumerated (calibration batches run), capped at its count per pass.</summary>
-internal sealed class ProgressList<T>(IReadOnlyList<T> items, Pipeline.IStepProgress progress) : IReadOnlyList<T>
+internal sealed class ProgressList<T>(IReadOnlyList<T> items, IStepProgress progress) : IReadOnlyList<T>
 {
     public T this[int index] => items[index];
     public int Count => items.Count;

@@ -1,3 +1,6 @@
+using ModelBuild.Diagnostics;
+using ModelBuild.TorchScript;
+
 namespace ModelBuild.Pipeline;
 
 public sealed class BuildOptions

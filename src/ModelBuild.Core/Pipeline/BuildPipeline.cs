@@ -4,6 +4,7 @@ using ModelBuild.IO;
 using ModelBuild.Manifest;
 using ModelBuild.Reports;
 using ModelBuild.Targets;
+using ModelBuild.Results;
 
 namespace ModelBuild.Pipeline;
 
@@ -20,7 +21,8 @@ public static class BuildPipeline
         var manifests = timer.Time("read manifests", () => ManifestSet.Load(manifestPaths, diagnostics, ToolInfo.Version));
         if (manifests is null) return null;
 
-        var inputs = RunInputs.Of(manifests);
+        // Every file the manifests name, which the output must never overwrite.
+        var inputs = new RunInputs(manifests.SelectMany(m => m.Models.SelectMany(model => model.ReferencedFiles).Prepend((m.Path, new SourceLocation(m.Path)))));
         if (!SparesInputs(manifests, inputs, Path.GetFullPath(options.OutputDirectory), diagnostics)) return null;
         using var staging = OpenStaging(options.OutputDirectory, diagnostics);
         if (staging is null) return null;

@@ -6,10 +6,10 @@ using ModelBuild.IO;
 using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes;
-using ModelBuild.Reports;
 using ModelBuild.Targets;
 using ModelBuild.TorchScript;
 using ModelBuild.TorchScript.Conversion;
+using ModelBuild.Results;
 
 namespace ModelBuild.Pipeline;
 
@@ -245,7 +245,7 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
                 .Select(e => new LayerErrorReport(e.Node, e.OpType, e.Tensor, Math.Round(e.Cosine, 6),
                     Math.Round(e.RelativeError, 6), Math.Round(e.Added, 6)))
                 .ToList(),
-            Pruning = outcome.Pruning is { } p ? PruningReport.From(p) : null,
+            Pruning = outcome.Pruning?.ToReport(),
         });
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ModelBuild.Diagnostics;
 
 namespace ModelBuild.Pipeline;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using ModelBuild.Results;
 
 namespace ModelBuild.Reports;
 

@@ -38,17 +38,8 @@ public static partial class KServeWriter
         return w.ToString();
     }
 
-    /// <summary>Kubernetes names (DNS-1035 labels) allow '-' but not '_'.</summary>
-    public static string ServiceName(string modelName) => modelName.Replace('_', '-');
-
-    /// <summary>Longest DNS-1035 label, the rule for an InferenceService name.</summary>
-    public const int MaxServiceNameLength = 63;
-
-    /// <summary>Whether Kubernetes accepts <paramref name="name"/> as an InferenceService name (a DNS-1035 label).</summary>
-    public static bool IsValidServiceName(string name) => name.Length <= MaxServiceNameLength && Dns1035Label().IsMatch(name);
-
-    [System.Text.RegularExpressions.GeneratedRegex(@"^[a-z]([-a-z0-9]*[a-z0-9])?\z")]
-    private static partial System.Text.RegularExpressions.Regex Dns1035Label();
+    /// <summary>See <see cref="DerivedNames.KServeService"/>.</summary>
+    public static string ServiceName(string modelName) => DerivedNames.KServeService(modelName);
 
     private static void WriteService(StringBuilder w, string name, Service s)
     {

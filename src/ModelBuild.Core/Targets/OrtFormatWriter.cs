@@ -1,5 +1,5 @@
 using ModelBuild.Diagnostics;
-using ModelBuild.Execution;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Targets;
 

@@ -11,8 +11,8 @@ namespace ModelBuild.Targets;
 /// </summary>
 public static class TritonEnsemble
 {
-    public static string PreprocessName(string model) => model + "_preprocess";
-    public static string EnsembleName(string model) => model + "_ensemble";
+    public static string PreprocessName(string model) => DerivedNames.TritonPreprocess(model);
+    public static string EnsembleName(string model) => DerivedNames.TritonEnsemble(model);
 
     /// <summary>Everything the two extra repository entries hold.</summary>
     public sealed record Plan(

@@ -1,5 +1,5 @@
 using ModelBuild.Data;
-using ModelBuild.Manifest;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.TorchScript;
 

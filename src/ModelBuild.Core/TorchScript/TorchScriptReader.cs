@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
-using ModelBuild.Manifest;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.TorchScript;
 

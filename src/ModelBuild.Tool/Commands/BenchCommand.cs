@@ -10,7 +10,8 @@ using ModelBuild.Execution;
 namespace ModelBuild.Tool.Commands;
 
 /// <summary>
-/// <c>modelbuild bench MODEL[,calib=FILE][,test=FILE][,variants=static+dynamic+fp16+pruned+pruned-static][,prune=0.3][,train=FILE][,epochs=N][,lr=RATE][,schedule=cosine|none][,seq=N] ...</c>:
+/// <c>modelbuild bench MODEL[,calib=FILE][,test=FILE][,variants=static+dynamic+fp16+pruned+pruned-static][,prune=0.3][,train=FILE]
+/// [,epochs=N][,lr=RATE][,schedule=cosine|none][,seq=N] ...</c>:
 /// builds the variants of every model and measures each next to its float32 original in one run, on one intra-op
 /// thread: p50 latency ratio, size ratio, and top-1 (with labelled test data) or output cosine.
 /// </summary>
@@ -25,15 +26,23 @@ internal static class BenchCommand
     {
         var models = new Argument<string[]>("models")
         {
-            Description = "MODEL.onnx with optional ,calib=FILE (.npy/.npz) ,test=FILE (.npz with labels) ,variants=static+dynamic+fp16+pruned+pruned-static ,prune=AMOUNT (l1-structured, default 0.3) ,train=FILE (.npz: fine-tune the pruned model) ,epochs=N ,lr=RATE (default 0.001) ,schedule=cosine|none (default cosine) ,distill=W (weight of distillation from the unpruned model, default 0) ,seq=N (length of other dynamic axes, default 128) ,save=FILE.npz (write the evaluation inputs)",
+            Description = "MODEL.onnx with optional ,calib=FILE (.npy/.npz) ,test=FILE (.npz with labels) " +
+                ",variants=static+dynamic+fp16+pruned+pruned-static ,prune=AMOUNT (l1-structured, default 0.3) " +
+                ",train=FILE (.npz: fine-tune the pruned model) ,epochs=N ,lr=RATE (default 0.001) ,schedule=cosine|none (default cosine) " +
+                ",distill=W (weight of distillation from the unpruned model, default 0) ,seq=N (length of other dynamic axes, default 128) " +
+                ",save=FILE.npz (write the evaluation inputs)",
             Arity = ArgumentArity.OneOrMore,
         }.RefusingOptions();
         var samples = new Option<int?>("--samples") { Description = "Calibration samples (default: quantize.calibration.samples' default, 256)." };
         var variantOption = new Option<string[]>("--variant")
         {
-            Description = "A variant written as in deploy.yaml, e.g. \"{ name: int8, quantize: { mode: dynamic, per_channel: true } }\" (repeatable; built for every model, after the variants= shorthands).",
+            Description = "A variant written as in deploy.yaml, e.g. \"{ name: int8, quantize: { mode: dynamic, per_channel: true } }\" " +
+                "(repeatable; built for every model, after the variants= shorthands).",
         };
-        var command = new Command("bench", "Measure pruned/quantized/fp16 variants against the float32 model: latency, size and accuracy ratios.") { models, samples, variantOption };
+        var command = new Command("bench", "Measure pruned/quantized/fp16 variants against the float32 model: latency, size and accuracy ratios.")
+        {
+            models, samples, variantOption,
+        };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
             var rows = new List<string[]>();
@@ -53,9 +62,11 @@ internal static class BenchCommand
         {
             var parts = text.Split(',');
             var options = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.Ordinal);
-            var unknown = options.Keys.Except(["calib", "test", "variants", "seq", "batch", "vocab", "prune", "train", "epochs", "round", "lr", "schedule", "save", "distill"]).ToList();
+            var unknown = options.Keys.Except(["calib", "test", "variants", "seq", "batch", "vocab", "prune", "train", "epochs", "round", "lr",
+                "schedule", "save", "distill"]).ToList();
             if (unknown.Count > 0)
-                throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown option(s) {string.Join(", ", unknown)} in '{text}'", Where);
+                throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown option(s) {string.Join(", ", unknown)} in '{text}'",
+                    Where);
             return new BenchTarget(Path.GetFullPath(parts[0]), options.GetValueOrDefault("calib"), options.GetValueOrDefault("test"),
                 options.TryGetValue("variants", out var v) ? v.Split('+', StringSplitOptions.RemoveEmptyEntries) : [],
                 options.TryGetValue("seq", out var s) ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : 128,
@@ -70,7 +81,8 @@ internal static class BenchCommand
                 {
                     "none" => FinetuneSchedule.None,
                     null or "cosine" => FinetuneSchedule.Cosine,
-                    var other => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: schedule '{other}' is not none or cosine", Where),
+                    var other => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: schedule '{other}' is not none or cosine",
+                        Where),
                 },
                 options.GetValueOrDefault("save"),
                 options.TryGetValue("distill", out var d) ? double.Parse(d, System.Globalization.CultureInfo.InvariantCulture) : 0);
@@ -106,7 +118,8 @@ internal static class BenchCommand
             var one = eval.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(0, latencyBatch));
 
             var calibration = target.Calibration;
-            if ((variants.Any(v => v.EndsWith("static", StringComparison.Ordinal)) || extraVariants.Any(v => v.Contains("static", StringComparison.Ordinal))) && calibration is null)
+            if ((variants.Any(v => v.EndsWith("static", StringComparison.Ordinal))
+                || extraVariants.Any(v => v.Contains("static", StringComparison.Ordinal))) && calibration is null)
             {
                 // No real calibration data: synthetic inputs, said so in the row.
                 calibration = Path.Combine(work, "calib.npz");
@@ -131,15 +144,18 @@ internal static class BenchCommand
             var fp32Top1 = labels is not null ? Metrics.Top1Accuracy(fp32Out, labels) : (double?)null;
             var modelName = Path.GetFileName(target.Model);
             if (latencyBatch != 1) modelName += $" (batch {latencyBatch})";
-            yield return [modelName, "fp32", $"{baseP50:0.00}", "1.00", "1.00", fp32Top1 is { } t ? $"top1 {t:0.0000}" : "cosine 1.0000", Kernels(fp32Path, work)];
+            yield return [modelName, "fp32", $"{baseP50:0.00}", "1.00", "1.00", fp32Top1 is { } t ? $"top1 {t:0.0000}" : "cosine 1.0000",
+                Kernels(fp32Path, work)];
             foreach (var (name, path) in built)
             {
                 var output = RunAll(path, eval, io);
                 var quality = labels is not null
-                    ? $"top1 {Metrics.Top1Accuracy(output, labels):0.0000} (drop {100 * (fp32Top1!.Value - Metrics.Top1Accuracy(output, labels)):0.00} pt)"
+                    ? $"top1 {Metrics.Top1Accuracy(output, labels):0.0000} (drop " +
+                        $"{100 * (fp32Top1!.Value - Metrics.Top1Accuracy(output, labels)):0.00} pt)"
                     : $"cosine {Metrics.CosineSimilarity(fp32Out, output):0.0000}";
                 var p50 = Median(latency[name]);
-                yield return [modelName, name, $"{p50:0.00}", $"{p50 / baseP50:0.00}", $"{(double)new FileInfo(path).Length / baseSize:0.00}", quality, Kernels(path, work)];
+                yield return [modelName, name, $"{p50:0.00}", $"{p50 / baseP50:0.00}", $"{(double)new FileInfo(path).Length / baseSize:0.00}",
+                    quality, Kernels(path, work)];
             }
         }
         finally
@@ -171,8 +187,8 @@ internal static class BenchCommand
     /// as checks.accuracy), loads it as a build would, and runs each variant's planned passes from its parent.
     /// Returns the requested variants' files with their row labels.
     /// </summary>
-    private static List<(string Name, string Path)> BuildVariants(BenchTarget target, string[] shorthands, string[] extraVariants, string? calibration,
-        int? calibrationSamples, ModelInterface io, string work)
+    private static List<(string Name, string Path)> BuildVariants(BenchTarget target, string[] shorthands, string[] extraVariants,
+        string? calibration, int? calibrationSamples, ModelInterface io, string work)
     {
         var unknown = shorthands.Where(v => !Shorthands.ContainsKey(v)).ToList();
         if (unknown.Count > 0)
@@ -187,7 +203,8 @@ internal static class BenchCommand
             : $"{{ data: {Quote(calibration)}" + (calibrationSamples is { } n ? $", samples: {n}" : "") + " }";
         string Expand(string yaml) => yaml
             .Replace("CALIB", calib, StringComparison.Ordinal)
-            .Replace("DYNAMIC_OPS", "[" + string.Join(", ", QuantizableOps.For(QuantizeMode.Dynamic).Order(StringComparer.Ordinal)) + "]", StringComparison.Ordinal)
+            .Replace("DYNAMIC_OPS", "[" + string.Join(", ", QuantizableOps.For(QuantizeMode.Dynamic).Order(StringComparer.Ordinal)) + "]",
+                StringComparison.Ordinal)
             .Replace("PRUNE", target.PruneAmount.ToString("R", I), StringComparison.Ordinal)
             .Replace("ROUND", target.RoundTo.ToString(I), StringComparison.Ordinal)
             .Replace("FINETUNE", finetune, StringComparison.Ordinal);
@@ -208,7 +225,8 @@ internal static class BenchCommand
             $"  - name: {name}",
             $"    source: {Quote(target.Model)}",
             .. goal
-                ? new[] { $"    evaluate: {{ data: {Quote(judge)}, metric: cosine }}", $"    checks: {{ accuracy: {{ min: {(1 - AccuracyAwareMaxDrop).ToString("R", I)} }} }}" }
+                ? new[] { $"    evaluate: {{ data: {Quote(judge)}, metric: cosine }}",
+                    $"    checks: {{ accuracy: {{ min: {(1 - AccuracyAwareMaxDrop).ToString("R", I)} }} }}" }
                 : [],
             "    variants:",
             .. variantsOfModel.Select(v => "      - " + v),
@@ -229,12 +247,13 @@ internal static class BenchCommand
             {
                 var name = variant.Name.Value;
                 var output = Path.Combine(work, name + ".onnx");
-                var outcome = PassChain.Run(PassPlanner.Plan(variant, spec, tuner), paths[ModelBuild.Pipeline.VariantOrder.ParentOf(variant)], output, "bench", name,
-                    CancellationToken.None);
+                var outcome = PassChain.Run(PassPlanner.Plan(variant, spec, tuner), paths[ModelBuild.Pipeline.VariantOrder.ParentOf(variant)], output,
+                    "bench", name, CancellationToken.None);
                 paths[name] = output;
                 foreach (var note in outcome.Notes) Console.Error.WriteLine($"bench: {Path.GetFileName(target.Model)} {name}: {note}");
                 if (name == "pruned" && !requested.Contains("pruned") && listed.Contains("pruned")) continue;
-                built.Add((Label(name) + (variant.Quantize is { Mode: QuantizeMode.Static } && target.Calibration is null ? " (synthetic calib)" : ""), output));
+                built.Add((Label(name) + (variant.Quantize is { Mode: QuantizeMode.Static } && target.Calibration is null
+                    ? " (synthetic calib)" : ""), output));
             }
         }
         return built;
@@ -242,7 +261,8 @@ internal static class BenchCommand
         string Label(string name)
         {
             var prune = $"pruned {target.PruneAmount:0.##}/{target.RoundTo}" + (target.Train is null ? "" : $" +ft{target.Epochs}")
-                + (target.LearningRate != 1e-3 ? $" lr {target.LearningRate:0.#####}" : "") + (target.Schedule == FinetuneSchedule.None ? " const lr" : "")
+                + (target.LearningRate != 1e-3 ? $" lr {target.LearningRate:0.#####}" : "")
+                + (target.Schedule == FinetuneSchedule.None ? " const lr" : "")
                 + (target.Distill > 0 ? $" kd {target.Distill:0.##}" : "");
             return name switch { "pruned" => prune, "pruned-static" => prune + " → static", _ => name };
         }
@@ -262,7 +282,8 @@ internal static class BenchCommand
             new OptimizePass(OptimizationLevel.Extended, Where).Run(new PassContext(path, optimized, "bench", "kernels", CancellationToken.None));
             var ops = OnnxModelFile.Load(optimized, Where).Graph.Node.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count());
             string[] int8 = ["QLinearConv", "QLinearMatMul", "QGemm", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearAveragePool",
-                "QLinearSigmoid", "QLinearLeakyRelu", "QAttention", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "MatMulInteger", "ConvInteger", "DynamicQuantizeLSTM"];
+                "QLinearSigmoid", "QLinearLeakyRelu", "QAttention", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "MatMulInteger", "ConvInteger",
+                "DynamicQuantizeLSTM"];
             string[] heavy = ["Conv", "MatMul", "Gemm", "Add", "FusedConv", "FusedMatMul", "FusedGemm", "Attention", "LSTM"];
             var a = string.Join(" ", int8.Where(ops.ContainsKey).Select(o => $"{o}×{ops[o]}"));
             var f = string.Join(" ", heavy.Where(ops.ContainsKey).Select(o => $"{o}×{ops[o]}"));
@@ -305,7 +326,8 @@ internal static class BenchCommand
             }
             else
             {
-                result[input.Name] = SyntheticInputs.Generate([input with { Dims = shape.Select(Dimension.Fixed).ToList() }], (int)shape[0], 7)[input.Name];
+                result[input.Name] =
+                    SyntheticInputs.Generate([input with { Dims = shape.Select(Dimension.Fixed).ToList() }], (int)shape[0], 7)[input.Name];
             }
         }
         return result;
@@ -330,7 +352,8 @@ internal static class BenchCommand
     private static double P50(string path, IReadOnlyDictionary<string, NdArray> one, int batch)
     {
         using var runner = new ModelRunner(path, Where, intraOpThreads: 1);
-        return new LatencyBenchmark(warmupRuns: 5, minRuns: 20, maxRuns: 300, minSeconds: 0.6).Measure(runner, one, (int)one.Values.First().Shape[0]).P50Ms;
+        return new LatencyBenchmark(warmupRuns: 5, minRuns: 20, maxRuns: 300, minSeconds: 0.6)
+            .Measure(runner, one, (int)one.Values.First().Shape[0]).P50Ms;
     }
 
     /// <summary>MODELBUILD_BENCH_PROFILE=1: ONNX Runtime's own per-node timings (50 runs), summed by kernel, to stderr.</summary>
@@ -352,11 +375,13 @@ internal static class BenchCommand
         var byOp = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var e in json.RootElement.EnumerateArray())
         {
-            if (e.GetProperty("cat").GetString() != "Node" || !e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal)) continue;
+            if (e.GetProperty("cat").GetString() != "Node" || !e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
+                continue;
             var op = e.GetProperty("args").GetProperty("op_name").GetString()!;
             byOp[op] = byOp.GetValueOrDefault(op) + e.GetProperty("dur").GetDouble() / 55;
         }
-        Console.Error.WriteLine($"profile {model} {variant}: " + string.Join(", ", byOp.OrderByDescending(kv => kv.Value).Take(10).Select(kv => $"{kv.Key} {kv.Value:0} µs")));
+        Console.Error.WriteLine($"profile {model} {variant}: " +
+            string.Join(", ", byOp.OrderByDescending(kv => kv.Value).Take(10).Select(kv => $"{kv.Key} {kv.Value:0} µs")));
     }
 
     private static double Median(List<double> values)

@@ -4,9 +4,9 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using ModelBuild.Diagnostics;
-using ModelBuild.Evaluation;
 using ModelBuild.Runtime;
 using ModelBuild.Serving;
+using ModelBuild.Data;
 
 namespace ModelBuild.Tool.Commands;
 

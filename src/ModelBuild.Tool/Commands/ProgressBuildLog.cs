@@ -1,5 +1,5 @@
-using ModelBuild.Pipeline;
 using Spectre.Console;
+using ModelBuild.Diagnostics;
 
 namespace ModelBuild.Tool.Commands;
 

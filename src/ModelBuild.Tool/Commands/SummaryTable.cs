@@ -1,5 +1,5 @@
 using System.Globalization;
-using ModelBuild.Reports;
+using ModelBuild.Results;
 
 namespace ModelBuild.Tool.Commands;
 

@@ -4,8 +4,8 @@ using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.Passes.Pruning;
-using ModelBuild.Pipeline;
 using ModelBuild.TorchScript.Conversion;
+using ModelBuild.TorchScript;
 
 namespace ModelBuild.Tool.Torch;
 

@@ -3,11 +3,11 @@ using System.Runtime.Loader;
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
-using ModelBuild.Pipeline;
 using ModelBuild.TorchScript.Conversion;
 using Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
+using ModelBuild.TorchScript;
 
 namespace ModelBuild.Torch;
 

@@ -2,6 +2,7 @@ using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using static ModelBuild.Core.Tests.Data.NpyTestBytes;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Core.Tests.Data;
 

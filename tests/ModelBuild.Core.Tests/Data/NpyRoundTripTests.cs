@@ -1,5 +1,6 @@
 using ModelBuild.Data;
 using ModelBuild.Manifest;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Core.Tests.Data;
 

@@ -1,6 +1,7 @@
 using ModelBuild.Data;
 using ModelBuild.Evaluation;
 using ModelBuild.Manifest;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Core.Tests.Evaluation;
 

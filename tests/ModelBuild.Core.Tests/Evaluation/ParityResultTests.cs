@@ -8,8 +8,8 @@ public class ParityResultTests
     [Fact]
     public void MatchesHandComputedValues()
     {
-        var expected = new NdArray(ModelBuild.Manifest.TensorElementType.Float64, [2, 2], new[] { 1.0, -2.0, 0.0, 4.0 });
-        var actual = new NdArray(ModelBuild.Manifest.TensorElementType.Float64, [2, 2], new[] { 1.5, -2.0, 1e-7, 4.0 });
+        var expected = new NdArray(ModelBuild.Onnx.TensorElementType.Float64, [2, 2], new[] { 1.0, -2.0, 0.0, 4.0 });
+        var actual = new NdArray(ModelBuild.Onnx.TensorElementType.Float64, [2, 2], new[] { 1.5, -2.0, 1e-7, 4.0 });
 
         var r = ParityResult.Compare(expected, actual);
 

@@ -1,4 +1,5 @@
 using ModelBuild.Evaluation;
+using ModelBuild.Data;
 
 namespace ModelBuild.Core.Tests.Evaluation;
 

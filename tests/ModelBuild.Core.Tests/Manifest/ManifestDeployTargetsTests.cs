@@ -1,5 +1,6 @@
 using ImageLayout = ModelBuild.Runtime.ImageLayout;
 using ModelBuild.Manifest;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Core.Tests.Manifest;
 

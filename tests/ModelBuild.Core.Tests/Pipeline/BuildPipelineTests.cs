@@ -4,6 +4,7 @@ using ModelBuild.Evaluation;
 using ModelBuild.IO;
 using ModelBuild.Manifest;
 using ModelBuild.Execution;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Core.Tests.Pipeline;
 

@@ -1,6 +1,7 @@
 using ModelBuild.Diagnostics;
 using ModelBuild.Pipeline;
 using ModelBuild.Reports;
+using ModelBuild.Results;
 
 namespace ModelBuild.Core.Tests.Pipeline;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Xml;
 using System.Xml.Linq;
 using ModelBuild.Reports;
+using ModelBuild.Results;
 
 namespace ModelBuild.Core.Tests.Reports;
 

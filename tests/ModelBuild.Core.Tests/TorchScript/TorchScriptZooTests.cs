@@ -2,6 +2,7 @@ using ModelBuild.Data;
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
 using ModelBuild.TorchScript;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Core.Tests.TorchScript;
 

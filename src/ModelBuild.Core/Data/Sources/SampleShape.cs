@@ -1,5 +1,4 @@
 using ModelBuild.Diagnostics;
-using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 
 namespace ModelBuild.Data.Sources;

@@ -1,3 +1,5 @@
+using ModelBuild.Onnx;
+
 namespace ModelBuild.Manifest.Loading;
 
 /// <summary>The spelling of each enum value in deploy.yaml, in the order messages list them.</summary>

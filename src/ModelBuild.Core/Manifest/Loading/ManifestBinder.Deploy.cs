@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using ModelBuild.Diagnostics;
 using YamlDotNet.RepresentationModel;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Manifest.Loading;
 

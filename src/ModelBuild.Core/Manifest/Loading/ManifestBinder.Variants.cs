@@ -18,7 +18,8 @@ internal sealed partial class ManifestBinder
             if (NameRules.ReservedVariantNames.Contains(name.Value))
             {
                 reader.Report(DiagnosticCodes.InvalidName,
-                    $"variant name '{name.Value}' is reserved ('base' is the plain export, 'best' picks the fastest passing variant); choose another name",
+                    $"variant name '{name.Value}' is reserved ('base' is the plain export, 'best' picks the fastest passing variant); " +
+                        $"choose another name",
                     name.Location);
                 name = new("", name.Location);
             }
@@ -53,7 +54,9 @@ internal sealed partial class ManifestBinder
         // 'fp16: false' is a valid value but converts nothing, so alone it leaves the variant without a pass.
         if (!map.Has("optimize") && !map.Has("quantize") && !map.Has("prune") && (!map.Has("fp16") || fp16Off))
             reader.Report(DiagnosticCodes.MissingKey,
-                $"nothing to do {ctx}{(fp16Off ? " ('fp16: false' converts nothing)" : "")}; give the variant at least one of: optimize, quantize, fp16, prune", map.Node);
+                $"nothing to do {ctx}" +
+                    $"{(fp16Off ? " ('fp16: false' converts nothing)" : "")}; give the variant at least one of: optimize, quantize, fp16, prune",
+                map.Node);
         if (map.KeyNode("quantize") is not null && map.KeyNode("fp16") is { } fp16Key && fp16 is not null)
             reader.Report(DiagnosticCodes.InvalidValue,
                 $"'quantize' and 'fp16' can't be combined in one variant {ctx}; make them separate variants", fp16Key);
@@ -83,7 +86,8 @@ internal sealed partial class ManifestBinder
         if (mode == QuantizeMode.Dynamic)
         {
             if (map.KeyNode("format") is { } k1)
-                reader.Report(DiagnosticCodes.InvalidValue, $"'quantize.format' applies to static quantization only {ctx}; dynamic quantization always writes MatMulInteger", k1);
+                reader.Report(DiagnosticCodes.InvalidValue,
+                    $"'quantize.format' applies to static quantization only {ctx}; dynamic quantization always writes MatMulInteger", k1);
         }
 
         CalibrationSpec? calibration = null;
@@ -118,14 +122,15 @@ internal sealed partial class ManifestBinder
         if (map["ops"] is { } opsNode && reader.List(opsNode, "quantize.ops") is { } items)
         {
             var effectiveMode = mode ?? QuantizeMode.Dynamic;
-            var supported = Passes.QuantizableOps.For(effectiveMode);
+            var supported = QuantizableOps.For(effectiveMode);
             var listed = new List<string>();
             foreach (var item in items)
             {
                 if (reader.Text(item, "quantize.ops") is not { } op) continue;
                 if (!supported.Contains(op.Value))
                     reader.Report(DiagnosticCodes.InvalidValue,
-                        $"'quantize.ops' lists '{op.Value}', which {effectiveMode.ToString().ToLowerInvariant()} quantization does not quantize; it quantizes: {string.Join(", ", supported.Order(StringComparer.Ordinal))}", item);
+                        $"'quantize.ops' lists '{op.Value}', which {effectiveMode.ToString().ToLowerInvariant()}" +
+                            $" quantization does not quantize; it quantizes: {string.Join(", ", supported.Order(StringComparer.Ordinal))}", item);
                 listed.Add(op.Value);
             }
             only = listed;
@@ -212,7 +217,8 @@ internal sealed partial class ManifestBinder
             var temperature = ft["temperature"] is { } tp ? reader.Number(tp, "prune.finetune.temperature", 0, 100, minExclusive: true) : null;
             // Distillation matches class probabilities, so it needs the classification loss.
             if (distill > 0 && loss == FinetuneLoss.Mse && ft.KeyNode("distill") is { } dk)
-                reader.Report(DiagnosticCodes.InvalidValue, $"'prune.finetune.distill' needs loss: cross_entropy (distillation matches class probabilities) {ctx}", dk);
+                reader.Report(DiagnosticCodes.InvalidValue,
+                    $"'prune.finetune.distill' needs loss: cross_entropy (distillation matches class probabilities) {ctx}", dk);
             finetune = new FinetuneSpec
             {
                 Data = data ?? "",
@@ -283,7 +289,8 @@ internal sealed partial class ManifestBinder
                 {
                     reported.UnionWith(chain);
                     reader.Report(DiagnosticCodes.UnknownVariantReference,
-                        $"variants build from each other in a cycle: {string.Join(" <- ", chain)} <- {v.Name.Value}; one of them must start from 'base'",
+                        $"variants build from each other in a cycle: {string.Join(" <- ", chain)} <- " +
+                            $"{v.Name.Value}; one of them must start from 'base'",
                         v.From.Location);
                     break;
                 }
@@ -304,7 +311,9 @@ internal sealed partial class ManifestBinder
             {
                 if (parent.Fp16 is null) continue;
                 reader.Report(DiagnosticCodes.InvalidValue,
-                    $"variant '{v.Name.Value}' quantizes '{v.From.Value}', which is float16{(parent.Name.Value == v.From.Value ? "" : $" (through '{parent.Name.Value}')")}; quantize first, then convert: put 'fp16' in a variant 'from: {v.Name.Value}'",
+                    $"variant '{v.Name.Value}' quantizes '{v.From.Value}', which is float16" +
+                        $"{(parent.Name.Value == v.From.Value ? "" : $" (through '{parent.Name.Value}')")}" +
+                        $"; quantize first, then convert: put 'fp16' in a variant 'from: {v.Name.Value}'",
                     v.From.Location);
                 break;
             }

@@ -1,6 +1,7 @@
 using ModelBuild.Diagnostics;
 using NuGet.Versioning;
 using YamlDotNet.RepresentationModel;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Manifest.Loading;
 
@@ -75,7 +76,8 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
                 {
                     if (models.FirstOrDefault(m => m.Name.Value == extra) is { } clash)
                         reader.Report(DiagnosticCodes.DuplicateName,
-                            $"model name '{extra}' is taken: model '{model.Name.Value}' declares triton.preprocessing, which adds '{extra}' to the Triton repository",
+                            $"model name '{extra}' is taken: model '{model.Name.Value}' declares triton.preprocessing, which adds '" +
+                                $"{extra}' to the Triton repository",
                             clash.Name.Location);
                 }
             }
@@ -147,7 +149,8 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
             if (variant.Quantize is not { AccuracyAware: true, AccuracyAwareLocation: { } at }) continue;
             if (checks.Accuracy is null)
                 reader.Report(DiagnosticCodes.MissingKey,
-                    $"'quantize.accuracy_aware' needs checks.accuracy (min, max_drop or max_drop_percent: the goal it keeps nodes in float for) in variant '{variant.Name.Value}'", at);
+                    $"'quantize.accuracy_aware' needs checks.accuracy (min, max_drop or max_drop_percent: the goal it keeps nodes in float for) " +
+                        $"in variant '{variant.Name.Value}'", at);
         }
     }
 
@@ -158,10 +161,12 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
     private void CheckKServeName(Located<string> name, DeploySpec deploy)
     {
         if (deploy.KServe is null || name.Value.Length == 0) return;
-        var service = Targets.KServeWriter.ServiceName(name.Value);
-        if (!Targets.KServeWriter.IsValidServiceName(service))
+        var service = DerivedNames.KServeService(name.Value);
+        if (!DerivedNames.IsValidKServeService(service))
             reader.Report(DiagnosticCodes.InvalidValue,
-                $"model name '{name.Value}' becomes InferenceService '{service}', which Kubernetes refuses: a DNS-1035 label is at most {Targets.KServeWriter.MaxServiceNameLength} characters, lower-case letters, digits and '-', and can't end in '-' or '_'; rename the model or leave deploy.kserve off",
+                $"model name '{name.Value}' becomes InferenceService '{service}" +
+                    $"', which Kubernetes refuses: a DNS-1035 label is at most {DerivedNames.MaxKServeServiceLength}" +
+                    $" characters, lower-case letters, digits and '-', and can't end in '-' or '_'; rename the model or leave deploy.kserve off",
                 name.Location);
     }
 
@@ -190,7 +195,8 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
         if (!NameRules.IsValid(name.Value))
         {
             reader.Report(DiagnosticCodes.InvalidName,
-                $"invalid {kind} name '{name.Value}'; names must match {NameRules.PatternText} (lower-case letter first, then lower-case letters, digits, '_' or '-')",
+                $"invalid {kind} name '{name.Value}'; names must match " +
+                    $"{NameRules.PatternText} (lower-case letter first, then lower-case letters, digits, '_' or '-')",
                 node);
             return new("", name.Location);
         }
@@ -283,7 +289,8 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
             else
             {
                 reader.Report(DiagnosticCodes.InvalidValue,
-                    $"shape entries must be positive integers (fixed sizes) or identifiers (named dynamic axes such as 'batch'), got {YamlNodeReader.Describe(item)}",
+                    $"shape entries must be positive integers (fixed sizes) or identifiers (named dynamic axes such as 'batch'), " +
+                        $"got {YamlNodeReader.Describe(item)}",
                     item);
             }
         }
@@ -348,7 +355,8 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
                 // An ONNX source is deployed as it is; no pass changes its opset, so the value would be ignored.
                 if (source is { Kind: ModelSourceKind.Onnx })
                     reader.Report(DiagnosticCodes.InvalidValue,
-                        "'export.onnx.opset' sets the opset a TorchScript or TorchSharp source is exported with; an ONNX source is deployed with the opset it was saved with (see modelbuild inspect), so remove the key",
+                        "'export.onnx.opset' sets the opset a TorchScript or TorchSharp source is exported with; " +
+                            "an ONNX source is deployed with the opset it was saved with (see modelbuild inspect), so remove the key",
                         o);
                 else
                     opset = requested;

@@ -46,7 +46,7 @@ public sealed record FineTuneResult(IReadOnlyList<double> EpochLosses, int Sampl
 
 /// <summary>
 /// Trains an ONNX model's weights on labelled data and writes them back into a copy of the model. Implemented with
-/// libtorch by ModelBuild.Torch and handed in by the tool (<see cref="Pipeline.BuildOptions.FineTuner"/>), so the
+/// libtorch by ModelBuild.Torch and handed in by the tool (BuildOptions.FineTuner), so the
 /// engine never loads libtorch itself.
 /// </summary>
 public interface IFineTuner

@@ -3,6 +3,16 @@ namespace ModelBuild.Passes.Pruning;
 /// <summary>What a prune pass did, for the build report: per layer (channels kept or sparsity) and per schedule step.</summary>
 public sealed class PruneOutcome
 {
+    /// <summary>What the report shows of this outcome (per-layer channels or sparsity, and each schedule step).</summary>
+    public Results.PruningReport ToReport() => new(
+        Method,
+        Amount,
+        Channels.Select(c => new Results.PruneLayerReport(c.Node, c.OpType, null, c.Channels, c.Kept, null))
+            .Concat(Sparsity.Select(s => new Results.PruneLayerReport(s.Node, s.OpType, s.Tensor, null, null, Math.Round(s.Sparsity, 6))))
+            .ToList(),
+        Steps.Select(s => new Results.PruneStepReport(s.Amount, s.SizeBytes, s.P50Ms, s.Score is { } v ? Math.Round(v, 6) : null,
+            s.Drop is { } d ? Math.Round(d, 6) : null, s.Kept, s.FineTuneLosses?.Select(l => Math.Round(l, 6)).ToList())).ToList());
+
     public required string Method { get; init; }
 
     /// <summary>The amount of the model written (the last step that kept the accuracy goal).</summary>

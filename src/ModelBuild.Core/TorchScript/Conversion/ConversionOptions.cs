@@ -1,5 +1,6 @@
 using ModelBuild.Diagnostics;
 using ModelBuild.Manifest;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.TorchScript.Conversion;
 

@@ -1,6 +1,6 @@
 using ModelBuild.Data;
-using ModelBuild.Manifest;
 using Onnx;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.TorchScript.Conversion;
 

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 using ModelBuild.Data;
-using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using Onnx;
 

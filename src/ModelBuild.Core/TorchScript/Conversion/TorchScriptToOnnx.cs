@@ -1,7 +1,7 @@
 using ModelBuild.Diagnostics;
-using ModelBuild.Manifest;
 using ModelBuild.TorchScript.Conversion.Syntax;
 using Onnx;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.TorchScript.Conversion;
 

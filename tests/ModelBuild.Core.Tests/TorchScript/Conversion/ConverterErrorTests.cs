@@ -3,6 +3,7 @@ using ModelBuild.Manifest;
 using ModelBuild.Pipeline;
 using ModelBuild.TorchScript;
 using ModelBuild.TorchScript.Conversion;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Core.Tests.TorchScript.Conversion;
 

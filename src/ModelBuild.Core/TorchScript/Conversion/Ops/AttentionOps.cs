@@ -1,4 +1,4 @@
-using ModelBuild.Manifest;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.TorchScript.Conversion.Ops;
 

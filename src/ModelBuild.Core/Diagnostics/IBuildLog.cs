@@ -1,4 +1,4 @@
-namespace ModelBuild.Pipeline;
+namespace ModelBuild.Diagnostics;
 
 /// <summary>Where progress lines go: the console for the CLI (and, through it, MSBuild's log at normal verbosity).</summary>
 public interface IBuildLog
@@ -7,7 +7,7 @@ public interface IBuildLog
 
     /// <summary>
     /// A long step (evaluation, calibration) with <paramref name="total"/> units of work. Plain logs ignore it:
-    /// the step's line comes from <see cref="StepTimer"/> when it ends. The CLI draws a bar on a terminal.
+    /// the step's line comes from the pipeline's step timer when it ends. The CLI draws a bar on a terminal.
     /// </summary>
     IStepProgress BeginProgress(string step, int total) => NullStepProgress.Instance;
 }

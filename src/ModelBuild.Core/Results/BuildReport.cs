@@ -1,4 +1,4 @@
-namespace ModelBuild.Reports;
+namespace ModelBuild.Results;
 
 // The modelbuild-report.json schema (version 1), documented in docs/report.md. Property names are serialized
 // in snake_case. Everything except the `timings` objects is reproducible: same inputs, same bytes... apart from
@@ -81,17 +81,7 @@ public sealed class ArtifactReport
 }
 
 /// <param name="Amount">The amount of the model written (the last step within the accuracy goal).</param>
-public sealed record PruningReport(string Method, double Amount, IReadOnlyList<PruneLayerReport> Layers, IReadOnlyList<PruneStepReport> Steps)
-{
-    public static PruningReport From(Passes.Pruning.PruneOutcome o) => new(
-        o.Method,
-        o.Amount,
-        o.Channels.Select(c => new PruneLayerReport(c.Node, c.OpType, null, c.Channels, c.Kept, null))
-            .Concat(o.Sparsity.Select(s => new PruneLayerReport(s.Node, s.OpType, s.Tensor, null, null, Math.Round(s.Sparsity, 6))))
-            .ToList(),
-        o.Steps.Select(s => new PruneStepReport(s.Amount, s.SizeBytes, s.P50Ms, s.Score is { } v ? Math.Round(v, 6) : null,
-            s.Drop is { } d ? Math.Round(d, 6) : null, s.Kept, s.FineTuneLosses?.Select(l => Math.Round(l, 6)).ToList())).ToList());
-}
+public sealed record PruningReport(string Method, double Amount, IReadOnlyList<PruneLayerReport> Layers, IReadOnlyList<PruneStepReport> Steps);
 
 /// <summary>Structured: <see cref="Channels"/> before pruning and <see cref="Kept"/>; unstructured: the weight's <see cref="Sparsity"/>.</summary>
 public sealed record PruneLayerReport(string Node, string OpType, string? Tensor, int? Channels, int? Kept, double? Sparsity);
@@ -139,7 +129,7 @@ public sealed record LatencyHistogram(double StartMs, double BinWidthMs, IReadOn
     {
         if (samples.Count == 0) return new LatencyHistogram(0, 0, []);
         var (min, max) = (samples.Min(), samples.Max());
-        var p = Evaluation.Percentiles.Summarize(samples);
+        var p = Data.Percentiles.Summarize(samples);
         var end = Math.Min(max, p.P50 + 3 * (p.P95 - p.P50));
         if (end <= min) end = max;
         var width = end > min ? (end - min) / bins : 0;

@@ -1,7 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Diagnostics;
 
-namespace ModelBuild.Execution;
+namespace ModelBuild.Onnx;
 
 /// <summary>Creates ONNX Runtime sessions the same way everywhere, so every artifact is judged alike.</summary>
 public static class OrtSessionFactory

@@ -4,7 +4,7 @@ using ModelBuild.Manifest;
 using ModelBuild.TorchScript.Conversion;
 using Onnx;
 
-namespace ModelBuild.Pipeline;
+namespace ModelBuild.TorchScript;
 
 /// <summary>
 /// What the pipeline needs from libtorch, implemented by ModelBuild.Torch and handed in by the tool, so the engine

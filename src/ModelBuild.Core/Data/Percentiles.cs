@@ -1,4 +1,4 @@
-namespace ModelBuild.Evaluation;
+namespace ModelBuild.Data;
 
 /// <summary>
 /// Percentiles by linear interpolation between closest ranks: for sorted values v[0..n-1] the p-th percentile
