@@ -22,7 +22,8 @@ public static class BuildPipeline
         if (manifests is null) return null;
 
         // Every file the manifests name, which the output must never overwrite.
-        var inputs = new RunInputs(manifests.SelectMany(m => m.Models.SelectMany(model => model.ReferencedFiles).Prepend((m.Path, new SourceLocation(m.Path)))));
+        var inputs = new RunInputs(manifests.SelectMany(m =>
+            m.Models.SelectMany(model => model.ReferencedFiles).Prepend((m.Path, new SourceLocation(m.Path)))));
         if (!SparesInputs(manifests, inputs, Path.GetFullPath(options.OutputDirectory), diagnostics)) return null;
         using var staging = OpenStaging(options.OutputDirectory, diagnostics);
         if (staging is null) return null;
