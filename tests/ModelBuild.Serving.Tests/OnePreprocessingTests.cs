@@ -1,8 +1,5 @@
 using System.Net.Http.Headers;
-using System.Reflection;
 using System.Text.Json;
-using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
 using ModelBuild.Data;
 using ModelBuild.Data.Sources;
 using ModelBuild.Diagnostics;
@@ -10,8 +7,6 @@ using ModelBuild.Execution;
 using ModelBuild.Onnx;
 using ModelBuild.Pipeline;
 using ModelBuild.Runtime;
-using ModelBuild.Targets;
-using ManifestTensor = ModelBuild.Onnx.TensorElementType;
 
 namespace ModelBuild.Serving.Tests;
 
@@ -85,12 +80,12 @@ public sealed class OnePreprocessingTests : IDisposable
         }
 
         // 3. Triton's preprocessing model on the raw pixels, then the model.
-        var prePath = Path.Combine(Out, "deploy", "triton", TritonEnsemble.PreprocessName("fashion"), "1", "model.onnx");
+        var prePath = Path.Combine(Out, "deploy", "triton", Manifest.DerivedNames.TritonPreprocess("fashion"), "1", "model.onnx");
         using var pre = new ModelRunner(prePath, new SourceLocation(prePath));
         var triton = new List<float[]>();
         foreach (var file in files)
         {
-            var raw = new NdArray(ManifestTensor.UInt8, [1, Side, Side], file.Pixels);
+            var raw = new NdArray(TensorElementType.UInt8, [1, Side, Side], file.Pixels);
             var input = pre.Run(new Dictionary<string, NdArray> { ["image"] = raw }).Single().Value;
             triton.Add(runner.Run(new Dictionary<string, NdArray> { ["input"] = input })["logits"].As<float>());
         }
@@ -122,16 +117,9 @@ public sealed class OnePreprocessingTests : IDisposable
                 }
             }
             """;
-        var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-            .Append(typeof(DeployedModel).Assembly.Location)
-            .Select(p => MetadataReference.CreateFromFile(p));
-        var compilation = CSharpCompilation.Create("Typed" + Guid.NewGuid().ToString("N"),
-            [CSharpSyntaxTree.ParseText(generated + app, new CSharpParseOptions(LanguageVersion.Latest))], references,
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
-        using var stream = new MemoryStream();
-        var emitted = compilation.Emit(stream);
-        Assert.True(emitted.Success, string.Join("\n", emitted.Diagnostics));
-        var classify = Assembly.Load(stream.ToArray()).GetType("App")!.GetMethod("Classify")!;
+        var (assembly, errors) = TypedModelTests.Compile(generated + app);
+        Assert.True(assembly is not null, string.Join("\n", errors));
+        var classify = assembly.GetType("App")!.GetMethod("Classify")!;
         return files.Select(f => (float[])classify.Invoke(null, [Out, f.Pixels, Side, Side])!).ToList();
     }
 
@@ -152,8 +140,7 @@ public sealed class OnePreprocessingTests : IDisposable
             for (var y = 0; y < Side; y++)
                 for (var x = 0; x < Side; x++)
                 {
-                    var v = inputs[i * 784 + y * 28 / Side * 28 + x * 28 / Side];
-                    pixels[y * Side + x] = (byte)Math.Clamp(MathF.Round((v * 0.3530f + 0.2860f) * 255f), 0, 255);
+                    pixels[y * Side + x] = TestImages.FashionPixel(inputs[i * 784 + y * 28 / Side * 28 + x * 28 / Side]);
                 }
             var label = (int)labels[i];
             var path = Path.Combine(_dir, "images", $"class{label}", $"{i:D3}.png");

@@ -224,7 +224,7 @@ public sealed class ServerTests(ServerFixture f) : IClassFixture<ServerFixture>
     {
         for (var i = 0; i < 4; i++)
         {
-            var pixels = Image(i).Select(v => (byte)Math.Clamp(MathF.Round((v * 0.3530f + 0.2860f) * 255f), 0, 255)).ToArray();
+            var pixels = Image(i).Select(TestImages.FashionPixel).ToArray();
             foreach (var (bytes, type) in new[] { (TestImages.Pgm(28, 28, pixels), "image/x-portable-graymap"), (TestImages.Png(28, 28, pixels), "image/png") })
             {
                 var content = new ByteArrayContent(bytes);

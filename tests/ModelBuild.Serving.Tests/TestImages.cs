@@ -7,6 +7,9 @@ namespace ModelBuild.Serving.Tests;
 /// <summary>Encodes 8-bit grayscale test images (PNG with real CRCs and Paeth/Sub filters, binary PGM).</summary>
 internal static class TestImages
 {
+    /// <summary>A Fashion-MNIST test value (normalized with the training mean and std) back as the 8-bit pixel it was.</summary>
+    public static byte FashionPixel(float normalized) => (byte)Math.Clamp(MathF.Round((normalized * 0.3530f + 0.2860f) * 255f), 0, 255);
+
     public static byte[] Pgm(int width, int height, byte[] pixels) =>
         [.. Encoding.ASCII.GetBytes($"P5\n# test\n{width} {height}\n255\n"), .. pixels];
 

@@ -17,7 +17,8 @@ public sealed class TypedModelTests
         return TypedModelWriter.Write([new TypedModel("fashion", "base", modelInterface)]);
     }
 
-    private static (Assembly? Assembly, IReadOnlyList<string> Errors) Compile(string source)
+    /// <summary>Compiles generated code (and app code beside it) as an app's build would.</summary>
+    internal static (Assembly? Assembly, IReadOnlyList<string> Errors) Compile(string source)
     {
         var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
             .Append(typeof(DeployedModel).Assembly.Location)

@@ -44,7 +44,7 @@ public static class ManifestSet
         // Preprocessing adds <model>_preprocess and <model>_ensemble to the repository; the loader refuses a model with
         // either name in the same manifest, and across manifests it would silently overwrite that entry.
         foreach (var owner in models.Where(m => m.Deploy.Triton?.Preprocessing is not null))
-            foreach (var extra in new[] { owner.Name.Value + "_preprocess", owner.Name.Value + "_ensemble" })
+            foreach (var extra in new[] { DerivedNames.TritonPreprocess(owner.Name.Value), DerivedNames.TritonEnsemble(owner.Name.Value) })
                 foreach (var clash in models.Where(m => m.Name.Value == extra))
                     diagnostics.Error(DiagnosticCodes.DuplicateName,
                         $"model name '{extra}' is taken: model '{owner.Name.Value}' at {owner.Name.Location} declares triton.preprocessing, " +

@@ -29,7 +29,7 @@ public static partial class KServeWriter
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var s in services)
         {
-            var name = ServiceName(s.ModelName);
+            var name = DerivedNames.KServeService(s.ModelName);
             // Manifests are validated before this runs (ManifestSet, MB1007), so a clash here is a caller's bug.
             if (!names.TryAdd(name, s.ModelName))
                 throw new InvalidOperationException($"models '{names[name]}' and '{s.ModelName}' both become InferenceService '{name}'");
@@ -38,8 +38,6 @@ public static partial class KServeWriter
         return w.ToString();
     }
 
-    /// <summary>See <see cref="DerivedNames.KServeService"/>.</summary>
-    public static string ServiceName(string modelName) => DerivedNames.KServeService(modelName);
 
     private static void WriteService(StringBuilder w, string name, Service s)
     {

@@ -11,9 +11,6 @@ namespace ModelBuild.Targets;
 /// </summary>
 public static class TritonEnsemble
 {
-    public static string PreprocessName(string model) => DerivedNames.TritonPreprocess(model);
-    public static string EnsembleName(string model) => DerivedNames.TritonEnsemble(model);
-
     /// <summary>Everything the two extra repository entries hold.</summary>
     public sealed record Plan(
         string PreprocessName, ModelProto PreprocessModel, ModelInterface PreprocessInterface, string PreprocessConfig,
@@ -31,7 +28,7 @@ public static class TritonEnsemble
         var between = target.Name;
         while (taken.Contains(between)) between += "_preprocessed";
 
-        var preName = PreprocessName(modelName);
+        var preName = DerivedNames.TritonPreprocess(modelName);
         var preInterface = PreprocessingModel.Interface(pre, target, between);
         // Same batching and placement as the model; dynamic batching happens once, at the model.
         var preSpec = new TritonSpec
@@ -55,7 +52,7 @@ public static class TritonEnsemble
                 [new(TritonConfigWriter.InputName(target, 0, platform), between)],
                 model.Outputs.Select((o, i) => new KeyValuePair<string, string>(TritonConfigWriter.OutputName(o, i, platform), o.Name)).ToList()),
         };
-        var ensembleName = EnsembleName(modelName);
+        var ensembleName = DerivedNames.TritonEnsemble(modelName);
         var ensembleConfig = TritonConfigWriter.WriteEnsemble(ensembleName, ensemble, triton.MaxBatchSize, triton.VersionPolicy, steps);
 
         return new Plan(preName, PreprocessingModel.Build(preName, pre, target, between), preInterface, preConfig,

@@ -59,8 +59,7 @@ internal sealed partial class ManifestBinder
     /// </summary>
     private ImagePreprocessing? BindImagePreprocessing(YamlMap map, string where, bool resize)
     {
-        string[] keys = resize ? ["size", "crop", "scale", "mean", "std", "layout"] : ["scale", "mean", "std", "layout"];
-        if (!keys.Any(k => map[k] is not null)) return null;
+        if (!ManifestKeys.Preprocess.Any(k => map[k] is not null && (resize || k is not ("size" or "crop")))) return null;
         var result = new ImagePreprocessing();
         var valid = true;
         if (resize && map["size"] is { } size) result = Pair(size, $"{where}.size") is { } s ? result with { Size = [s.Item1, s.Item2] } : Invalid();

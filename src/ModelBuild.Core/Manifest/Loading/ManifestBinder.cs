@@ -72,7 +72,7 @@ internal sealed partial class ManifestBinder(YamlNodeReader reader, string direc
             foreach (var model in models)
             {
                 if (model.Deploy.Triton?.Preprocessing is null) continue;
-                foreach (var extra in new[] { model.Name.Value + "_preprocess", model.Name.Value + "_ensemble" })
+                foreach (var extra in new[] { DerivedNames.TritonPreprocess(model.Name.Value), DerivedNames.TritonEnsemble(model.Name.Value) })
                 {
                     if (models.FirstOrDefault(m => m.Name.Value == extra) is { } clash)
                         reader.Report(DiagnosticCodes.DuplicateName,
