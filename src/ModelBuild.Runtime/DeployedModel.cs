@@ -110,18 +110,8 @@ public sealed class DeployedModel : IDisposable
         }
     }
 
-    private static OrtValue ToOrtValue(ModelTensor t) => t.Data switch
-    {
-        float[] f => OrtValue.CreateTensorValueFromMemory(f, t.Shape),
-        double[] d => OrtValue.CreateTensorValueFromMemory(d, t.Shape),
-        long[] l => OrtValue.CreateTensorValueFromMemory(l, t.Shape),
-        int[] n => OrtValue.CreateTensorValueFromMemory(n, t.Shape),
-        sbyte[] s => OrtValue.CreateTensorValueFromMemory(s, t.Shape),
-        byte[] b => OrtValue.CreateTensorValueFromMemory(b, t.Shape),
-        bool[] z => OrtValue.CreateTensorValueFromMemory(z, t.Shape),
-        Half[] h => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(h, x => new Float16(BitConverter.HalfToUInt16Bits(x))), t.Shape),
-        _ => throw new ModelInputException($"input '{t.Name}' has an unsupported element type."),
-    };
+    private static OrtValue ToOrtValue(ModelTensor t) =>
+        OrtTensors.From(t.Data, t.Shape) ?? throw new ModelInputException($"input '{t.Name}' has an unsupported element type.");
 
     private ModelTensor FromOrtValue(string name, OrtValue value)
     {

@@ -25,16 +25,20 @@ public enum TensorType
 public static class TensorTypes
 {
     /// <summary>The element type of a .NET array, or null when no tensor type uses it.</summary>
-    public static TensorType? Of(Array data) => data switch
+    /// <remarks>
+    /// Matched on the exact array type: the runtime lets a byte[] pass as sbyte[] (and back), so type patterns would
+    /// call uint8 data int8, or the reverse, depending on the order of the cases.
+    /// </remarks>
+    public static TensorType? Of(Array data) => data.GetType() switch
     {
-        float[] => TensorType.Float32,
-        Half[] => TensorType.Float16,
-        double[] => TensorType.Float64,
-        long[] => TensorType.Int64,
-        int[] => TensorType.Int32,
-        sbyte[] => TensorType.Int8,
-        byte[] => TensorType.UInt8,
-        bool[] => TensorType.Bool,
+        var t when t == typeof(float[]) => TensorType.Float32,
+        var t when t == typeof(Half[]) => TensorType.Float16,
+        var t when t == typeof(double[]) => TensorType.Float64,
+        var t when t == typeof(long[]) => TensorType.Int64,
+        var t when t == typeof(int[]) => TensorType.Int32,
+        var t when t == typeof(sbyte[]) => TensorType.Int8,
+        var t when t == typeof(byte[]) => TensorType.UInt8,
+        var t when t == typeof(bool[]) => TensorType.Bool,
         _ => null,
     };
 

@@ -4,6 +4,7 @@ using ModelBuild.Diagnostics;
 using ElementType = ModelBuild.Onnx.TensorElementType;
 using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 using ModelBuild.Onnx;
+using ModelBuild.Runtime;
 
 namespace ModelBuild.Execution;
 
@@ -81,18 +82,8 @@ public sealed class ModelRunner : IDisposable
         using var results = _session.Run(runOptions, names, values, OutputNames);
     }
 
-    public static OrtValue ToOrtValue(NdArray array) => array.Data switch
-    {
-        float[] f => OrtValue.CreateTensorValueFromMemory(f, array.Shape),
-        long[] l => OrtValue.CreateTensorValueFromMemory(l, array.Shape),
-        int[] n => OrtValue.CreateTensorValueFromMemory(n, array.Shape),
-        byte[] b => OrtValue.CreateTensorValueFromMemory(b, array.Shape),
-        sbyte[] sb => OrtValue.CreateTensorValueFromMemory(sb, array.Shape),
-        double[] d => OrtValue.CreateTensorValueFromMemory(d, array.Shape),
-        bool[] z => OrtValue.CreateTensorValueFromMemory(z, array.Shape),
-        Half[] h => OrtValue.CreateTensorValueFromMemory(h.Select(x => new Float16(BitConverter.HalfToUInt16Bits(x))).ToArray(), array.Shape),
-        _ => throw new NotSupportedException($"Cannot feed {array.Data.GetType().Name} to ONNX Runtime."),
-    };
+    public static OrtValue ToOrtValue(NdArray array) =>
+        OrtTensors.From(array.Data, array.Shape) ?? throw new NotSupportedException($"Cannot feed {array.Data.GetType().Name} to ONNX Runtime.");
 
     private NdArray FromOrtValue(OrtValue value, string name)
     {
