@@ -7,16 +7,17 @@ namespace ModelBuild.Torch;
 /// <summary>Copies between <see cref="NdArray"/> and TorchSharp tensors (CPU, contiguous).</summary>
 internal static class TorchTensors
 {
-    public static Tensor ToTensor(NdArray a) => a.Data switch
+    // On ElementType, not on the array's type: .NET lets sbyte[] pass as byte[], which would make int8 data uint8.
+    public static Tensor ToTensor(NdArray a) => a.ElementType switch
     {
-        float[] f => tensor(f, a.Shape),
-        double[] d => tensor(d, a.Shape),
-        long[] l => tensor(l, a.Shape),
-        int[] i => tensor(i, a.Shape),
-        byte[] b => tensor(b, a.Shape),
-        bool[] z => tensor(z, a.Shape),
-        sbyte[] s => tensor(s.Select(v => (int)v).ToArray(), a.Shape).to(int8),
-        Half[] h => tensor(h.Select(v => (float)v).ToArray(), a.Shape).to(float16),
+        TensorElementType.Float32 => tensor((float[])a.Data, a.Shape),
+        TensorElementType.Float64 => tensor((double[])a.Data, a.Shape),
+        TensorElementType.Int64 => tensor((long[])a.Data, a.Shape),
+        TensorElementType.Int32 => tensor((int[])a.Data, a.Shape),
+        TensorElementType.UInt8 => tensor((byte[])a.Data, a.Shape),
+        TensorElementType.Bool => tensor((bool[])a.Data, a.Shape),
+        TensorElementType.Int8 => tensor(((sbyte[])a.Data).Select(v => (int)v).ToArray(), a.Shape).to(int8),
+        TensorElementType.Float16 => tensor(((Half[])a.Data).Select(v => (float)v).ToArray(), a.Shape).to(float16),
         _ => throw new NotSupportedException($"{a.ElementType} inputs are not supported"),
     };
 

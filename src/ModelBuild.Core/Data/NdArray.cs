@@ -47,17 +47,19 @@ public sealed class NdArray
     public double[] ToDoubles()
     {
         var result = new double[Length];
-        switch (Data)
+        // On ElementType, not on the array's type: .NET lets sbyte[] pass as byte[] (and back), so a `case byte[]`
+        // would read int8 values as unsigned.
+        switch (ElementType)
         {
-            case float[] f: for (var i = 0; i < f.Length; i++) result[i] = f[i]; break;
-            case Half[] h: for (var i = 0; i < h.Length; i++) result[i] = (double)h[i]; break;
-            case double[] d: Array.Copy(d, result, d.Length); break;
-            case long[] l: for (var i = 0; i < l.Length; i++) result[i] = l[i]; break;
-            case int[] n: for (var i = 0; i < n.Length; i++) result[i] = n[i]; break;
-            case byte[] b: for (var i = 0; i < b.Length; i++) result[i] = b[i]; break;
-            case sbyte[] sb: for (var i = 0; i < sb.Length; i++) result[i] = sb[i]; break;
-            case bool[] z: for (var i = 0; i < z.Length; i++) result[i] = z[i] ? 1 : 0; break;
-            default: throw new NotSupportedException(Data.GetType().Name);
+            case TensorElementType.Float32: var f = (float[])Data; for (var i = 0; i < f.Length; i++) result[i] = f[i]; break;
+            case TensorElementType.Float16: var h = (Half[])Data; for (var i = 0; i < h.Length; i++) result[i] = (double)h[i]; break;
+            case TensorElementType.Float64: Array.Copy((double[])Data, result, Length); break;
+            case TensorElementType.Int64: var l = (long[])Data; for (var i = 0; i < l.Length; i++) result[i] = l[i]; break;
+            case TensorElementType.Int32: var n = (int[])Data; for (var i = 0; i < n.Length; i++) result[i] = n[i]; break;
+            case TensorElementType.UInt8: var b = (byte[])Data; for (var i = 0; i < b.Length; i++) result[i] = b[i]; break;
+            case TensorElementType.Int8: var sb = (sbyte[])Data; for (var i = 0; i < sb.Length; i++) result[i] = sb[i]; break;
+            case TensorElementType.Bool: var z = (bool[])Data; for (var i = 0; i < z.Length; i++) result[i] = z[i] ? 1 : 0; break;
+            default: throw new NotSupportedException(ElementType.ToString());
         }
         return result;
     }
