@@ -39,6 +39,12 @@ public static class DiagnosticCodes
     /// <summary>TorchSharp's native libraries cannot be loaded on this system (e.g. a missing GLIBCXX version).</summary>
     public const string TorchRuntimeUnavailable = "MB2050";
 
+    /// <summary>deploy.mobile tflite: an operator or attribute the TFLite writer cannot express (named with its node).</summary>
+    public const string TfliteUnsupported = "MB2060";
+
+    /// <summary>The TFLite runtime named by MODELBUILD_TFLITE_RUNTIME failed to run a written file.</summary>
+    public const string TfliteRuntimeFailed = "MB2061";
+
     // MB3xxx — checks and thresholds.
     public const string ParityFailed = "MB3001";
     public const string AccuracyBelowMinimum = "MB3002";

@@ -63,6 +63,19 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
                     progress.Report(done);
                 });
 
+        Compare(report, outputs, reference, location);
+
+        if (timeLatency)
+            report.Latency = ToReport(new LatencyBenchmark(maxSeconds: latencySeconds)
+                .Measure(runner, set.Take(latencyBatch, latencyLocation ?? location), latencyBatch, cancellation));
+        rssPeak = Math.Max(rssPeak, Environment.WorkingSet);
+        report.Memory = new MemoryReport(rssBefore, rssPeak, Math.Max(0, rssPeak - rssBefore));
+    }
+
+    /// <summary>Parity to the reference, output statistics and the score of outputs an artifact produced on the whole set.</summary>
+    public void Compare(ArtifactReport report, IReadOnlyDictionary<string, NdArray> outputs, IReadOnlyDictionary<string, NdArray> reference,
+        SourceLocation location)
+    {
         outputs = WidenedLike(outputs, reference);
         foreach (var (name, expected) in reference)
         {
@@ -78,12 +91,6 @@ public sealed class ArtifactEvaluator(EvaluationSet set, ModelInterface model, M
         var primary = model.Outputs[0].Name;
         // A score that cannot be computed is the data's problem (labels out of range), reported where the data is named.
         report.Score = Scorer.Score(metric, outputs[primary], reference[primary], set.Labels, set.DataLocation ?? location);
-
-        if (timeLatency)
-            report.Latency = ToReport(new LatencyBenchmark(maxSeconds: latencySeconds)
-                .Measure(runner, set.Take(latencyBatch, latencyLocation ?? location), latencyBatch, cancellation));
-        rssPeak = Math.Max(rssPeak, Environment.WorkingSet);
-        report.Memory = new MemoryReport(rssBefore, rssPeak, Math.Max(0, rssPeak - rssBefore));
     }
 
     public static LatencyReport ToReport(LatencyStats stats) =>

@@ -19,6 +19,8 @@ public static class OutputLayout
     public static string VariantModel(string model, string variant) => $"models/{model}/{variant}/model.onnx";
     public static string BaseMobileModel(string model) => $"models/{model}/model.ort";
     public static string MobileModel(string model, string variant) => $"models/{model}/{variant}/model.ort";
+    public static string BaseTfliteModel(string model) => $"models/{model}/model.tflite";
+    public static string TfliteModel(string model, string variant) => $"models/{model}/{variant}/model.tflite";
     public static string TritonConfig(string model) => $"deploy/triton/{model}/config.pbtxt";
     public static string TritonModel(string model, int version = 1) => $"deploy/triton/{model}/{version}/model.onnx";
 

@@ -24,9 +24,54 @@ public sealed class DeploySpec
     /// <summary>Set when <c>deploy.kserve</c> is <c>true</c> or a mapping: emit an InferenceService.</summary>
     public KServeSpec? KServe { get; init; }
 
-    /// <summary>"ort" to emit an ORT-format model for ONNX Runtime Mobile.</summary>
-    public string? Mobile { get; init; }
+    /// <summary>Mobile formats written for the deployed artifact (<c>deploy.mobile</c>, one value or a list).</summary>
+    public IReadOnlyList<MobileFormat> Mobile { get; init; } = [];
+
+    /// <summary>Settings of the TFLite file; set exactly when <see cref="Mobile"/> lists tflite.</summary>
+    public TfliteSpec? Tflite { get; init; }
+
+    /// <summary>Where <c>mobile</c> was written, for diagnostics about the mobile formats.</summary>
+    public SourceLocation? MobileLocation { get; init; }
+
+    public bool Writes(MobileFormat format) => Mobile.Contains(format);
     public SourceLocation? Location { get; init; }
+}
+
+public enum MobileFormat
+{
+    /// <summary>ONNX Runtime's ORT format, for ONNX Runtime Mobile.</summary>
+    Ort,
+
+    /// <summary>A TensorFlow Lite flatbuffer, for Android's TFLite/LiteRT interpreter.</summary>
+    Tflite,
+}
+
+/// <summary>The axis order of a TFLite file's 4-D inputs and outputs.</summary>
+public enum TfliteLayout
+{
+    /// <summary>TFLite's convention: images NHWC, weights and layout-sensitive ops rewritten to match.</summary>
+    Nhwc,
+
+    /// <summary>The ONNX model's own order (NCHW), for apps that already feed it.</summary>
+    Model,
+}
+
+/// <summary>The element type of a full-integer TFLite file's inputs and outputs.</summary>
+public enum TfliteIo
+{
+    /// <summary>float32, with QUANTIZE/DEQUANTIZE inside the file.</summary>
+    Float,
+
+    /// <summary>int8, with each tensor's scale and zero point in the file.</summary>
+    Int8,
+}
+
+/// <summary><c>deploy.tflite</c>: how the TFLite file is laid out.</summary>
+public sealed record TfliteSpec
+{
+    public TfliteLayout Layout { get; init; } = TfliteLayout.Nhwc;
+    public TfliteIo Io { get; init; } = TfliteIo.Float;
+    public required SourceLocation Location { get; init; }
 }
 
 /// <summary>The backend that serves the model in Triton (<c>deploy.triton.platform</c>).</summary>

@@ -149,13 +149,16 @@ public static class BuildPipeline
             // Only files this model's settings write: a TorchScript source at models/<m>/model.pt is not
             // overwritten unless export.torchscript is on.
             if (model.Export.TorchScript) yield return OutputLayout.TorchScriptModel(name);
-            var ort = model.Deploy.Mobile is "ort";
+            var ort = model.Deploy.Writes(MobileFormat.Ort);
+            var tflite = model.Deploy.Writes(MobileFormat.Tflite);
             if (ort) yield return OutputLayout.BaseMobileModel(name);
+            if (tflite) yield return OutputLayout.BaseTfliteModel(name);
             foreach (var variant in model.Variants.Select(v => v.Name.Value).Prepend(VariantSpec.BaseName))
             {
                 yield return OutputLayout.VariantModel(name, variant);
                 // With deploy.variant: best any variant may be the one converted, so each is a candidate.
                 if (ort) yield return OutputLayout.MobileModel(name, variant);
+                if (tflite) yield return OutputLayout.TfliteModel(name, variant);
             }
             yield return OutputLayout.TritonConfig(name);
             yield return OutputLayout.TritonModel(name);

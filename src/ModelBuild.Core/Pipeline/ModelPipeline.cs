@@ -1,3 +1,4 @@
+using System.Globalization;
 using ModelBuild.Checks;
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
@@ -7,6 +8,7 @@ using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes;
 using ModelBuild.Targets;
+using ModelBuild.Targets.Tflite;
 using ModelBuild.TorchScript;
 using ModelBuild.TorchScript.Conversion;
 using ModelBuild.Results;
@@ -124,7 +126,56 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         // 4. Deployment targets for the deployed artifact.
         timer.Time($"[{Name}] write deployment targets", () =>
             Engine = DeploymentWriter.Write(spec, DeployedInterface, artifactPaths[deployed.Name], staging));
+
+        // 5. TFLite for Android, from the deployed artifact, judged like it by an independent TFLite runtime when one is set.
+        if (spec.Deploy.Tflite is { } tflite)
+            timer.Time($"[{Name}] write TFLite", () =>
+                report.Tflite = WriteTflite(tflite, deployed, artifactPaths[deployed.Name], set, evaluator, reference, metric, sourceScore));
         return report;
+    }
+
+    private TfliteReport WriteTflite(TfliteSpec tflite, ArtifactReport deployed, string onnxPath, EvaluationSet set, ArtifactEvaluator evaluator,
+        IReadOnlyDictionary<string, NdArray> reference, MetricKind metric, double? sourceScore)
+    {
+        var relative = deployed.Name == VariantSpec.BaseName ? OutputLayout.BaseTfliteModel(Name) : OutputLayout.TfliteModel(Name, deployed.Name);
+        var location = spec.Deploy.MobileLocation ?? spec.Deploy.Location ?? spec.Location;
+        var export = TfliteExporter.Write(onnxPath, staging.PathFor(relative), tflite, location);
+        static TensorReport Io(TfliteIoTensor t) => new(t.Name, t.Type.ToString().ToLowerInvariant(), t.Shape.Select(d => d.ToString(CultureInfo.InvariantCulture)).ToList());
+        var result = new TfliteReport
+        {
+            Path = relative,
+            From = deployed.Name,
+            Layout = tflite.Layout.ToString().ToLowerInvariant(),
+            Io = tflite.Io.ToString().ToLowerInvariant(),
+            SizeBytes = export.SizeBytes,
+            OnnxSizeBytes = deployed.SizeBytes,
+            Int8Ops = export.QuantizedOps,
+            FloatOps = export.FloatOps,
+            Inputs = export.Inputs.Select(Io).ToList(),
+            Outputs = export.Outputs.Select(Io).ToList(),
+        };
+        options.Log.Info($"modelbuild: [{Name}] TFLite: {relative}, {export.SizeBytes:N0} bytes ({result.SizeRatio:0.###} × the ONNX artifact), " +
+                         $"{export.QuantizedOps} int8 and {export.FloatOps} float ops");
+        if (TfliteRuntime.FromEnvironment() is not { } runtime)
+        {
+            result.NotChecked = $"no TFLite runtime runs inside a .NET build; set {TfliteRuntime.EnvironmentVariable} to a command that runs " +
+                                "TFLite files to hold this file to its parent's checks (docs/deploy-mobile.md)";
+            return result;
+        }
+        var outputs = runtime.Run(export, set.Take(set.Count, location), location);
+        var judged = new ArtifactReport
+        {
+            Name = $"{deployed.Name} (TFLite)", Path = relative, From = deployed.Name, Lossless = deployed.Lossless, SizeBytes = export.SizeBytes,
+        };
+        evaluator.Compare(judged, outputs, reference, location);
+        CheckRunner.Judge(judged, spec, metric, sourceScore, isDeploymentCandidate: false);
+        foreach (var failure in CheckRunner.Failures(Name, judged))
+            diagnostics.Add(failure);
+        result.CheckedBy = runtime.Name;
+        result.Judged = judged;
+        options.Log.Info($"modelbuild: [{Name}] TFLite checked by {runtime.Name}: max |diff| {CheckRunner.Format(judged.ParityMaxAbs ?? 0)}" +
+                         (judged.Score is { } sc ? $", {metric.ToString().ToLowerInvariant()} {CheckRunner.Format(sc)}" : ""));
+        return result;
     }
 
     /// <summary>

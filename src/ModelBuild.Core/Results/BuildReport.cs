@@ -34,6 +34,33 @@ public sealed class ModelReport
     /// <summary>The model's image preprocessing (deploy.yaml's <c>preprocess</c>), as evaluation applied it; null when none.</summary>
     public Runtime.ImagePreprocessing? Preprocess { get; init; }
     public List<ArtifactReport> Artifacts { get; } = new();
+
+    /// <summary>The TFLite file of the deployed artifact (deploy.mobile lists tflite); null otherwise.</summary>
+    public TfliteReport? Tflite { get; set; }
+}
+
+/// <summary>
+/// The TFLite file: its size beside its ONNX parent's, how much runs in int8, and — when an independent TFLite runtime
+/// ran it — the same checks as its parent (<see cref="Judged"/>), or why nothing checked it.
+/// </summary>
+public sealed class TfliteReport
+{
+    public required string Path { get; init; }
+    public required string From { get; init; }
+    public required string Layout { get; init; }
+    public required string Io { get; init; }
+    public long SizeBytes { get; init; }
+    public long OnnxSizeBytes { get; init; }
+    public double SizeRatio => Math.Round((double)SizeBytes / Math.Max(1, OnnxSizeBytes), 4);
+    public int Int8Ops { get; init; }
+    public int FloatOps { get; init; }
+    public required IReadOnlyList<TensorReport> Inputs { get; init; }
+    public required IReadOnlyList<TensorReport> Outputs { get; init; }
+
+    /// <summary>The runtime that ran the file (as it names itself), or null.</summary>
+    public string? CheckedBy { get; set; }
+    public string? NotChecked { get; set; }
+    public ArtifactReport? Judged { get; set; }
 }
 
 public sealed record TensorReport(string Name, string Dtype, IReadOnlyList<string> Shape);

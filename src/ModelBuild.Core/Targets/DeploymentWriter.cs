@@ -50,11 +50,11 @@ public static class DeploymentWriter
         if (spec.Preprocess is { } preprocess)
             staging.WriteText(OutputLayout.Preprocess(name), preprocess.ToJson());
 
-        if (deploy.Mobile is "ort")
+        if (deploy.Writes(MobileFormat.Ort))
         {
             var variant = deploy.Variant.Value is VariantSpec.BaseName or DeploySpec.BestVariant ? null : deploy.Variant.Value;
             var relative = variant is null ? OutputLayout.BaseMobileModel(name) : OutputLayout.MobileModel(name, variant);
-            OrtFormatWriter.Write(deployedModelPath, staging.PathFor(relative), deploy.Location ?? spec.Location);
+            OrtFormatWriter.Write(deployedModelPath, staging.PathFor(relative), deploy.MobileLocation ?? deploy.Location ?? spec.Location);
         }
         return engine;
     }

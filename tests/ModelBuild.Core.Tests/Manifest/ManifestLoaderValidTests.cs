@@ -180,7 +180,7 @@ public sealed class ManifestLoaderValidTests
         Assert.Equal([new InstanceGroupSpec(InstanceKind.Cpu, 2), new InstanceGroupSpec(InstanceKind.Gpu, 1)], f.Deploy.Triton.InstanceGroups);
         Assert.Equal(DockerTarget.Triton, f.Deploy.Docker);
         Assert.NotNull(f.Deploy.KServe);
-        Assert.Equal("ort", f.Deploy.Mobile);
+        Assert.Equal([MobileFormat.Ort], f.Deploy.Mobile);
     }
 
     [Fact]
@@ -212,7 +212,7 @@ public sealed class ManifestLoaderValidTests
         Assert.Null(p.Evaluate);
         Assert.Equal("base", p.Deploy.Variant.Value);
         Assert.Equal(DockerTarget.None, p.Deploy.Docker);
-        Assert.Null(p.Deploy.Mobile);
+        Assert.Empty(p.Deploy.Mobile);
         Assert.Null(p.Deploy.KServe);
         Assert.Null(p.Checks.Parity);
         Assert.False(p.Checks.Checklist);
@@ -242,6 +242,6 @@ public sealed class ManifestLoaderValidTests
         Assert.Equal(ws.Full("data/c.npz"), m.Models[0].Variants[1].Quantize!.Calibration!.Data);
         Assert.Null(m.Models[0].Variants[0].Fp16);
         Assert.Equal("best", m.Models[0].Deploy.Variant.Value);
-        Assert.Null(m.Models[0].Deploy.Mobile);
+        Assert.Empty(m.Models[0].Deploy.Mobile);
     }
 }

@@ -84,6 +84,10 @@ internal static class EnumNames
         ("cpu", ScaleMetricKind.Cpu), ("memory", ScaleMetricKind.Memory),
     ];
 
-    /// <summary>deploy.mobile: "none" reads as not set.</summary>
-    public static readonly (string, bool)[] Mobile = [("ort", true), ("none", false)];
+    /// <summary>deploy.mobile (one value or a list); the single value "none" reads as not set.</summary>
+    public static readonly (string, MobileFormat)[] Mobile = [("ort", MobileFormat.Ort), ("tflite", MobileFormat.Tflite)];
+    public const string NoMobile = "none";
+
+    public static readonly (string, TfliteLayout)[] TfliteLayout = [("nhwc", Manifest.TfliteLayout.Nhwc), ("model", Manifest.TfliteLayout.Model)];
+    public static readonly (string, TfliteIo)[] TfliteIo = [("float", Manifest.TfliteIo.Float), ("int8", Manifest.TfliteIo.Int8)];
 }

@@ -18,7 +18,11 @@ internal sealed partial class ManifestBinder
         var triton = map["triton"] is { } t ? BindTriton(t, ctx) : null;
         var docker = map["docker"] is { } d ? reader.Enum(d, "deploy.docker", EnumNames.Docker) : null;
         var kserve = map["kserve"] is { } k ? BindKServe(k, ctx) : null;
-        var mobile = map["mobile"] is { } m && (reader.Enum(m, "deploy.mobile", EnumNames.Mobile) ?? false);
+        var mobile = map["mobile"] is { } m ? BindMobile(m) : [];
+        var tflite = mobile.Contains(MobileFormat.Tflite) ? BindTflite(map["tflite"], map.Location) : null;
+        if (map["tflite"] is { } tfliteNode && !mobile.Contains(MobileFormat.Tflite))
+            reader.Report(DiagnosticCodes.InvalidValue, $"'deploy.tflite' sets up a TFLite file, but 'mobile' does not list tflite {ctx}",
+                map.KeyNode("tflite")!);
 
         if (triton is { Platform: TritonBackendKind.TensorRt } && map["triton"] is { } tNode)
         {
@@ -53,7 +57,36 @@ internal sealed partial class ManifestBinder
             Triton = triton,
             Docker = docker ?? DockerTarget.None,
             KServe = kserve,
-            Mobile = mobile ? "ort" : null,
+            Mobile = mobile,
+            Tflite = tflite,
+            MobileLocation = map["mobile"] is { } mobileNode ? reader.At(mobileNode) : null,
+            Location = map.Location,
+        };
+    }
+
+    /// <summary><c>deploy.mobile</c>: one format, or a list of them.</summary>
+    private List<MobileFormat> BindMobile(YamlNode node)
+    {
+        if (node is YamlScalarNode { Value: EnumNames.NoMobile }) return [];
+        var items = node is YamlSequenceNode ? reader.List(node, "deploy.mobile") ?? [] : [node];
+        var formats = new List<MobileFormat>();
+        foreach (var item in items)
+        {
+            if (reader.Enum(item, "deploy.mobile", EnumNames.Mobile) is not { } format) continue;
+            if (formats.Contains(format)) reader.Report(DiagnosticCodes.InvalidValue, $"'deploy.mobile' lists {format.ToString().ToLowerInvariant()} twice", item);
+            else formats.Add(format);
+        }
+        return formats;
+    }
+
+    private TfliteSpec BindTflite(YamlNode? node, SourceLocation fallback)
+    {
+        if (node is null || reader.Map(node, "deploy.tflite", "in 'deploy.tflite'") is not { } map) return new TfliteSpec { Location = fallback };
+        map.CheckKeys(ManifestKeys.Tflite);
+        return new TfliteSpec
+        {
+            Layout = map["layout"] is { } l ? reader.Enum(l, "deploy.tflite.layout", EnumNames.TfliteLayout) ?? TfliteLayout.Nhwc : TfliteLayout.Nhwc,
+            Io = map["io"] is { } io ? reader.Enum(io, "deploy.tflite.io", EnumNames.TfliteIo) ?? TfliteIo.Float : TfliteIo.Float,
             Location = map.Location,
         };
     }

@@ -38,7 +38,8 @@ internal static class ManifestKeys
     public static readonly string[] Latency = ["p95_ms", "batch", "severity"];
     public static readonly string[] Size = ["max_mb", "severity"];
     public static readonly string[] Checklist = ["severity"];
-    public static readonly string[] Deploy = ["variant", "triton", "docker", "kserve", "mobile"];
+    public static readonly string[] Deploy = ["variant", "triton", "docker", "kserve", "mobile", "tflite"];
+    public static readonly string[] Tflite = ["layout", "io"];
     public static readonly string[] Triton =
         ["max_batch_size", "dynamic_batching", "instance_group", "platform", "optimization", "version", "version_policy", "warmup", "preprocessing"];
     public static readonly string[] Preprocessing = ["input", "scale", "mean", "std", "layout"];
