@@ -253,7 +253,13 @@ internal sealed partial class TfliteConverter
         if (pads[0] == sameTop.Begin && pads[2] == sameTop.End && pads[1] == sameLeft.Begin && pads[3] == sameLeft.End
             && outSpatial[0] == (inSpatial[0] + strides[0] - 1) / strides[0] && outSpatial[1] == (inSpatial[1] + strides[1] - 1) / strides[1])
             return (TflitePadding.Same, x);
-        return (TflitePadding.Valid, Pad(x, [0, pads[0], pads[1], 0], [0, pads[2], pads[3], 0], padValue));
+        long[] before = [0, pads[0], pads[1], 0], after = [0, pads[2], pads[3], 0];
+        // Max pooling: a SYMMETRIC mirror pad copies a border value into the window that already holds it, which leaves
+        // every window's maximum unchanged while 2·pad ≤ kernel (always true of PyTorch's pools). MIRROR_PAD is read
+        // by more runtimes than PADV2 with −∞.
+        if (float.IsNegativeInfinity(padValue) && 2 * Math.Max(pads[0], pads[2]) <= kernel[0] && 2 * Math.Max(pads[1], pads[3]) <= kernel[1])
+            return (TflitePadding.Valid, MirrorPad(x, before, after, symmetric: true));
+        return (TflitePadding.Valid, Pad(x, before, after, padValue));
     }
 
     private static (long Begin, long End) SamePad(long input, long kernel, long stride, long dilation)
@@ -262,6 +268,23 @@ internal sealed partial class TfliteConverter
         var output = (input + stride - 1) / stride;
         var total = Math.Max(0, (output - 1) * stride + effective - input);
         return (total / 2, total - total / 2);
+    }
+
+    /// <summary>MIRROR_PAD on TFLite axes: REFLECT (border excluded) or SYMMETRIC (border repeated).</summary>
+    private Value MirrorPad(Value x, long[] before, long[] after, bool symmetric, string? name = null)
+    {
+        var quantized = x.Quant is not null;
+        var source = quantized ? x.Quant! : x.Float!;
+        var outShape = source.Shape.Select((d, i) => (int)(d + before[i] + after[i])).ToArray();
+        var output = Model.AddTensor(name ?? source.Name + "_mirror", outShape, source.Type, quantization: source.Quantization);
+        var paddings = Model.AddTensor(output.Name + "_paddings", [outShape.Length, 2], TfliteType.Int32,
+            Bytes(before.Zip(after).SelectMany(p => new[] { (int)p.First, (int)p.Second }).ToArray()));
+        Model.AddOperator(TfliteOp.MirrorPad, [source.Index, paddings.Index], [output.Index], TfliteOptions.MirrorPad(symmetric));
+        var shapeOnnx = (long[])x.Shape.Clone();
+        for (var i = 0; i < outShape.Length; i++) shapeOnnx[x.Perm[i]] += before[i] + after[i];
+        var result = new Value { Perm = x.Perm, Shape = shapeOnnx };
+        if (quantized) result.Quant = output; else result.Float = output;
+        return result;
     }
 
     /// <summary>PAD (zeros), PADV2 (another constant) on TFLite axes; int8 values pad with the zero point (real 0).</summary>
