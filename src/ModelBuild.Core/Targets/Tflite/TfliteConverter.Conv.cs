@@ -77,6 +77,7 @@ internal sealed partial class TfliteConverter
             }
             Model.AddOperator(TfliteOp.Concatenation, outs.ToArray(), [target.Index], TfliteOptions.Concatenation(3));
         }
+        if (activation is TfliteActivation.Relu or TfliteActivation.Relu6) _nonNegative.Add(target.Index);
         Produced(output, result, int8);
     }
 
@@ -254,11 +255,10 @@ internal sealed partial class TfliteConverter
             && outSpatial[0] == (inSpatial[0] + strides[0] - 1) / strides[0] && outSpatial[1] == (inSpatial[1] + strides[1] - 1) / strides[1])
             return (TflitePadding.Same, x);
         long[] before = [0, pads[0], pads[1], 0], after = [0, pads[2], pads[3], 0];
-        // Max pooling: a SYMMETRIC mirror pad copies a border value into the window that already holds it, which leaves
-        // every window's maximum unchanged while 2·pad ≤ kernel (always true of PyTorch's pools). MIRROR_PAD is read
-        // by more runtimes than PADV2 with −∞.
-        if (float.IsNegativeInfinity(padValue) && 2 * Math.Max(pads[0], pads[2]) <= kernel[0] && 2 * Math.Max(pads[1], pads[3]) <= kernel[1])
-            return (TflitePadding.Valid, MirrorPad(x, before, after, symmetric: true));
+        // Max pooling pads with −∞: zeros do the same after a ReLU; otherwise constant borders are concatenated on,
+        // since PADV2 and MIRROR_PAD are missing from some runtimes (Arm NN).
+        if (float.IsNegativeInfinity(padValue))
+            return (TflitePadding.Valid, IsNonNegative(x) ? Pad(x, before, after, 0) : PadByConcatenation(x, before, after));
         return (TflitePadding.Valid, Pad(x, before, after, padValue));
     }
 
@@ -270,21 +270,47 @@ internal sealed partial class TfliteConverter
         return (total / 2, total - total / 2);
     }
 
-    /// <summary>MIRROR_PAD on TFLite axes: REFLECT (border excluded) or SYMMETRIC (border repeated).</summary>
-    private Value MirrorPad(Value x, long[] before, long[] after, bool symmetric, string? name = null)
+    /// <summary>
+    /// Borders of the lowest value (float's minimum, or int8 −128) concatenated onto each padded axis: max pooling's −∞
+    /// padding with nothing but CONCATENATION, which every runtime reads.
+    /// </summary>
+    private Value PadByConcatenation(Value x, long[] before, long[] after)
     {
         var quantized = x.Quant is not null;
-        var source = quantized ? x.Quant! : x.Float!;
-        var outShape = source.Shape.Select((d, i) => (int)(d + before[i] + after[i])).ToArray();
-        var output = Model.AddTensor(name ?? source.Name + "_mirror", outShape, source.Type, quantization: source.Quantization);
-        var paddings = Model.AddTensor(output.Name + "_paddings", [outShape.Length, 2], TfliteType.Int32,
-            Bytes(before.Zip(after).SelectMany(p => new[] { (int)p.First, (int)p.Second }).ToArray()));
-        Model.AddOperator(TfliteOp.MirrorPad, [source.Index, paddings.Index], [output.Index], TfliteOptions.MirrorPad(symmetric));
+        var current = quantized ? x.Quant! : x.Float!;
+        for (var axis = 0; axis < before.Length; axis++)
+        {
+            if (before[axis] == 0 && after[axis] == 0) continue;
+            var parts = new List<int>();
+            TfliteTensor Border(long size)
+            {
+                var shape = current.Shape.Select((d, i) => i == axis ? (int)size : d).ToArray();
+                var count = shape.Aggregate(1, (a, b) => a * b);
+                return quantized
+                    ? Model.AddTensor(current.Name + "_border", shape, TfliteType.Int8, Enumerable.Repeat((byte)0x80, count).ToArray(), current.Quantization)
+                    : Model.AddTensor(current.Name + "_border", shape, TfliteType.Float32, Bytes(Enumerable.Repeat(float.MinValue, count).ToArray()));
+            }
+            if (before[axis] > 0) parts.Add(Border(before[axis]).Index);
+            parts.Add(current.Index);
+            if (after[axis] > 0) parts.Add(Border(after[axis]).Index);
+            var outShape = current.Shape.Select((d, i) => i == axis ? (int)(d + before[axis] + after[axis]) : d).ToArray();
+            var next = Model.AddTensor(current.Name + "_padded", outShape, current.Type, quantization: current.Quantization);
+            Model.AddOperator(TfliteOp.Concatenation, parts.ToArray(), [next.Index], TfliteOptions.Concatenation(axis));
+            current = next;
+        }
         var shapeOnnx = (long[])x.Shape.Clone();
-        for (var i = 0; i < outShape.Length; i++) shapeOnnx[x.Perm[i]] += before[i] + after[i];
+        for (var i = 0; i < before.Length; i++) shapeOnnx[x.Perm[i]] += before[i] + after[i];
         var result = new Value { Perm = x.Perm, Shape = shapeOnnx };
-        if (quantized) result.Quant = output; else result.Float = output;
+        if (quantized) result.Quant = current; else result.Float = current;
         return result;
+    }
+
+    /// <summary>A value known to be ≥ 0: the output of a ReLU or ReLU6 (fused or not), or an int8 tensor whose lowest level is 0.</summary>
+    private bool IsNonNegative(Value x)
+    {
+        var tensor = x.Quant ?? x.Float!;
+        if (tensor.Quantization is { } q && x.Quant is not null && q.ZeroPoint[0] == -128) return true;
+        return _nonNegative.Contains(tensor.Index);
     }
 
     /// <summary>PAD (zeros), PADV2 (another constant) on TFLite axes; int8 values pad with the zero point (real 0).</summary>

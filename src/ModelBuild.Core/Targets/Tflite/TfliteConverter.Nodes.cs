@@ -147,6 +147,7 @@ internal sealed partial class TfliteConverter
             result.Float = Model.AddTensor(output, result.TfliteShape, TfliteType.Float32);
             Model.AddOperator(op, [FloatOf(x).Index], [result.Float.Index], options);
         }
+        if (op is TfliteOp.Relu or TfliteOp.Relu6) _nonNegative.Add((result.Quant ?? result.Float)!.Index);
         Produced(output, result, int8);
         return result;
     }
@@ -300,6 +301,7 @@ internal sealed partial class TfliteConverter
             result.Float = Model.AddTensor(final, result.TfliteShape, TfliteType.Float32);
             Model.AddOperator(op, [FloatOf(left).Index, FloatOf(right).Index], [result.Float.Index], options);
         }
+        if (activation is TfliteActivation.Relu or TfliteActivation.Relu6) _nonNegative.Add((result.Quant ?? result.Float)!.Index);
         Produced(final, result, int8);
     }
 

@@ -85,11 +85,8 @@ internal sealed partial class TfliteConverter
             case "constant":
                 result = Pad(x, before, after, value);
                 break;
-            case "reflect":
-                result = MirrorPad(x, before, after, symmetric: false, name: node.Output[0]);
-                break;
             default:
-                throw Unsupported($"pad mode '{mode}'; TFLite pads with a constant (PAD) or by reflection (MIRROR_PAD)");
+                throw Unsupported($"pad mode '{mode}'; the TFLite writer pads with constants (PAD) only");
         }
         _map[node.Output[0]] = result;
     }

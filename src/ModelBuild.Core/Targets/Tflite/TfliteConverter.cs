@@ -32,6 +32,9 @@ internal sealed partial class TfliteConverter
     private readonly HashSet<string> _graphOutputs;
     private readonly Dictionary<string, Value> _map = new(StringComparer.Ordinal);
     private readonly HashSet<NodeProto> _fused = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Tensors a ReLU produced: max pooling may pad them with zeros instead of −∞.</summary>
+    private readonly HashSet<int> _nonNegative = [];
     private readonly TfliteSpec _spec;
     private readonly SourceLocation _location;
     private readonly bool _halfWeights;
