@@ -23,7 +23,7 @@ public sealed class ReproducibilityTests : IDisposable
               - name: fast
                 optimize: extended
               - name: int8
-                quantize: { mode: dynamic }
+                quantize: { mode: dynamic, latency_aware: false }
             evaluate: { data: digits.npz, metric: top1 }
             checks:
               parity: { max_abs: 1.0e-4 }

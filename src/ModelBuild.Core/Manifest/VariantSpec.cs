@@ -72,6 +72,9 @@ public sealed class QuantizeSpec
     /// <summary>Keep the layers that add the most error in float until checks.accuracy holds (static: max_drop; dynamic: any threshold).</summary>
     public bool AccuracyAware { get; init; }
 
+    /// <summary>Keep float the nodes that run slower quantized on the building machine; null = the options record's default (on).</summary>
+    public bool? LatencyAware { get; init; }
+
     /// <summary>Where <c>accuracy_aware: true</c> is written, for the diagnostics about its goal.</summary>
     public SourceLocation? AccuracyAwareLocation { get; init; }
     public CalibrationSpec? Calibration { get; init; }

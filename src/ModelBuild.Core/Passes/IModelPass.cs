@@ -31,6 +31,9 @@ public sealed class PassOutcome
     public List<Quantization.LayerError> LayerErrors { get; } = new();
     public List<string> Notes { get; } = new();
 
+    /// <summary>Quantized variants: the nodes left in float for speed or accuracy, with the measured times.</summary>
+    public List<Quantization.KeptFloatNode> KeptFloat { get; } = new();
+
     /// <summary>What the user should see as a warning at the variant (a variant that changes nothing, say).</summary>
     public List<string> Warnings { get; } = new();
 

@@ -52,6 +52,7 @@ public static class PassPlanner
             {
                 PerChannel = q.PerChannel ?? defaults.PerChannel,
                 ReduceRange = q.ReduceRange ?? defaults.ReduceRange,
+                LatencyAware = q.LatencyAware ?? defaults.LatencyAware,
                 ExcludeOps = excludeOps,
                 ExcludeNodes = excludeNodes,
             }, q.Location, q.AccuracyAware ? GoalTarget(q, model, evaluationBatch) : null);
@@ -69,6 +70,7 @@ public static class PassPlanner
             PerChannel = q.PerChannel ?? staticDefaults.PerChannel,
             SymmetricActivations = q.Symmetric ?? staticDefaults.SymmetricActivations,
             ReduceRange = q.ReduceRange ?? staticDefaults.ReduceRange,
+            LatencyAware = q.LatencyAware ?? staticDefaults.LatencyAware,
             Format = q.Format switch
             {
                 QuantizeFormat.QOperator => QuantFormat.QOperator,

@@ -40,9 +40,35 @@ public sealed class QuantizeDynamicPass(
             return;
         }
         var quantized = quantizer.Quantize(pre);
+        var excluded = new HashSet<string>(config.ExcludeNodes, StringComparer.Ordinal);
         if (accuracy is not null && candidates.Count > 0)
-            quantized = KeepWorstInFloat(context, pre, quantizer, candidates, quantized, accuracy);
+            quantized = KeepWorstInFloat(context, pre, quantizer, candidates, quantized, accuracy, excluded);
+        if (config.LatencyAware && candidates.Count > 0)
+        {
+            var selection = new LatencyAwareSelection(location).Select(pre, context.InputPath, quantized,
+                LatencyAwareSelection.Candidates(pre, candidates.Where(c => !excluded.Contains(c.Name))), excluded,
+                exclude => new DynamicQuantizer(config with { ExcludeNodes = exclude }).Quantize(pre), ProfileInput(pre), context.Cancellation);
+            context.Outcome.Notes.AddRange(selection.Notes);
+            context.Outcome.KeptFloat.AddRange(selection.KeptFloat);
+            if (selection.Model is null)
+            {
+                context.Outcome.Warnings.Add("quantize: dynamic int8 ran slower than its parent on this machine even with the slow nodes " +
+                    "kept in float, so the variant is its parent unchanged (latency-aware; quantize.latency_aware: false keeps the int8 model)");
+                File.Copy(context.InputPath, context.OutputPath, overwrite: true);
+                return;
+            }
+            quantized = selection.Model;
+        }
         File.WriteAllBytes(context.OutputPath, OnnxModelFile.Serialize(quantized));
+    }
+
+    /// <summary>One sample to time nodes on: the judge's first, else the synthetic inputs the build evaluates without data.</summary>
+    private IReadOnlyDictionary<string, NdArray> ProfileInput(ModelProto pre)
+    {
+        var inputs = ModelInterfaceReader.Read(pre, location).Inputs;
+        var data = judge;
+        if (data is null) return SyntheticInputs.Generate(inputs, 1, 7);
+        return CalibrationData.Batches(data, pre, 1, location).First();
     }
 
     /// <summary>Nothing to quantize (no op of a quantizer's kind, or none with constant float32 weights): the variant is its
@@ -60,8 +86,9 @@ public sealed class QuantizeDynamicPass(
     /// The accuracy-aware loop: round 0 judges the plain int8 model; while the goal is not met, the node with the
     /// largest own error is kept in float and the model is quantized again (at most <see cref="AccuracyTarget.MaxExcluded"/> nodes).
     /// </summary>
+    /// <param name="excluded">The nodes kept in float: the manifest's, and on return the loop's too.</param>
     private ModelProto KeepWorstInFloat(PassContext context, ModelProto pre, DynamicQuantizer quantizer, IReadOnlyList<NodeProto> candidates,
-        ModelProto quantized, AccuracyTarget accuracy)
+        ModelProto quantized, AccuracyTarget accuracy, HashSet<string> excluded)
     {
         var data = judge ?? (accuracy.Evaluate is { } e ? EvaluationDataset.Load(e, ModelInterfaceReader.Read(pre, location).Inputs)
             : throw new ModelBuildException(DiagnosticCodes.MissingKey, "accuracy-aware dynamic quantization needs evaluate data", location));
@@ -75,7 +102,6 @@ public sealed class QuantizeDynamicPass(
         var reference = AccuracyRounds.RunAll(pre, judgeBatches, location);
         var judgeRound = AccuracyRounds.RoundJudge(accuracy, reference, data.Labels, location);
 
-        var excluded = new HashSet<string>(config.ExcludeNodes, StringComparer.Ordinal);
         var kept = new List<string>();
         var met = false;
         var round = 0;
@@ -91,6 +117,8 @@ public sealed class QuantizeDynamicPass(
             excluded.Add(worst.Node);
             kept.Add(worst.Node);
             context.Outcome.Notes.Add($"kept '{worst.Node}' ({worst.OpType}) in float: its own relative error {worst.RelativeError:0.####}");
+            context.Outcome.KeptFloat.Add(new KeptFloatNode(worst.Node, worst.OpType, KeptFloatNode.Accuracy, null, null,
+                $"its own relative error {worst.RelativeError:0.####}"));
             quantized = new DynamicQuantizer(config with { ExcludeNodes = excluded }).Quantize(pre);
         }
         if (accuracy.Goal is { } goal)

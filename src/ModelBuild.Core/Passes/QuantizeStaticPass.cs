@@ -52,6 +52,28 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
         return null;
     }
 
+    /// <summary>
+    /// <paramref name="exclude"/> plus the planned ops that no longer follow a quantized compute layer: a MaxPool,
+    /// Flatten or Relu after a float layer would move the QuantizeLinear before it, and ONNX Runtime then runs it on
+    /// uint8 in NCHW (measured: the Fashion CNN's first MaxPool 38 µs that way, 4 µs in float). An op stays quantized
+    /// while a chain of planned non-compute ops leads to it from a quantized Conv/Gemm/MatMul/Add/Mul.
+    /// </summary>
+    private HashSet<string> WithIdleNeighbours(ModelProto pre, IReadOnlySet<string> exclude)
+    {
+        var result = exclude.ToHashSet(StringComparer.Ordinal);
+        var g = new GraphEditor(pre.Clone());
+        var planned = new QdqQuantizer(config with { ExcludeNodes = result }).PlanNodes(g).Select(p => p.Node).ToHashSet();
+        var reached = new HashSet<NodeProto>();
+        var queue = new Queue<NodeProto>(planned.Where(n => ComputeLayers.Contains(n.OpType)));
+        while (queue.TryDequeue(out var node))
+        {
+            foreach (var next in node.Output.SelectMany(g.ConsumersOf))
+                if (planned.Contains(next) && !ComputeLayers.Contains(next.OpType) && reached.Add(next)) queue.Enqueue(next);
+        }
+        foreach (var idle in planned.Where(n => !ComputeLayers.Contains(n.OpType) && !reached.Contains(n))) result.Add(idle.Name);
+        return result;
+    }
+
     /// <summary>Samples compared layer by layer for the error report.</summary>
     private const int ReportSamples = 32;
 
@@ -68,6 +90,8 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
         var reportBatches = CalibrationData.Batches(data, pre, Math.Min(ReportSamples, data.Count), location).Take(1).ToList();
 
         var excluded = new HashSet<string>(config.ExcludeNodes, StringComparer.Ordinal);
+        // Calibrated once per tensor: the rounds that keep nodes in float only drop tensors (or bring back a Relu's input).
+        var ranges = new Dictionary<string, TensorRange>(StringComparer.Ordinal);
         var quantized = Build(excluded, out var errors);
         if (accuracy is not null)
         {
@@ -97,8 +121,29 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
                 var layer = worst.Layer[0].OpType + string.Concat(worst.Layer.Skip(1).Select(n => " + " + n.OpType));
                 context.Outcome.Notes.Add(
                     $"kept '{worst.Layer[0].Name}' ({layer}) in float: its output adds relative error {worst.Error.Added:0.####}");
+                context.Outcome.KeptFloat.Add(new KeptFloatNode(worst.Layer[0].Name, worst.Layer[0].OpType, KeptFloatNode.Accuracy, null, null,
+                    $"its output adds relative error {worst.Error.Added:0.####} ({layer})"));
                 quantized = Build(excluded, out errors);
             }
+        }
+        if (config.LatencyAware)
+        {
+            var planned = new QdqQuantizer(config with { ExcludeNodes = excluded }).PlanNodes(new GraphEditor(pre.Clone()))
+                .Where(p => ComputeLayers.Contains(p.Node.OpType)).Select(p => p.Node.Name).ToHashSet(StringComparer.Ordinal);
+            var candidates = LatencyAwareSelection.Candidates(pre, pre.Graph.Node.Where(n => planned.Contains(n.Name)));
+            var input = CalibrationData.Batches(data, pre, 1, location).First();
+            var selection = new LatencyAwareSelection(location).Select(pre, context.InputPath, quantized, candidates, excluded,
+                exclude => Build(WithIdleNeighbours(pre, exclude), out errors), input, context.Cancellation);
+            context.Outcome.Notes.AddRange(selection.Notes);
+            context.Outcome.KeptFloat.AddRange(selection.KeptFloat);
+            if (selection.Model is null)
+            {
+                context.Outcome.Warnings.Add("quantize: static int8 ran slower than its parent on this machine even with the slow nodes kept " +
+                    "in float, so the variant is its parent unchanged (latency-aware; quantize.latency_aware: false keeps the int8 model)");
+                File.Copy(context.InputPath, context.OutputPath, overwrite: true);
+                return;
+            }
+            quantized = selection.Model;
         }
         context.Outcome.LayerErrors.AddRange(errors);
         var bytes = OnnxModelFile.Serialize(quantized);
@@ -122,7 +167,7 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
         ModelProto Build(HashSet<string> exclude, out List<LayerError> layerErrors)
         {
             var quantizer = new QdqQuantizer(config with { ExcludeNodes = exclude });
-            var model = quantizer.Quantize(pre, batches, location, context.Cancellation);
+            var model = quantizer.Quantize(pre, batches, location, context.Cancellation, ranges);
             var planned = quantizer.PlanNodes(new GraphEditor(pre.Clone())).Select(p => p.Node.Name).ToHashSet(StringComparer.Ordinal);
             var nodes = pre.Graph.Node.Where(n => planned.Contains(n.Name) && n.Output.Count > 0).ToList();
             layerErrors = LayerErrorAnalyzer.Compare(pre, model, nodes, reportBatches, location);

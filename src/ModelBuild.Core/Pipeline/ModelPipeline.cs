@@ -296,6 +296,9 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
                 .Select(e => new LayerErrorReport(e.Node, e.OpType, e.Tensor, Math.Round(e.Cosine, 6),
                     Math.Round(e.RelativeError, 6), Math.Round(e.Added, 6)))
                 .ToList(),
+            KeptFloat = outcome.KeptFloat
+                .Select(k => new KeptFloatReport(k.Node, k.OpType, k.Reason, k.FloatMicroseconds, k.Int8Microseconds, k.Detail))
+                .ToList(),
             Pruning = outcome.Pruning?.ToReport(),
         });
     }

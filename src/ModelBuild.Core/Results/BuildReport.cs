@@ -87,6 +87,9 @@ public sealed class ArtifactReport
     /// <summary>Quantized variants: each quantized node's output, float vs quantized, on calibration samples.</summary>
     public IReadOnlyList<LayerErrorReport> LayerErrors { get; init; } = Array.Empty<LayerErrorReport>();
 
+    /// <summary>Quantized variants: the nodes left in float, why (speed or accuracy) and, for speed, the measured kernel times.</summary>
+    public IReadOnlyList<KeptFloatReport> KeptFloat { get; init; } = Array.Empty<KeptFloatReport>();
+
     /// <summary>Pruned variants: channels kept or sparsity per layer, and size/latency/accuracy per schedule step.</summary>
     public PruningReport? Pruning { get; init; }
     public long SizeBytes { get; set; }
@@ -127,6 +130,9 @@ public sealed record OutputStatsReport(double Min, double Max, long NanCount, lo
 
 /// <param name="AddedError">Relative error this layer adds over its inputs' — the layers worth keeping in float.</param>
 public sealed record LayerErrorReport(string Node, string OpType, string Tensor, double Cosine, double RelativeError, double AddedError);
+
+/// <summary>A node a quantizer left in float: reason "speed" (with float and int8 times in µs per run) or "accuracy".</summary>
+public sealed record KeptFloatReport(string Node, string OpType, string Reason, double? FloatUs, double? Int8Us, string Detail);
 
 public sealed record ParityReport(double MaxAbs, double MeanAbs, double MaxRel, double Cosine)
 {

@@ -27,6 +27,8 @@ public sealed class QuantizeKeysTests
                       symmetric: true
                       reduce_range: true
                       accuracy_aware: true
+                      latency_aware: false
+                      per_channel: false
                       calibration: { data: c.npy }
                   - name: h
                     fp16: { block_ops: [Resize, TopK] }
@@ -39,11 +41,13 @@ public sealed class QuantizeKeysTests
         Assert.True(q.Symmetric);
         Assert.True(q.ReduceRange);
         Assert.True(q.AccuracyAware);
+        Assert.False(q.LatencyAware);
+        Assert.False(q.PerChannel);
         Assert.Equal(["Resize", "TopK"], v[1].Fp16!.BlockOps);
     }
 
     [Fact]
-    public void Defaults_are_qdq_asymmetric_full_range_and_the_default_block_list()
+    public void Defaults_are_qdq_asymmetric_per_channel_latency_aware_and_the_default_block_list()
     {
         using var ws = new ManifestWorkspace("m.onnx");
         var v = ws.Parse(Head + """
@@ -58,10 +62,25 @@ public sealed class QuantizeKeysTests
         Assert.Null(v[0].Quantize!.Symmetric);
         Assert.Null(v[0].Quantize!.ReduceRange);
         Assert.False(v[0].Quantize!.AccuracyAware);
+        Assert.Null(v[0].Quantize!.LatencyAware);
+        Assert.Null(v[0].Quantize!.PerChannel);
         Assert.Null(v[1].Fp16!.BlockOps);
         var defaults = new ModelBuild.Passes.Quantization.StaticQuantConfig();
+        var dynamicDefaults = new ModelBuild.Passes.Quantization.DynamicQuantConfig();
         Assert.Equal(ModelBuild.Passes.Quantization.QuantFormat.Qdq, defaults.Format);
-        Assert.False(defaults.SymmetricActivations || defaults.ReduceRange || defaults.PerChannel);
+        Assert.False(defaults.SymmetricActivations);
+        Assert.True(defaults.PerChannel && dynamicDefaults.PerChannel);
+        Assert.True(defaults.LatencyAware && dynamicDefaults.LatencyAware);
+        // 7-bit weights only where 8-bit products saturate: x86 without VNNI.
+        var needsReduced = System.Runtime.Intrinsics.X86.X86Base.IsSupported && !ModelBuild.Passes.Quantization.Int8Cpu.HasVnni;
+        Assert.Equal(needsReduced, defaults.ReduceRange);
+        Assert.Equal(needsReduced, dynamicDefaults.ReduceRange);
+        // The CPU flags Linux reports agree with what .NET detects.
+        if (File.Exists("/proc/cpuinfo") && System.Runtime.Intrinsics.X86.X86Base.IsSupported)
+        {
+            var flags = File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("flags", StringComparison.Ordinal)).Split(' ');
+            Assert.Equal(flags.Contains("avx512_vnni") || flags.Contains("avx_vnni"), ModelBuild.Passes.Quantization.Int8Cpu.HasVnni);
+        }
         Assert.Equal(ModelBuild.Passes.Fp16Config.DefaultBlockedOps.Order(), new ModelBuild.Passes.Fp16Config().BlockedOps.Order());
     }
 

@@ -50,6 +50,7 @@ public sealed class DynamicAccuracyAwareTests(ITestOutputHelper output)
         var path = dir.File("plain.onnx");
         var config = new DynamicQuantConfig
         {
+            LatencyAware = false,
             PerChannel = true,
             ExcludeOps = manifestDefaults ? QuantizableOps.LeftOut(QuantizeMode.Dynamic, null).ToHashSet() : new HashSet<string>(),
         };
@@ -73,7 +74,7 @@ public sealed class DynamicAccuracyAwareTests(ITestOutputHelper output)
 
         var outPath = dir.File("aa.onnx");
         var context = PassTestKit.Context(PassTestKit.Fashion, outPath);
-        new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = true }, PassTestKit.Where,
+        new QuantizeDynamicPass(new DynamicQuantConfig { LatencyAware = false, PerChannel = true }, PassTestKit.Where,
             new AccuracyTarget(evaluate, 0) { Goal = goal, JudgeBatch = EvaluationBatch }).Run(context);
 
         var cosine = CosineVsFloat(outPath, data);
@@ -97,7 +98,7 @@ public sealed class DynamicAccuracyAwareTests(ITestOutputHelper output)
         var evaluate = new EvaluateSpec { Data = PassTestKit.FashionTest, Metric = MetricKind.Top1, Samples = Samples, Location = PassTestKit.Where };
         var outPath = dir.File("aa.onnx");
         var context = PassTestKit.Context(PassTestKit.Fashion, outPath);
-        new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = true }, PassTestKit.Where,
+        new QuantizeDynamicPass(new DynamicQuantConfig { LatencyAware = false, PerChannel = true }, PassTestKit.Where,
             new AccuracyTarget(evaluate, 0) { Goal = new AccuracyGoal(MetricKind.Top1, MaxDrop: 0.01), JudgeBatch = EvaluationBatch }).Run(context);
 
         foreach (var note in context.Outcome.Notes) output.WriteLine(note);
@@ -112,7 +113,7 @@ public sealed class DynamicAccuracyAwareTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         var evaluate = new EvaluateSpec { Data = WriteUnlabelled(dir.Path), Metric = MetricKind.Top1, Location = PassTestKit.Where };
-        var pass = new QuantizeDynamicPass(new DynamicQuantConfig(), PassTestKit.Where,
+        var pass = new QuantizeDynamicPass(new DynamicQuantConfig { LatencyAware = false }, PassTestKit.Where,
             new AccuracyTarget(evaluate, 0) { Goal = new AccuracyGoal(MetricKind.Top1, Min: 0.8) });
         var e = Assert.Throws<ModelBuildException>(() => pass.Run(PassTestKit.Context(PassTestKit.Fashion, dir.File("x.onnx"))));
         Assert.Equal(DiagnosticCodes.DataMismatch, e.Diagnostic.Code);
@@ -132,9 +133,9 @@ public sealed class DynamicAccuracyAwareTests(ITestOutputHelper output)
                 source: models/fashion.onnx
                 variants:
                   - name: int8-dynamic
-                    quantize: { mode: dynamic, per_channel: true }
+                    quantize: { mode: dynamic, latency_aware: false, per_channel: true }
                   - name: int8-dynamic-aa
-                    quantize: { mode: dynamic, per_channel: true, accuracy_aware: true }
+                    quantize: { mode: dynamic, latency_aware: false, per_channel: true, accuracy_aware: true }
                 evaluate: { data: data/unlabelled.npz, metric: cosine }
                 checks:
                   accuracy: { min: {{min}}, severity: warning }

@@ -28,7 +28,7 @@ public sealed class DynamicConvLstmQuantizationTests(ITestOutputHelper output)
     public void Fashion_convs_become_ConvInteger_and_top1_stays_within_a_point(bool perChannel)
     {
         using var dir = new TempDir();
-        var (path, _) = QuantizeFashion(dir, new DynamicQuantConfig { PerChannel = perChannel });
+        var (path, _) = QuantizeFashion(dir, new DynamicQuantConfig { LatencyAware = false, PerChannel = perChannel });
         var ops = OpCounts(path);
         var top1 = FashionTop1(path);
         output.WriteLine($"per_channel {perChannel}: top1 {top1:0.000} (fp32 {Fp32Top1.Value:0.000}); {string.Join(", ", ops.Select(kv => $"{kv.Key}={kv.Value}"))}");
@@ -52,7 +52,7 @@ public sealed class DynamicConvLstmQuantizationTests(ITestOutputHelper output)
     public void Excluding_the_Conv_op_type_keeps_the_convs_float()
     {
         using var dir = new TempDir();
-        var (path, _) = QuantizeFashion(dir, new DynamicQuantConfig { PerChannel = true, ExcludeOps = new HashSet<string> { "Conv" } });
+        var (path, _) = QuantizeFashion(dir, new DynamicQuantConfig { LatencyAware = false, PerChannel = true, ExcludeOps = new HashSet<string> { "Conv" } });
         var ops = OpCounts(path);
         Assert.Equal(2, ops.GetValueOrDefault("Conv"));
         Assert.False(ops.ContainsKey("ConvInteger"));
@@ -65,7 +65,7 @@ public sealed class DynamicConvLstmQuantizationTests(ITestOutputHelper output)
         using var dir = new TempDir();
         var pre = QuantPreprocessor.Run(Fashion, dir.Path, Where);
         var first = pre.Graph.Node.First(n => n.OpType == "Conv").Name;
-        var (path, _) = QuantizeFashion(dir, new DynamicQuantConfig { PerChannel = true, ExcludeNodes = new HashSet<string> { first } });
+        var (path, _) = QuantizeFashion(dir, new DynamicQuantConfig { LatencyAware = false, PerChannel = true, ExcludeNodes = new HashSet<string> { first } });
         var model = OnnxModelFile.Load(path);
         Assert.Equal(first, model.Graph.Node.Single(n => n.OpType == "Conv").Name);
         Assert.Single(model.Graph.Node, n => n.OpType == "ConvInteger");
@@ -75,7 +75,7 @@ public sealed class DynamicConvLstmQuantizationTests(ITestOutputHelper output)
     public void Reduce_range_keeps_conv_weights_within_seven_bits()
     {
         using var dir = new TempDir();
-        var (path, _) = QuantizeFashion(dir, new DynamicQuantConfig { PerChannel = true, ReduceRange = true });
+        var (path, _) = QuantizeFashion(dir, new DynamicQuantConfig { LatencyAware = false, PerChannel = true, ReduceRange = true });
         var g = new GraphEditor(OnnxModelFile.Load(path));
         foreach (var conv in g.Graph.Node.Where(n => n.OpType == "ConvInteger"))
         {
@@ -125,7 +125,7 @@ public sealed class DynamicConvLstmQuantizationTests(ITestOutputHelper output)
         var fp32 = Save(LstmModel(direction, 7), dir.Path, "lstm.onnx");
         var quantized = dir.File("lstm-int8.onnx");
         var context = Context(fp32, quantized);
-        new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = perChannel }, Where).Run(context);
+        new QuantizeDynamicPass(new DynamicQuantConfig { LatencyAware = false, PerChannel = perChannel }, Where).Run(context);
 
         var model = OnnxModelFile.Load(quantized);
         var node = Assert.Single(model.Graph.Node, n => n.OpType == "DynamicQuantizeLSTM");
@@ -158,7 +158,7 @@ public sealed class DynamicConvLstmQuantizationTests(ITestOutputHelper output)
         lstm.Output[0] = "";                      // only Y_h is read: the accuracy-aware probe must not look for Y
         model.Graph.Node.Remove(model.Graph.Node.Single(n => n.OpType == "Relu"));
         model.Graph.Output.RemoveAt(0);
-        var quantizer = new DynamicQuantizer(new DynamicQuantConfig { PerChannel = true });
+        var quantizer = new DynamicQuantizer(new DynamicQuantConfig { LatencyAware = false, PerChannel = true });
         var candidates = quantizer.Candidates(new GraphEditor(model));
         var batches = new[] { (IReadOnlyDictionary<string, NdArray>)new Dictionary<string, NdArray> { ["x"] = LstmInput(1) } };
         var error = Assert.Single(QuantizeDynamicPass.OwnErrors(model, quantizer, candidates, batches));

@@ -23,7 +23,7 @@ public sealed class FashionQuantizationTests(ITestOutputHelper output)
     public void Static_qdq_per_channel_keeps_accuracy_and_shrinks_the_model()
     {
         using var dir = new TempDir();
-        var (path, outcome) = Quantize(dir, new StaticQuantConfig { PerChannel = true }, "q.onnx");
+        var (path, outcome) = Quantize(dir, new StaticQuantConfig { LatencyAware = false, PerChannel = true }, "q.onnx");
         var top1 = PassTestKit.FashionTop1(path);
         var ratio = (double)new FileInfo(path).Length / new FileInfo(PassTestKit.Fashion).Length;
         output.WriteLine($"fp32 top1 {Fp32Top1.Value:0.000} int8 {top1:0.000} size ratio {ratio:0.000}");
@@ -42,7 +42,7 @@ public sealed class FashionQuantizationTests(ITestOutputHelper output)
     public void QOperator_format_fuses_into_qlinear_ops()
     {
         using var dir = new TempDir();
-        var (path, _) = Quantize(dir, new StaticQuantConfig { PerChannel = true, Format = QuantFormat.QOperator }, "qop.onnx");
+        var (path, _) = Quantize(dir, new StaticQuantConfig { LatencyAware = false, PerChannel = true, Format = QuantFormat.QOperator }, "qop.onnx");
         var ops = PassTestKit.OpCounts(path);
         output.WriteLine(string.Join(", ", ops.Select(kv => $"{kv.Key}={kv.Value}")));
         Assert.Equal(2, ops.GetValueOrDefault("QLinearConv"));
@@ -56,7 +56,7 @@ public sealed class FashionQuantizationTests(ITestOutputHelper output)
     public void Histogram_calibrations_keep_accuracy(CalibrationMethod method)
     {
         using var dir = new TempDir();
-        var (path, _) = Quantize(dir, new StaticQuantConfig { PerChannel = true, Method = method }, "h.onnx");
+        var (path, _) = Quantize(dir, new StaticQuantConfig { LatencyAware = false, PerChannel = true, Method = method }, "h.onnx");
         var top1 = PassTestKit.FashionTop1(path);
         output.WriteLine($"{method}: {top1:0.000} vs {Fp32Top1.Value:0.000}");
         Assert.True(Fp32Top1.Value - top1 <= 0.01, $"top-1 drop {Fp32Top1.Value - top1}");
@@ -66,7 +66,7 @@ public sealed class FashionQuantizationTests(ITestOutputHelper output)
     public void Excluded_op_types_stay_float()
     {
         using var dir = new TempDir();
-        var (path, _) = Quantize(dir, new StaticQuantConfig { PerChannel = true, ExcludeOps = new HashSet<string> { "Gemm" } }, "x.onnx");
+        var (path, _) = Quantize(dir, new StaticQuantConfig { LatencyAware = false, PerChannel = true, ExcludeOps = new HashSet<string> { "Gemm" } }, "x.onnx");
         var model = OnnxModelFile.Load(path);
         var g = new GraphEditor(model);
         foreach (var gemm in model.Graph.Node.Where(n => n.OpType == "Gemm"))
@@ -79,7 +79,7 @@ public sealed class FashionQuantizationTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         var outPath = dir.File("d.onnx");
-        new QuantizeDynamicPass(new DynamicQuantConfig { PerChannel = true }, PassTestKit.Where).Run(PassTestKit.Context(PassTestKit.Fashion, outPath));
+        new QuantizeDynamicPass(new DynamicQuantConfig { LatencyAware = false, PerChannel = true }, PassTestKit.Where).Run(PassTestKit.Context(PassTestKit.Fashion, outPath));
         var ops = PassTestKit.OpCounts(outPath);
         Assert.Equal(2, ops["MatMulInteger"]);
         Assert.Equal(2, ops["ConvInteger"]);

@@ -16,9 +16,9 @@ public sealed class QuantizeOpsTests
                 source: models/fashion.onnx
                 variants:
                   - name: int8
-                    quantize: { mode: dynamic, per_channel: true }
+                    quantize: { mode: dynamic, latency_aware: false, per_channel: true }
                   - name: int8-conv
-                    quantize: { mode: dynamic, per_channel: true, ops: [Conv, Gemm] }
+                    quantize: { mode: dynamic, latency_aware: false, per_channel: true, ops: [Conv, Gemm] }
                 evaluate: { data: data/test.npz, metric: top1 }
                 checks:
                   accuracy: { max_drop: 0.01 }

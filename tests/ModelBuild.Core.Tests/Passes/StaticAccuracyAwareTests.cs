@@ -37,7 +37,7 @@ public sealed class StaticAccuracyAwareTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         var plainPath = dir.File("plain.onnx");
-        new QuantizeStaticPass(new StaticQuantConfig { PerChannel = false, ReduceRange = true, CalibrationSamples = 256 }, PassTestKit.FashionCalibration, PassTestKit.Where)
+        new QuantizeStaticPass(new StaticQuantConfig { LatencyAware = false, PerChannel = false, ReduceRange = true, CalibrationSamples = 256 }, PassTestKit.FashionCalibration, PassTestKit.Where)
             .Run(PassTestKit.Context(PassTestKit.Fashion, plainPath));
         var plainCosine = CosineVsFloat(plainPath);
         // Halfway between plain int8 and float: reachable only by keeping something in float.
@@ -49,9 +49,9 @@ public sealed class StaticAccuracyAwareTests(ITestOutputHelper output)
                 source: models/fashion.onnx
                 variants:
                   - name: int8
-                    quantize: { mode: static, per_channel: false, reduce_range: true, calibration: { data: data/calib.npy } }
+                    quantize: { mode: static, latency_aware: false, per_channel: false, reduce_range: true, calibration: { data: data/calib.npy } }
                   - name: int8-aa
-                    quantize: { mode: static, per_channel: false, reduce_range: true, accuracy_aware: true, calibration: { data: data/calib.npy } }
+                    quantize: { mode: static, latency_aware: false, per_channel: false, reduce_range: true, accuracy_aware: true, calibration: { data: data/calib.npy } }
                 evaluate: { data: data/unlabelled.npz, metric: cosine }
                 checks:
                   accuracy: { min: {{min}}, severity: warning }

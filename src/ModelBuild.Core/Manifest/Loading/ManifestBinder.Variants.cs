@@ -83,6 +83,7 @@ internal sealed partial class ManifestBinder
         var symmetric = map["symmetric"] is { } sy ? reader.Bool(sy, "quantize.symmetric") : null;
         var reduceRange = map["reduce_range"] is { } rr ? reader.Bool(rr, "quantize.reduce_range") : null;
         var accuracyAware = map["accuracy_aware"] is { } aa && (reader.Bool(aa, "quantize.accuracy_aware") ?? false);
+        var latencyAware = map["latency_aware"] is { } la ? reader.Bool(la, "quantize.latency_aware") : null;
         if (mode == QuantizeMode.Dynamic)
         {
             if (map.KeyNode("format") is { } k1)
@@ -145,6 +146,7 @@ internal sealed partial class ManifestBinder
             Symmetric = symmetric,
             ReduceRange = reduceRange,
             AccuracyAware = accuracyAware,
+            LatencyAware = latencyAware,
             AccuracyAwareLocation = accuracyAware && map.KeyNode("accuracy_aware") is { } aaKey ? reader.At(aaKey) : null,
             Calibration = calibration,
             ExcludeOps = ops,

@@ -14,7 +14,7 @@ internal static class ManifestKeys
     public static readonly string[] Export = ["onnx", "torchscript", "arguments"];
     public static readonly string[] ExportOnnx = ["opset"];
     public static readonly string[] Variant = ["name", "from", "optimize", "quantize", "fp16", "prune"];
-    public static readonly string[] Quantize = ["mode", "per_channel", "format", "symmetric", "reduce_range", "accuracy_aware",
+    public static readonly string[] Quantize = ["mode", "per_channel", "format", "symmetric", "reduce_range", "accuracy_aware", "latency_aware",
         "calibration", "exclude", "ops"];
     public static readonly string[] Calibration = ["data", "samples", "method"];
     public static readonly string[] Exclude = ["ops", "nodes"];

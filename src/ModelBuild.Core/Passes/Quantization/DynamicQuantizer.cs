@@ -6,8 +6,14 @@ namespace ModelBuild.Passes.Quantization;
 /// <summary>Settings of dynamic int8 quantization, and their one default (see <see cref="StaticQuantConfig"/>).</summary>
 public sealed record DynamicQuantConfig
 {
-    public bool PerChannel { get; init; }
-    public bool ReduceRange { get; init; }
+    /// <summary>One weight scale per output column (MatMul/Gemm), channel (Conv) or gate column (LSTM).</summary>
+    public bool PerChannel { get; init; } = true;
+
+    /// <summary>7-bit weights: on by default only on x86 CPUs without VNNI (see <see cref="Int8Cpu"/>).</summary>
+    public bool ReduceRange { get; init; } = Int8Cpu.NeedsReducedRange;
+
+    /// <summary>Keep float the nodes that run slower quantized on this machine (see <see cref="LatencyAwareSelection"/>).</summary>
+    public bool LatencyAware { get; init; } = true;
     /// <summary>Embedding tables (Gather from a constant 2-D float table): int8 rows with one scale per row.</summary>
     public bool Embeddings { get; init; } = true;
     public IReadOnlySet<string> ExcludeOps { get; init; } = new HashSet<string>();

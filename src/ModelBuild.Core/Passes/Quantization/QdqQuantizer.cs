@@ -22,9 +22,16 @@ public sealed record StaticQuantConfig
 
     /// <summary>Calibration samples read from the calibration data (the first N).</summary>
     public int CalibrationSamples { get; init; } = 256;
-    public bool PerChannel { get; init; }
+
+    /// <summary>One weight scale per output channel (Conv) or column (Gemm/MatMul): what int8 CNNs need to keep accuracy, at no cost in ONNX Runtime's kernels.</summary>
+    public bool PerChannel { get; init; } = true;
     public bool SymmetricActivations { get; init; }
-    public bool ReduceRange { get; init; }
+
+    /// <summary>7-bit weights: on by default only on x86 CPUs without VNNI, where 8-bit products saturate (see <see cref="Int8Cpu"/>).</summary>
+    public bool ReduceRange { get; init; } = Int8Cpu.NeedsReducedRange;
+
+    /// <summary>Keep float the nodes that run slower quantized on this machine (see <see cref="LatencyAwareSelection"/>).</summary>
+    public bool LatencyAware { get; init; } = true;
     public QuantFormat Format { get; init; } = QuantFormat.Qdq;
     public IReadOnlySet<string> ExcludeOps { get; init; } = new HashSet<string>();
     public IReadOnlySet<string> ExcludeNodes { get; init; } = new HashSet<string>();
@@ -81,14 +88,22 @@ public sealed class QdqQuantizer(StaticQuantConfig config)
         return set;
     }
 
+    /// <param name="calibrated">Ranges already collected on the same data and method; the missing ones are collected and added.</param>
     public ModelProto Quantize(ModelProto preprocessed, IReadOnlyList<IReadOnlyDictionary<string, NdArray>> calibration, SourceLocation location,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, Dictionary<string, TensorRange>? calibrated = null)
     {
         var model = preprocessed.Clone();
         var g = new GraphEditor(model);
         var plans = PlanNodes(g);
         var tensors = ActivationTensors(g, plans);
-        var ranges = Calibrator.Collect(preprocessed, tensors, calibration, config.Method, location, cancellation);
+        var missing = calibrated is null ? tensors : tensors.Where(t => !calibrated.ContainsKey(t)).ToList();
+        var ranges = missing.Count == 0 ? new Dictionary<string, TensorRange>(StringComparer.Ordinal)
+            : Calibrator.Collect(preprocessed, missing, calibration, config.Method, location, cancellation);
+        if (calibrated is not null)
+        {
+            foreach (var (t, r) in ranges) calibrated[t] = r;
+            ranges = tensors.Where(calibrated.ContainsKey).ToDictionary(t => t, t => calibrated[t], StringComparer.Ordinal);
+        }
         Apply(g, plans, ranges);
         return model;
     }

@@ -20,7 +20,7 @@ public sealed class PrunePipelineTests
                     prune: { method: l1-structured, amount: [0.1, 0.3] }
                   - name: slim-int8
                     from: slim
-                    quantize: { mode: static, per_channel: true, calibration: { data: data/test.npz, samples: 64 } }
+                    quantize: { mode: static, latency_aware: false, per_channel: true, calibration: { data: data/test.npz, samples: 64 } }
                 evaluate: { data: data/test.npz, metric: top1, samples: 300 }
                 checks:
                   accuracy: { max_drop: 0.3 }
