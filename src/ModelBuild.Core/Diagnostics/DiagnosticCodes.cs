@@ -42,7 +42,7 @@ public static class DiagnosticCodes
     /// <summary>deploy.mobile tflite: an operator or attribute the TFLite writer cannot express (named with its node).</summary>
     public const string TfliteUnsupported = "MB2060";
 
-    /// <summary>The TFLite runtime named by MODELBUILD_TFLITE_RUNTIME failed to run a written file.</summary>
+    /// <summary>Warning: the TFLite runtime named by MODELBUILD_TFLITE_RUNTIME could not run a written file, so it is unchecked.</summary>
     public const string TfliteRuntimeFailed = "MB2061";
 
     // MB3xxx — checks and thresholds.

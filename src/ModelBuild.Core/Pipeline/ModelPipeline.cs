@@ -162,7 +162,18 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
                                 "TFLite files to hold this file to its parent's checks (docs/deploy-mobile.md)";
             return result;
         }
-        var outputs = runtime.Run(export, set.Take(set.Count, location), location);
+        IReadOnlyDictionary<string, NdArray> outputs;
+        try
+        {
+            outputs = runtime.Run(export, set.Take(set.Count, location));
+        }
+        catch (TfliteRuntimeException e)
+        {
+            result.NotChecked = $"the TFLite runtime {e.Message}";
+            diagnostics.Warning(DiagnosticCodes.TfliteRuntimeFailed, $"model '{Name}': {relative} was written but not checked: {result.NotChecked}",
+                location);
+            return result;
+        }
         var judged = new ArtifactReport
         {
             Name = $"{deployed.Name} (TFLite)", Path = relative, From = deployed.Name, Lossless = deployed.Lossless, SizeBytes = export.SizeBytes,

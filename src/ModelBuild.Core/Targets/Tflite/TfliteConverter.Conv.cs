@@ -87,9 +87,9 @@ internal sealed partial class TfliteConverter
         var x = Input(0);
         if (x.Rank != 4) throw Unsupported("a transposed convolution on other than 2-D images; TFLite's TRANSPOSE_CONV is 2-D only");
         if (!IsConst(node.Input[1])) throw Unsupported("its weights are computed at run time; TFLite needs constant weights");
-        if (AttrInt("group", 1) != 1) throw Unsupported("a grouped transposed convolution; TFLite's TRANSPOSE_CONV has no groups");
         if (AttrInts("dilations", [1, 1]).Any(d => d != 1)) throw Unsupported("a dilated transposed convolution; TFLite's TRANSPOSE_CONV has no dilation");
-        var w = ShapeOf(node.Input[1]); // [I, O, kh, kw]
+        var w = ShapeOf(node.Input[1]); // [I, O/group, kh, kw]
+        var group = (int)AttrInt("group", 1);
         var strides = AttrInts("strides", [1, 1]);
         var output = node.Output[0];
         var outShape = ShapeOf(output);
@@ -101,11 +101,36 @@ internal sealed partial class TfliteConverter
         if (AttrString("auto_pad", "NOTSET") is not "NOTSET" and not "VALID")
             throw Unsupported("auto_pad SAME on a transposed convolution; export it with explicit pads");
         var input = FloatOf(x);
-        var (weightTensor, _) = Weight(node.Input[1], [1, 2, 3, 0], channelAxis: 1, inputScale: null, tfliteChannelDim: 0);
-        var full = Model.AddTensor(output + "_full", [(int)x.Shape[0], (int)fullH, (int)fullW, (int)w[1]], TfliteType.Float32);
-        Model.AddOperator(TfliteOp.TransposeConv,
-            [IntConstant(output + "_shape", [(int)x.Shape[0], (int)fullH, (int)fullW, (int)w[1]]).Index, weightTensor.Index, input.Index],
-            [full.Index], TfliteOptions.TransposeConv(TflitePadding.Valid, (int)strides[1], (int)strides[0]));
+        var outChannels = (int)w[1] * group;
+        int[] fullShape = [(int)x.Shape[0], (int)fullH, (int)fullW, outChannels];
+        var full = Model.AddTensor(output + "_full", fullShape, TfliteType.Float32);
+        // TRANSPOSE_CONV has no groups: a grouped one is split by input channels, run per group, concatenated.
+        var inPerGroup = (int)w[0] / group;
+        var groupInputs = new[] { input };
+        if (group > 1)
+        {
+            groupInputs = Enumerable.Range(0, group).Select(g =>
+                Model.AddTensor($"{output}_in{g}", [input.Shape[0], input.Shape[1], input.Shape[2], inPerGroup], TfliteType.Float32)).ToArray();
+            Model.AddOperator(TfliteOp.Split, [IntScalar(output + "_axis", 3).Index, input.Index], groupInputs.Select(t => t.Index).ToArray(),
+                TfliteOptions.Split(group));
+        }
+        var weights = ConstFloats(node.Input[1]);
+        var perGroupWeights = weights.Length / group;
+        var groupOutputs = new List<int>();
+        for (var g = 0; g < group; g++)
+        {
+            var slice = weights.AsSpan(g * perGroupWeights, perGroupWeights).ToArray();
+            var (weightTensor, _) = WeightFromFloats(group > 1 ? $"{node.Input[1]}_g{g}" : node.Input[1], slice, [inPerGroup, w[1], w[2], w[3]],
+                [1, 2, 3, 0], channelAxis: 1, inputScale: null, tfliteChannelDim: 0);
+            int[] groupShape = [fullShape[0], fullShape[1], fullShape[2], (int)w[1]];
+            var target = group > 1 ? Model.AddTensor($"{output}_full{g}", groupShape, TfliteType.Float32) : full;
+            Model.AddOperator(TfliteOp.TransposeConv,
+                [IntConstant($"{output}_shape{g}", groupShape).Index, weightTensor.Index, groupInputs[g].Index],
+                [target.Index], TfliteOptions.TransposeConv(TflitePadding.Valid, (int)strides[1], (int)strides[0]));
+            groupOutputs.Add(target.Index);
+        }
+        if (group > 1)
+            Model.AddOperator(TfliteOp.Concatenation, groupOutputs.ToArray(), [full.Index], TfliteOptions.Concatenation(3));
         var current = full;
         if (pads[0] != 0 || pads[1] != 0 || fullH != outShape[2] || fullW != outShape[3])
         {
@@ -119,7 +144,7 @@ internal sealed partial class TfliteConverter
         var result = new Value { Perm = Nchw2Nhwc, Shape = outShape };
         if (node.Input.Count > 2 && node.Input[2].Length > 0)
         {
-            var bias = FloatConstant(node.Input[2], [(int)w[1]], RequireConstFloats(2, "bias"));
+            var bias = FloatConstant(node.Input[2], [outChannels], RequireConstFloats(2, "bias"));
             result.Float = Model.AddTensor(output, result.TfliteShape, TfliteType.Float32);
             Model.AddOperator(TfliteOp.Add, [current.Index, bias.Index], [result.Float.Index],
                 TfliteOptions.Binary(TfliteOptionsType.Add, TfliteActivation.None));
@@ -207,7 +232,10 @@ internal sealed partial class TfliteConverter
         var outParams = OutputParams(final);
         var int8 = x.Quant is not null && outParams is not null;
         var padValue = max ? float.NegativeInfinity : 0f;
-        var (padding, padded) = global ? (TflitePadding.Valid, x) : Padding(x, kernel, strides, [1, 1], [outShape[2], outShape[3]], padValue);
+        // TFLite's SAME average leaves the padding out of the count; ONNX's count_include_pad = 1 counts it, so pad explicitly.
+        var countPadding = !max && AttrInt("count_include_pad", 0) != 0;
+        var (padding, padded) = global ? (TflitePadding.Valid, x)
+            : Padding(x, kernel, strides, [1, 1], [outShape[2], outShape[3]], padValue, allowSame: !countPadding);
         if (!max && padded != x && AttrInt("count_include_pad", 0) == 0)
             throw Unsupported("average pooling with padding that TFLite's SAME does not reproduce and count_include_pad = 0");
         var result = new Value { Perm = Nchw2Nhwc, Shape = ShapeOf(final) };
@@ -225,7 +253,8 @@ internal sealed partial class TfliteConverter
     /// TFLite pads SAME (extra at the end) or VALID. ONNX pads that SAME reproduces become SAME; others an explicit PAD
     /// (PADV2 with −∞ for max pooling), then VALID.
     /// </summary>
-    private (TflitePadding Padding, Value Input) Padding(Value x, long[] kernel, long[] strides, long[] dilations, long[] outSpatial, float padValue)
+    private (TflitePadding Padding, Value Input) Padding(Value x, long[] kernel, long[] strides, long[] dilations, long[] outSpatial, float padValue,
+        bool allowSame = true)
     {
         var autoPad = AttrString("auto_pad", "NOTSET");
         long[] inSpatial = [x.Shape[2], x.Shape[3]];
@@ -251,7 +280,7 @@ internal sealed partial class TfliteConverter
         if (valid) return (TflitePadding.Valid, x);
         var sameTop = SamePad(inSpatial[0], kernel[0], strides[0], dilations[0]);
         var sameLeft = SamePad(inSpatial[1], kernel[1], strides[1], dilations[1]);
-        if (pads[0] == sameTop.Begin && pads[2] == sameTop.End && pads[1] == sameLeft.Begin && pads[3] == sameLeft.End
+        if (allowSame && pads[0] == sameTop.Begin && pads[2] == sameTop.End && pads[1] == sameLeft.Begin && pads[3] == sameLeft.End
             && outSpatial[0] == (inSpatial[0] + strides[0] - 1) / strides[0] && outSpatial[1] == (inSpatial[1] + strides[1] - 1) / strides[1])
             return (TflitePadding.Same, x);
         long[] before = [0, pads[0], pads[1], 0], after = [0, pads[2], pads[3], 0];

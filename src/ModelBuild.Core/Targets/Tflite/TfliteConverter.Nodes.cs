@@ -71,6 +71,7 @@ internal sealed partial class TfliteConverter
             case "PRelu": ConvertPRelu(); break;
             case "Softmax": ConvertSoftmax(); break;
             case "BatchNormalization": ConvertBatchNorm(); break;
+            case "LayerNormalization": ConvertLayerNorm(); break;
 
             case "Flatten" or "Reshape" or "Squeeze" or "Unsqueeze": ConvertReshape(); break;
             case "Transpose": ConvertTranspose(); break;
@@ -365,6 +366,54 @@ internal sealed partial class TfliteConverter
         Model.AddOperator(TfliteOp.Add, [scaled.Index, FloatConstant(output + "_c", tshape, cd).Index], [result.Float.Index],
             TfliteOptions.Binary(TfliteOptionsType.Add, activation));
         Produced(final, result, int8: false);
+    }
+
+    /// <summary>
+    /// LayerNormalization over the trailing axes from <c>axis</c>: (x − mean) · rsqrt(mean((x − mean)²) + ε) · γ + β, in
+    /// MEAN, SUB, MUL, ADD and RSQRT, which every runtime reads. The reduced axes are wherever the layout put them.
+    /// </summary>
+    private void ConvertLayerNorm()
+    {
+        var node = _node!;
+        var x = Input(0);
+        var output = node.Output[0];
+        var axis = AttrInt("axis", -1);
+        if (axis < 0) axis += x.Rank;
+        var epsilon = AttrFloat("epsilon", 1e-5f);
+        var axes = Enumerable.Range((int)axis, x.Rank - (int)axis).Select(a => TfliteAxis(x, a)).Order().ToArray();
+        var shape = x.TfliteShape;
+        var reducedShape = shape.Select((d, i) => axes.Contains(i) ? 1 : d).ToArray();
+        var input = FloatOf(x);
+        TfliteTensor Op(TfliteOp op, int[] inputs, int[] outShape, string suffix, TfliteOptions? options)
+        {
+            var t = Model.AddTensor(output + suffix, outShape, TfliteType.Float32);
+            Model.AddOperator(op, inputs, [t.Index], options);
+            return t;
+        }
+        var axesTensor = IntConstant(output + "_axes", axes);
+        var mean = Op(TfliteOp.Mean, [input.Index, axesTensor.Index], reducedShape, "_mean", TfliteOptions.Reducer(true));
+        var centered = Op(TfliteOp.Sub, [input.Index, mean.Index], shape, "_centered", TfliteOptions.Binary(TfliteOptionsType.Sub, TfliteActivation.None));
+        var squared = Op(TfliteOp.Mul, [centered.Index, centered.Index], shape, "_squared", TfliteOptions.Binary(TfliteOptionsType.Mul, TfliteActivation.None));
+        var variance = Op(TfliteOp.Mean, [squared.Index, axesTensor.Index], reducedShape, "_variance", TfliteOptions.Reducer(true));
+        var shifted = Op(TfliteOp.Add, [variance.Index, FloatConstant(output + "_epsilon", [], [epsilon]).Index], reducedShape, "_plus_epsilon",
+            TfliteOptions.Binary(TfliteOptionsType.Add, TfliteActivation.None));
+        var inverse = Op(TfliteOp.Rsqrt, [shifted.Index], reducedShape, "_rsqrt", null);
+        var current = Op(TfliteOp.Mul, [centered.Index, inverse.Index], shape, "_normalized",
+            TfliteOptions.Binary(TfliteOptionsType.Mul, TfliteActivation.None));
+        if (node.Input.Count > 1 && node.Input[1].Length > 0)
+        {
+            if (!IsConst(node.Input[1])) throw Unsupported("a scale computed at run time");
+            var scale = ConstValue(node.Input[1], x.Rank, x.Perm);
+            current = Op(TfliteOp.Mul, [current.Index, scale.Float!.Index], shape, "_scaled", TfliteOptions.Binary(TfliteOptionsType.Mul, TfliteActivation.None));
+        }
+        if (node.Input.Count > 2 && node.Input[2].Length > 0)
+        {
+            if (!IsConst(node.Input[2])) throw Unsupported("a bias computed at run time");
+            var bias = ConstValue(node.Input[2], x.Rank, x.Perm);
+            current = Op(TfliteOp.Add, [current.Index, bias.Float!.Index], shape, "", TfliteOptions.Binary(TfliteOptionsType.Add, TfliteActivation.None));
+        }
+        current.Name = output;
+        Produced(output, new Value { Perm = x.Perm, Shape = ShapeOf(output), Float = current }, int8: false);
     }
 
     // ---- com.microsoft fused ops (from 'optimize: extended') ----------------------------------------------------

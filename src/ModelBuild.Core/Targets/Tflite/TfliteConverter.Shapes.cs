@@ -85,8 +85,17 @@ internal sealed partial class TfliteConverter
             case "constant":
                 result = Pad(x, before, after, value);
                 break;
+            case "reflect":
+                var input = FloatOf(x);
+                var shape = input.Shape.Select((d, i) => (int)(d + before[i] + after[i])).ToArray();
+                var output = Model.AddTensor(node.Output[0], shape, TfliteType.Float32);
+                var paddings = Model.AddTensor(node.Output[0] + "_paddings", [x.Rank, 2], TfliteType.Int32,
+                    Bytes(before.Zip(after).SelectMany(p => new[] { (int)p.First, (int)p.Second }).ToArray()));
+                Model.AddOperator(TfliteOp.MirrorPad, [input.Index, paddings.Index], [output.Index], TfliteOptions.MirrorPad(symmetric: false));
+                result = new Value { Perm = x.Perm, Shape = ShapeOf(node.Output[0]), Float = output };
+                break;
             default:
-                throw Unsupported($"pad mode '{mode}'; the TFLite writer pads with constants (PAD) only");
+                throw Unsupported($"pad mode '{mode}'; TFLite pads with a constant (PAD) or by reflection (MIRROR_PAD)");
         }
         _map[node.Output[0]] = result;
     }

@@ -1,9 +1,12 @@
 using System.Diagnostics;
 using ModelBuild.Data;
-using ModelBuild.Diagnostics;
 using ModelBuild.Onnx;
 
 namespace ModelBuild.Targets.Tflite;
+
+/// <summary>A TFLite runtime that could not run a file: runtimes differ in the operators they read (Arm NN 22 has no
+/// PADV2, MIRROR_PAD, GELU, BATCH_MATMUL, and no tensors over 4-D), so this is a warning, not a verdict on the file.</summary>
+public sealed class TfliteRuntimeException(string message) : Exception(message);
 
 /// <summary>
 /// An independent TFLite runtime, outside this process, that runs a written file so it can be judged like its ONNX
@@ -29,7 +32,8 @@ public sealed class TfliteRuntime
         Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } command ? new TfliteRuntime(command) : null;
 
     /// <summary>Runs the file on ONNX-layout float inputs; returns ONNX-layout float outputs.</summary>
-    public IReadOnlyDictionary<string, NdArray> Run(TfliteExport export, IReadOnlyDictionary<string, NdArray> inputs, SourceLocation location)
+    /// <exception cref="TfliteRuntimeException">The runtime could not run the file (an op it lacks, a crash).</exception>
+    public IReadOnlyDictionary<string, NdArray> Run(TfliteExport export, IReadOnlyDictionary<string, NdArray> inputs)
     {
         var folder = Directory.CreateTempSubdirectory("modelbuild-tflite-run-").FullName;
         try
@@ -39,16 +43,14 @@ public sealed class TfliteRuntime
             NpzWriter.Write(inputPath, export.Inputs.Select(i => KeyValuePair.Create(i.Name, ToFile(i, inputs[i.Name]))));
             var (stdout, stderr, exitCode) = Execute(export.Path, inputPath, outputPath);
             if (exitCode != 0 || !File.Exists(outputPath))
-                throw new ModelBuildException(DiagnosticCodes.TfliteRuntimeFailed,
-                    $"the TFLite runtime '{_command}' ({EnvironmentVariable}) could not run '{Path.GetFileName(export.Path)}' " +
-                    $"(exit code {exitCode}): {Tail(stderr.Length > 0 ? stderr : stdout)}", location);
+                throw new TfliteRuntimeException($"'{_command}' ({EnvironmentVariable}) could not run it (exit code {exitCode}): " +
+                                                 Tail(stderr.Length > 0 ? stderr : stdout));
             Name = stdout.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("runtime:", StringComparison.Ordinal))?[8..].Trim()
                 ?? _command;
             var outputs = NpzReader.ReadAll(outputPath);
             return export.Outputs.ToDictionary(o => o.Name,
                 o => outputs.TryGetValue(o.Name, out var v) ? FromFile(o, v)
-                    : throw new ModelBuildException(DiagnosticCodes.TfliteRuntimeFailed,
-                        $"the TFLite runtime '{_command}' wrote no output '{o.Name}'", location),
+                    : throw new TfliteRuntimeException($"'{_command}' ({EnvironmentVariable}) wrote no output '{o.Name}'"),
                 StringComparer.Ordinal);
         }
         finally
