@@ -35,6 +35,7 @@ public static class ReportMarkdownWriter
             }
             foreach (var a in model.Artifacts.Where(a => a.Pruning is not null))
                 Pruning(md, a.Name, a.Pruning!);
+            if (model.Tflite is { } t) Tflite(md, t);
         }
         if (report.Diagnostics.Count > 0)
         {
@@ -43,6 +44,17 @@ public static class ReportMarkdownWriter
                 md.Append($"- **{d.Severity} {d.Code}** {(d.Location is null ? "" : $"`{d.Location}` ")}{d.Message}\n");
         }
         return md.ToString();
+    }
+
+    private static void Tflite(StringBuilder md, TfliteReport t)
+    {
+        md.Append($"\n**TFLite** `{t.Path}` from {t.From}: {F(t.SizeBytes / (1024.0 * 1024.0))} MB ({F(t.SizeRatio)} × the ONNX artifact), " +
+                  $"{t.Int8Ops} int8 and {t.FloatOps} float ops, layout {t.Layout}, I/O {t.Io}. ");
+        if (t.Judged is { } j)
+            md.Append($"Checked by {t.CheckedBy}: parity max abs {F(j.ParityMaxAbs)}, score {F(j.Score)}; " +
+                      string.Join(", ", j.Checks.Select(c => $"{(c.Passed ? "✅" : c.Severity == "warning" ? "⚠️" : "❌")} {c.Check}")) + "\n");
+        else
+            md.Append($"Not checked: {t.NotChecked}\n");
     }
 
     private static void Pruning(StringBuilder md, string name, PruningReport p)
