@@ -9,8 +9,14 @@ internal sealed partial class TfliteConverter
     private void ConvertNode(NodeProto node)
     {
         var op = node.Domain is "" or "ai.onnx" ? node.OpType : node.Domain == "com.microsoft" ? "com.microsoft." + node.OpType : "";
+        if (_gelus.TryGetValue(node, out var geluInput))
+        {
+            Unary(TfliteOp.Gelu, TfliteOptions.Gelu(approximate: false), false, _map[geluInput], node.Output[0]);
+            return;
+        }
         switch (op)
         {
+            case "Gelu": ConvertUnary(TfliteOp.Gelu, TfliteOptions.Gelu(AttrString("approximate", "none") == "tanh"), int8: false); break;
             case "QuantizeLinear": ConvertQuantize(); break;
             case "DequantizeLinear": _map[node.Output[0]] = Input(0); break;
             case "Identity" or "Dropout": _map[node.Output[0]] = Input(0); break;

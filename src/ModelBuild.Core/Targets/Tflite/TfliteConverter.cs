@@ -33,6 +33,9 @@ internal sealed partial class TfliteConverter
     private readonly Dictionary<string, Value> _map = new(StringComparer.Ordinal);
     private readonly HashSet<NodeProto> _fused = new(ReferenceEqualityComparer.Instance);
 
+    /// <summary>The last Mul of each written-out GELU, and the GELU's input.</summary>
+    private readonly Dictionary<NodeProto, string> _gelus = new(ReferenceEqualityComparer.Instance);
+
     /// <summary>Tensors a ReLU produced: max pooling may pad them with zeros instead of −∞.</summary>
     private readonly HashSet<int> _nonNegative = [];
     private readonly TfliteSpec _spec;
@@ -66,6 +69,7 @@ internal sealed partial class TfliteConverter
             }
         }
         FindConstants();
+        FindGelus();
     }
 
     public static TfliteConverter Convert(ModelProto model, IReadOnlyDictionary<string, NdArray> values, TfliteSpec spec, SourceLocation location)
@@ -149,6 +153,41 @@ internal sealed partial class TfliteConverter
                    && node.OpType is not ("RandomNormal" or "RandomUniform" or "RandomNormalLike" or "RandomUniformLike" or "Multinomial");
             if (constant)
                 foreach (var o in node.Output.Where(o => o.Length > 0 && _values.ContainsKey(o))) _constants.Add(o);
+        }
+    }
+
+    /// <summary>
+    /// GELU written out by an exporter, x · 0.5 · (1 + erf(x / √2)) in either order of its multiplications, becomes one
+    /// TFLite GELU: TFLite has no erf. Records the last Mul → x and marks the other nodes of the pattern as done.
+    /// </summary>
+    private void FindGelus()
+    {
+        bool Near(string name, double value) => IsConst(name) && ConstArray(name).Length == 1 && Math.Abs(ConstArray(name).ToDoubles()[0] - value) < 1e-4;
+        NodeProto? Only(string tensor) => Consumers(tensor) is [var c] && !_graphOutputs.Contains(tensor) ? c : null;
+        string? Other(NodeProto node, string input) => node.Input.Count == 2 ? node.Input[0] == input ? node.Input[1] : node.Input[1] == input ? node.Input[0] : null : null;
+        foreach (var erf in _graph.Node.Where(n => n.OpType == "Erf"))
+        {
+            if (!_producer.TryGetValue(erf.Input[0], out var scale)) continue;
+            string? x = scale.OpType switch
+            {
+                "Div" when Near(scale.Input[1], Math.Sqrt(2)) => scale.Input[0],
+                "Mul" when Near(scale.Input[1], 1 / Math.Sqrt(2)) => scale.Input[0],
+                "Mul" when Near(scale.Input[0], 1 / Math.Sqrt(2)) => scale.Input[1],
+                _ => null,
+            };
+            if (x is null || Only(erf.Input[0]) != erf || Only(erf.Output[0]) is not { OpType: "Add" } plusOne
+                || !Near(Other(plusOne, erf.Output[0]) ?? "", 1) || Only(plusOne.Output[0]) is not { OpType: "Mul" } times)
+                continue;
+            var factor = Other(times, plusOne.Output[0]);
+            NodeProto? last = null, half = null;
+            if (factor == x && Only(times.Output[0]) is { OpType: "Mul" } m && Near(Other(m, times.Output[0]) ?? "", 0.5))
+                last = m;                                                            // ((1 + erf) · x) · 0.5
+            else if (factor is not null && _producer.TryGetValue(factor, out var h) && h.OpType == "Mul" && Only(factor) == times
+                     && (h.Input[0] == x && Near(h.Input[1], 0.5) || h.Input[1] == x && Near(h.Input[0], 0.5)))
+                (last, half) = (times, h);                                           // (x · 0.5) · (1 + erf)
+            if (last is null) continue;
+            _gelus[last] = x;
+            foreach (var n in new[] { scale, erf, plusOne, times, half }.Where(n => n is not null && n != last)) _fused.Add(n!);
         }
     }
 

@@ -27,9 +27,7 @@ public static class TfliteExporter
 {
     public static TfliteExport Write(string onnxPath, string tflitePath, TfliteSpec spec, SourceLocation location)
     {
-        var model = OnnxModelFile.Load(onnxPath, location);
-        var values = Probe(model, location);
-        var converter = TfliteConverter.Convert(model, values, spec, location);
+        var converter = Convert(OnnxModelFile.Load(onnxPath, location), spec, location);
         var bytes = TfliteSerializer.Serialize(converter.Model);
         AtomicFile.WriteAllBytes(tflitePath, bytes);
         TfliteIoTensor Io((string Name, int Tensor) entry)
@@ -41,6 +39,9 @@ public static class TfliteExporter
         return new TfliteExport(tflitePath, bytes.Length, converter.Model.Inputs.Select(Io).ToList(), converter.Model.Outputs.Select(Io).ToList(),
             converter.QuantizedOps, converter.FloatOps);
     }
+
+    internal static TfliteConverter Convert(ModelProto model, TfliteSpec spec, SourceLocation location) =>
+        TfliteConverter.Convert(model, Probe(model, location), spec, location);
 
     /// <summary>Every tensor's value at batch 1 on generated inputs (initializers included): the shapes and the constants.</summary>
     private static Dictionary<string, NdArray> Probe(ModelProto model, SourceLocation location)
