@@ -279,7 +279,7 @@ internal static class BenchCommand
         var optimized = Path.Combine(work, $"ort-{Guid.NewGuid():N}.onnx");
         try
         {
-            OptimizePass.OrtOptimize(path, optimized, OptimizationLevel.Extended, Where);
+            new OptimizePass(OptimizationLevel.Extended, Where).Run(new PassContext(path, optimized, "bench", "kernels", CancellationToken.None));
             var ops = OnnxModelFile.Load(optimized, Where).Graph.Node.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count());
             string[] int8 = ["QLinearConv", "QLinearMatMul", "QGemm", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearAveragePool",
                 "QLinearSigmoid", "QLinearLeakyRelu", "QAttention", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "MatMulInteger", "ConvInteger",
