@@ -9,7 +9,7 @@ namespace ModelBuild.Manifest;
 /// </summary>
 public static class QuantizableOps
 {
-    private static readonly string[] DynamicDefault = ["MatMul", "Gemm", "Gather", "LSTM"];
+    private static readonly string[] DynamicDefault = ["MatMul", "Gemm", "Gather", "LSTM", "Attention"];
 
     private static readonly IReadOnlySet<string> Static = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -18,7 +18,7 @@ public static class QuantizableOps
     };
 
     // Gather: embedding tables, quantized row by row outside the op registry.
-    private static readonly IReadOnlySet<string> Dynamic = new HashSet<string>(StringComparer.Ordinal) { "MatMul", "Gemm", "Conv", "LSTM", "Gather" };
+    private static readonly IReadOnlySet<string> Dynamic = new HashSet<string>(StringComparer.Ordinal) { "MatMul", "Gemm", "Conv", "LSTM", "Gather", "Attention" };
 
     public static IReadOnlySet<string> For(QuantizeMode mode) => mode == QuantizeMode.Dynamic ? Dynamic : Static;
 

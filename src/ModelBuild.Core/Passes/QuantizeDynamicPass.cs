@@ -1,7 +1,9 @@
 using ModelBuild.Data;
 using ModelBuild.Diagnostics;
+using ModelBuild.Evaluation;
 using ModelBuild.Onnx;
 using ModelBuild.Passes.Quantization;
+using ModelBuild.Passes.Transformers;
 using Onnx;
 
 namespace ModelBuild.Passes;
@@ -32,6 +34,12 @@ public sealed class QuantizeDynamicPass(
             return;
         }
         var pre = QuantPreprocessor.Run(raw, Path.GetDirectoryName(context.OutputPath)!, location);
+        // A transformer is quantized in its fused form: QAttention for each attention block, the other projections as before.
+        if (TransformerFusion.Fused(pre, Path.GetDirectoryName(context.OutputPath)!, location) is { } fused)
+        {
+            pre = fused.Model;
+            context.Outcome.Notes.Add($"quantize: transformer blocks fused first ({fused.Fused})");
+        }
         var candidates = quantizer.Candidates(new GraphEditor(pre));
         context.Outcome.Notes.AddRange(quantizer.Refusals(new GraphEditor(pre)));
         if (candidates.Count == 0 && quantizer.Embeddings(new GraphEditor(pre)).Count == 0)
@@ -62,12 +70,13 @@ public sealed class QuantizeDynamicPass(
         File.WriteAllBytes(context.OutputPath, OnnxModelFile.Serialize(quantized));
     }
 
-    /// <summary>One sample to time nodes on: the judge's first, else the synthetic inputs the build evaluates without data.</summary>
+    /// <summary>One sample to time nodes on: the judge's first, else synthetic inputs in the ranges the build generates
+    /// them in without data (token ids within the embedding table).</summary>
     private IReadOnlyDictionary<string, NdArray> ProfileInput(ModelProto pre)
     {
         var inputs = ModelInterfaceReader.Read(pre, location).Inputs;
         var data = judge;
-        if (data is null) return SyntheticInputs.Generate(inputs, 1, 7);
+        if (data is null) return SyntheticInputs.Generate(inputs, 1, 7, EvaluationSet.GeneratedRanges(null, InputValueBounds.IndexLimits(pre)));
         return CalibrationData.Batches(data, pre, 1, location).First();
     }
 

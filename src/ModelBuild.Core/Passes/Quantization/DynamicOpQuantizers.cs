@@ -8,6 +8,9 @@ public interface IDynamicOpQuantizer
 {
     IReadOnlyCollection<string> OpTypes { get; }
 
+    /// <summary>The op types' domain: "" for ONNX's own ops.</summary>
+    string Domain => "";
+
     /// <summary>
     /// Whether <paramref name="node"/> can be rewritten. <paramref name="note"/> explains a refusal worth telling the
     /// user (a layer that stays float for a reason they can act on); null for the ordinary ones (e.g. a MatMul of two activations).
@@ -67,16 +70,16 @@ public sealed class DynamicRewrite(GraphEditor graph, DynamicQuantConfig config)
         node.Name.Length > 0 ? node.Name : outputs.First(o => o.Length > 0);
 }
 
-/// <summary>The dynamic op quantizers by op type (ai.onnx ops only).</summary>
+/// <summary>The dynamic op quantizers by op type: ai.onnx ops, and com.microsoft Attention (a fused transformer's).</summary>
 public static class DynamicOpQuantizerRegistry
 {
     private static readonly Dictionary<string, IDynamicOpQuantizer> ByOp = new IDynamicOpQuantizer[]
     {
-        new MatMulIntegerQuantizer(), new ConvIntegerQuantizer(), new LstmQuantizer(),
+        new MatMulIntegerQuantizer(), new ConvIntegerQuantizer(), new LstmQuantizer(), new AttentionQuantizer(),
     }.SelectMany(q => q.OpTypes.Select(op => (op, q))).ToDictionary(p => p.op, p => p.q, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> OpTypes => ByOp.Keys;
 
     public static IDynamicOpQuantizer? For(NodeProto node) =>
-        node.Domain is "" or "ai.onnx" ? ByOp.GetValueOrDefault(node.OpType) : null;
+        ByOp.GetValueOrDefault(node.OpType) is { } q && q.Domain == (node.Domain == "ai.onnx" ? "" : node.Domain) ? q : null;
 }

@@ -57,7 +57,7 @@ public sealed class MatMulIntegerQuantizer : IDynamicOpQuantizer
     }
 
     /// <summary>B as int8 [K, N] (a transposed Gemm B is transposed here), scales per column N or one per tensor.</summary>
-    private static (string Q, string Scale, string Zp) QuantizeWeight(GraphEditor g, DynamicQuantConfig config, string name, bool transposed)
+    internal static (string Q, string Scale, string Zp) QuantizeWeight(GraphEditor g, DynamicQuantConfig config, string name, bool transposed)
     {
         var t = g.Initializers[name];
         var w = TensorData.ToFloats(t);
