@@ -14,6 +14,7 @@ public static class TensorData
     public const int Int32 = (int)TensorProto.Types.DataType.Int32;
     public const int Int64 = (int)TensorProto.Types.DataType.Int64;
     public const int Double = (int)TensorProto.Types.DataType.Double;
+    public const int Bool = (int)TensorProto.Types.DataType.Bool;
 
     public static long Count(TensorProto t) => t.Dims.Aggregate(1L, (a, b) => a * b);
 

@@ -139,7 +139,9 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
     {
         var relative = deployed.Name == VariantSpec.BaseName ? OutputLayout.BaseTfliteModel(Name) : OutputLayout.TfliteModel(Name, deployed.Name);
         var location = spec.Deploy.MobileLocation ?? spec.Deploy.Location ?? spec.Location;
-        var export = TfliteExporter.Write(onnxPath, staging.PathFor(relative), tflite, location);
+        // The probe that fixes shapes runs the first evaluation sample: real token ids stay inside embedding tables.
+        var probeBatch = BatchedRunner.BatchSizeFor(DeployedInterface!, 1);
+        var export = TfliteExporter.Write(onnxPath, staging.PathFor(relative), tflite, location, set.Take(probeBatch, location));
         static TensorReport Io(TfliteIoTensor t) => new(t.Name, t.Type.ToString().ToLowerInvariant(), t.Shape.Select(d => d.ToString(CultureInfo.InvariantCulture)).ToList());
         var result = new TfliteReport
         {

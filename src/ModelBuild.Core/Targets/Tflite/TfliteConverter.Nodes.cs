@@ -21,6 +21,7 @@ internal sealed partial class TfliteConverter
             case "DequantizeLinear": _map[node.Output[0]] = Input(0); break;
             case "Identity" or "Dropout": _map[node.Output[0]] = Input(0); break;
             case "Cast": ConvertCast(); break;
+            case "Where": ConvertWhere(); break;
 
             case "Conv":
                 {
@@ -73,11 +74,13 @@ internal sealed partial class TfliteConverter
             case "Abs": ConvertUnary(TfliteOp.Abs, null, int8: false); break;
             case "Neg": ConvertUnary(TfliteOp.Neg, null, int8: false); break;
             case "Floor": ConvertUnary(TfliteOp.Floor, null, int8: false); break;
+            case "Reciprocal": ConvertReciprocal(); break;
             case "HardSigmoid": ConvertHardSigmoid(Input(0), node.Output[0]); break;
             case "PRelu": ConvertPRelu(); break;
             case "Softmax": ConvertSoftmax(); break;
             case "BatchNormalization": ConvertBatchNorm(); break;
             case "LayerNormalization": ConvertLayerNorm(); break;
+            case "InstanceNormalization": ConvertInstanceNorm(); break;
 
             case "Flatten" or "Reshape" or "Squeeze" or "Unsqueeze": ConvertReshape(); break;
             case "Transpose": ConvertTranspose(); break;
@@ -119,14 +122,61 @@ internal sealed partial class TfliteConverter
     {
         var to = (int)AttrInt("to", 0);
         var x = Input(0);
-        var fromFloat = x.Quant is not null || x.Float?.Type == TfliteType.Float32;
-        // Float ↔ float casts (fp16 islands) vanish: TFLite computes in float32, with float16 only in the stored weights.
-        if (fromFloat && to is TensorData.Float or TensorData.Float16 or TensorData.Double)
+        var output = _node!.Output[0];
+        var from = x.Quant is not null ? TfliteType.Float32 : x.Float!.Type;
+        var target = to switch
         {
-            _map[_node!.Output[0]] = x;
+            TensorData.Float or TensorData.Float16 or TensorData.Double => TfliteType.Float32,
+            // int64 values are int32 tensors here (TFLite's index type), so both integer widths are one type.
+            TensorData.Int64 or TensorData.Int32 => TfliteType.Int32,
+            TensorData.Bool => TfliteType.Bool,
+            _ => throw Unsupported($"a cast to ONNX type {to}"),
+        };
+        // Float ↔ float casts (fp16 islands) vanish: TFLite computes in float32, with float16 only in the stored weights.
+        if (from == target)
+        {
+            _map[output] = x;
             return;
         }
-        throw Unsupported($"a cast to ONNX type {to} of a computed tensor");
+        var source = FloatOrOwn(x);
+        var result = new Value { Perm = x.Perm, Shape = ShapeOf(output) };
+        result.Float = Model.AddTensor(output, result.TfliteShape, target);
+        Model.AddOperator(TfliteOp.Cast, [source.Index], [result.Float.Index], TfliteOptions.Cast(source.Type, target));
+        Produced(output, result, int8: false);
+    }
+
+    /// <summary>A value's tensor as computed: float (dequantized if need be) or its own integer/bool type.</summary>
+    private TfliteTensor FloatOrOwn(Value x) => x.Quant is not null ? FloatOf(x) : x.Float!;
+
+    /// <summary>Where(condition, a, b) → SELECT_V2, which broadcasts like ONNX.</summary>
+    private void ConvertWhere()
+    {
+        var node = _node!;
+        var output = node.Output[0];
+        var rank = ShapeOf(output).Length;
+        TfliteTensor Operand(int i)
+        {
+            var name = node.Input[i];
+            if (!IsConst(name)) return FloatOrOwn(Plain(_map[name]));
+            var array = ConstArray(name);
+            var shape = array.Shape.Select(d => (int)d).ToArray();
+            return array.ElementType switch
+            {
+                TensorElementType.Bool => Model.AddTensor(name, shape, TfliteType.Bool, ((bool[])array.Data).Select(b => (byte)(b ? 1 : 0)).ToArray()),
+                TensorElementType.Int64 or TensorElementType.Int32 => Model.AddTensor(name, shape, TfliteType.Int32,
+                    Bytes(array.ToDoubles().Select(v => (int)v).ToArray())),
+                // −∞ masks stay finite: float's lowest value still vanishes in a softmax, and runtimes need not handle ∞.
+                _ => FloatConstant(name, shape, ConstFloats(name).Select(v => float.IsNegativeInfinity(v) ? float.MinValue : v).ToArray()),
+            };
+        }
+        var condition = Operand(0);
+        var a = Operand(1);
+        var b = Operand(2);
+        var result = new Value { Perm = Identity(rank), Shape = ShapeOf(output) };
+        result.Float = Model.AddTensor(output, result.TfliteShape, a.Type);
+        Model.AddOperator(TfliteOp.SelectV2, [condition.Index, a.Index, b.Index], [result.Float.Index],
+            TfliteOptions.Empty(TfliteOptionsType.SelectV2));
+        Produced(output, result, int8: false);
     }
 
     // ---- elementwise -------------------------------------------------------------------------------------------
@@ -157,6 +207,18 @@ internal sealed partial class TfliteConverter
         if (op is TfliteOp.Relu or TfliteOp.Relu6) _nonNegative.Add((result.Quant ?? result.Float)!.Index);
         Produced(output, result, int8);
         return result;
+    }
+
+    /// <summary>1 / x as DIV by a constant one (TFLite has no reciprocal; RSQRT only when a Sqrt precedes).</summary>
+    private void ConvertReciprocal()
+    {
+        var x = Input(0);
+        var output = _node!.Output[0];
+        var result = new Value { Perm = x.Perm, Shape = ShapeOf(output) };
+        result.Float = Model.AddTensor(output, result.TfliteShape, TfliteType.Float32);
+        Model.AddOperator(TfliteOp.Div, [FloatConstant(output + "_one", [], [1f]).Index, FloatOf(x).Index], [result.Float.Index],
+            TfliteOptions.Binary(TfliteOptionsType.Div, TfliteActivation.None));
+        Produced(output, result, int8: false);
     }
 
     private void ConvertClip()
@@ -374,21 +436,35 @@ internal sealed partial class TfliteConverter
         Produced(final, result, int8: false);
     }
 
-    /// <summary>
-    /// LayerNormalization over the trailing axes from <c>axis</c>: (x − mean) · rsqrt(mean((x − mean)²) + ε) · γ + β, in
-    /// MEAN, SUB, MUL, ADD and RSQRT, which every runtime reads. The reduced axes are wherever the layout put them.
-    /// </summary>
+    /// <summary>LayerNormalization over the trailing axes from <c>axis</c>, scale and bias shaped like those axes.</summary>
     private void ConvertLayerNorm()
     {
-        var node = _node!;
         var x = Input(0);
-        var output = node.Output[0];
         var axis = AttrInt("axis", -1);
         if (axis < 0) axis += x.Rank;
+        Normalize(x, Enumerable.Range((int)axis, x.Rank - (int)axis).ToArray(), channelAxis: null);
+    }
+
+    /// <summary>InstanceNormalization: each channel of each sample over its spatial axes, scale and bias per channel.</summary>
+    private void ConvertInstanceNorm()
+    {
+        var x = Input(0);
+        Normalize(x, Enumerable.Range(2, x.Rank - 2).ToArray(), channelAxis: 1);
+    }
+
+    /// <summary>
+    /// (x − mean) · rsqrt(mean((x − mean)²) + ε) · γ + β over <paramref name="axes"/> (ONNX axes), in MEAN, SUB, MUL, ADD
+    /// and RSQRT, which every runtime reads; the reduced axes are wherever the layout put them. γ and β broadcast like
+    /// the trailing axes (LayerNorm) or run along <paramref name="channelAxis"/> (InstanceNorm).
+    /// </summary>
+    private void Normalize(Value x, int[] axes, int? channelAxis)
+    {
+        var node = _node!;
+        var output = node.Output[0];
         var epsilon = AttrFloat("epsilon", 1e-5f);
-        var axes = Enumerable.Range((int)axis, x.Rank - (int)axis).Select(a => TfliteAxis(x, a)).Order().ToArray();
+        var reduced = axes.Select(a => TfliteAxis(x, a)).Order().ToArray();
         var shape = x.TfliteShape;
-        var reducedShape = shape.Select((d, i) => axes.Contains(i) ? 1 : d).ToArray();
+        var reducedShape = shape.Select((d, i) => reduced.Contains(i) ? 1 : d).ToArray();
         var input = FloatOf(x);
         TfliteTensor Op(TfliteOp op, int[] inputs, int[] outShape, string suffix, TfliteOptions? options)
         {
@@ -396,28 +472,30 @@ internal sealed partial class TfliteConverter
             Model.AddOperator(op, inputs, [t.Index], options);
             return t;
         }
-        var axesTensor = IntConstant(output + "_axes", axes);
+        TfliteOptions Binary(TfliteOptionsType type) => TfliteOptions.Binary(type, TfliteActivation.None);
+        var axesTensor = IntConstant(output + "_axes", reduced);
         var mean = Op(TfliteOp.Mean, [input.Index, axesTensor.Index], reducedShape, "_mean", TfliteOptions.Reducer(true));
-        var centered = Op(TfliteOp.Sub, [input.Index, mean.Index], shape, "_centered", TfliteOptions.Binary(TfliteOptionsType.Sub, TfliteActivation.None));
-        var squared = Op(TfliteOp.Mul, [centered.Index, centered.Index], shape, "_squared", TfliteOptions.Binary(TfliteOptionsType.Mul, TfliteActivation.None));
+        var centered = Op(TfliteOp.Sub, [input.Index, mean.Index], shape, "_centered", Binary(TfliteOptionsType.Sub));
+        var squared = Op(TfliteOp.Mul, [centered.Index, centered.Index], shape, "_squared", Binary(TfliteOptionsType.Mul));
         var variance = Op(TfliteOp.Mean, [squared.Index, axesTensor.Index], reducedShape, "_variance", TfliteOptions.Reducer(true));
         var shifted = Op(TfliteOp.Add, [variance.Index, FloatConstant(output + "_epsilon", [], [epsilon]).Index], reducedShape, "_plus_epsilon",
-            TfliteOptions.Binary(TfliteOptionsType.Add, TfliteActivation.None));
+            Binary(TfliteOptionsType.Add));
         var inverse = Op(TfliteOp.Rsqrt, [shifted.Index], reducedShape, "_rsqrt", null);
-        var current = Op(TfliteOp.Mul, [centered.Index, inverse.Index], shape, "_normalized",
-            TfliteOptions.Binary(TfliteOptionsType.Mul, TfliteActivation.None));
+        var current = Op(TfliteOp.Mul, [centered.Index, inverse.Index], shape, "_normalized", Binary(TfliteOptionsType.Mul));
+        TfliteTensor Affine(int input)
+        {
+            var name = node.Input[input];
+            if (!IsConst(name)) throw Unsupported($"a {(input == 1 ? "scale" : "bias")} computed at run time");
+            if (channelAxis is not { } c) return ConstValue(name, x.Rank, x.Perm).Float!;
+            var values = ConstFloats(name);
+            var onnxShape = Enumerable.Range(0, x.Rank).Select(i => i == c ? (long)values.Length : 1L).ToArray();
+            var (data, tshape) = Permute(values, onnxShape, x.Perm);
+            return FloatConstant(name, tshape.Select(d => (int)d).ToArray(), data);
+        }
         if (node.Input.Count > 1 && node.Input[1].Length > 0)
-        {
-            if (!IsConst(node.Input[1])) throw Unsupported("a scale computed at run time");
-            var scale = ConstValue(node.Input[1], x.Rank, x.Perm);
-            current = Op(TfliteOp.Mul, [current.Index, scale.Float!.Index], shape, "_scaled", TfliteOptions.Binary(TfliteOptionsType.Mul, TfliteActivation.None));
-        }
+            current = Op(TfliteOp.Mul, [current.Index, Affine(1).Index], shape, "_scaled", Binary(TfliteOptionsType.Mul));
         if (node.Input.Count > 2 && node.Input[2].Length > 0)
-        {
-            if (!IsConst(node.Input[2])) throw Unsupported("a bias computed at run time");
-            var bias = ConstValue(node.Input[2], x.Rank, x.Perm);
-            current = Op(TfliteOp.Add, [current.Index, bias.Float!.Index], shape, "", TfliteOptions.Binary(TfliteOptionsType.Add, TfliteActivation.None));
-        }
+            current = Op(TfliteOp.Add, [current.Index, Affine(2).Index], shape, "", Binary(TfliteOptionsType.Add));
         current.Name = output;
         Produced(output, new Value { Perm = x.Perm, Shape = ShapeOf(output), Float = current }, int8: false);
     }

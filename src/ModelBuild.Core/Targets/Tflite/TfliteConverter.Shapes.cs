@@ -86,16 +86,18 @@ internal sealed partial class TfliteConverter
                 result = Pad(x, before, after, value);
                 break;
             case "reflect":
+            // Repeating the edge once is mirroring it (SYMMETRIC includes the border); wider edge padding has no TFLite form.
+            case "edge" when before.Concat(after).All(p => p <= 1):
                 var input = FloatOf(x);
                 var shape = input.Shape.Select((d, i) => (int)(d + before[i] + after[i])).ToArray();
                 var output = Model.AddTensor(node.Output[0], shape, TfliteType.Float32);
                 var paddings = Model.AddTensor(node.Output[0] + "_paddings", [x.Rank, 2], TfliteType.Int32,
                     Bytes(before.Zip(after).SelectMany(p => new[] { (int)p.First, (int)p.Second }).ToArray()));
-                Model.AddOperator(TfliteOp.MirrorPad, [input.Index, paddings.Index], [output.Index], TfliteOptions.MirrorPad(symmetric: false));
+                Model.AddOperator(TfliteOp.MirrorPad, [input.Index, paddings.Index], [output.Index], TfliteOptions.MirrorPad(symmetric: mode == "edge"));
                 result = new Value { Perm = x.Perm, Shape = ShapeOf(node.Output[0]), Float = output };
                 break;
             default:
-                throw Unsupported($"pad mode '{mode}'; TFLite pads with a constant (PAD) or by reflection (MIRROR_PAD)");
+                throw Unsupported($"pad mode '{mode}' with these pads; TFLite pads with a constant (PAD), by reflection, or by repeating the edge once (MIRROR_PAD)");
         }
         _map[node.Output[0]] = result;
     }

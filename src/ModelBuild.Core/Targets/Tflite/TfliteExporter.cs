@@ -25,9 +25,12 @@ public sealed record TfliteExport(string Path, long SizeBytes, IReadOnlyList<Tfl
 /// </summary>
 public static class TfliteExporter
 {
-    public static TfliteExport Write(string onnxPath, string tflitePath, TfliteSpec spec, SourceLocation location)
+    /// <param name="sample">One sample of the model's inputs (batch 1), e.g. the first evaluation sample; generated when null.
+    /// Real ids matter: generated token ids may index past a small embedding table.</param>
+    public static TfliteExport Write(string onnxPath, string tflitePath, TfliteSpec spec, SourceLocation location,
+        IReadOnlyDictionary<string, NdArray>? sample = null)
     {
-        var converter = Convert(OnnxModelFile.Load(onnxPath, location), spec, location);
+        var converter = Convert(OnnxModelFile.Load(onnxPath, location), spec, location, sample);
         var bytes = TfliteSerializer.Serialize(converter.Model);
         AtomicFile.WriteAllBytes(tflitePath, bytes);
         TfliteIoTensor Io((string Name, int Tensor) entry)
@@ -40,14 +43,14 @@ public static class TfliteExporter
             converter.QuantizedOps, converter.FloatOps);
     }
 
-    internal static TfliteConverter Convert(ModelProto model, TfliteSpec spec, SourceLocation location) =>
-        TfliteConverter.Convert(model, Probe(model, location), spec, location);
+    internal static TfliteConverter Convert(ModelProto model, TfliteSpec spec, SourceLocation location,
+        IReadOnlyDictionary<string, NdArray>? sample = null) =>
+        TfliteConverter.Convert(model, Probe(model, location, sample), spec, location);
 
     /// <summary>Every tensor's value at batch 1 on generated inputs (initializers included): the shapes and the constants.</summary>
-    private static Dictionary<string, NdArray> Probe(ModelProto model, SourceLocation location)
+    private static Dictionary<string, NdArray> Probe(ModelProto model, SourceLocation location, IReadOnlyDictionary<string, NdArray>? sample)
     {
-        var modelInterface = ModelInterfaceReader.Read(model, location);
-        var inputs = SyntheticInputs.Generate(modelInterface.Inputs, batch: 1, seed: 0);
+        var inputs = sample ?? SyntheticInputs.Generate(ModelInterfaceReader.Read(model, location).Inputs, batch: 1, seed: 0);
         var copy = model.Clone();
         var outputs = copy.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var node in copy.Graph.Node)
@@ -82,6 +85,7 @@ public static class TfliteExporter
             TensorData.UInt8 => new NdArray(TensorElementType.UInt8, shape, RawOr(() => t.Int32Data.Select(v => (byte)v).ToArray())),
             TensorData.Int32 => new NdArray(TensorElementType.Int32, shape, RawOr(() => t.Int32Data.ToArray())),
             TensorData.Int64 => new NdArray(TensorElementType.Int64, shape, TensorData.ToInt64s(t)),
+            TensorData.Bool => new NdArray(TensorElementType.Bool, shape, RawOr(() => t.Int32Data.Select(v => v != 0).ToArray())),
             _ => throw new ModelBuildException(DiagnosticCodes.TfliteUnsupported,
                 $"TFLite export: initializer '{t.Name}' has ONNX data type {t.DataType}, which the writer does not read", location),
         };

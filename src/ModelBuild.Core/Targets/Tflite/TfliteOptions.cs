@@ -88,6 +88,9 @@ public sealed class TfliteOptions
     // DepthToSpaceOptions: block_size.
     public static TfliteOptions DepthToSpace(int blockSize) => new(TfliteOptionsType.DepthToSpace, (0, blockSize));
 
+    // CastOptions: in_data_type, out_data_type.
+    public static TfliteOptions Cast(TfliteType from, TfliteType to) => new(TfliteOptionsType.Cast, (0, (sbyte)from), (1, (sbyte)to));
+
     // GeluOptions: approximate.
     public static TfliteOptions Gelu(bool approximate) => new(TfliteOptionsType.Gelu, (0, approximate));
 }

@@ -71,6 +71,7 @@ public enum TfliteOp
     Elu = 111,
     Quantize = 114,
     HardSwish = 117,
+    SelectV2 = 123,
     BatchMatMul = 126,
 
     /// <summary>Codes above this need the int32 <c>builtin_code</c>; the one-byte field then holds this value.</summary>
@@ -101,6 +102,7 @@ public enum TfliteOptionsType : byte
     Div = 29,
     StridedSlice = 32,
     Split = 35,
+    Cast = 37,
     Dequantize = 38,
     MaximumMinimum = 39,
     PadV2 = 43,
@@ -113,6 +115,7 @@ public enum TfliteOptionsType : byte
     Quantize = 89,
     HardSwish = 91,
     DepthToSpace = 94,
+    SelectV2 = 98,
     BatchMatMul = 101,
     Gelu = 116,
 }
