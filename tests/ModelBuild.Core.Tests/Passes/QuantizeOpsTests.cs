@@ -54,6 +54,6 @@ public sealed class QuantizeOpsTests
                   - name: q
                     quantize: { mode: dynamic, ops: [MatMul, Softmax] }
             """, "MB1004", 7, 50);
-        Assert.Contains("'quantize.ops' lists 'Softmax', which dynamic quantization does not quantize; it quantizes: Conv, Gather, Gemm, LSTM, MatMul", d.Message);
+        Assert.Contains("'quantize.ops' lists 'Softmax', which dynamic quantization does not quantize; it quantizes: Attention, Conv, Gather, Gemm, LSTM, MatMul", d.Message);
     }
 }

@@ -82,13 +82,14 @@ public sealed class Fp16PipelineTests
                 source: models/fashion.onnx
                 variants:
                   - name: qd
-                    quantize: { mode: dynamic }
+                    quantize: { mode: dynamic, latency_aware: false }
                   - name: hd
                     from: qd
                     fp16: true
                   - name: qs
                     quantize:
                       mode: static
+                      latency_aware: false
                       calibration: { data: data/test.npz, samples: 64 }
                   - name: hs
                     from: qs

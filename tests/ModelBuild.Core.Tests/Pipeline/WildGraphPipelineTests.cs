@@ -230,9 +230,10 @@ public sealed class WildGraphPipelineTests
         g.Node.Add(PassTestKit.Node("MatMul", ["x", "W"], ["h"]));
         g.Node.Add(Opset11Split("h"));
         g.Node.Add(PassTestKit.Node("Add", ["a", "b"], ["y"]));
+        // latency_aware off: this tests the opset upgrade, which a latency-aware fallback to the float parent would skip.
         using var ws = Workspace(m, """
                   - name: int8
-                    quantize: { mode: dynamic }
+                    quantize: { mode: dynamic, latency_aware: false }
             """);
         AssertBuilt(ws);
         var int8 = OnnxModelFile.Load(ws.Output("models/wild/int8/model.onnx"));
