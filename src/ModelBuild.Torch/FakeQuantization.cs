@@ -66,6 +66,9 @@ internal sealed class FakeQuantization : IDisposable
             .Concat(_biases.Select(b => KeyValuePair.Create(b.Key, b.Value.Value)))
             .Concat(_scales.Where(s => s.Value is Parameter).Select(s => KeyValuePair.Create(s.Key, (Parameter)s.Value)));
 
+    /// <summary>The names (in <see cref="Parameters"/>) of the learned log activation scales.</summary>
+    public IEnumerable<string> ScaleNames => _scales.Where(s => s.Value is Parameter).Select(s => s.Key);
+
     /// <summary>True for the DequantizeLinear nodes this handles without reading their (integer) input.</summary>
     public bool OwnsInitializer(NodeProto dq) => _weights.ContainsKey(dq.Output[0]) || _biases.ContainsKey(dq.Output[0]);
 

@@ -7,6 +7,7 @@ using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes.Pruning;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -75,10 +76,17 @@ public sealed class OnnxFineTuner : IFineTuner
         var masks = keepZeros
             ? graph.Parameters.Where(p => p.Value.dim() >= 2).ToDictionary(p => p.Key, p => p.Value.detach().ne(0).to(ScalarType.Float32))
             : new Dictionary<string, Tensor>();
-        var parameters = graph.Parameters.Values.ToList();
+        // Learned activation scales (QAT) train at their own rate, in a second parameter group.
+        var scaleNames = graph.ScaleParameters;
+        var parameters = graph.Parameters.Where(p => !scaleNames.Contains(p.Key)).Select(p => p.Value).ToList();
+        var scales = graph.Parameters.Where(p => scaleNames.Contains(p.Key)).Select(p => p.Value).ToList();
+        var scaleRate = qat?.ScaleLearningRate ?? settings.LearningRate;
         using var optimizer = settings.Optimizer == FinetuneOptimizer.Sgd
-            ? (optim.Optimizer)optim.SGD(parameters, settings.LearningRate, momentum: 0.9)
-            : optim.Adam(parameters, settings.LearningRate);
+            ? (optim.Optimizer)optim.SGD(
+                new[] { new SGD.ParamGroup(parameters, settings.LearningRate, momentum: 0.9), new SGD.ParamGroup(scales, scaleRate, momentum: 0.9) }
+                    .Where(g => g.Parameters.Any()), settings.LearningRate, momentum: 0.9)
+            : optim.Adam(new[] { new Adam.ParamGroup(parameters, settings.LearningRate), new Adam.ParamGroup(scales, scaleRate) }
+                .Where(g => g.Parameters.Any()), settings.LearningRate);
 
         var stepsPerEpoch = (count + settings.BatchSize - 1) / settings.BatchSize;
         var scheduler = settings.Schedule == FinetuneSchedule.Cosine

@@ -89,6 +89,9 @@ internal sealed class OnnxTorchGraph : IDisposable
 
     public Dictionary<string, Parameter> Parameters { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The keys of <see cref="Parameters"/> that are learned activation scales (quantization-aware training).</summary>
+    public IReadOnlySet<string> ScaleParameters => _fakeQuant?.ScaleNames.ToHashSet(StringComparer.Ordinal) ?? [];
+
     /// <summary>The first graph output for the given inputs (by name).</summary>
     public Tensor Forward(IReadOnlyDictionary<string, Tensor> inputs)
     {

@@ -10,11 +10,14 @@ and the deterministic depthwise kernels made training 3x slower), so a re-run ma
 
   ../QatApp/models/dwnet.pt   TorchScript (torch.jit.trace of the eval model), input [batch,1,28,28] f32 normalized
                               like the sample, output logits [batch,10]
+  ../QatApp/data/calib-trousers.npy
+                              f32 [64,1,28,28]: the first 64 "Trouser" images of ../SampleApp/data/train.npz, an
+                              unrepresentative calibration set (one class) for the lossy-calibration measurements
   dwnet-metrics.json          fp32 top-1 and PyTorch's own eager int8 of the same network on the sample's 1000
                               test images (static post-training, and eager QAT fine-tuned on the sample's
                               train.npz), hyper-parameters
 
-Usage: /usr/bin/python3 train_dwnet.py [--data-dir /usr/share/datasets/fashion-mnist]
+Usage: /usr/bin/python3 train_dwnet.py [--data-dir /usr/share/datasets/fashion-mnist] [--calib-only]
 """
 import argparse
 import copy
@@ -144,7 +147,15 @@ def eager_qat(model, calib, x, y, engine):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--calib-only", action="store_true", help="only write calib-trousers.npy")
     args = ap.parse_args()
+
+    finetune = np.load(os.path.join(SAMPLE, "train.npz"))
+    os.makedirs(os.path.join(OUT, "..", "data"), exist_ok=True)
+    trousers = finetune["input"][finetune["labels"] == 1][:64]
+    np.save(os.path.normpath(os.path.join(OUT, "..", "data", "calib-trousers.npy")), trousers)
+    if args.calib_only:
+        return
 
     torch.set_num_threads(2)
     np.random.seed(SEED)
@@ -156,7 +167,6 @@ def main():
     test = np.load(os.path.join(SAMPLE, "test.npz"))
     x_test, y_test = test["input"], test["labels"]
     calib = np.load(os.path.join(SAMPLE, "calib.npy"))
-    finetune = np.load(os.path.join(SAMPLE, "train.npz"))
 
     pick = np.random.RandomState(SEED).choice(len(x_train), TRAIN_SAMPLES, replace=False)
     model = DwNet()
