@@ -7,6 +7,7 @@ using ModelBuild.Manifest;
 using ModelBuild.Onnx;
 using ModelBuild.Passes.Pruning;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -16,12 +17,20 @@ namespace ModelBuild.Torch;
 /// Fine-tunes an ONNX model with libtorch (see <see cref="OnnxTorchGraph"/>): shuffled mini-batches, cross-entropy
 /// (or MSE), Adam (or SGD with momentum 0.9); with <c>keepZeros</c> the pruned weights are multiplied by their mask
 /// after every step, so they stay exactly zero. With the cosine schedule the learning rate anneals per step to 0.
-/// The trained weights go back into a copy of the ONNX model.
+/// The trained weights go back into a copy of the ONNX model. <see cref="FineTuneQuantized"/> runs the same loop on a
+/// QDQ model with fake quantization (quantization-aware training).
 /// </summary>
 public sealed class OnnxFineTuner : IFineTuner
 {
     public FineTuneResult FineTune(string inputOnnx, string outputOnnx, FineTuneSettings settings, bool keepZeros, SourceLocation location,
-        CancellationToken cancellation)
+        CancellationToken cancellation) =>
+        WithAllThreads(() => Train(inputOnnx, outputOnnx, settings, keepZeros, null, location, cancellation));
+
+    public FineTuneResult FineTuneQuantized(string inputQdqOnnx, string outputOnnx, FineTuneSettings settings, QatTraining qat,
+        SourceLocation location, CancellationToken cancellation) =>
+        WithAllThreads(() => Train(inputQdqOnnx, outputOnnx, settings, keepZeros: false, qat, location, cancellation));
+
+    private static FineTuneResult WithAllThreads(Func<FineTuneResult> train)
     {
         TorchNativeLoader.EnsureLoaded();
         // The reference runner pins libtorch to one thread for stable timings; training may use every core.
@@ -29,7 +38,7 @@ public sealed class OnnxFineTuner : IFineTuner
         torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
         try
         {
-            return Train(inputOnnx, outputOnnx, settings, keepZeros, location, cancellation);
+            return train();
         }
         finally
         {
@@ -37,8 +46,9 @@ public sealed class OnnxFineTuner : IFineTuner
         }
     }
 
-    private static FineTuneResult Train(string inputOnnx, string outputOnnx, FineTuneSettings settings, bool keepZeros, SourceLocation location,
-        CancellationToken cancellation)
+    /// <param name="qat">Quantization-aware training: the input is a QDQ model, run with fake quantization.</param>
+    private static FineTuneResult Train(string inputOnnx, string outputOnnx, FineTuneSettings settings, bool keepZeros, QatTraining? qat,
+        SourceLocation location, CancellationToken cancellation)
     {
         var model = OnnxModelFile.Load(inputOnnx, location);
         var io = ModelInterfaceReader.Read(model, location);
@@ -56,7 +66,7 @@ public sealed class OnnxFineTuner : IFineTuner
         var count = Math.Min(held, settings.Samples ?? held);
         torch.manual_seed(settings.Seed);
         using var scope = NewDisposeScope();
-        using var graph = new OnnxTorchGraph(model, location);
+        using var graph = new OnnxTorchGraph(model, location, qat);
         var inputs = io.Inputs.ToDictionary(i => i.Name, i => AsFloat(TorchTensors.ToTensor(arrays[i.Name].Slice(0, count))), StringComparer.Ordinal);
         var labelsArray = TorchTensors.ToTensor(arrays[EvaluationDataset.LabelsName].Slice(0, count));
         var labels = settings.Loss == FinetuneLoss.CrossEntropy ? labelsArray.to(ScalarType.Int64) : labelsArray.to(ScalarType.Float32);
@@ -66,10 +76,17 @@ public sealed class OnnxFineTuner : IFineTuner
         var masks = keepZeros
             ? graph.Parameters.Where(p => p.Value.dim() >= 2).ToDictionary(p => p.Key, p => p.Value.detach().ne(0).to(ScalarType.Float32))
             : new Dictionary<string, Tensor>();
-        var parameters = graph.Parameters.Values.ToList();
+        // Learned activation scales (QAT) train at their own rate, in a second parameter group.
+        var scaleNames = graph.ScaleParameters;
+        var parameters = graph.Parameters.Where(p => !scaleNames.Contains(p.Key)).Select(p => p.Value).ToList();
+        var scales = graph.Parameters.Where(p => scaleNames.Contains(p.Key)).Select(p => p.Value).ToList();
+        var scaleRate = qat?.ScaleLearningRate ?? settings.LearningRate;
         using var optimizer = settings.Optimizer == FinetuneOptimizer.Sgd
-            ? (optim.Optimizer)optim.SGD(parameters, settings.LearningRate, momentum: 0.9)
-            : optim.Adam(parameters, settings.LearningRate);
+            ? (optim.Optimizer)optim.SGD(
+                new[] { new SGD.ParamGroup(parameters, settings.LearningRate, momentum: 0.9), new SGD.ParamGroup(scales, scaleRate, momentum: 0.9) }
+                    .Where(g => g.Parameters.Any()), settings.LearningRate, momentum: 0.9)
+            : optim.Adam(new[] { new Adam.ParamGroup(parameters, settings.LearningRate), new Adam.ParamGroup(scales, scaleRate) }
+                .Where(g => g.Parameters.Any()), settings.LearningRate);
 
         var stepsPerEpoch = (count + settings.BatchSize - 1) / settings.BatchSize;
         var scheduler = settings.Schedule == FinetuneSchedule.Cosine

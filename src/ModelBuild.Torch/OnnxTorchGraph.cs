@@ -1,5 +1,6 @@
 using ModelBuild.Diagnostics;
 using ModelBuild.Onnx;
+using ModelBuild.Passes.Pruning;
 using Onnx;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -14,7 +15,9 @@ namespace ModelBuild.Torch;
 /// mode BatchNormalization normalizes with batch statistics and updates its running mean and variance, as PyTorch's
 /// <c>model.train()</c> does: after pruning, the layers behind a removed channel see different activations, and
 /// statistics recorded on the unpruned model would mis-normalize them. <see cref="WriteBack"/> stores parameters and
-/// running statistics into the model's initializers again.
+/// running statistics into the model's initializers again. Given <see cref="QatTraining"/> options, the graph may be a QDQ
+/// model: its QuantizeLinear/DequantizeLinear nodes run as fake quantization (<see cref="FakeQuantization"/>), for
+/// quantization-aware training.
 /// </summary>
 internal sealed class OnnxTorchGraph : IDisposable
 {
@@ -28,17 +31,21 @@ internal sealed class OnnxTorchGraph : IDisposable
     private readonly GraphEditor _g;
     private readonly Dictionary<string, Tensor> _constants = new(StringComparer.Ordinal);
     private readonly HashSet<string> _runningStatistics = new(StringComparer.Ordinal);
+    private readonly FakeQuantization? _fakeQuant;
+    private readonly HashSet<string> _fakeQuantParameters = new(StringComparer.Ordinal);
 
     /// <summary>BatchNormalization uses batch statistics and updates its running ones (see the class summary).</summary>
     public bool Training { get; set; }
 
-    public OnnxTorchGraph(ModelProto model, SourceLocation location)
+    public OnnxTorchGraph(ModelProto model, SourceLocation location, QatTraining? quantized = null)
     {
         _model = model;
         _g = new GraphEditor(model);
         _g.PromoteConstants();
         _g.TopologicalSort();
-        var unsupported = model.Graph.Node.Where(n => !Supported.Contains(n.OpType) || n.Domain is not ("" or "ai.onnx"))
+        var unsupported = model.Graph.Node
+            .Where(n => !(Supported.Contains(n.OpType) || quantized is not null && n.OpType is "QuantizeLinear" or "DequantizeLinear")
+                || n.Domain is not ("" or "ai.onnx"))
             .Select(n => n.OpType).Distinct().ToList();
         if (unsupported.Count > 0)
             throw new ModelBuildException(DiagnosticCodes.PassFailed,
@@ -60,6 +67,15 @@ internal sealed class OnnxTorchGraph : IDisposable
                 foreach (var s in new[] { 3, 4 })
                     if (_g.Initializers.TryGetValue(node.Input[s], out var t) && t.DataType == TensorData.Float) _runningStatistics.Add(t.Name);
         }
+        if (quantized is not null)
+        {
+            _fakeQuant = new FakeQuantization(_g, quantized);
+            foreach (var (name, p) in _fakeQuant.Parameters)
+            {
+                Parameters[name] = p;
+                _fakeQuantParameters.Add(name);
+            }
+        }
         foreach (var t in model.Graph.Initializer)
         {
             if (trainable.Contains(t.Name))
@@ -73,6 +89,9 @@ internal sealed class OnnxTorchGraph : IDisposable
 
     public Dictionary<string, Parameter> Parameters { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The keys of <see cref="Parameters"/> that are learned activation scales (quantization-aware training).</summary>
+    public IReadOnlySet<string> ScaleParameters => _fakeQuant?.ScaleNames.ToHashSet(StringComparer.Ordinal) ?? [];
+
     /// <summary>The first graph output for the given inputs (by name).</summary>
     public Tensor Forward(IReadOnlyDictionary<string, Tensor> inputs)
     {
@@ -83,6 +102,12 @@ internal sealed class OnnxTorchGraph : IDisposable
             : _constants[name];
         foreach (var node in _model.Graph.Node)
         {
+            if (node.OpType == "DequantizeLinear" && _fakeQuant is not null)
+            {
+                // A weight's or bias's DQ yields its trained float values; an activation's passes its Q's fake-quantized values on.
+                env[node.Output[0]] = _fakeQuant.OwnsInitializer(node) ? _fakeQuant.DequantizeInitializer(node) : Get(node.Input[0]);
+                continue;
+            }
             var x = node.Input.Count > 0 && node.Input[0].Length > 0 ? Get(node.Input[0]) : null!;
             Tensor? Opt(int i) => node.Input.Count > i && node.Input[i].Length > 0 ? Get(node.Input[i]) : null;
             env[node.Output[0]] = node.OpType switch
@@ -114,6 +139,7 @@ internal sealed class OnnxTorchGraph : IDisposable
                 "Div" => x / Get(node.Input[1]),
                 "Softmax" => F.softmax(x, GraphEditor.AttrInt(node, "axis", -1)),
                 "LogSoftmax" => F.log_softmax(x, GraphEditor.AttrInt(node, "axis", -1)),
+                "QuantizeLinear" => _fakeQuant!.Quantize(node, x),
                 _ => throw new InvalidOperationException(node.OpType),
             };
         }
@@ -123,7 +149,8 @@ internal sealed class OnnxTorchGraph : IDisposable
     /// <summary>Stores the trained parameters into the model's initializers (same names, same shapes).</summary>
     public void WriteBack()
     {
-        var trained = Parameters.Select(p => (p.Key, (Tensor)p.Value)).Concat(_runningStatistics.Select(n => (n, _constants[n])));
+        _fakeQuant?.WriteBack();
+        var trained = Parameters.Where(p => !_fakeQuantParameters.Contains(p.Key)).Select(p => (p.Key, (Tensor)p.Value)).Concat(_runningStatistics.Select(n => (n, _constants[n])));
         foreach (var (name, p) in trained)
         {
             using var c = p.detach().cpu().contiguous();
@@ -211,7 +238,8 @@ internal sealed class OnnxTorchGraph : IDisposable
 
     public void Dispose()
     {
-        foreach (var p in Parameters.Values) p.Dispose();
+        _fakeQuant?.Dispose();
+        foreach (var p in Parameters.Where(p => !_fakeQuantParameters.Contains(p.Key))) p.Value.Dispose();
         foreach (var c in _constants.Values) c.Dispose();
     }
 }

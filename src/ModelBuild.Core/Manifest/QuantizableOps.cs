@@ -20,6 +20,7 @@ public static class QuantizableOps
     // Gather: embedding tables, quantized row by row outside the op registry.
     private static readonly IReadOnlySet<string> Dynamic = new HashSet<string>(StringComparer.Ordinal) { "MatMul", "Gemm", "Conv", "LSTM", "Gather", "Attention" };
 
+    /// <summary>Qat quantizes what static does: it starts from the static QDQ model.</summary>
     public static IReadOnlySet<string> For(QuantizeMode mode) => mode == QuantizeMode.Dynamic ? Dynamic : Static;
 
     /// <summary>The op types kept in float because <c>quantize.ops</c> (or the mode's default) leaves them out.</summary>

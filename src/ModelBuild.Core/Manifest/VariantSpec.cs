@@ -29,6 +29,7 @@ public sealed class VariantSpec
         {
             if (Quantize?.Calibration is { } c) yield return (c.Data, c.Location);
             if (Prune?.Finetune is { } f) yield return (f.Data, f.Location);
+            if (Quantize?.Finetune is { } qf) yield return (qf.Data, qf.Location);
         }
     }
 }
@@ -37,6 +38,9 @@ public enum QuantizeMode
 {
     Dynamic,
     Static,
+
+    /// <summary>Quantization-aware training: static QDQ, then fine-tuned with fake quantization (needs <c>finetune</c>).</summary>
+    Qat,
 }
 
 public enum CalibrationMethod
@@ -78,6 +82,12 @@ public sealed class QuantizeSpec
     /// <summary>Where <c>accuracy_aware: true</c> is written, for the diagnostics about its goal.</summary>
     public SourceLocation? AccuracyAwareLocation { get; init; }
     public CalibrationSpec? Calibration { get; init; }
+
+    /// <summary>Qat only: the training run (the keys of prune.finetune).</summary>
+    public FinetuneSpec? Finetune { get; init; }
+
+    /// <summary>Qat only: activation scales trained with the weights, or frozen at their calibrated values; null = QatConfig's default.</summary>
+    public bool? LearnScales { get; init; }
     public IReadOnlyList<string> ExcludeOps { get; init; } = Array.Empty<string>();
     public IReadOnlyList<string> ExcludeNodes { get; init; } = Array.Empty<string>();
 

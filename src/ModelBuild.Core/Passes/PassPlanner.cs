@@ -8,7 +8,7 @@ namespace ModelBuild.Passes;
 /// <summary>
 /// Turns a variant's keys into an ordered list of passes. The order is fixed, whatever the key order in the
 /// yaml: prune (needs float weights), then optimize (folds and fuses), then quantize or fp16 (last, on the final graph).
-/// Every pass is built from its options record (StaticQuantConfig, DynamicQuantConfig, Fp16Config, PruneConfig,
+/// Every pass is built from its options record (StaticQuantConfig, DynamicQuantConfig, QatConfig, Fp16Config, PruneConfig,
 /// FineTuneSettings), whose defaults are the only defaults: a key the manifest leaves out is null in the spec and
 /// takes the record's value here.
 /// </summary>
@@ -25,7 +25,7 @@ public static class PassPlanner
         if (variant.Optimize is { } optimize)
             passes.Add(new OptimizePass(optimize.Value, optimize.Location));
         if (variant.Quantize is { } quantize)
-            passes.Add(PlanQuantize(quantize, model, evaluationBatch));
+            passes.Add(PlanQuantize(quantize, model, fineTuner, evaluationBatch));
         if (variant.Fp16 is { } fp16)
         {
             var defaults = new Fp16Config();
@@ -41,7 +41,7 @@ public static class PassPlanner
         return passes;
     }
 
-    private static IModelPass PlanQuantize(QuantizeSpec q, ModelSpec? model, int evaluationBatch)
+    private static IModelPass PlanQuantize(QuantizeSpec q, ModelSpec? model, IFineTuner? fineTuner, int evaluationBatch)
     {
         var excludeOps = q.ExcludeOps.Concat(QuantizableOps.LeftOut(q.Mode, q.Ops)).ToHashSet(StringComparer.Ordinal);
         var excludeNodes = q.ExcludeNodes.ToHashSet(StringComparer.Ordinal);
@@ -63,7 +63,7 @@ public static class PassPlanner
         // checks.accuracy scored as the check scores it (the loader made sure it exists, with evaluate data).
         var target = q.AccuracyAware ? GoalTarget(q, model, evaluationBatch) : null;
         var staticDefaults = new StaticQuantConfig();
-        return new QuantizeStaticPass(staticDefaults with
+        var staticConfig = staticDefaults with
         {
             Method = calibration.Method ?? staticDefaults.Method,
             CalibrationSamples = calibration.Samples ?? staticDefaults.CalibrationSamples,
@@ -79,7 +79,19 @@ public static class PassPlanner
             },
             ExcludeOps = excludeOps,
             ExcludeNodes = excludeNodes,
-        }, calibration.Data, q.Location, target, calibrationLocation: calibration.Location);
+        };
+        if (q.Mode != QuantizeMode.Qat)
+            return new QuantizeStaticPass(staticConfig, calibration.Data, q.Location, target, calibrationLocation: calibration.Location);
+
+        var finetune = q.Finetune
+            ?? throw new ModelBuildException(DiagnosticCodes.MissingKey, "quantization-aware training needs 'finetune'", q.Location);
+        if (fineTuner is null)
+            throw new ModelBuildException(DiagnosticCodes.TorchRuntimeUnavailable,
+                "'quantize.finetune' (mode: qat) trains with libtorch, which is not available to this run (the modelbuild tool provides it)",
+                finetune.Location);
+        var qatDefaults = new QatConfig(staticConfig, FineTuneSettings.From(finetune));
+        return new QuantizeQatPass(qatDefaults with { LearnScales = q.LearnScales ?? qatDefaults.LearnScales },
+            calibration.Data, q.Location, fineTuner, target, calibration.Location);
     }
 
     /// <summary>

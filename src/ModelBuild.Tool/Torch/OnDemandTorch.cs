@@ -11,7 +11,7 @@ namespace ModelBuild.Tool.Torch;
 
 /// <summary>
 /// The pipeline's libtorch, loaded the first time a model needs it (a TorchScript or TorchSharp source,
-/// export.torchscript, prune.finetune). Where it cannot load, that first use fails with MB2050 at the manifest key
+/// export.torchscript, prune.finetune, quantize mode qat). Where it cannot load, that first use fails with MB2050 at the manifest key
 /// that asked for it, saying what to add; an ONNX-only build never touches it.
 /// </summary>
 internal sealed class OnDemandTorch(TorchSettings settings) : ITorchBackend, IFineTuner
@@ -32,6 +32,10 @@ internal sealed class OnDemandTorch(TorchSettings settings) : ITorchBackend, IFi
     public FineTuneResult FineTune(string inputOnnx, string outputOnnx, FineTuneSettings fineTune, bool keepZeros, SourceLocation location,
         CancellationToken cancellation) =>
         Load("fine-tuning", location).FineTuner.FineTune(inputOnnx, outputOnnx, fineTune, keepZeros, location, cancellation);
+
+    public FineTuneResult FineTuneQuantized(string inputQdqOnnx, string outputOnnx, FineTuneSettings fineTune, QatTraining qat,
+        SourceLocation location, CancellationToken cancellation) =>
+        Load("quantization-aware training", location).FineTuner.FineTuneQuantized(inputQdqOnnx, outputOnnx, fineTune, qat, location, cancellation);
 
     private (ITorchBackend Backend, IFineTuner FineTuner) Load(string need, SourceLocation location)
     {

@@ -76,7 +76,9 @@ public sealed class ManifestSchemaTests
         Assert.Equal(ManifestKeys.Calibration.Order(), Keys(Prop(variant, "quantize", "calibration")));
         Assert.Equal(ManifestKeys.Exclude.Order(), Keys(Prop(variant, "quantize", "exclude")));
         Assert.Equal(ManifestKeys.Prune.Order(), Keys(Prop(variant, "prune")));
-        Assert.Equal(ManifestKeys.Finetune.Order(), Keys(Prop(variant, "prune", "finetune")));
+        Assert.Equal(ManifestKeys.Finetune.Order(), Keys(Def(s, "finetune")));
+        Assert.Equal("#/$defs/finetune", Prop(variant, "prune", "finetune").GetProperty("$ref").GetString());
+        Assert.Equal("#/$defs/finetune", Prop(variant, "quantize", "finetune").GetProperty("$ref").GetString());
     }
 
     [Fact]
@@ -111,7 +113,7 @@ public sealed class ManifestSchemaTests
         Assert.Equal(EnumNames.Optimize.Select(x => x.Item1), Enum(Prop(Def(s, "variant"), "optimize")));
         Assert.Equal(EnumNames.Prune.Select(x => x.Item1), Enum(Prop(Def(s, "variant"), "prune", "method")));
         Assert.Equal(EnumNames.Severity.Select(x => x.Item1), Enum(Def(s, "severity")));
-        Assert.Equal(EnumNames.Optimizer.Select(x => x.Item1), Enum(Prop(Def(s, "variant"), "prune", "finetune", "optimizer")));
-        Assert.Equal(EnumNames.Loss.Select(x => x.Item1), Enum(Prop(Def(s, "variant"), "prune", "finetune", "loss")));
+        Assert.Equal(EnumNames.Optimizer.Select(x => x.Item1), Enum(Prop(Def(s, "finetune"), "optimizer")));
+        Assert.Equal(EnumNames.Loss.Select(x => x.Item1), Enum(Prop(Def(s, "finetune"), "loss")));
     }
 }

@@ -26,7 +26,7 @@ internal static class EnumNames
         [("none", OptimizationLevel.None), ("basic", OptimizationLevel.Basic), ("extended", OptimizationLevel.Extended)];
 
     public static readonly (string, QuantizeMode)[] QuantizeMode =
-        [("dynamic", Manifest.QuantizeMode.Dynamic), ("static", Manifest.QuantizeMode.Static)];
+        [("dynamic", Manifest.QuantizeMode.Dynamic), ("static", Manifest.QuantizeMode.Static), ("qat", Manifest.QuantizeMode.Qat)];
 
     public static readonly (string, QuantizeFormat)[] QuantizeFormat =
         [("qdq", Manifest.QuantizeFormat.Qdq), ("qoperator", Manifest.QuantizeFormat.QOperator)];

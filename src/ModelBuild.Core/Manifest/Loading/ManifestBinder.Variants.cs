@@ -90,6 +90,23 @@ internal sealed partial class ManifestBinder
                 reader.Report(DiagnosticCodes.InvalidValue,
                     $"'quantize.format' applies to static quantization only {ctx}; dynamic quantization always writes MatMulInteger", k1);
         }
+        if (mode == QuantizeMode.Qat && map.KeyNode("format") is { } k2)
+            reader.Report(DiagnosticCodes.InvalidValue,
+                $"'quantize.format' applies to static quantization only {ctx}; qat trains and writes QuantizeLinear/DequantizeLinear pairs", k2);
+        var learnScales = map["learn_scales"] is { } ls ? reader.Bool(ls, "quantize.learn_scales") : null;
+        FinetuneSpec? finetune = null;
+        if (mode == QuantizeMode.Qat)
+        {
+            finetune = map.Require("finetune", "qat fine-tunes the quantized model on labelled training data") is { } ftNode
+                ? BindFinetune(ftNode, "quantize.finetune", ctx) : null;
+        }
+        else if (mode is not null)
+        {
+            foreach (var key in new[] { "finetune", "learn_scales" })
+                if (map.KeyNode(key) is { } k3)
+                    reader.Report(DiagnosticCodes.InvalidValue,
+                        $"'quantize.{key}' applies to quantization-aware training only (mode: qat) {ctx}", k3);
+        }
 
         CalibrationSpec? calibration = null;
         if (map["calibration"] is { } calNode && reader.Map(calNode, "quantize.calibration", $"in 'quantize.calibration' {ctx}") is { } cal)
@@ -106,9 +123,10 @@ internal sealed partial class ManifestBinder
                 Location = cal.Location,
             };
         }
-        else if (mode == QuantizeMode.Static && !map.Has("calibration"))
+        else if (mode is QuantizeMode.Static or QuantizeMode.Qat && !map.Has("calibration"))
         {
-            map.Require("calibration", "static quantization needs representative input data to calibrate with");
+            map.Require("calibration", $"{(mode == QuantizeMode.Qat ? "qat starts from static quantization, which" : "static quantization")} " +
+                "needs representative input data to calibrate with");
         }
 
         IReadOnlyList<string> ops = [], nodes = [];
@@ -149,6 +167,8 @@ internal sealed partial class ManifestBinder
             LatencyAware = latencyAware,
             AccuracyAwareLocation = accuracyAware && map.KeyNode("accuracy_aware") is { } aaKey ? reader.At(aaKey) : null,
             Calibration = calibration,
+            Finetune = finetune,
+            LearnScales = learnScales,
             ExcludeOps = ops,
             ExcludeNodes = nodes,
             Location = map.Location,
@@ -203,39 +223,7 @@ internal sealed partial class ManifestBinder
         if (roundTo is not null && method is not PruneMethod.L1Structured && map.KeyNode("round_to") is { } rKey)
             reader.Report(DiagnosticCodes.InvalidValue, $"'prune.round_to' (channel block size) applies to l1-structured only {ctx}", rKey);
 
-        FinetuneSpec? finetune = null;
-        if (map["finetune"] is { } ftNode && reader.Map(ftNode, "prune.finetune", $"in 'prune.finetune' {ctx}") is { } ft)
-        {
-            ft.CheckKeys(ManifestKeys.Finetune);
-            var data = ft.Require("data") is { } d ? FilePath(d, "prune.finetune.data", [".npz"]) : null;
-            var samples = ft["samples"] is { } sm ? reader.Int(sm, "prune.finetune.samples", min: 1) : null;
-            var epochs = ft["epochs"] is { } e ? reader.Int(e, "prune.finetune.epochs", min: 1) : null;
-            var batch = ft["batch_size"] is { } b ? reader.Int(b, "prune.finetune.batch_size", min: 1) : null;
-            var rate = ft["learning_rate"] is { } lr ? reader.Number(lr, "prune.finetune.learning_rate", 0, 1, minExclusive: true) : null;
-            var optimizer = ft["optimizer"] is { } o ? reader.Enum(o, "prune.finetune.optimizer", EnumNames.Optimizer) : null;
-            var loss = ft["loss"] is { } l ? reader.Enum(l, "prune.finetune.loss", EnumNames.Loss) : null;
-            var schedule = ft["schedule"] is { } sc ? reader.Enum(sc, "prune.finetune.schedule", EnumNames.Schedule) : null;
-            var distill = ft["distill"] is { } ds ? reader.Number(ds, "prune.finetune.distill", 0, 1) : null;
-            var temperature = ft["temperature"] is { } tp ? reader.Number(tp, "prune.finetune.temperature", 0, 100, minExclusive: true) : null;
-            // Distillation matches class probabilities, so it needs the classification loss.
-            if (distill > 0 && loss == FinetuneLoss.Mse && ft.KeyNode("distill") is { } dk)
-                reader.Report(DiagnosticCodes.InvalidValue,
-                    $"'prune.finetune.distill' needs loss: cross_entropy (distillation matches class probabilities) {ctx}", dk);
-            finetune = new FinetuneSpec
-            {
-                Data = data ?? "",
-                Samples = samples,
-                Epochs = epochs,
-                BatchSize = batch,
-                LearningRate = rate,
-                Optimizer = optimizer,
-                Loss = loss,
-                Schedule = schedule,
-                Distill = distill,
-                Temperature = temperature,
-                Location = ft.Location,
-            };
-        }
+        var finetune = map["finetune"] is { } ftNode ? BindFinetune(ftNode, "prune.finetune", ctx) : null;
 
         return new PruneSpec
         {
@@ -248,6 +236,41 @@ internal sealed partial class ManifestBinder
         };
 
         double? Amount(YamlNode n) => reader.Number(n, "prune.amount", 0, 1, minExclusive: true, maxExclusive: true);
+    }
+
+    /// <summary><c>prune.finetune</c> and <c>quantize.finetune</c>: the same keys, the same records (FineTuneSettings holds the defaults).</summary>
+    private FinetuneSpec? BindFinetune(YamlNode node, string key, string ctx)
+    {
+        if (reader.Map(node, key, $"in '{key}' {ctx}") is not { } ft) return null;
+        ft.CheckKeys(ManifestKeys.Finetune);
+        var data = ft.Require("data") is { } d ? FilePath(d, $"{key}.data", [".npz"]) : null;
+        var samples = ft["samples"] is { } sm ? reader.Int(sm, $"{key}.samples", min: 1) : null;
+        var epochs = ft["epochs"] is { } e ? reader.Int(e, $"{key}.epochs", min: 1) : null;
+        var batch = ft["batch_size"] is { } b ? reader.Int(b, $"{key}.batch_size", min: 1) : null;
+        var rate = ft["learning_rate"] is { } lr ? reader.Number(lr, $"{key}.learning_rate", 0, 1, minExclusive: true) : null;
+        var optimizer = ft["optimizer"] is { } o ? reader.Enum(o, $"{key}.optimizer", EnumNames.Optimizer) : null;
+        var loss = ft["loss"] is { } l ? reader.Enum(l, $"{key}.loss", EnumNames.Loss) : null;
+        var schedule = ft["schedule"] is { } sc ? reader.Enum(sc, $"{key}.schedule", EnumNames.Schedule) : null;
+        var distill = ft["distill"] is { } ds ? reader.Number(ds, $"{key}.distill", 0, 1) : null;
+        var temperature = ft["temperature"] is { } tp ? reader.Number(tp, $"{key}.temperature", 0, 100, minExclusive: true) : null;
+        // Distillation matches class probabilities, so it needs the classification loss.
+        if (distill > 0 && loss == FinetuneLoss.Mse && ft.KeyNode("distill") is { } dk)
+            reader.Report(DiagnosticCodes.InvalidValue,
+                $"'{key}.distill' needs loss: cross_entropy (distillation matches class probabilities) {ctx}", dk);
+        return new FinetuneSpec
+        {
+            Data = data ?? "",
+            Samples = samples,
+            Epochs = epochs,
+            BatchSize = batch,
+            LearningRate = rate,
+            Optimizer = optimizer,
+            Loss = loss,
+            Schedule = schedule,
+            Distill = distill,
+            Temperature = temperature,
+            Location = ft.Location,
+        };
     }
 
     private List<string> StringList(YamlNode node, string what)

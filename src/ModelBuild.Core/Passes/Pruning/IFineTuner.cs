@@ -54,4 +54,11 @@ public interface IFineTuner
     /// <param name="keepZeros">Weights that are exactly zero stay zero (unstructured pruning's masks).</param>
     FineTuneResult FineTune(string inputOnnx, string outputOnnx, FineTuneSettings settings, bool keepZeros, SourceLocation location,
         CancellationToken cancellation);
+
+    /// <summary>
+    /// Quantization-aware training of a QDQ model (QuantizeStaticPass's output): its QuantizeLinear→DequantizeLinear
+    /// pairs run as fake quantization, the weights train in float and are quantized again into the written QDQ model.
+    /// </summary>
+    FineTuneResult FineTuneQuantized(string inputQdqOnnx, string outputOnnx, FineTuneSettings settings, QatTraining qat, SourceLocation location,
+        CancellationToken cancellation);
 }
