@@ -28,27 +28,35 @@ internal static class StartupHook
         if (parts.Length < 2) return;
         Console.SetOut(TextWriter.Synchronized(new FaultingWriter(Console.Out, line =>
         {
-            if (!line.StartsWith(StepStarted, StringComparison.Ordinal) || !line.Contains(parts[1], StringComparison.Ordinal)) return;
+            if (!line.StartsWith(StepStarted, StringComparison.Ordinal)) return null;
+            ObserveSignals();
+            if (!line.Contains(parts[1], StringComparison.Ordinal)) return null;
             if (parts[0] == "crash")
-                Environment.FailFast($"{Variable}: simulated native crash in step '{line[StepStarted.Length..]}'");
-            else if (parts[0] == "delay" && parts.Length == 3 && int.TryParse(parts[2], out var ms))
-                Hold(ms);
+                return () => Environment.FailFast($"{Variable}: simulated native crash in step '{line[StepStarted.Length..]}'");
+            if (parts[0] == "delay" && parts.Length == 3 && int.TryParse(parts[2], out var ms))
+                return () => Interrupted.Wait(ms);
+            return null;
         })));
     }
 
-    // Registered now, after the tool's own handler: the runtime calls the newest registration first, so this one
-    // ends the hold before the tool's handler waits for the command to finish (registered at startup, it would be
-    // called after that wait, and the two would wait on each other).
-    private static void Hold(int ms)
+    private static readonly ManualResetEventSlim Interrupted = new();
+
+    // Registered at the first step the tool announces, after the tool's own handler: the runtime calls the newest
+    // registration first, so this one ends a hold before the tool's handler waits for the command to finish (registered
+    // at startup, it would be called after that wait, and the two would wait on each other). Registered before the line
+    // is written and kept from then on: a test may signal as soon as it sees a line or a staged file, before the held step.
+    private static void ObserveSignals()
     {
-        var interrupted = new ManualResetEventSlim();
+        if (Registrations.Count > 0) return;
         foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
-            Registrations.Add(PosixSignalRegistration.Create(signal, _ => interrupted.Set()));
-        interrupted.Wait(ms);
+            Registrations.Add(PosixSignalRegistration.Create(signal, _ => Interrupted.Set()));
     }
 
-    /// <summary>Passes everything through; a whole line is shown to <paramref name="onLine"/> once written.</summary>
-    private sealed class FaultingWriter(TextWriter inner, Action<string> onLine) : TextWriter
+    /// <summary>
+    /// Passes everything through. Each whole line goes to <paramref name="prepare"/> before it is written; what that
+    /// returns runs once the line is out.
+    /// </summary>
+    private sealed class FaultingWriter(TextWriter inner, Func<string, Action?> prepare) : TextWriter
     {
         public override Encoding Encoding => inner.Encoding;
 
@@ -58,9 +66,10 @@ internal static class StartupHook
 
         public override void WriteLine(string? value)
         {
+            var then = value is null ? null : prepare(value);
             inner.WriteLine(value);
             inner.Flush();
-            if (value is not null) onLine(value);
+            then?.Invoke();
         }
 
         public override void Flush() => inner.Flush();

@@ -13,6 +13,7 @@ namespace ModelBuild.Core.Tests.Passes;
 /// first Conv has one input channel: ONNX Runtime's QLinearConv runs it about 5× slower than the float FusedConv
 /// (measured 30 µs vs 6 µs), a margin no background load on the build machine closes.
 /// </summary>
+[Collection(ModelBuild.Core.Tests.TimingCollection.Name)]
 public sealed class LatencyAwareQuantizationTests(ITestOutputHelper output)
 {
     private static readonly string[] ComputeLayers = ["/conv1/Conv", "/conv2/Conv", "/fc1/Gemm", "/fc2/Gemm"];
@@ -62,6 +63,14 @@ public sealed class LatencyAwareQuantizationTests(ITestOutputHelper output)
         Assert.Equal(KeptFloatNode.Speed, conv1.Reason);
         Assert.True(conv1.Int8Microseconds > conv1.FloatMicroseconds * 1.5, $"{conv1.Int8Microseconds} µs int8 vs {conv1.FloatMicroseconds} µs float");
         Assert.DoesNotContain("/conv1/Conv", Quantized(path));
+        if (Quantized(path).Count == 0)
+        {
+            // The pass measured every mix slower and gave the parent back: the variant is the parent's graph (timing two
+            // copies of one model would only measure noise).
+            Assert.Equal(OnnxModelFile.Load(PassTestKit.Fashion).Graph.Node.Select(n => n.OpType),
+                OnnxModelFile.Load(path).Graph.Node.Select(n => n.OpType));
+            return;
+        }
         var (parent, variant) = P50s(PassTestKit.Fashion, path);
         output.WriteLine($"p50 parent {parent:0.0000} ms, variant {variant:0.0000} ms ({variant / parent:0.00}×)");
         Assert.True(variant <= parent * 1.10, $"variant p50 {variant} ms vs parent {parent} ms");
