@@ -26,10 +26,11 @@ public sealed class CancellationTests : IDisposable
 
     private Process StartHeld(out System.Text.StringBuilder output)
     {
-        var process = ProcessRunner.Start("dotnet", _dir, RepoPaths.Fault($"delay:{HeldStep}:120000"),
+        var held = Path.Combine(_dir, "held.marker");
+        var process = ProcessRunner.Start("dotnet", _dir, RepoPaths.Fault($"delay:{HeldStep}:120000", held),
             [RepoPaths.ToolAssembly, "build", "deploy.yaml", "--out", "out", "--step-starts"], out output);
         var watch = Stopwatch.StartNew();
-        while (!Contains(output, "step started: " + HeldStep))
+        while (!Contains(output, "step started: " + HeldStep) || !File.Exists(held))
         {
             Assert.False(process.HasExited, $"the tool exited before reaching the held step:\n{Text(output)}");
             Assert.True(watch.Elapsed < TimeSpan.FromMinutes(3), $"the tool did not reach the held step:\n{Text(output)}");
@@ -63,7 +64,7 @@ public sealed class CancellationTests : IDisposable
 
         var kill = ProcessRunner.Run("/bin/kill", _dir, "-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(0, kill.ExitCode);
-        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "the tool did not stop within 30 s of SIGINT");
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), $"the tool did not stop within 30 s of SIGINT:\n{Text(output)}");
         process.WaitForExit();
 
         Assert.True(process.ExitCode == 3, $"exit {process.ExitCode}\n{Text(output)}");

@@ -65,15 +65,16 @@ public sealed class RobustBuildTests(PackageFeedFixture feed)
     public void Cancelling_dotnet_build_kills_the_tool_leaves_no_artifact_and_the_next_build_recovers_without_clean()
     {
         using var project = new ConsumerProject(feed, Manifest);
+        var held = Path.Combine(project.Directory, "held.marker");
         using var build = ProcessRunner.Start("dotnet", project.Directory,
-            RepoPaths.Fault("delay:[digits] evaluate base:120000"),
+            RepoPaths.Fault("delay:[digits] evaluate base:120000", held),
             ["build", "-nodeReuse:false"], out var output);
 
-        // Wait until the tool has staged the base model and is held in the evaluation step.
+        // Wait until the tool has staged the base model and is held in the evaluation step (the hook says so).
         var state = Path.Combine(project.IntermediateArtifacts, ".modelbuild");
         string? staging = null;
         var watch = Stopwatch.StartNew();
-        while (staging is null)
+        while (staging is null || !File.Exists(held))
         {
             Assert.False(build.HasExited, $"the build ended before the tool got going:\n{Snapshot(output)}");
             Assert.True(watch.Elapsed < TimeSpan.FromMinutes(4), $"the tool never staged a model:\n{Snapshot(output)}");

@@ -14,6 +14,7 @@ internal static class StartupHook
 {
     private const string Variable = "MODELBUILD_TEST_FAULT";
     private const string StepStarted = "modelbuild: step started: ";
+    private const string HeldMarker = "MODELBUILD_TEST_FAULT_HELD";
 
     // Held for the life of the process: a collected registration unregisters itself.
     private static readonly List<PosixSignalRegistration> Registrations = [];
@@ -28,28 +29,27 @@ internal static class StartupHook
         if (parts.Length < 2) return;
         Console.SetOut(TextWriter.Synchronized(new FaultingWriter(Console.Out, line =>
         {
-            if (!line.StartsWith(StepStarted, StringComparison.Ordinal)) return null;
-            ObserveSignals();
-            if (!line.Contains(parts[1], StringComparison.Ordinal)) return null;
+            if (!line.StartsWith(StepStarted, StringComparison.Ordinal) || !line.Contains(parts[1], StringComparison.Ordinal)) return null;
             if (parts[0] == "crash")
                 return () => Environment.FailFast($"{Variable}: simulated native crash in step '{line[StepStarted.Length..]}'");
             if (parts[0] == "delay" && parts.Length == 3 && int.TryParse(parts[2], out var ms))
-                return () => Interrupted.Wait(ms);
+                return Hold(ms);
             return null;
         })));
     }
 
-    private static readonly ManualResetEventSlim Interrupted = new();
-
-    // Registered at the first step the tool announces, after the tool's own handler: the runtime calls the newest
-    // registration first, so this one ends a hold before the tool's handler waits for the command to finish (registered
-    // at startup, it would be called after that wait, and the two would wait on each other). Registered before the line
-    // is written and kept from then on: a test may signal as soon as it sees a line or a staged file, before the held step.
-    private static void ObserveSignals()
+    // Registered at the held step, after the tool's own handler: the runtime calls the newest registration first, so
+    // this one ends the hold before the tool's handler waits for the command to finish (registered at startup, or at a
+    // step the tool announces before System.CommandLine has registered its handler, it would be called after that
+    // wait, and the two would wait on each other). Registered before the step's line is written, and announced by the
+    // file MODELBUILD_TEST_FAULT_HELD names: a test signals only once the hold can be ended.
+    private static Action Hold(int ms)
     {
-        if (Registrations.Count > 0) return;
+        var interrupted = new ManualResetEventSlim();
         foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
-            Registrations.Add(PosixSignalRegistration.Create(signal, _ => Interrupted.Set()));
+            Registrations.Add(PosixSignalRegistration.Create(signal, _ => interrupted.Set()));
+        if (Environment.GetEnvironmentVariable(HeldMarker) is { Length: > 0 } marker) File.WriteAllText(marker, "held\n");
+        return () => interrupted.Wait(ms);
     }
 
     /// <summary>
