@@ -70,7 +70,7 @@ public sealed class ArchitectureZooTests(ITestOutputHelper output)
     }
 
     /// <summary>What a newcomer writes: the source, its inputs with a named batch axis, nothing else.</summary>
-    private static string Manifest(JsonElement entry)
+    internal static string Manifest(JsonElement entry)
     {
         var lines = new List<string>
         {

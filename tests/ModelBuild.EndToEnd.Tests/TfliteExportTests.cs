@@ -250,24 +250,6 @@ public sealed class TfliteExportTests(PackageFeedFixture feed, ITestOutputHelper
         """;
 
     /// <summary>A newcomer's manifest (the source and its inputs, no data) that asks for a TFLite file.</summary>
-    private static string ZooManifest(JsonElement entry)
-    {
-        var lines = new List<string>
-        {
-            "schema: 1",
-            "models:",
-            $"  - name: {entry.GetProperty("name").GetString()}",
-            $"    source: {Path.Combine(Zoo.Directory, entry.GetProperty("source").GetString()!)}",
-            "    inputs:",
-        };
-        foreach (var input in entry.GetProperty("inputs").EnumerateArray())
-        {
-            lines.Add($"      - name: {input.GetProperty("name").GetString()}");
-            lines.Add($"        shape: [{string.Join(", ", input.GetProperty("shape").EnumerateArray().Select(d => d.ToString()))}]");
-            lines.Add($"        dtype: {input.GetProperty("dtype").GetString()}");
-        }
-        lines.Add("    deploy:");
-        lines.Add("      mobile: tflite");
-        return string.Join("\n", lines) + "\n";
-    }
+    private static string ZooManifest(JsonElement entry) =>
+        ArchitectureZooTests.Manifest(entry) + "    deploy:\n      mobile: tflite\n";
 }
