@@ -56,16 +56,8 @@ public sealed class QuantizeDynamicPass(
             var selection = new LatencyAwareSelection(location).Select(pre, context.InputPath, quantized,
                 LatencyAwareSelection.Candidates(pre, candidates.Where(c => !excluded.Contains(c.Name))), excluded,
                 exclude => new DynamicQuantizer(config with { ExcludeNodes = exclude }).Quantize(pre), ProfileInput(pre), context.Cancellation);
-            context.Outcome.Notes.AddRange(selection.Notes);
-            context.Outcome.KeptFloat.AddRange(selection.KeptFloat);
-            if (selection.Model is null)
-            {
-                context.Outcome.Warnings.Add("quantize: dynamic int8 ran slower than its parent on this machine even with the slow nodes " +
-                    "kept in float, so the variant is its parent unchanged (latency-aware; quantize.latency_aware: false keeps the int8 model)");
-                File.Copy(context.InputPath, context.OutputPath, overwrite: true);
-                return;
-            }
-            quantized = selection.Model;
+            if (LatencyAwareOutcome.Apply(selection, context, "dynamic") is not { } chosen) return;
+            quantized = chosen;
         }
         File.WriteAllBytes(context.OutputPath, OnnxModelFile.Serialize(quantized));
     }

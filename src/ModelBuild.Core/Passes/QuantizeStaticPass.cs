@@ -134,16 +134,8 @@ public sealed class QuantizeStaticPass(StaticQuantConfig config, string calibrat
             var input = CalibrationData.Batches(data, pre, 1, location).First();
             var selection = new LatencyAwareSelection(location).Select(pre, context.InputPath, quantized, candidates, excluded,
                 exclude => Build(WithIdleNeighbours(pre, exclude), out errors), input, context.Cancellation);
-            context.Outcome.Notes.AddRange(selection.Notes);
-            context.Outcome.KeptFloat.AddRange(selection.KeptFloat);
-            if (selection.Model is null)
-            {
-                context.Outcome.Warnings.Add("quantize: static int8 ran slower than its parent on this machine even with the slow nodes kept " +
-                    "in float, so the variant is its parent unchanged (latency-aware; quantize.latency_aware: false keeps the int8 model)");
-                File.Copy(context.InputPath, context.OutputPath, overwrite: true);
-                return;
-            }
-            quantized = selection.Model;
+            if (LatencyAwareOutcome.Apply(selection, context, "static") is not { } chosen) return;
+            quantized = chosen;
         }
         context.Outcome.LayerErrors.AddRange(errors);
         var bytes = OnnxModelFile.Serialize(quantized);
