@@ -120,6 +120,8 @@ ZOO = {
     "inception_v3": ("classification", tv("inception_v3", num_classes=10, aux_logits=False, init_weights=True), image(96), "trace"),
     "mobilenet_v2": ("classification", tv("mobilenet_v2", num_classes=10), image(64), "trace"),
     "mobilenet_v3_small": ("classification", tv("mobilenet_v3_small", num_classes=10), image(64), "trace"),
+    # At ImageNet's size: where int8 pays in MobileNetV3 differs by layer (latency-aware int8 regions are tested on it).
+    "mobilenet_v3_small_224": ("classification", tv("mobilenet_v3_small"), image(224), "trace"),
     "mobilenet_v3_large": ("classification", tv("mobilenet_v3_large", num_classes=10), image(64), "trace"),
     "mnasnet0_5": ("classification", tv("mnasnet0_5", num_classes=10), image(64), "trace"),
     "shufflenet_v2_x0_5": ("classification", tv("shufflenet_v2_x0_5", num_classes=10), image(64), "trace"),

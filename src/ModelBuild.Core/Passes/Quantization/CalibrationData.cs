@@ -30,16 +30,24 @@ public static class CalibrationData
         return EvaluationDataset.Create(arrays, null, inputs, samples, path, location);
     }
 
-    /// <summary>Batches of at most <paramref name="batch"/> samples; a fixed-batch model gets only its own batch size.</summary>
+    /// <summary>
+    /// Batches of at most <paramref name="batch"/> samples, every sample used (the last batch may be smaller); a
+    /// fixed-batch model gets only its own batch size, and samples that do not fill a last batch are left out.
+    /// </summary>
     public static IEnumerable<IReadOnlyDictionary<string, NdArray>> Batches(EvaluationDataset data, ModelProto model,
         int batch, SourceLocation location)
     {
-        var size = Evaluation.BatchedRunner.BatchSizeFor(ModelInterfaceReader.Read(model, location), batch);
-        var usable = data.Count >= size ? data.Count / size * size : 0;
+        var io = ModelInterfaceReader.Read(model, location);
+        var size = Evaluation.BatchedRunner.BatchSizeFor(io, batch);
+        var fixedBatch = Evaluation.BatchedRunner.HasFixedBatch(io);
+        var usable = !fixedBatch ? data.Count : data.Count >= size ? data.Count / size * size : 0;
         if (usable == 0)
             throw new ModelBuildException(DiagnosticCodes.DataMismatch, $"the model takes batches of {size} but the calibration data has " +
                 $"{data.Count} sample(s)", location);
         for (var start = 0; start < usable; start += size)
-            yield return data.Inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(start, size), StringComparer.Ordinal);
+        {
+            var count = Math.Min(size, usable - start);
+            yield return data.Inputs.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(start, count), StringComparer.Ordinal);
+        }
     }
 }

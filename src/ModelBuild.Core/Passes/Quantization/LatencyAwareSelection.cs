@@ -16,10 +16,12 @@ namespace ModelBuild.Passes.Quantization;
 /// FusedConv with its Relu), and in the quantized model its int8 kernel plus every QuantizeLinear, DequantizeLinear or
 /// DynamicQuantizeLinear left unfused at its inputs and output (a tensor's Q goes to the node that computed it when
 /// that is a candidate, else shared by the candidates that read it). A node whose int8 time is above its float time
-/// by more than <see cref="NodeMargin"/> is kept float. Then the whole model's p50 is compared with the parent's
-/// (alternating, <see cref="VerifyRounds"/> rounds, medians); while it is more than <see cref="Tolerance"/> slower, the
-/// quantized candidates that gained least are kept float too, a quarter of them per round; after
-/// <see cref="MaxRounds"/> rounds the variant falls back to its parent (null).
+/// by more than <see cref="NodeMargin"/> is kept float. When some are, the whole model's p50 is compared with the
+/// parent's (alternating, <see cref="VerifyRounds"/> rounds, medians) for the all-int8 model, the per-node mix, and
+/// the best contiguous int8 regions (<see cref="Int8Regions"/>); the fastest goes on when it is within
+/// <see cref="Tolerance"/> of the parent. Otherwise, from the per-node mix, the quantized candidates that gained least
+/// are kept float too, a quarter of them per round; after <see cref="MaxRounds"/> rounds the variant falls back to
+/// its parent (null).
 /// </summary>
 public sealed partial class LatencyAwareSelection(SourceLocation location)
 {
@@ -101,16 +103,40 @@ public sealed partial class LatencyAwareSelection(SourceLocation location)
         var model = kept.Count > 0 ? build(exclude) : quantized;
         if (kept.Count > 0 && !live.All(c => exclude.Contains(c.Node.Name)))
         {
-            // Float islands cost layout changes and Q/DQ pairs at their edges that no single node shows: the all-int8
-            // model is measured too, and the faster of the two goes on (EfficientNet-B0: all-int8 0.94×, 33 of 69
-            // float-island mix slower than fp32).
-            var (parentAll, all) = CompareP50(parentPath, dir.Write("all.onnx", quantized), input, cancellation);
-            var (parentMix, mix) = CompareP50(parentPath, dir.Write("mix.onnx", model), input, cancellation);
-            notes.Add($"latency-aware: all-int8 p50 {all / parentAll:0.00}× parent, with the slow nodes float {mix / parentMix:0.00}×");
-            if (all / parentAll < mix / parentMix && all <= parentAll * (1 + Tolerance))
+            // Float islands cost layout changes and Q/DQ pairs at their edges that no single node shows, so the
+            // per-node mix is timed beside the all-int8 model and the best contiguous int8 regions (Int8Regions), and
+            // the fastest goes on (MobileNetV3-Small at 224²: all-int8 1.33×, per-node mix 1.38×, int8 from block 9 on 0.88×).
+            var proposals = new List<Proposal> { new("all-int8", quantized, new HashSet<string>(excluded, StringComparer.Ordinal), []) };
+            proposals.Add(new Proposal($"the {kept.Count} slow node(s) float", model, exclude, kept));
+            var position = floatModel.Graph.Node.Select((n, i) => (n.Name, i)).Where(p => p.Name.Length > 0)
+                .GroupBy(p => p.Name).ToDictionary(g => g.Key, g => g.First().i, StringComparer.Ordinal);
+            var placed = live.Where(c => position.ContainsKey(c.Node.Name)).ToList();
+            foreach (var region in Int8Regions.Propose(Int8Regions.Cuts(floatModel.Graph),
+                         placed.Select(c => (position[c.Node.Name], gains[c.Node.Name])).ToList()))
             {
-                notes.Add("latency-aware: the all-int8 model is the faster one; every node stays quantized");
-                return new Outcome(quantized, [], notes, new HashSet<string>(excluded, StringComparer.Ordinal));
+                var outside = placed.Where(c => !Int8Regions.Contains(region, position[c.Node.Name])).ToList();
+                if (outside.Count == 0) continue;
+                var regionExclude = new HashSet<string>(excluded, StringComparer.Ordinal);
+                foreach (var n in outside.SelectMany(c => c.Names)) regionExclude.Add(n);
+                var label = $"int8 region {region.Kind} (nodes {region.Start}–{region.End - 1} of {floatModel.Graph.Node.Count}, " +
+                    $"estimated gain {region.Gain:0} µs)";
+                var regionKept = outside.Select(c => Kept(c, floatTimes, int8Times, $"outside the {label}")).ToList();
+                proposals.Add(new Proposal(label, build(regionExclude), regionExclude, regionKept));
+            }
+            Proposal? fastest = null;
+            var fastestRatio = double.MaxValue;
+            foreach (var proposal in proposals)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var (parent, variant) = CompareP50(parentPath, dir.Write("proposal.onnx", proposal.Model), input, cancellation);
+                var ratio = variant / parent;
+                notes.Add($"latency-aware: {proposal.Label}: p50 {ratio:0.00}× parent");
+                if (ratio < fastestRatio) (fastest, fastestRatio) = (proposal, ratio);
+            }
+            if (fastest is not null && fastestRatio <= 1 + Tolerance)
+            {
+                notes.Add($"latency-aware: kept {fastest.Label}");
+                return new Outcome(fastest.Model, fastest.Kept, notes, fastest.Exclude);
             }
         }
 
@@ -130,9 +156,7 @@ public sealed partial class LatencyAwareSelection(SourceLocation location)
             foreach (var c in remaining.Take(Math.Max(1, (remaining.Count + 3) / 4)))
             {
                 foreach (var n in c.Names) exclude.Add(n);
-                kept.Add(new KeptFloatNode(c.Node.Name, c.Node.OpType, KeptFloatNode.Speed,
-                    floatTimes.TryGetValue(c.Node.Name, out var f) ? Math.Round(f, 2) : null,
-                    int8Times.TryGetValue(c.Node.Name, out var q) ? Math.Round(q, 2) : null,
+                kept.Add(Kept(c, floatTimes, int8Times,
                     $"the whole model was still slower than its parent in round {round}; least gain quantized"));
             }
             model = build(exclude);
@@ -140,6 +164,14 @@ public sealed partial class LatencyAwareSelection(SourceLocation location)
         notes.Add($"latency-aware: int8 stays slower than the parent after {MaxRounds} rounds; the variant is its parent");
         return new Outcome(null, kept, notes, exclude);
     }
+
+    /// <summary>A quantized model the selection times against the parent, the nodes it leaves float, and what it is.</summary>
+    private sealed record Proposal(string Label, ModelProto Model, IReadOnlySet<string> Exclude, IReadOnlyList<KeptFloatNode> Kept);
+
+    private static KeptFloatNode Kept(Candidate c, Dictionary<string, double> floatTimes, Dictionary<string, double> int8Times, string detail) =>
+        new(c.Node.Name, c.Node.OpType, KeptFloatNode.Speed,
+            floatTimes.TryGetValue(c.Node.Name, out var f) ? Math.Round(f, 2) : null,
+            int8Times.TryGetValue(c.Node.Name, out var q) ? Math.Round(q, 2) : null, detail);
 
     /// <summary>Each candidate's time in one profile, by the attribution rules in the class summary.</summary>
     internal static Dictionary<string, double> Charge(ModelProto floatModel, IReadOnlyList<Candidate> candidates, IReadOnlyList<NodeTime> profile)

@@ -36,12 +36,29 @@ public static class QuantPreprocessor
             var result = OnnxModelFile.Load(optimized, location);
             var r = new GraphEditor(result);
             r.PromoteConstants();
+            NameUnnamedNodes(result.Graph);
             return result;
         }
         finally
         {
             File.Delete(staged);
             File.Delete(optimized);
+        }
+    }
+
+    /// <summary>
+    /// ONNX Runtime leaves the nodes it inlines from ONNX functions unnamed (HardSwish becomes an unnamed HardSigmoid and
+    /// Mul); exclusion lists, latency-aware selection and the report address nodes by name, so each gets one: its op
+    /// type and first output (unique, as outputs are).
+    /// </summary>
+    private static void NameUnnamedNodes(GraphProto graph)
+    {
+        var taken = graph.Node.Select(n => n.Name).Where(n => n.Length > 0).ToHashSet(StringComparer.Ordinal);
+        foreach (var node in graph.Node.Where(n => n.Name.Length == 0))
+        {
+            var name = $"{node.OpType}_{node.Output.FirstOrDefault(o => o.Length > 0) ?? "out"}";
+            for (var i = 1; !taken.Add(name); i++) name = $"{node.OpType}_{node.Output.FirstOrDefault()}_{i}";
+            node.Name = name;
         }
     }
 }
