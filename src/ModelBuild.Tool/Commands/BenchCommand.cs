@@ -67,13 +67,15 @@ internal static class BenchCommand
             if (unknown.Count > 0)
                 throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: unknown option(s) {string.Join(", ", unknown)} in '{text}'",
                     Where);
-            return new BenchTarget(Path.GetFullPath(parts[0]), options.GetValueOrDefault("calib"), options.GetValueOrDefault("test"),
+            // File options are relative to the shell's folder; the variants are built from a manifest in a work folder.
+            string? FileOption(string key) => options.TryGetValue(key, out var f) && f.Length > 0 ? Path.GetFullPath(f) : null;
+            return new BenchTarget(Path.GetFullPath(parts[0]), FileOption("calib"), FileOption("test"),
                 options.TryGetValue("variants", out var v) ? v.Split('+', StringSplitOptions.RemoveEmptyEntries) : [],
                 options.TryGetValue("seq", out var s) ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : 128,
                 options.TryGetValue("batch", out var b) ? int.Parse(b, System.Globalization.CultureInfo.InvariantCulture) : 1,
-                options.GetValueOrDefault("vocab"),
+                FileOption("vocab"),
                 options.TryGetValue("prune", out var p) ? double.Parse(p, System.Globalization.CultureInfo.InvariantCulture) : 0.3,
-                options.GetValueOrDefault("train"),
+                FileOption("train"),
                 options.TryGetValue("epochs", out var e) ? int.Parse(e, System.Globalization.CultureInfo.InvariantCulture) : 1,
                 options.TryGetValue("round", out var r) ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : 16,
                 options.TryGetValue("lr", out var lr) ? double.Parse(lr, System.Globalization.CultureInfo.InvariantCulture) : 1e-3,
@@ -84,7 +86,7 @@ internal static class BenchCommand
                     var other => throw new ModelBuildException(DiagnosticCodes.InvalidValue, $"bench: schedule '{other}' is not none or cosine",
                         Where),
                 },
-                options.GetValueOrDefault("save"),
+                FileOption("save"),
                 options.TryGetValue("distill", out var d) ? double.Parse(d, System.Globalization.CultureInfo.InvariantCulture) : 0);
         }
     }
