@@ -131,7 +131,8 @@ public sealed partial class LatencyAwareSelection(SourceLocation location)
                 var (parent, variant) = CompareP50(parentPath, dir.Write("proposal.onnx", proposal.Model), input, cancellation);
                 var ratio = variant / parent;
                 notes.Add($"latency-aware: {proposal.Label}: p50 {ratio:0.00}× parent");
-                if (ratio < fastestRatio) (fastest, fastestRatio) = (proposal, ratio);
+                // In order (all-int8 first, then fewer int8 nodes): a later one must be faster by more than timing noise.
+                if (ratio < fastestRatio * (1 - Tolerance)) (fastest, fastestRatio) = (proposal, ratio);
             }
             if (fastest is not null && fastestRatio <= 1 + Tolerance)
             {
