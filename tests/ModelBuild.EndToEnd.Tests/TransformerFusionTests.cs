@@ -11,9 +11,10 @@ namespace ModelBuild.EndToEnd.Tests;
 
 /// <summary>
 /// Dynamic int8 of a real transformer (all-MiniLM-L6-v2 from NuGet, <see cref="PublishedModels"/>) with the defaults:
-/// its attention blocks are fused and quantized as QAttention, it stays close to fp32 on 128-token sentences, and it
-/// runs faster than fp32 on the machine that builds it. Issue 16's cosine target (0.99) is not met yet: 0.9833 on these
-/// rows, 0.9891 on the bench's English sentences; the floor here (0.98) catches a broken rewrite, not that gap.
+/// its attention blocks are fused and quantized as QAttention, it stays within issue 16's cosine target (0.99) of fp32
+/// on 128-token sentences — 0.9935 on these rows, 0.9964 on the bench's English sentences, since each FFN projection's
+/// one or two outlier channels are multiplied in float (0.9833 and 0.9891 before) —, and it runs faster than fp32 on
+/// the machine that builds it.
 /// </summary>
 public sealed class TransformerFusionTests(ITestOutputHelper output)
 {
@@ -40,7 +41,8 @@ public sealed class TransformerFusionTests(ITestOutputHelper output)
             using var quantized = new ModelRunner(int8, Where);
             var cosine = Cosine(fp32.Run(inputs)["last_hidden_state"], quantized.Run(inputs)["last_hidden_state"]);
             output.WriteLine($"cosine vs fp32 {cosine:0.0000}");
-            Assert.True(cosine >= 0.98, $"cosine {cosine:0.0000} against fp32");
+            Assert.True(cosine >= 0.99, $"cosine {cosine:0.0000} against fp32");
+            Assert.Contains(context.Outcome.Notes, n => n.StartsWith("kept 1 of 1536 channel(s)", StringComparison.Ordinal));
 
             // Alternating medians, one sentence per run as the build measures latency; 0.8 leaves room for a busy
             // 2-core machine (measured 0.42–0.60 there).

@@ -79,6 +79,9 @@ public sealed class QuantizeSpec
     /// <summary>Keep float the nodes that run slower quantized on the building machine; null = the options record's default (on).</summary>
     public bool? LatencyAware { get; init; }
 
+    /// <summary>Dynamic only: keep a MatMul activation's few outlier channels in float; null = the options record's default (on).</summary>
+    public bool? OutlierChannels { get; init; }
+
     /// <summary>Where <c>accuracy_aware: true</c> is written, for the diagnostics about its goal.</summary>
     public SourceLocation? AccuracyAwareLocation { get; init; }
     public CalibrationSpec? Calibration { get; init; }

@@ -53,6 +53,7 @@ public static class PassPlanner
                 PerChannel = q.PerChannel ?? defaults.PerChannel,
                 ReduceRange = q.ReduceRange ?? defaults.ReduceRange,
                 LatencyAware = q.LatencyAware ?? defaults.LatencyAware,
+                OutlierChannels = q.OutlierChannels ?? defaults.OutlierChannels,
                 ExcludeOps = excludeOps,
                 ExcludeNodes = excludeNodes,
             }, q.Location, q.AccuracyAware ? GoalTarget(q, model, evaluationBatch) : null);

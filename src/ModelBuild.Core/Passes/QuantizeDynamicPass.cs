@@ -41,6 +41,19 @@ public sealed class QuantizeDynamicPass(
             context.Outcome.Notes.Add($"quantize: transformer blocks fused first ({fused.Fused})");
         }
         var candidates = quantizer.Candidates(new GraphEditor(pre));
+        var excluded = new HashSet<string>(config.ExcludeNodes, StringComparer.Ordinal);
+        if (config.OutlierChannels && candidates.Count > 0)
+        {
+            var split = OutlierChannels.Apply(pre, candidates, ProbeSamples(pre), location);
+            context.Outcome.Notes.AddRange(split.Notes);
+            if (split.FloatNodes.Count > 0)
+            {
+                pre = split.Model;
+                excluded.UnionWith(split.FloatNodes);
+                quantizer = new DynamicQuantizer(config with { ExcludeNodes = excluded });
+                candidates = quantizer.Candidates(new GraphEditor(pre));
+            }
+        }
         context.Outcome.Notes.AddRange(quantizer.Refusals(new GraphEditor(pre)));
         if (candidates.Count == 0 && quantizer.Embeddings(new GraphEditor(pre)).Count == 0)
         {
@@ -48,7 +61,6 @@ public sealed class QuantizeDynamicPass(
             return;
         }
         var quantized = quantizer.Quantize(pre);
-        var excluded = new HashSet<string>(config.ExcludeNodes, StringComparer.Ordinal);
         if (accuracy is not null && candidates.Count > 0)
             quantized = KeepWorstInFloat(context, pre, quantizer, candidates, quantized, accuracy, excluded);
         if (config.LatencyAware && candidates.Count > 0)
@@ -70,6 +82,16 @@ public sealed class QuantizeDynamicPass(
         var data = judge;
         if (data is null) return SyntheticInputs.Generate(inputs, 1, 7, EvaluationSet.GeneratedRanges(null, InputValueBounds.IndexLimits(pre)));
         return CalibrationData.Batches(data, pre, 1, location).First();
+    }
+
+    /// <summary>Samples whose activations decide the outlier channels: up to 8 of the judge's, else 8 generated as the
+    /// build generates inputs without data.</summary>
+    private IReadOnlyList<IReadOnlyDictionary<string, NdArray>> ProbeSamples(ModelProto pre)
+    {
+        var inputs = ModelInterfaceReader.Read(pre, location).Inputs;
+        if (judge is null)
+            return [SyntheticInputs.Generate(inputs, 8, 11, EvaluationSet.GeneratedRanges(null, InputValueBounds.IndexLimits(pre)))];
+        return CalibrationData.Batches(judge, pre, 8, location).Take(1).ToList();
     }
 
     /// <summary>Nothing to quantize (no op of a quantizer's kind, or none with constant float32 weights): the variant is its

@@ -84,6 +84,10 @@ internal sealed partial class ManifestBinder
         var reduceRange = map["reduce_range"] is { } rr ? reader.Bool(rr, "quantize.reduce_range") : null;
         var accuracyAware = map["accuracy_aware"] is { } aa && (reader.Bool(aa, "quantize.accuracy_aware") ?? false);
         var latencyAware = map["latency_aware"] is { } la ? reader.Bool(la, "quantize.latency_aware") : null;
+        var outlierChannels = map["outlier_channels"] is { } oc ? reader.Bool(oc, "quantize.outlier_channels") : null;
+        if (mode is not null and not QuantizeMode.Dynamic && map.KeyNode("outlier_channels") is { } k0)
+            reader.Report(DiagnosticCodes.InvalidValue,
+                $"'quantize.outlier_channels' applies to dynamic quantization only {ctx}; static int8 calibrates each activation's range", k0);
         if (mode == QuantizeMode.Dynamic)
         {
             if (map.KeyNode("format") is { } k1)
@@ -165,6 +169,7 @@ internal sealed partial class ManifestBinder
             ReduceRange = reduceRange,
             AccuracyAware = accuracyAware,
             LatencyAware = latencyAware,
+            OutlierChannels = outlierChannels,
             AccuracyAwareLocation = accuracyAware && map.KeyNode("accuracy_aware") is { } aaKey ? reader.At(aaKey) : null,
             Calibration = calibration,
             Finetune = finetune,

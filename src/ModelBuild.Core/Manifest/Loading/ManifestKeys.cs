@@ -15,7 +15,7 @@ internal static class ManifestKeys
     public static readonly string[] ExportOnnx = ["opset"];
     public static readonly string[] Variant = ["name", "from", "optimize", "quantize", "fp16", "prune"];
     public static readonly string[] Quantize = ["mode", "per_channel", "format", "symmetric", "reduce_range", "accuracy_aware", "latency_aware",
-        "calibration", "exclude", "ops", "finetune", "learn_scales"];
+        "outlier_channels", "calibration", "exclude", "ops", "finetune", "learn_scales"];
     public static readonly string[] Calibration = ["data", "samples", "method"];
     public static readonly string[] Exclude = ["ops", "nodes"];
     public static readonly string[] Fp16 = ["keep_io_types", "block_ops"];

@@ -14,6 +14,10 @@ public sealed record DynamicQuantConfig
 
     /// <summary>Keep float the nodes that run slower quantized on this machine (see <see cref="LatencyAwareSelection"/>).</summary>
     public bool LatencyAware { get; init; } = true;
+
+    /// <summary>Keep a MatMul activation's few outlier channels in float (see <see cref="OutlierChannels"/>).</summary>
+    public bool OutlierChannels { get; init; } = true;
+
     /// <summary>Embedding tables (Gather from a constant 2-D float table): int8 rows with one scale per row.</summary>
     public bool Embeddings { get; init; } = true;
     public IReadOnlySet<string> ExcludeOps { get; init; } = new HashSet<string>();
