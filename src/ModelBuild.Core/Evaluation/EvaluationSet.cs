@@ -36,7 +36,7 @@ public sealed class EvaluationSet
     public bool IsSynthetic { get; }
 
     public static EvaluationSet Create(EvaluateSpec? spec, ModelInterface model, string manifestDirectory, int syntheticSamples, int seed,
-        IReadOnlyDictionary<string, InputValueRange>? ranges = null, IReadOnlyList<TensorSpec>? declared = null)
+        IReadOnlyDictionary<string, InputValueRange>? ranges = null, IReadOnlyList<TensorSpec>? declared = null, WordPieceTokenizer? text = null)
     {
         if (spec is null)
         {
@@ -44,13 +44,18 @@ public sealed class EvaluationSet
             var layout = BatchLayout.Of(inputs);
             var batch = inputs.Any(i => i.HasDynamicBatch) ? syntheticSamples : 1;
             // Inputs fed whole are made for one sample: their own batch-like axes (a state's) are 1, as the batches are.
-            var generated = SyntheticInputs.Generate(inputs.Where(i => !layout.IsWhole(i.Name)).ToList(), batch, seed, ranges)
+            var sliced = inputs.Where(i => !layout.IsWhole(i.Name)).ToList();
+            IReadOnlyList<string> sentences = [];
+            var samples = SyntheticInputs.Generate(sliced, batch, seed, ranges);
+            if (text is not null) samples = SyntheticInputs.WithText(sliced, samples, text, ranges, out sentences);
+            var generated = samples
                 .Concat(SyntheticInputs.Generate(inputs.Where(i => layout.IsWhole(i.Name)).ToList(), 1, seed, ranges))
                 .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
             var count = (int)generated.First(p => !layout.IsWhole(p.Key)).Value.Shape[0];
             var whole = layout.Whole.Count == 0 ? "" : $"; {string.Join(", ", layout.Whole.Order())} fed whole";
+            var words = sentences.Count == 0 ? "" : $"; {string.Join(", ", sentences)}: English sentences in WordPiece ids from {text!.VocabularyPath}";
             return new EvaluationSet(new InMemorySource(generated, null, count, layout.Whole),
-                $"generated from input shapes ({count} samples, seed {seed}{whole})",
+                $"generated from input shapes ({count} samples, seed {seed}{whole}{words})",
                 synthetic: true) { Whole = layout.Whole };
         }
         return new EvaluationSet(EvaluationSources.Open(spec, model.Inputs), spec.Describe(manifestDirectory), dataLocation: spec.DataKey)

@@ -56,7 +56,11 @@ public static class PassPlanner
                 OutlierChannels = q.OutlierChannels ?? defaults.OutlierChannels,
                 ExcludeOps = excludeOps,
                 ExcludeNodes = excludeNodes,
-            }, q.Location, q.AccuracyAware ? GoalTarget(q, model, evaluationBatch) : null);
+            }, q.Location, q.AccuracyAware ? GoalTarget(q, model, evaluationBatch) : null)
+            {
+                // Without evaluate data the pass generates its probe inputs as the build does: sentences where a vocab.txt sits beside the source.
+                Vocabulary = model?.Evaluate is null ? model?.Source.Path : null,
+            };
         }
 
         var calibration = q.Calibration

@@ -18,6 +18,14 @@ namespace ModelBuild.Passes;
 public sealed class QuantizeDynamicPass(
     DynamicQuantConfig config, SourceLocation location, AccuracyTarget? accuracy = null, EvaluationDataset? judge = null) : IModelPass
 {
+    /// <summary>The source model's path: a WordPiece vocab.txt beside it makes the generated probe inputs sentences
+    /// (<see cref="WordPieceTokenizer.Beside"/>), as the build's own generated evaluation inputs are.</summary>
+    public string? Vocabulary { get; init; }
+
+    private Lazy<WordPieceTokenizer?>? _text;
+
+    private WordPieceTokenizer? Text => (_text ??= new(() => WordPieceTokenizer.Beside(Vocabulary))).Value;
+
     public string Name => "quantize:dynamic";
     public bool IsLossless => false;
 
@@ -80,7 +88,8 @@ public sealed class QuantizeDynamicPass(
     {
         var inputs = ModelInterfaceReader.Read(pre, location).Inputs;
         var data = judge;
-        if (data is null) return SyntheticInputs.Generate(inputs, 1, 7, EvaluationSet.GeneratedRanges(null, InputValueBounds.IndexLimits(pre)));
+        if (data is null)
+            return SyntheticInputs.Generate(inputs, 1, 7, EvaluationSet.GeneratedRanges(null, InputValueBounds.IndexLimits(pre)), Text);
         return CalibrationData.Batches(data, pre, 1, location).First();
     }
 
@@ -90,7 +99,7 @@ public sealed class QuantizeDynamicPass(
     {
         var inputs = ModelInterfaceReader.Read(pre, location).Inputs;
         if (judge is null)
-            return [SyntheticInputs.Generate(inputs, 8, 11, EvaluationSet.GeneratedRanges(null, InputValueBounds.IndexLimits(pre)))];
+            return [SyntheticInputs.Generate(inputs, 8, 11, EvaluationSet.GeneratedRanges(null, InputValueBounds.IndexLimits(pre)), Text)];
         return CalibrationData.Batches(judge, pre, 8, location).Take(1).ToList();
     }
 

@@ -67,7 +67,8 @@ public sealed class ModelPipeline(ModelSpec spec, DeployManifest manifest, Outpu
         var run = source.Interface with { Inputs = EvaluationSet.WithDeclaredBatchAxes(source.Interface.Inputs, spec.Inputs) };
         var set = timer.Time($"[{Name}] load evaluation data", () =>
             EvaluationSet.Create(spec.Evaluate, run, manifest.Directory, options.SyntheticSamples, options.Seed,
-                spec.Evaluate is null ? EvaluationSet.GeneratedRanges(spec.Inputs, source.IndexLimits) : null, spec.Inputs));
+                spec.Evaluate is null ? EvaluationSet.GeneratedRanges(spec.Inputs, source.IndexLimits) : null, spec.Inputs,
+                spec.Evaluate is null ? WordPieceTokenizer.Beside(spec.Source.Path) : null));
         var metric = spec.Evaluate?.Metric ?? MetricKind.Cosine;
         // top1/top5 score only against labels; a configured accuracy check must not pass for want of a score.
         if (spec.Checks.Accuracy is not null && metric is MetricKind.Top1 or MetricKind.Top5 && set.Labels is null)

@@ -1,14 +1,39 @@
 using System.Globalization;
 using System.Text;
 
-namespace ModelBuild.Tool.Commands;
+namespace ModelBuild.Data;
 
 /// <summary>
-/// A small BERT-style (uncased) WordPiece tokenizer for bench inputs: lower-case, strip accents, split on whitespace
-/// and punctuation, then greedy longest-match sub-words ("##" continuation) from a vocab.txt, [UNK] when none match.
+/// A small BERT-style (uncased) WordPiece tokenizer for generated text inputs: lower-case, strip accents, split on
+/// whitespace and punctuation, then greedy longest-match sub-words ("##" continuation) from a vocab.txt, [UNK] when none
+/// match. It writes rows of built-in everyday English sentences, so token ids follow a natural frequency distribution
+/// instead of a uniform one over the vocabulary (which is mostly rare words and [unused] rows).
 /// </summary>
-internal sealed class WordPieceTokenizer
+public sealed class WordPieceTokenizer
 {
+    /// <summary>The file a Hugging Face model folder keeps its WordPiece vocabulary in.</summary>
+    public const string VocabularyFile = "vocab.txt";
+
+    /// <summary>
+    /// The vocab.txt beside a model file (an exported Hugging Face folder: model.onnx, vocab.txt, tokenizer.json, …),
+    /// when it is a WordPiece vocabulary (has [CLS], [SEP] and [UNK]); else null.
+    /// </summary>
+    public static WordPieceTokenizer? Beside(string? modelPath)
+    {
+        if (modelPath is null || Path.GetDirectoryName(Path.GetFullPath(modelPath)) is not { } folder) return null;
+        var path = Path.Combine(folder, VocabularyFile);
+        if (!File.Exists(path)) return null;
+        var tokenizer = new WordPieceTokenizer(path);
+        return tokenizer._ids.ContainsKey("[CLS]") && tokenizer._ids.ContainsKey("[SEP]") && tokenizer._ids.ContainsKey("[UNK]")
+            ? tokenizer : null;
+    }
+
+    /// <summary>The vocabulary file this tokenizer read.</summary>
+    public string VocabularyPath { get; }
+
+    /// <summary>The id of [PAD] (0 when the vocabulary has none), written where an attention mask is 0.</summary>
+    public long PadId { get; }
+
     /// <summary>Everyday English text so that token ids follow a natural frequency distribution.</summary>
     private static readonly string[] Sentences =
     [
@@ -35,11 +60,13 @@ internal sealed class WordPieceTokenizer
 
     public WordPieceTokenizer(string vocabPath)
     {
+        VocabularyPath = vocabPath;
         var index = 0L;
         foreach (var line in File.ReadLines(vocabPath)) _ids.TryAdd(line.TrimEnd('\r'), index++);
-        _cls = _ids["[CLS]"];
-        _sep = _ids["[SEP]"];
-        _unk = _ids["[UNK]"];
+        _cls = _ids.GetValueOrDefault("[CLS]", -1);
+        _sep = _ids.GetValueOrDefault("[SEP]", -1);
+        _unk = _ids.GetValueOrDefault("[UNK]", -1);
+        PadId = _ids.GetValueOrDefault("[PAD]", 0);
     }
 
     public List<long> Encode(string text)
@@ -73,16 +100,23 @@ internal sealed class WordPieceTokenizer
     /// </summary>
     public long[] Rows(int rows, int length, bool reversed = false)
     {
-        var encoded = (reversed ? Sentences.Reverse() : Sentences).Select(Encode).ToArray();
         var values = new long[rows * length];
-        for (var r = 0; r < rows; r++)
-        {
-            var row = new List<long> { _cls };
-            for (var s = r; row.Count < length - 1; s++) row.AddRange(encoded[s % encoded.Length]);
-            row = row.Take(length - 1).Append(_sep).ToList();
-            row.CopyTo(values, r * length);
-        }
+        for (var r = 0; r < rows; r++) Row(r, length, length, reversed).CopyTo(values, r * length);
         return values;
+    }
+
+    /// <summary>
+    /// Row <paramref name="index"/>: [CLS], the sentences from the index-th on, [SEP], in <paramref name="text"/> ids,
+    /// then [PAD] up to <paramref name="length"/>.
+    /// </summary>
+    public long[] Row(int index, int length, int text, bool reversed = false)
+    {
+        var encoded = (reversed ? Sentences.Reverse() : Sentences).Select(Encode).ToArray();
+        var row = new List<long> { _cls };
+        for (var s = index; row.Count < text - 1; s++) row.AddRange(encoded[s % encoded.Length]);
+        var result = row.Take(Math.Max(0, text - 1)).Append(_sep).Take(text).ToList();
+        while (result.Count < length) result.Add(PadId);
+        return [.. result];
     }
 
     private static IEnumerable<string> BasicSplit(string text)
