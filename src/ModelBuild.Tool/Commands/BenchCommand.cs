@@ -10,7 +10,7 @@ using ModelBuild.Execution;
 namespace ModelBuild.Tool.Commands;
 
 /// <summary>
-/// <c>modelbuild bench MODEL[,calib=FILE][,test=FILE][,variants=static+dynamic+fp16+pruned+pruned-static][,prune=0.3][,train=FILE]
+/// <c>modelbuild bench MODEL[,calib=FILE][,test=FILE][,variants=static+dynamic+fp16+pruned+pruned-static+qat][,prune=0.3][,train=FILE]
 /// [,epochs=N][,lr=RATE][,schedule=cosine|none][,seq=N] ...</c>:
 /// builds the variants of every model and measures each next to its float32 original in one run, on one intra-op
 /// thread: p50 latency ratio, size ratio, and top-1 (with labelled test data) or output cosine.
@@ -120,8 +120,9 @@ internal static class BenchCommand
             var one = eval.ToDictionary(kv => kv.Key, kv => kv.Value.Slice(0, latencyBatch));
 
             var calibration = target.Calibration;
-            if ((variants.Any(v => v.EndsWith("static", StringComparison.Ordinal))
-                || extraVariants.Any(v => v.Contains("static", StringComparison.Ordinal))) && calibration is null)
+            if ((variants.Any(v => v.EndsWith("static", StringComparison.Ordinal) || v == "qat")
+                || extraVariants.Any(v => v.Contains("static", StringComparison.Ordinal) || v.Contains("qat", StringComparison.Ordinal)))
+                && calibration is null)
             {
                 // No real calibration data: synthetic inputs, said so in the row.
                 calibration = Path.Combine(work, "calib.npz");
@@ -171,7 +172,7 @@ internal static class BenchCommand
     /// <summary>
     /// The shorthand variant names as deploy.yaml writes them: bench builds every variant the way a build does
     /// (the manifest binder, PassPlanner and the passes' options records), so a figure here is a figure there.
-    /// CALIB, SAMPLES, PRUNE, ROUND and FINETUNE are filled in from the target's options.
+    /// CALIB, SAMPLES, PRUNE, ROUND, FINETUNE and QAT_TRAINING are filled in from the target's options.
     /// </summary>
     private static readonly Dictionary<string, string> Shorthands = new(StringComparer.Ordinal)
     {
@@ -182,6 +183,7 @@ internal static class BenchCommand
         ["fp16"] = "{ name: fp16, fp16: true }",
         ["pruned"] = "{ name: pruned, prune: { method: l1-structured, amount: PRUNE, round_to: ROUND FINETUNE} }",
         ["pruned-static"] = "{ name: pruned-static, from: pruned, quantize: { mode: static, per_channel: true, calibration: CALIB } }",
+        ["qat"] = "{ name: qat, quantize: { mode: qat, calibration: CALIB, finetune: QAT_TRAINING } }",
     };
 
     /// <summary>
@@ -201,9 +203,16 @@ internal static class BenchCommand
             ? $", finetune: {{ data: {Quote(train)}, epochs: {target.Epochs}, learning_rate: {target.LearningRate.ToString("R", I)}, " +
               $"schedule: {(target.Schedule == FinetuneSchedule.None ? "none" : "cosine")}, distill: {target.Distill.ToString("R", I)} }}"
             : "";
+        if (shorthands.Contains("qat") && target.Train is null)
+            throw new ModelBuildException(DiagnosticCodes.InvalidValue, "bench: variant 'qat' fine-tunes: give ,train=FILE (.npz with labels)", Where);
+        var qatTraining = target.Train is { } data
+            ? $"{{ data: {Quote(data)}, epochs: {target.Epochs}, learning_rate: {target.LearningRate.ToString("R", I)}, " +
+              $"schedule: {(target.Schedule == FinetuneSchedule.None ? "none" : "cosine")}, distill: {target.Distill.ToString("R", I)} }}"
+            : "null";
         var calib = calibration is null ? "null"
             : $"{{ data: {Quote(calibration)}" + (calibrationSamples is { } n ? $", samples: {n}" : "") + " }";
         string Expand(string yaml) => yaml
+            .Replace("QAT_TRAINING", qatTraining, StringComparison.Ordinal)
             .Replace("CALIB", calib, StringComparison.Ordinal)
             .Replace("DYNAMIC_OPS", "[" + string.Join(", ", QuantizableOps.For(QuantizeMode.Dynamic).Order(StringComparer.Ordinal)) + "]",
                 StringComparison.Ordinal)
