@@ -33,10 +33,16 @@ public sealed class GraphBuilder(int opset)
     /// <summary>Graph input and output names must stay exactly as declared: keep node outputs off them.</summary>
     public void Reserve(string name) { _reserved.Add(name); _nameCounts.TryAdd(name, 1); }
 
+    /// <summary>
+    /// The attribute path of the module whose code is being converted ("features.0.block.1"; empty at the top): node
+    /// names carry it ("features.0.block.1/Conv"), so a report's node names say where in the model a node is.
+    /// </summary>
+    public string Scope { get; set; } = "";
+
     public string[] Node(string opType, IReadOnlyList<string> inputs, int outputs = 1,
         IEnumerable<AttributeProto>? attributes = null, string? hint = null)
     {
-        var node = new NodeProto { OpType = opType, Name = FreshName("n_" + opType) };
+        var node = new NodeProto { OpType = opType, Name = FreshName(Scope.Length > 0 ? $"{Scope}/{opType}" : "n_" + opType) };
         node.Input.AddRange(inputs);
         var names = new string[outputs];
         for (var i = 0; i < outputs; i++)

@@ -14,6 +14,9 @@ public sealed class Interpreter
 
     private readonly TorchScriptArchive _archive;
     private readonly CodeBase _code;
+
+    /// <summary>Each submodule's attribute path from the top module, recorded as the code reaches it (first path wins).</summary>
+    private readonly Dictionary<ScriptObject, string> _paths = new(ReferenceEqualityComparer.Instance);
     private readonly OpRegistry _ops;
     private int _depth;
 
@@ -46,26 +49,40 @@ public sealed class Interpreter
         if (++_depth > MaxCallDepth) throw new ConversionError($"calls nest deeper than {MaxCallDepth} (recursion?)");
         try
         {
-            var locals = new Dictionary<string, object?>(StringComparer.Ordinal);
-            var parameters = function.Parameters;
-            var start = 0;
-            if (self is not null && parameters.Count > 0 && parameters[0].Name == "self") { locals["self"] = self; start = 1; }
-            var frame = new Frame(locals, function.File);
-            var given = args.Count;
-            if (given > parameters.Count - start)
-                throw new ConversionError($"{function.Name}() takes {parameters.Count - start} arguments but got {given}");
-            for (var i = start; i < parameters.Count; i++)
+            var scope = Emit.G.Scope;
+            if (self is not null) Emit.G.Scope = _paths.GetValueOrDefault(self, scope);
+            try
             {
-                var p = parameters[i];
-                if (i - start < given) locals[p.Name] = args[i - start];
-                else if (kwargs is not null && kwargs.TryGetValue(p.Name, out var kv)) locals[p.Name] = kv;
-                else if (p.Default is not null) locals[p.Name] = Eval(p.Default, frame);
-                else throw new ConversionError($"{function.Name}() is missing argument '{p.Name}'");
+                return CallIn(function, self, args, kwargs);
             }
-            ExecBlock(function.Body, frame);
-            return frame.Result;
+            finally
+            {
+                Emit.G.Scope = scope;
+            }
         }
         finally { _depth--; }
+    }
+
+    private object? CallIn(FunctionDef function, ScriptObject? self, IReadOnlyList<object?> args, IReadOnlyDictionary<string, object?>? kwargs)
+    {
+        var locals = new Dictionary<string, object?>(StringComparer.Ordinal);
+        var parameters = function.Parameters;
+        var start = 0;
+        if (self is not null && parameters.Count > 0 && parameters[0].Name == "self") { locals["self"] = self; start = 1; }
+        var frame = new Frame(locals, function.File);
+        var given = args.Count;
+        if (given > parameters.Count - start)
+            throw new ConversionError($"{function.Name}() takes {parameters.Count - start} arguments but got {given}");
+        for (var i = start; i < parameters.Count; i++)
+        {
+            var p = parameters[i];
+            if (i - start < given) locals[p.Name] = args[i - start];
+            else if (kwargs is not null && kwargs.TryGetValue(p.Name, out var kv)) locals[p.Name] = kv;
+            else if (p.Default is not null) locals[p.Name] = Eval(p.Default, frame);
+            else throw new ConversionError($"{function.Name}() is missing argument '{p.Name}'");
+        }
+        ExecBlock(function.Body, frame);
+        return frame.Result;
     }
 
     private Flow ExecBlock(IReadOnlyList<Stmt> body, Frame frame)
@@ -204,7 +221,12 @@ public sealed class Interpreter
             case QualifiedName q:
                 return q.Member(name);
             case ScriptObject obj:
-                if (obj.Attributes.TryGetValue(name, out var value)) return FromArchive(value, name);
+                if (obj.Attributes.TryGetValue(name, out var value))
+                {
+                    if (value is ScriptObject child)
+                        _paths.TryAdd(child, _paths.TryGetValue(obj, out var parent) && parent.Length > 0 ? $"{parent}.{name}" : name);
+                    return FromArchive(value, name);
+                }
                 var cls = _code.FindClass(obj.TypeName);
                 if (cls?.Constants.TryGetValue(name, out var constant) == true) return Eval(constant, new Frame(new(), cls.Name));
                 if (cls?.Methods.TryGetValue(name, out var method) == true) return new BoundMethod(obj, method);

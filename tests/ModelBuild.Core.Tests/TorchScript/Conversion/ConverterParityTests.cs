@@ -54,6 +54,26 @@ public sealed class ConverterParityTests(ITestOutputHelper output)
         Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => ConvertAndCompare("flagged", reference, 17, new Dictionary<string, object?>()));
     }
 
+    [Fact]
+    public void Node_names_carry_the_module_path_they_come_from()
+    {
+        // torchvision's ResNet structure, traced: layer1.0 is a BasicBlock, conv1 its first convolution.
+        var path = TorchScriptZooTests.Asset("resnet_tiny.pt");
+        var archive = TorchScriptReader.Read(path, new SourceLocation(path));
+        var model = TorchScriptToOnnx.Convert(archive, new ConversionOptions
+        {
+            Inputs = [new ConversionInput("x", TensorElementType.Float32, [Dimension.Dynamic("batch"), Dimension.Fixed(3), Dimension.Fixed(32), Dimension.Fixed(32)])],
+            OutputNames = ["output0"],
+            Opset = 17,
+        });
+        var names = model.Graph.Node.Select(n => n.Name).ToList();
+        Assert.Contains("conv1/Conv", names);
+        Assert.Contains("layer1.0.conv1/Conv", names);
+        Assert.Contains("layer4.0.downsample.0/Conv", names);
+        Assert.Contains("fc/Gemm", names);
+        Assert.Equal(names.Count, names.Distinct().Count());
+    }
+
     public static double ConvertAndCompare(string fixture, IReadOnlyDictionary<string, NdArray> reference, int opset, IReadOnlyDictionary<string, object?> flags)
     {
         var archive = TorchScriptReader.Read(Asset(fixture + ".pt"), new SourceLocation(Asset(fixture + ".pt")));
