@@ -100,14 +100,17 @@ public sealed partial class LatencyAwareSelection(SourceLocation location)
         }
         notes.Add($"latency-aware: {kept.Count} of {live.Count} node(s) slower quantized on this machine, kept in float" +
             (kept.Count == 0 ? "" : ": " + string.Join(", ", kept.Select(k => $"'{k.Node}' {F(k.FloatMicroseconds)} µs float vs {F(k.Int8Microseconds)} µs int8"))));
-        var model = kept.Count > 0 ? build(exclude) : quantized;
-        if (kept.Count > 0 && !live.All(c => exclude.Contains(c.Node.Name)))
+        var everyNodeSlower = live.All(c => exclude.Contains(c.Node.Name));
+        var model = kept.Count > 0 && !everyNodeSlower ? build(exclude) : quantized;
+        if (kept.Count > 0)
         {
             // Float islands cost layout changes and Q/DQ pairs at their edges that no single node shows, so the
             // per-node mix is timed beside the all-int8 model and the best contiguous int8 regions (Int8Regions), and
             // the fastest goes on (MobileNetV3-Small at 224²: all-int8 1.33×, per-node mix 1.38×, int8 from block 9 on 0.88×).
+            // All-int8 even when every node looked slower on its own: per-node charges miss what int8 saves between
+            // nodes (MobileNetV3-Small at 64²: 35 of 69 nodes slower, the all-int8 model 0.65× fp32).
             var proposals = new List<Proposal> { new("all-int8", quantized, new HashSet<string>(excluded, StringComparer.Ordinal), []) };
-            proposals.Add(new Proposal($"the {kept.Count} slow node(s) float", model, exclude, kept));
+            if (!everyNodeSlower) proposals.Add(new Proposal($"the {kept.Count} slow node(s) float", model, exclude, kept));
             var position = floatModel.Graph.Node.Select((n, i) => (n.Name, i)).Where(p => p.Name.Length > 0)
                 .GroupBy(p => p.Name).ToDictionary(g => g.Key, g => g.First().i, StringComparer.Ordinal);
             var placed = live.Where(c => position.ContainsKey(c.Node.Name)).ToList();
