@@ -38,21 +38,31 @@ public sealed class Int8RegionsTests
     }
 
     [Fact]
-    public void The_proposals_are_the_best_stretch_the_best_to_the_end_and_the_best_from_the_start()
+    public void The_proposals_are_the_best_stretch_the_best_ones_to_the_end_and_the_best_from_the_start()
     {
         int[] cuts = [0, 2, 4, 6, 8];
         // Segments [0,2) −5, [2,4) +3, [4,6) −1, [6,8) +4.
         (int, double)[] gains = [(0, -5), (1, 0), (2, 3), (4, -1), (6, 4)];
         var regions = Int8Regions.Propose(cuts, gains);
 
-        var best = Assert.Single(regions);
-        Assert.Equal((2, 8, 6.0), (best.Start, best.End, best.Gain));
-        Assert.Equal("best stretch", best.Kind);
-        // It already runs to the end; from the start only the whole graph gains (+1), and that is the all-int8 model.
+        // Best [2,8) +6 (also the best to the end); then to the end [6,8) +4 and [4,8) +3; from the start only the whole
+        // graph gains (+1), and that is the all-int8 model.
+        Assert.Equal([(2, 8, 6.0, "best stretch"), (6, 8, 4.0, "stretch to the end"), (4, 8, 3.0, "stretch to the end")],
+            regions.Select(r => (r.Start, r.End, r.Gain, r.Kind)));
 
         // Segments +1, −5, +3, +4: the best stretch is the last two; from the start, the first segment alone.
         var more = Int8Regions.Propose(cuts, [(0, 1), (2, -5), (4, 3), (6, 4)]);
-        Assert.Equal([(4, 8, "best stretch"), (0, 2, "best stretch from the start")], more.Select(r => (r.Start, r.End, r.Kind)));
+        Assert.Equal((4, 8, "best stretch"), (more[0].Start, more[0].End, more[0].Kind));
+        Assert.Contains(more, r => (r.Start, r.End, r.Kind) == (0, 2, "best stretch from the start"));
+        Assert.Equal(more.Count, more.Select(r => (r.Start, r.End)).Distinct().Count());
+    }
+
+    [Fact]
+    public void Stretches_holding_the_same_candidates_are_proposed_once()
+    {
+        // Candidates only at 0 (−1) and 6 (+5): [2,8), [4,8) and [6,8) all quantize just node 6, the same model.
+        var regions = Int8Regions.Propose([0, 2, 4, 6, 8], [(0, -1), (6, 5)]);
+        Assert.Equal((5.0, "best stretch"), (Assert.Single(regions).Gain, regions[0].Kind));
     }
 
     [Fact]
