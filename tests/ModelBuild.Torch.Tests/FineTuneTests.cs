@@ -22,27 +22,12 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static string Repo
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ModelBuild.sln"))) dir = dir.Parent;
-            return dir!.FullName;
-        }
-    }
+    private static string Repo => SampleFashion.Repo;
+    private static string Fashion => SampleFashion.Model;
+    private static string Test => SampleFashion.Test;
+    private static string Train => SampleFashion.Train;
 
-    private static string Fashion => Path.Combine(Repo, "testassets", "SampleApp", "models", "fashion.onnx");
-    private static string Test => Path.Combine(Repo, "testassets", "SampleApp", "data", "test.npz");
-    private static string Train => Path.Combine(Repo, "testassets", "SampleApp", "data", "train.npz");
-
-    private static double Top1(string path)
-    {
-        var data = NpzReader.ReadAll(Test);
-        using var runner = new ModelRunner(path, Where);
-        var logits = runner.Run(new Dictionary<string, NdArray> { ["input"] = data["input"] })["logits"];
-        return Metrics.Top1Accuracy(logits, data["labels"]);
-    }
+    private static double Top1(string path) => SampleFashion.Top1(path, Where);
 
     private string Pruned(PruneMethod method, double amount)
     {

@@ -22,29 +22,13 @@ public sealed class QatTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static string Repo
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ModelBuild.sln"))) dir = dir.Parent;
-            return dir!.FullName;
-        }
-    }
+    private static string Repo => SampleFashion.Repo;
+    private static string Fashion => SampleFashion.Model;
+    private static string Test => SampleFashion.Test;
+    private static string Calib => SampleFashion.Calibration;
+    private static string Train => SampleFashion.Train;
 
-    private static string Sample(string file) => Path.Combine(Repo, "testassets", "SampleApp", file);
-    private static string Fashion => Sample("models/fashion.onnx");
-    private static string Test => Sample("data/test.npz");
-    private static string Calib => Sample("data/calib.npy");
-    private static string Train => Sample("data/train.npz");
-
-    private static double Top1(string path)
-    {
-        var data = NpzReader.ReadAll(Test);
-        using var runner = new ModelRunner(path, Where);
-        var logits = runner.Run(new Dictionary<string, NdArray> { ["input"] = data["input"] })["logits"];
-        return Metrics.Top1Accuracy(logits, data["labels"]);
-    }
+    private static double Top1(string path) => SampleFashion.Top1(path, Where);
 
     /// <summary>Static QDQ as the manifest's defaults make it, but with every node quantized (no timing-dependent choices).</summary>
     private static StaticQuantConfig Static(CalibrationMethod method) => new() { Method = method, LatencyAware = false };

@@ -13,12 +13,7 @@ public sealed class TorchScriptPipelineTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("modelbuild-torch-pipeline-").FullName;
 
-    private static string Sample(string relative)
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ModelBuild.sln"))) dir = dir.Parent;
-        return Path.Combine(dir!.FullName, "testassets", "SampleApp", relative);
-    }
+    private static string Sample(string relative) => SampleFashion.Sample(relative);
 
     private const string Manifest = """
         schema: 1

@@ -23,9 +23,8 @@ public sealed class WordPieceTokenizer
         if (modelPath is null || Path.GetDirectoryName(Path.GetFullPath(modelPath)) is not { } folder) return null;
         var path = Path.Combine(folder, VocabularyFile);
         if (!File.Exists(path)) return null;
-        var tokenizer = new WordPieceTokenizer(path);
-        return tokenizer._ids.ContainsKey("[CLS]") && tokenizer._ids.ContainsKey("[SEP]") && tokenizer._ids.ContainsKey("[UNK]")
-            ? tokenizer : null;
+        var ids = ReadIds(path);
+        return IsWordPiece(ids) ? new WordPieceTokenizer(path, ids) : null;
     }
 
     /// <summary>The vocabulary file this tokenizer read.</summary>
@@ -55,19 +54,41 @@ public sealed class WordPieceTokenizer
         "Our team will present the results of the project at the conference next month.",
     ];
 
-    private readonly Dictionary<string, long> _ids = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _ids;
     private readonly long _cls, _sep, _unk;
 
-    public WordPieceTokenizer(string vocabPath)
+    /// <summary>The built-in sentences in this vocabulary's ids, in order and reversed: encoded once, read per row.</summary>
+    private readonly Lazy<long[][]> _sentences, _reversed;
+
+    /// <exception cref="InvalidDataException">The file lacks [CLS], [SEP] or [UNK]: it is no WordPiece vocabulary.</exception>
+    public WordPieceTokenizer(string vocabPath) : this(vocabPath, ReadIds(vocabPath))
     {
-        VocabularyPath = vocabPath;
-        var index = 0L;
-        foreach (var line in File.ReadLines(vocabPath)) _ids.TryAdd(line.TrimEnd('\r'), index++);
-        _cls = _ids.GetValueOrDefault("[CLS]", -1);
-        _sep = _ids.GetValueOrDefault("[SEP]", -1);
-        _unk = _ids.GetValueOrDefault("[UNK]", -1);
-        PadId = _ids.GetValueOrDefault("[PAD]", 0);
     }
+
+    private WordPieceTokenizer(string vocabPath, Dictionary<string, long> ids)
+    {
+        if (!IsWordPiece(ids))
+            throw new InvalidDataException($"{vocabPath} is no WordPiece vocabulary: it lacks [CLS], [SEP] or [UNK]");
+        VocabularyPath = vocabPath;
+        _ids = ids;
+        _cls = ids["[CLS]"];
+        _sep = ids["[SEP]"];
+        _unk = ids["[UNK]"];
+        PadId = ids.GetValueOrDefault("[PAD]", 0);
+        _sentences = new(() => Sentences.Select(s => Encode(s).ToArray()).ToArray());
+        _reversed = new(() => _sentences.Value.Reverse().ToArray());
+    }
+
+    private static Dictionary<string, long> ReadIds(string path)
+    {
+        var ids = new Dictionary<string, long>(StringComparer.Ordinal);
+        var index = 0L;
+        foreach (var line in File.ReadLines(path)) ids.TryAdd(line.TrimEnd('\r'), index++);
+        return ids;
+    }
+
+    private static bool IsWordPiece(Dictionary<string, long> ids) =>
+        ids.ContainsKey("[CLS]") && ids.ContainsKey("[SEP]") && ids.ContainsKey("[UNK]");
 
     public List<long> Encode(string text)
     {
@@ -111,7 +132,7 @@ public sealed class WordPieceTokenizer
     /// </summary>
     public long[] Row(int index, int length, int text, bool reversed = false)
     {
-        var encoded = (reversed ? Sentences.Reverse() : Sentences).Select(Encode).ToArray();
+        var encoded = reversed ? _reversed.Value : _sentences.Value;
         var row = new List<long> { _cls };
         for (var s = index; row.Count < text - 1; s++) row.AddRange(encoded[s % encoded.Length]);
         var result = row.Take(Math.Max(0, text - 1)).Append(_sep).Take(text).ToList();

@@ -52,7 +52,7 @@ public sealed class QuantizeDynamicPass(
         var excluded = new HashSet<string>(config.ExcludeNodes, StringComparer.Ordinal);
         if (config.OutlierChannels && candidates.Count > 0)
         {
-            var split = OutlierChannels.Apply(pre, candidates, ProbeSamples(pre), location);
+            var split = OutlierChannels.Apply(pre, candidates, [SampleBatch(pre, 8, 11)], location);
             context.Outcome.Notes.AddRange(split.Notes);
             if (split.FloatNodes.Count > 0)
             {
@@ -75,32 +75,23 @@ public sealed class QuantizeDynamicPass(
         {
             var selection = new LatencyAwareSelection(location).Select(pre, context.InputPath, quantized,
                 LatencyAwareSelection.Candidates(pre, candidates.Where(c => !excluded.Contains(c.Name))), excluded,
-                exclude => new DynamicQuantizer(config with { ExcludeNodes = exclude }).Quantize(pre), ProfileInput(pre), context.Cancellation);
+                exclude => new DynamicQuantizer(config with { ExcludeNodes = exclude }).Quantize(pre), SampleBatch(pre, 1, 7), context.Cancellation);
             if (LatencyAwareOutcome.Apply(selection, context, "dynamic") is not { } chosen) return;
             quantized = chosen;
         }
         File.WriteAllBytes(context.OutputPath, OnnxModelFile.Serialize(quantized));
     }
 
-    /// <summary>One sample to time nodes on: the judge's first, else synthetic inputs in the ranges the build generates
-    /// them in without data (token ids within the embedding table).</summary>
-    private IReadOnlyDictionary<string, NdArray> ProfileInput(ModelProto pre)
+    /// <summary>
+    /// A batch of <paramref name="count"/> samples: the judge's first, else generated in the ranges the build generates
+    /// them in without data (token ids within the embedding table; sentences where a vocab.txt sits beside the source).
+    /// One sample times nodes (latency-aware); eight decide the outlier channels.
+    /// </summary>
+    private IReadOnlyDictionary<string, NdArray> SampleBatch(ModelProto pre, int count, int seed)
     {
+        if (judge is not null) return CalibrationData.Batches(judge, pre, count, location).First();
         var inputs = ModelInterfaceReader.Read(pre, location).Inputs;
-        var data = judge;
-        if (data is null)
-            return SyntheticInputs.Generate(inputs, 1, 7, EvaluationSet.GeneratedRanges(null, InputValueBounds.IndexLimits(pre)), Text);
-        return CalibrationData.Batches(data, pre, 1, location).First();
-    }
-
-    /// <summary>Samples whose activations decide the outlier channels: up to 8 of the judge's, else 8 generated as the
-    /// build generates inputs without data.</summary>
-    private IReadOnlyList<IReadOnlyDictionary<string, NdArray>> ProbeSamples(ModelProto pre)
-    {
-        var inputs = ModelInterfaceReader.Read(pre, location).Inputs;
-        if (judge is null)
-            return [SyntheticInputs.Generate(inputs, 8, 11, EvaluationSet.GeneratedRanges(null, InputValueBounds.IndexLimits(pre)), Text)];
-        return CalibrationData.Batches(judge, pre, 8, location).Take(1).ToList();
+        return SyntheticInputs.Generate(inputs, count, seed, EvaluationSet.GeneratedRanges(null, InputValueBounds.IndexLimits(pre)), Text);
     }
 
     /// <summary>Nothing to quantize (no op of a quantizer's kind, or none with constant float32 weights): the variant is its

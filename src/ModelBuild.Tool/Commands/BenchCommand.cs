@@ -199,16 +199,15 @@ internal static class BenchCommand
             throw new ModelBuildException(DiagnosticCodes.InvalidValue,
                 $"bench: unknown variant '{unknown[0]}' ({string.Join(", ", Shorthands.Keys)}; or give deploy.yaml variants with --variant)", Where);
         var I = System.Globalization.CultureInfo.InvariantCulture;
-        var finetune = target.Train is { } train
-            ? $", finetune: {{ data: {Quote(train)}, epochs: {target.Epochs}, learning_rate: {target.LearningRate.ToString("R", I)}, " +
+        // The training run from train=, epochs=, lr=, schedule=, distill=: prune.finetune's and quantize.finetune's keys alike.
+        var training = target.Train is { } train
+            ? $"{{ data: {Quote(train)}, epochs: {target.Epochs}, learning_rate: {target.LearningRate.ToString("R", I)}, " +
               $"schedule: {(target.Schedule == FinetuneSchedule.None ? "none" : "cosine")}, distill: {target.Distill.ToString("R", I)} }}"
-            : "";
-        if (shorthands.Contains("qat") && target.Train is null)
+            : null;
+        if (shorthands.Contains("qat") && training is null)
             throw new ModelBuildException(DiagnosticCodes.InvalidValue, "bench: variant 'qat' fine-tunes: give ,train=FILE (.npz with labels)", Where);
-        var qatTraining = target.Train is { } data
-            ? $"{{ data: {Quote(data)}, epochs: {target.Epochs}, learning_rate: {target.LearningRate.ToString("R", I)}, " +
-              $"schedule: {(target.Schedule == FinetuneSchedule.None ? "none" : "cosine")}, distill: {target.Distill.ToString("R", I)} }}"
-            : "null";
+        var finetune = training is null ? "" : $", finetune: {training}";
+        var qatTraining = training ?? "null";
         var calib = calibration is null ? "null"
             : $"{{ data: {Quote(calibration)}" + (calibrationSamples is { } n ? $", samples: {n}" : "") + " }";
         string Expand(string yaml) => yaml

@@ -8,9 +8,6 @@ public sealed class ManifestLoaderErrorTests
 {
     private static ManifestWorkspace Workspace() => new("models/m.onnx", "models/t.pt", "data/test.npz");
 
-    private static List<(string Code, int Line, int Column)> Found(ManifestWorkspace ws) =>
-        ws.Diagnostics.Select(d => (d.Code, d.Location!.Line, d.Location.Column)).ToList();
-
     [Fact]
     public void YamlSyntaxErrorIsReportedAtTheParserMark()
     {
@@ -97,7 +94,7 @@ public sealed class ManifestLoaderErrorTests
             """));
         Assert.Equal(
             [("MB1003", 2, 1), ("MB1003", 9, 36), ("MB1003", 11, 31), ("MB1003", 14, 7), ("MB1003", 13, 17)],
-            Found(ws));
+            ws.Found());
         var messages = ws.Diagnostics.Select(d => d.Message).ToList();
         Assert.Equal("unknown key 'modles' at the top level; did you mean 'models'?", messages[0]);
         Assert.Equal("unknown key 'perchannel' in 'quantize' in variant 'q' of model 'm'; did you mean 'per_channel'?", messages[1]);
@@ -141,7 +138,7 @@ public sealed class ManifestLoaderErrorTests
             """));
         Assert.Equal(
             [("MB1004", 7, 57), ("MB1004", 7, 62), ("MB1004", 9, 26), ("MB1004", 10, 24), ("MB1004", 11, 47), ("MB1004", 13, 33)],
-            Found(ws).OrderBy(x => x.Line).ThenBy(x => x.Column).ToList());
+            ws.Found().OrderBy(x => x.Line).ThenBy(x => x.Column).ToList());
         Assert.Contains(ws.Diagnostics, d => d.Message == "'prune.amount' must be between 0 and 1 (exclusive of 0, exclusive of 1), got 1.5");
     }
 
@@ -194,8 +191,8 @@ public sealed class ManifestLoaderErrorTests
                     prune: { method: l1-structured, amount: 0.5, round_to: 0, finetune: { data: data/train.npz, learning_rate: 0, optimizer: lbfgs, batch_size: 0, schedule: step } }
             """));
         // n and round_to on an unstructured method; round_to 0, learning_rate 0, optimizer lbfgs, batch_size 0, schedule step.
-        Assert.Equal([7, 7, 9, 9, 9, 9, 9], Found(ws).Select(x => x.Line).Order());
-        Assert.All(Found(ws), x => Assert.Equal("MB1004", x.Code));
+        Assert.Equal([7, 7, 9, 9, 9, 9, 9], ws.Found().Select(x => x.Line).Order());
+        Assert.All(ws.Found(), x => Assert.Equal("MB1004", x.Code));
         Assert.Contains(ws.Diagnostics, d => d.Message.Contains("'prune.n' (the norm ranking channels) applies to l1-structured only"));
         Assert.Contains(ws.Diagnostics, d => d.Message.Contains("adam") && d.Message.Contains("sgd"));
         Assert.Contains(ws.Diagnostics, d => d.Message.Contains("'step'") && d.Message.Contains("none, cosine"));
@@ -216,7 +213,7 @@ public sealed class ManifestLoaderErrorTests
                   - name: b
                     prune: { method: l1-structured, amount: 0.3, finetune: { data: data/train.npz, loss: mse, distill: 0.5 } }
             """));
-        Assert.Equal([(7, 97), (7, 115), (9, 99)], Found(ws).Select(x => (x.Line, x.Column)).Order().ToList());
+        Assert.Equal([(7, 97), (7, 115), (9, 99)], ws.Found().Select(x => (x.Line, x.Column)).Order().ToList());
         Assert.Contains(ws.Diagnostics, d => d.Message.Contains("'prune.finetune.distill' needs loss: cross_entropy"));
     }
 
@@ -329,7 +326,7 @@ public sealed class ManifestLoaderErrorTests
             """));
         Assert.Equal(
             [("MB1004", 8, 55), ("MB1004", 9, 35), ("MB1004", 9, 62), ("MB1005", 9, 67), ("MB1004", 10, 15)],
-            Found(ws));
+            ws.Found());
     }
 
     [Fact]
@@ -363,7 +360,7 @@ public sealed class ManifestLoaderErrorTests
                   - name: s
                     quantize: { mode: static }
             """));
-        Assert.Equal([("MB1005", 3, 5), ("MB1005", 4, 5), ("MB1005", 5, 5), ("MB1005", 11, 19)], Found(ws));
+        Assert.Equal([("MB1005", 3, 5), ("MB1005", 4, 5), ("MB1005", 5, 5), ("MB1005", 11, 19)], ws.Found());
         var messages = ws.Diagnostics.Select(d => d.Message).ToList();
         Assert.Equal("missing required key 'name' in models[0]", messages[0]);
         Assert.Equal("missing required key 'source' in model 'nosource'", messages[1]);
@@ -633,7 +630,7 @@ public sealed class ManifestLoaderErrorTests
                 source: models/m.onnx
                 name: n
             """));
-        Assert.Equal([("MB1007", 2, 1), ("MB1007", 6, 5)], Found(ws));
+        Assert.Equal([("MB1007", 2, 1), ("MB1007", 6, 5)], ws.Found());
     }
 
     [Fact]
@@ -661,7 +658,7 @@ public sealed class ManifestLoaderErrorTests
                 ("MB1008", 4, 13), ("MB1008", 8, 56), ("MB1008", 10, 78), ("MB1008", 5, 23),
                 ("MB1008", 12, 39), ("MB1008", 12, 73), ("MB1008", 14, 33), ("MB1004", 14, 53),
             ],
-            Found(ws));
+            ws.Found());
         Assert.Contains(ws.Diagnostics, d => d.Message.Contains(ws.Full("models/missing.onnx")));
     }
 
@@ -846,7 +843,7 @@ public sealed class ManifestLoaderErrorTests
             """));
         Assert.Equal(
             [("MB1006", 3, 11), ("MB1003", 5, 5), ("MB1008", 7, 13), ("MB1004", 8, 30), ("MB1004", 9, 23)],
-            Found(ws));
+            ws.Found());
         Assert.Equal($"{ws.ManifestPath}(3,11): error MB1006:", ws.Diagnostics.First().ToString()[..(ws.ManifestPath.Length + 21)]);
     }
 }

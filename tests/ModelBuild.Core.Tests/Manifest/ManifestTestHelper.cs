@@ -33,6 +33,10 @@ public sealed class ManifestWorkspace : IDisposable
         ManifestLoader.Parse(yaml, ManifestPath, Diagnostics, toolVersion ?? ToolVersion);
 
     /// <summary>Parses a manifest expected to hold exactly one error, and checks its code and position.</summary>
+    /// <summary>Every diagnostic reported so far, as (code, line, column).</summary>
+    public List<(string Code, int Line, int Column)> Found() =>
+        Diagnostics.Select(d => (d.Code, d.Location!.Line, d.Location.Column)).ToList();
+
     public Diagnostic ExpectSingle(string yaml, string code, int line, int column)
     {
         var result = Parse(yaml);

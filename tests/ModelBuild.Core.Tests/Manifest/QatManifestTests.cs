@@ -10,9 +10,6 @@ public sealed class QatManifestTests
 {
     private static ManifestWorkspace Workspace() => new("models/m.onnx", "data/calib.npy", "data/train.npz");
 
-    private static List<(string Code, int Line, int Column)> Found(ManifestWorkspace ws) =>
-        ws.Diagnostics.Select(d => (d.Code, d.Location!.Line, d.Location.Column)).ToList();
-
     [Fact]
     public void Qat_binds_calibration_the_finetune_keys_and_learn_scales()
     {
@@ -77,7 +74,7 @@ public sealed class QatManifestTests
                 ("MB1004", 9, 94), ("MB1004", 9, 74), // b: finetune, learn_scales
                 ("MB1004", 11, 32), ("MB1004", 11, 132), ("MB1004", 11, 146), ("MB1004", 11, 164), // c: format, epochs, optimizer, distill
             ],
-            Found(ws));
+            ws.Found());
         Assert.Contains(ws.Diagnostics, d => d.Message.Contains("'quantize.finetune' applies to quantization-aware training only (mode: qat)"));
         Assert.Contains(ws.Diagnostics, d => d.Message.Contains("'quantize.finetune.distill' needs loss: cross_entropy"));
         Assert.Contains(ws.Diagnostics, d => d.Message.Contains("qat trains and writes QuantizeLinear/DequantizeLinear pairs"));

@@ -81,9 +81,9 @@ public static class Int8Regions
             for (var b = a + 1; b <= segment.Length; b++)
                 if (prefix[b] - prefix[a] > 0 && !(a == 0 && b == segment.Length))
                     stretches.Add(new Region(cuts[a], cuts[b], prefix[b] - prefix[a], ""));
-        // Stretches that hold the same candidates build the same model: one of each (the first, widest-gain one).
+        // Stretches that hold the same candidates build the same model: one of each (the one with the largest gain).
         var positions = gains.Select(g => g.Position).Order().ToArray();
-        (int, int) Holds(Region r) => (Array.FindIndex(positions, p => p >= r.Start), Array.FindLastIndex(positions, p => p < r.End));
+        (int, int) Holds(Region r) => (FirstAtOrAfter(positions, r.Start), FirstAtOrAfter(positions, r.End) - 1);
         var distinct = stretches.OrderByDescending(r => r.Gain).DistinctBy(Holds).ToList();
         var n = cuts[^1];
         var picks = distinct.Take(1).Select(r => r with { Kind = "best stretch" })
@@ -97,6 +97,18 @@ public static class Int8Regions
 
     /// <summary>Whether the node at <paramref name="position"/> lies in <paramref name="region"/>.</summary>
     public static bool Contains(Region region, int position) => position >= region.Start && position < region.End;
+
+    /// <summary>The index of the first sorted value ≥ <paramref name="value"/> (the length when there is none).</summary>
+    private static int FirstAtOrAfter(int[] sorted, int value)
+    {
+        int low = 0, high = sorted.Length;
+        while (low < high)
+        {
+            var mid = (low + high) / 2;
+            if (sorted[mid] < value) low = mid + 1; else high = mid;
+        }
+        return low;
+    }
 
     private static int SegmentOf(IReadOnlyList<int> cuts, int position)
     {

@@ -94,8 +94,7 @@ public sealed partial class LatencyAwareSelection(SourceLocation location)
             if (f > 0 && q > f * (1 + NodeMargin) + 0.5)
             {
                 foreach (var n in c.Names) exclude.Add(n);
-                kept.Add(new KeptFloatNode(c.Node.Name, c.Node.OpType, KeptFloatNode.Speed, Math.Round(f, 2), Math.Round(q, 2),
-                    "slower quantized"));
+                kept.Add(Kept(c, floatTimes, int8Times, "slower quantized"));
             }
         }
         notes.Add($"latency-aware: {kept.Count} of {live.Count} node(s) slower quantized on this machine, kept in float" +

@@ -56,8 +56,9 @@ public static class QuantPreprocessor
         var taken = graph.Node.Select(n => n.Name).Where(n => n.Length > 0).ToHashSet(StringComparer.Ordinal);
         foreach (var node in graph.Node.Where(n => n.Name.Length == 0))
         {
-            var name = $"{node.OpType}_{node.Output.FirstOrDefault(o => o.Length > 0) ?? "out"}";
-            for (var i = 1; !taken.Add(name); i++) name = $"{node.OpType}_{node.Output.FirstOrDefault()}_{i}";
+            var stem = $"{node.OpType}_{node.Output.FirstOrDefault(o => o.Length > 0) ?? "out"}";
+            var name = stem;
+            for (var i = 1; !taken.Add(name); i++) name = $"{stem}_{i}";
             node.Name = name;
         }
     }
