@@ -10,7 +10,12 @@ namespace ModelBuild.Execution;
 /// <param name="Node">The node's name in ONNX Runtime's optimized graph (fused nodes get new names).</param>
 /// <param name="OpType">The kernel's op type (QLinearConv, FusedConv, QuantizeLinear, …).</param>
 /// <param name="Microseconds">Its kernel time per run: the mean of the middle half of the profiled runs.</param>
-public sealed record NodeTime(string Node, string OpType, double Microseconds);
+/// <param name="Inputs">
+/// The shapes of its inputs as ONNX Runtime's trace lists them: it leaves out a weight the kernel pre-packed (a MatMul
+/// with one shape here multiplies by a weight; a Gemm lists A and its bias).
+/// </param>
+/// <param name="Outputs">The shapes of its outputs.</param>
+public sealed record NodeTime(string Node, string OpType, double Microseconds, IReadOnlyList<long[]> Inputs, IReadOnlyList<long[]> Outputs);
 
 /// <summary>
 /// Per-node kernel times from ONNX Runtime's own profiler (SessionOptions.EnableProfiling), on one intra-op thread
@@ -67,7 +72,7 @@ public static class NodeProfiler
     private static List<NodeTime> Read(string file, int skipRuns)
     {
         using var json = JsonDocument.Parse(File.ReadAllText(file));
-        var times = new Dictionary<string, (string Op, List<double> Us)>(StringComparer.Ordinal);
+        var times = new Dictionary<string, (string Op, List<double> Us, List<long[]> In, List<long[]> Out)>(StringComparer.Ordinal);
         var order = new List<string>();
         foreach (var e in json.RootElement.EnumerateArray())
         {
@@ -77,17 +82,28 @@ public static class NodeProfiler
             name = name[..^"_kernel_time".Length];
             if (!times.TryGetValue(name, out var entry))
             {
-                times[name] = entry = (e.GetProperty("args").GetProperty("op_name").GetString()!, new List<double>());
+                var args = e.GetProperty("args");
+                times[name] = entry = (args.GetProperty("op_name").GetString()!, new List<double>(),
+                    Shapes(args, "input_type_shape"), Shapes(args, "output_type_shape"));
                 order.Add(name);
             }
             entry.Us.Add(e.GetProperty("dur").GetDouble());
         }
         return order.Select(n =>
         {
-            var (op, us) = times[n];
+            var (op, us, inputs, outputs) = times[n];
             var kept = (us.Count > skipRuns ? us.Skip(skipRuns) : us).Order().ToList();
             var middle = kept.Skip(kept.Count / 4).Take(Math.Max(1, kept.Count - kept.Count / 4 * 2)).ToList();
-            return new NodeTime(n, op, middle.Average());
+            return new NodeTime(n, op, middle.Average(), inputs, outputs);
         }).ToList();
     }
+
+    /// <summary>The trace's shapes: <c>[{"float": [1, 128, 384]}, …]</c>, one single-key object per tensor.</summary>
+    private static List<long[]> Shapes(JsonElement args, string key) =>
+        args.TryGetProperty(key, out var list) && list.ValueKind == JsonValueKind.Array
+            ? list.EnumerateArray()
+                .SelectMany(t => t.ValueKind == JsonValueKind.Object ? t.EnumerateObject().Take(1) : [])
+                .Select(p => p.Value.ValueKind == JsonValueKind.Array ? p.Value.EnumerateArray().Select(d => d.GetInt64()).ToArray() : [])
+                .ToList()
+            : [];
 }

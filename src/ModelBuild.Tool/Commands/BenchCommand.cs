@@ -39,15 +39,20 @@ internal static class BenchCommand
             Description = "A variant written as in deploy.yaml, e.g. \"{ name: int8, quantize: { mode: dynamic, per_channel: true } }\" " +
                 "(repeatable; built for every model, after the variants= shorthands).",
         };
+        var bound = new Option<bool>("--int8-bound")
+        {
+            Description = "Add a row with the lowest p50 ratio any int8 variant can reach with this ONNX Runtime on this CPU: the float " +
+                "model's products with constant weights at int8 kernel speed (timed alone, same shapes), everything else unchanged.",
+        };
         var command = new Command("bench", "Measure pruned/quantized/fp16 variants against the float32 model: latency, size and accuracy ratios.")
         {
-            models, samples, variantOption,
+            models, samples, variantOption, bound,
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
             var rows = new List<string[]>();
             foreach (var spec in parse.GetValue(models)!)
-                rows.AddRange(Bench(BenchTarget.Parse(spec), parse.GetValue(samples), parse.GetValue(variantOption) ?? []));
+                rows.AddRange(Bench(BenchTarget.Parse(spec), parse.GetValue(samples), parse.GetValue(variantOption) ?? [], parse.GetValue(bound)));
             Print(rows);
             return ExitCode.Success;
         }));
@@ -91,7 +96,7 @@ internal static class BenchCommand
         }
     }
 
-    private static IEnumerable<string[]> Bench(BenchTarget target, int? calibrationSamples, string[] extraVariants)
+    private static IEnumerable<string[]> Bench(BenchTarget target, int? calibrationSamples, string[] extraVariants, bool int8Bound)
     {
         var model = OnnxModelFile.Load(target.Model, Where);
         var io = ModelInterfaceReader.Read(model, Where);
@@ -160,6 +165,7 @@ internal static class BenchCommand
                 yield return [modelName, name, $"{p50:0.00}", $"{p50 / baseP50:0.00}", $"{(double)new FileInfo(path).Length / baseSize:0.00}",
                     quality, Kernels(path, work)];
             }
+            if (int8Bound) yield return BoundRow(modelName, fp32Path, one, baseP50);
         }
         finally
         {
@@ -276,6 +282,21 @@ internal static class BenchCommand
                 + (target.Distill > 0 ? $" kd {target.Distill:0.##}" : "");
             return name switch { "pruned" => prune, "pruned-static" => prune + " → static", _ => name };
         }
+    }
+
+    /// <summary>The int8 bound as a row: its p50 is fp32's scaled by the bound's ratio; the last column says what it rests on.</summary>
+    private static string[] BoundRow(string modelName, string fp32Path, IReadOnlyDictionary<string, NdArray> one, double baseP50)
+    {
+        var bound = Int8LatencyBound.Measure(fp32Path, one, Where);
+        if (!bound.Holds)
+            return [modelName, "int8 bound", "-", "-", "-", "-", $"none: convolutions are {100 * bound.ConvShare:0}% of fp32 kernel time (only MatMul/Gemm are covered)"];
+        if (bound.Kernels.Count == 0) return [modelName, "int8 bound", "-", "-", "-", "-", "none: no MatMul/Gemm with a constant weight"];
+        var speedups = bound.Kernels.Select(k => k.Speedup).ToList();
+        var gmacs = bound.Kernels.Select(k => k.Int8Gmacs).ToList();
+        return [modelName, "int8 bound", $"{baseP50 * bound.Ratio:0.00}", $"{bound.Ratio:0.00}", "-", "-",
+            $"weight GEMMs {100 * bound.GemmShare:0}% of fp32 kernel time; int8 {speedups.Min():0.0}–{speedups.Max():0.0}× " +
+            $"({gmacs.Min():0}–{gmacs.Max():0} GMAC/s) at {bound.Kernels.Count} shape(s): " +
+            string.Join(", ", bound.Kernels.Select(k => $"{k.Shape} {k.Int8Kernel}"))];
     }
 
     private static string Quote(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
