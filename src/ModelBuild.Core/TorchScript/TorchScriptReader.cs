@@ -118,6 +118,16 @@ public static class TorchScriptReader
             new(DiagnosticCodes.ModelUnreadable,
                 $"TorchScript model {path} is unreadable{(Entry is null ? "" : $" (entry {Entry})")}: {message}", location, inner);
 
+        /// <summary>
+        /// PyTorch's own int8 (eager or FX convert, torchvision.models.quantization): its quantized tensors and packed
+        /// modules have no float weights to convert, so the user is told which model to save instead.
+        /// </summary>
+        public ModelBuildException Quantized(string what) =>
+            new(DiagnosticCodes.UnsupportedTorchScript,
+                $"TorchScript model {path} is already quantized by PyTorch ({what}); ModelBuild converts float models: save the " +
+                "model before torch.ao.quantization.convert (the float or fused model) and let a variant quantize it, " +
+                "e.g. quantize: { mode: static, calibration: { data: … } } or quantize: { mode: dynamic }", location);
+
         public TorchScriptArchive ReadArchive(ZipArchive zip)
         {
             if (zip.Entries.Count > limits.MaxEntries)
@@ -236,6 +246,7 @@ public static class TorchScriptReader
 
         private object? ResolveGlobal(PickleGlobal g)
         {
+            if (QuantizedGlobal(g)) throw Quantized($"pickle global '{g.FullName}'");
             if (g.Module == "__torch__" || g.Module.StartsWith("__torch__.", StringComparison.Ordinal)) return g;
             if (AllowedGlobals.Contains(g.FullName)) return g;
             if (g.Module is "torch" or "torch.storage" or "torch.cuda" && g.Name.EndsWith("Storage", StringComparison.Ordinal))
@@ -247,6 +258,14 @@ public static class TorchScriptReader
             throw Unreadable($"pickle global '{g.FullName}' is not allowed (only TorchScript's own tensor, storage and container globals are); " +
                 $"the file may be malicious or not a TorchScript model");
         }
+
+        /// <summary>Quantized tensors, their schemes, dtypes and storages, and the packed-parameter classes of quantized modules.</summary>
+        private static bool QuantizedGlobal(PickleGlobal g) =>
+            g.FullName is "torch._utils._rebuild_qtensor" or "torch.per_tensor_affine" or "torch.per_channel_affine"
+                or "torch.per_channel_affine_float_qparams" or "torch.quint8" or "torch.qint8" or "torch.qint32" or "torch.quint4x2"
+                or "torch.quint2x4"
+            || g.Module is "torch" or "torch.storage" && g.Name is "QUInt8Storage" or "QInt8Storage" or "QInt32Storage" or "QUInt4x2Storage"
+            || g.Module.StartsWith("__torch__.torch.classes.quantized", StringComparison.Ordinal);
 
         private object? PersistentLoad(object? pid, string folder)
         {

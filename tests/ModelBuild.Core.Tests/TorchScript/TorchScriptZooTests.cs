@@ -100,6 +100,25 @@ public sealed class TorchScriptZooTests
         Assert.EndsWith(".BasicBlock", block.TypeName);
     }
 
+    /// <summary>
+    /// torchvision.models.quantization and torch.ao.quantization's convert/quantize_dynamic save int8 tensors and packed
+    /// modules with no float weights (testassets/training/make_quantized_torchscript.py): the user is told to save the
+    /// float model and quantize it in a variant, not that the file may be malicious.
+    /// </summary>
+    [Theory]
+    [InlineData("quantized_static.pt", "torch._utils._rebuild_qtensor")]
+    [InlineData("quantized_dynamic.pt", "torch.classes.quantized.LinearPackedParamsBase")]
+    public void Model_quantized_by_PyTorch_is_MB2021_that_asks_for_the_float_model(string file, string global)
+    {
+        var e = Assert.Throws<ModelBuildException>(() => TorchScriptReader.Read(Asset(file), Where));
+        Assert.Equal(DiagnosticCodes.UnsupportedTorchScript, e.Diagnostic.Code);
+        Assert.Equal(Where, e.Diagnostic.Location);
+        Assert.Contains("already quantized by PyTorch", e.Message);
+        Assert.Contains(global, e.Message);
+        Assert.Contains("before torch.ao.quantization.convert", e.Message);
+        Assert.Contains("quantize: { mode: static", e.Message);
+    }
+
     [Fact]
     public void Missing_file_is_MB2001()
     {
