@@ -1,10 +1,12 @@
 """Small TorchScript fixtures for the TorchScript -> ONNX converter tests.
 
-Run with Debian's PyTorch:  /usr/bin/python3 testassets/training/make_converter_fixtures.py
+Run with Debian's PyTorch:  /usr/bin/python3 testassets/training/make_converter_fixtures.py [NAME ...]
+(names given: only those fixtures are rewritten)
 Writes tests/ModelBuild.Core.Tests/assets/converter/<name>.pt and <name>.npz; the .npz holds the inputs
 (by forward-argument name, batch 3) and the reference outputs (output0, output1, ...) computed by PyTorch.
 """
 import os
+import sys
 import numpy as np
 import torch
 import torch.nn as nn
@@ -216,7 +218,28 @@ class Misc(nn.Module):
         return v.sum(dim=1, keepdim=True) * 0.01 + z, y.reshape(x.shape[0], -1).select(1, 2)
 
 
+class Norms(nn.Module):
+    """Vector norms as saved code spells them: F.normalize (norm(x, 2., [-1], True)), p = 1, inf, -inf, 0, 3 over
+    dims, the whole-tensor norm, and linalg.vector_norm."""
+
+    def forward(self, x):
+        n = F.normalize(x, dim=-1)
+        a = torch.norm(x, p=1, dim=1)
+        b = torch.norm(x, p=float("inf"), dim=(1, 2), keepdim=True).flatten(1)
+        c = torch.norm(x, p=float("-inf"), dim=2)
+        d = torch.norm(torch.relu(x), p=0, dim=2)
+        e = torch.norm(x, p=3, dim=1)
+        f = torch.linalg.vector_norm(x, ord=2, dim=(1, 2))
+        g = x[0].norm() * torch.ones(x.shape[0])  # the first sample: the same at every batch size
+        return n, a, b, c, d, e, f, g
+
+
+ONLY = set(sys.argv[1:])
+
+
 def save(name, module, example_inputs, arg_names, script=False, extra=None):
+    if ONLY and name not in ONLY:
+        return
     module = module.eval()
     with torch.no_grad():
         ts = torch.jit.script(module) if script else torch.jit.trace(module, example_inputs)
@@ -248,6 +271,7 @@ def main():
     save("encoder", Encoder(), (torch.randn(3, 5, 16),), ["input"])
     save("attention", Attention(), (torch.randn(3, 5, 16),), ["input"])
     save("misc", Misc(), (torch.randn(3, 6, 4),), ["input"])
+    save("norms", Norms(), (torch.randn(3, 6, 4),), ["input"])
 
 
 if __name__ == "__main__":

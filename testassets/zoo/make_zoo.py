@@ -131,6 +131,8 @@ ZOO = {
     "regnet_y_400mf": ("classification", tv("regnet_y_400mf", num_classes=10), image(64), "trace"),
     "convnext_tiny": ("classification", tv("convnext_tiny", num_classes=10), image(64), "trace"),
     "swin_t": ("classification", tv("swin_t", num_classes=10), image(64), "trace"),
+    # Swin V2: cosine attention (F.normalize: torch.norm), a log-spaced continuous position bias MLP.
+    "swin_v2_t": ("classification", tv("swin_v2_t", num_classes=10), image(64), "trace"),
     "vit_small": ("classification", lambda: torchvision.models.vision_transformer.VisionTransformer(
         image_size=64, patch_size=16, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128, num_classes=10),
         image(64), "trace"),

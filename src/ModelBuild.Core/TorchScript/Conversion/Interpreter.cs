@@ -207,6 +207,9 @@ public sealed class Interpreter
             "Tensor" or "int" or "float" or "bool" or "str" or "List" or "Tuple" or "Optional" or "Dict" or "annotate"
                 or "getattr" or "len" or "range" or "uninitialized" or "unchecked_cast" or "isinstance" or "print" or "min" or "max" or "abs"
                 or "Device" or "NoneType" or "Final" or "Any" or "Union" or "number" or "Scalar" => new QualifiedName(name),
+            // Saved code prints float infinities and NaN as bare names (torch.norm(x, inf, [1]); -inf is a unary minus).
+            "inf" => double.PositiveInfinity,
+            "nan" => double.NaN,
             _ => throw new ConversionError($"name '{name}' is not defined"),
         };
     }

@@ -18,7 +18,7 @@ public sealed class ConverterParityTests(ITestOutputHelper output)
     public static string Asset(string name) => Path.Combine(AppContext.BaseDirectory, "assets", "converter", name);
 
     public static IEnumerable<object[]> Cases() =>
-        from f in new[] { "cnn", "mlp", "resnet", "mobilenet", "flagged", "misc", "lstm", "encoder", "attention" }.Concat(ZooFixtures)
+        from f in new[] { "cnn", "mlp", "resnet", "mobilenet", "flagged", "misc", "norms", "lstm", "encoder", "attention" }.Concat(ZooFixtures)
         from opset in new[] { 13, 17 }
         select new object[] { f, opset };
 
@@ -88,6 +88,11 @@ public sealed class ConverterParityTests(ITestOutputHelper output)
             ConstantArguments = flags,
         };
         var model = TorchScriptToOnnx.Convert(archive, options);
+        // Each weight ships once: a folded copy (a Linear's weight transposed for a 3-D MatMul) replaces its source.
+        var read = model.Graph.Node.SelectMany(n => n.Input.Concat(GraphEditor.Bodies(n).SelectMany(b => b.Node.SelectMany(x => x.Input))))
+            .ToHashSet(StringComparer.Ordinal);
+        var unread = model.Graph.Initializer.Select(t => t.Name).Where(name => !read.Contains(name)).ToList();
+        Assert.True(unread.Count == 0, $"{fixture}: initializers no node reads: {string.Join(", ", unread)}");
         var path = Path.Combine(Path.GetTempPath(), $"mb-conv-{fixture.Replace('/', '-')}-{opset}-{Guid.NewGuid():N}.onnx");
         File.WriteAllBytes(path, OnnxModelFile.Serialize(model));
         try
