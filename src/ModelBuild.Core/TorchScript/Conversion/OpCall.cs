@@ -66,7 +66,13 @@ public sealed class OpCall(string op, IReadOnlyList<object?> args, IReadOnlyDict
 
     public IReadOnlyList<TensorValue> TensorList(int index, string name) =>
         Interpreter.Items(Required(index, name), $"read '{name}' of {Op} from")
-            .Select(x => x as TensorValue ?? throw new ConversionError($"{Op}: '{name}' must hold tensors")).ToArray();
+            .Select(x => x switch
+            {
+                TensorValue t => t,
+                // NumToTensor's 0-d tensors stay numbers here (sizes keep folding): torch.stack([NumToTensor(size)]).
+                _ when ScalarMath.IsScalar(x) => E.AsTensor(x, null),
+                _ => throw new ConversionError($"{Op}: '{name}' must hold tensors, got {Interpreter.Describe(x)}"),
+            }).ToArray();
 
     public ConversionError Unsupported(string detail) => ConversionError.Unsupported(Op, detail);
 }

@@ -105,6 +105,8 @@ public static class ScalarMath
         double d => (long)d,
         SymInt { IsKnown: true } s => s.Value!.Value,
         SymInt => throw new ConversionError($"{what} depends on a dynamic size; give that axis a fixed size in the manifest"),
+        TensorValue t => throw new ConversionError($"{what} needs the value of a tensor computed at run time ({Interpreter.Describe(t)}): " +
+            "sizes and indices must be known when converting; shapes that depend on tensor values are not supported"),
         var other => throw new ConversionError($"expected an int for {what}, got {Interpreter.Describe(other)}"),
     };
 

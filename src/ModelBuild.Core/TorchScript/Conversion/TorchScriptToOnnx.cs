@@ -108,6 +108,11 @@ public static class TorchScriptToOnnx
             if (IsTensorType(p.Type))
                 throw new ConversionError($"forward() takes more tensor inputs than the {options.Inputs.Count} declared " +
                     $"(next: '{p.Name}')") { File = forward.File, Line = forward.Line };
+            if (ContainerType(p.Type) is { } container)
+                throw new ConversionError($"forward() argument '{p.Name}' is {container}: only tensor inputs (and bool/int/float " +
+                    "flags) are supported. Models that take lists or dicts (torchvision's detection models take a list of " +
+                    "images) deploy as a wrapper module whose forward takes batched tensors and returns tensors, saved with " +
+                    "torch.jit.trace or torch.jit.script") { File = forward.File, Line = forward.Line };
             throw new ConversionError($"forward() argument '{p.Name}' is not a tensor; give it a value in export.arguments")
                 { File = forward.File, Line = forward.Line };
         }
@@ -185,6 +190,21 @@ public static class TorchScriptToOnnx
     }
 
     private static object? Normalize(object? v) => v switch { int i => (long)i, float f => (double)f, _ => v };
+
+    /// <summary>A list, dict or tuple annotation (Optional of one included) as the code spells it; null for anything else.</summary>
+    private static string? ContainerType(Expr? type)
+    {
+        static string Text(Expr e) => e switch
+        {
+            NameExpr n => n.Name,
+            AttrExpr a => Text(a.Target) + "." + a.Name,
+            SubscriptExpr s => $"{Text(s.Target)}[{Text(s.Index)}]",
+            TupleExpr t => string.Join(", ", t.Items.Select(Text)),
+            _ => "…",
+        };
+        var inner = type is SubscriptExpr { Target: NameExpr { Name: "Optional" } } optional ? optional.Index : type;
+        return inner is SubscriptExpr { Target: NameExpr { Name: "List" or "Dict" or "Tuple" } } ? Text(type!) : null;
+    }
 
     private static bool IsTensorType(Expr? type) => type is null || type is NameExpr { Name: "Tensor" };
 

@@ -78,6 +78,58 @@ public sealed class ConverterErrorTests
         Assert.Equal(8, model.Graph.Output[0].Type.TensorType.Shape.Dim[1].DimValue);
     }
 
+    /// <summary>The printer writes `name : Type = value` where TorchScript refines a type (torchvision's detection code).</summary>
+    [Fact]
+    public void Annotated_assignment_only_types_the_name()
+    {
+        var archive = WithCode("    y : Optional[Tensor] = torch.relu(x)\n    z : int\n    return unchecked_cast(Tensor, y)\n");
+        var model = TorchScriptToOnnx.Convert(archive, Options());
+        Assert.Equal(["Relu", "Identity"], model.Graph.Node.Select(n => n.OpType));
+    }
+
+    [Fact]
+    public void List_of_tensors_argument_says_to_deploy_a_wrapper()
+    {
+        var archive = new TorchScriptArchive
+        {
+            Path = "detector.pt",
+            RootFolder = "detector",
+            Root = new ScriptObject { TypeName = "__torch__.Net", Attributes = new Dictionary<string, object?> { ["training"] = false } },
+            Constants = [],
+            CodeFiles = new Dictionary<string, string>
+            {
+                ["__torch__.py"] = "class Net(Module):\n  training : bool\n  def forward(self: __torch__.Net,\n    images: List[Tensor]) -> Tensor:\n" +
+                    "    return images[0]\n",
+            },
+        };
+        var e = Assert.Throws<ModelBuildException>(() => TorchScriptToOnnx.Convert(archive, Options()));
+        Assert.Equal(DiagnosticCodes.UnsupportedTorchScript, e.Diagnostic.Code);
+        Assert.Contains("'images' is List[Tensor]", e.Message);
+        Assert.Contains("wrapper module whose forward takes batched tensors", e.Message);
+        Assert.DoesNotContain("export.arguments", e.Message);
+    }
+
+    /// <summary>NumToTensor keeps sizes as numbers; a list of them stacked is still a tensor (torchvision's resize code).</summary>
+    [Fact]
+    public void Stacked_sizes_are_a_tensor()
+    {
+        var archive = WithCode("    n = ops.prim.NumToTensor(torch.size(x, 1))\n    s = torch.stack([n, n])\n" +
+            "    return torch.add(x, torch.to(torch.sum(s), 6))\n");
+        var model = TorchScriptToOnnx.Convert(archive, Options());
+        var path = Path.Combine(Path.GetTempPath(), $"mb-stack-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, OnnxModelFile.Serialize(model));
+        try
+        {
+            using var runner = new ModelBuild.Execution.ModelRunner(path, new SourceLocation(path));
+            var y = runner.Run(new Dictionary<string, ModelBuild.Data.NdArray>
+            {
+                ["input"] = ModelBuild.Data.NdArray.Of(new float[8], 2, 4),
+            }).Values.Single();
+            Assert.All(y.ToDoubles(), v => Assert.Equal(8.0, v));
+        }
+        finally { File.Delete(path); }
+    }
+
     [Fact]
     public void Opset_outside_range_is_refused()
     {

@@ -207,15 +207,20 @@ public sealed class Parser
         else
         {
             var first = Expression();
+            // An annotated assignment, `targets1 : Optional[List[Tensor]] = targets` (the printer writes one where a
+            // type is refined): the annotation only types the name. A bare annotation assigns nothing.
+            var annotated = first is NameExpr && TryOp(":");
+            if (annotated) Expression();
             var targets = new List<Expr> { first };
             var unpack = false;
-            while (TryOp(","))
+            while (!annotated && TryOp(","))
             {
                 unpack = true;
                 if (IsOp("=")) break;
                 targets.Add(Expression());
             }
-            if (TryOp("="))
+            if (annotated && !IsOp("=")) stmt = new PassStmt(line);
+            else if (TryOp("="))
                 stmt = new AssignStmt(targets, unpack, ExpressionList(), line);
             else if (Peek.Kind == TokenKind.Op && Peek.Text is "+=" or "-=" or "*=" or "/=")
             {
