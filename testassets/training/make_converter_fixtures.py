@@ -234,6 +234,29 @@ class Norms(nn.Module):
         return n, a, b, c, d, e, f, g
 
 
+class SplitOps(nn.Module):
+    """tensor_split by indices and by sections, linspace, and the batch axis handled at run time: two inputs
+    concatenated, chunked back (RAFT's feature encoder) and a grid repeated once per sample."""
+
+    def forward(self, x):
+        a, b, c = torch.tensor_split(x, [1, 4], dim=2)       # [N,6,1], [N,6,3], [N,6,0..]
+        p, q, r = torch.tensor_split(x, 3, dim=1)           # 2, 2, 2 rows
+        s = torch.tensor_split(x, 4, dim=2)                 # 4 pieces of 1 (of 4 columns)
+        both = torch.cat([x, x * 2.0], dim=0)               # [2N,6,4]
+        first, second = torch.chunk(both, 2, dim=0)         # back to [N,6,4] each, N known only at run time
+        grid = torch.linspace(-1, 1, 4).unsqueeze(0).repeat(x.shape[0], 1)   # [N,4]
+        return (a * 1.0, b + c.sum(), p - q + r, s[3] + s[0], second - first, grid * x[:, 0, :])
+
+
+class GridSample(nn.Module):
+    """F.grid_sample in its three interpolation and padding modes, both align_corners (opset 16 and later)."""
+
+    def forward(self, x, grid):
+        outs = [F.grid_sample(x, grid, mode=m, padding_mode=p, align_corners=a)
+                for m, p, a in [("bilinear", "zeros", False), ("nearest", "border", True), ("bicubic", "reflection", False)]]
+        return tuple(outs)
+
+
 ONLY = set(sys.argv[1:])
 
 
@@ -272,6 +295,8 @@ def main():
     save("attention", Attention(), (torch.randn(3, 5, 16),), ["input"])
     save("misc", Misc(), (torch.randn(3, 6, 4),), ["input"])
     save("norms", Norms(), (torch.randn(3, 6, 4),), ["input"])
+    save("split_ops", SplitOps(), (torch.randn(3, 6, 4),), ["input"])
+    save("grid_sample", GridSample(), (torch.randn(3, 2, 5, 6), torch.rand(3, 4, 3, 2) * 2.4 - 1.2), ["input", "grid"])
 
 
 if __name__ == "__main__":

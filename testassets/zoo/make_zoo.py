@@ -87,6 +87,18 @@ class FpnOutputs(nn.Module):
         return tuple(feats.values())
 
 
+class LastFlow(nn.Module):
+    """RAFT returns the flow after every refinement step as a list; deploy the last, after a few steps."""
+
+    def __init__(self, inner, steps=3):
+        super().__init__()
+        self.inner = inner
+        self.steps = steps
+
+    def forward(self, image1, image2):
+        return self.inner(image1, image2, num_flow_updates=self.steps)[-1]
+
+
 def image(size, channels=3):
     return {"input": ([channels, size, size], "float32")}
 
@@ -154,6 +166,10 @@ ZOO = {
     # video
     "r3d_18": ("video", lambda: tvm.video.r3d_18(weights=None, num_classes=10),
                {"input": ([3, 4, 32, 32], "float32")}, "trace"),
+    # optical flow: correlation pyramid looked up with grid_sample, the two images' features chunked back from one
+    # batch, a coordinate grid repeated per image (random weights give NaN below 128x128: the pyramid runs out)
+    "raft_small": ("optical-flow", lambda: LastFlow(tvm.optical_flow.raft_small(weights=None)),
+                   {"image1": ([3, 128, 128], "float32"), "image2": ([3, 128, 128], "float32")}, "trace"),
     # decoders with upsampling, super-resolution, style transfer
     "unet_transposed": ("decoder", TinyUnet, image(64), "trace"),
     "unet_bilinear": ("decoder", UnetBilinear, image(48), "trace"),

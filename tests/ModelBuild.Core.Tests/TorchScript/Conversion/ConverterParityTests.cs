@@ -18,7 +18,7 @@ public sealed class ConverterParityTests(ITestOutputHelper output)
     public static string Asset(string name) => Path.Combine(AppContext.BaseDirectory, "assets", "converter", name);
 
     public static IEnumerable<object[]> Cases() =>
-        from f in new[] { "cnn", "mlp", "resnet", "mobilenet", "flagged", "misc", "norms", "lstm", "encoder", "attention" }.Concat(ZooFixtures)
+        from f in new[] { "cnn", "mlp", "resnet", "mobilenet", "flagged", "misc", "norms", "split_ops", "lstm", "encoder", "attention" }.Concat(ZooFixtures)
         from opset in new[] { 13, 17 }
         select new object[] { f, opset };
 
@@ -36,6 +36,26 @@ public sealed class ConverterParityTests(ITestOutputHelper output)
         var reference = NpzReader.ReadAll(Asset(fixture + ".npz"));
         var maxAbs = ConvertAndCompare(fixture, reference, opset, new Dictionary<string, object?>());
         output.WriteLine($"{fixture} opset {opset}: max-abs {maxAbs:E2}");
+    }
+
+    /// <summary>GridSample exists from opset 16: converted at 16 and 17, refused below with the opset to set.</summary>
+    [Theory]
+    [InlineData(16)]
+    [InlineData(17)]
+    public void Grid_sample_matches_pytorch_from_opset_16(int opset)
+    {
+        var reference = NpzReader.ReadAll(Asset("grid_sample.npz"));
+        var maxAbs = ConvertAndCompare("grid_sample", reference, opset, new Dictionary<string, object?>());
+        output.WriteLine($"grid_sample opset {opset}: max-abs {maxAbs:E2}");
+    }
+
+    [Fact]
+    public void Grid_sample_below_opset_16_names_the_opset_to_set()
+    {
+        var reference = NpzReader.ReadAll(Asset("grid_sample.npz"));
+        var e = Assert.Throws<ModelBuildException>(() => ConvertAndCompare("grid_sample", reference, 13, new Dictionary<string, object?>()));
+        Assert.Equal(DiagnosticCodes.UnsupportedTorchScript, e.Diagnostic.Code);
+        Assert.Contains("export.onnx.opset: 16", e.Message);
     }
 
     [Fact]

@@ -20,6 +20,7 @@ public static class CreationOps
         r.Add(c => Fill(c, c.Sizes(1, "size"), c.Double(2, "fill_value"), DType(c.Arg(3, "dtype")) ?? c.Tensor(0, "self").Type), "new_full");
         r.Add(c => Fill(c, c.Sizes(0, "size"), 0, DType(c.Arg(1, "dtype"))), "empty");
         r.Add(Arange, "arange");
+        r.Add(Linspace, "linspace");
         r.Add(c => Triangle(c, upper: true), "triu", "triu_");
         r.Add(c => Triangle(c, upper: false), "tril", "tril_");
     }
@@ -64,6 +65,23 @@ public static class CreationOps
 
     /// <summary>arange(end | start, end[, step], dtype=…): saved code passes the bounds positionally and the rest by keyword.
     /// Integer bounds give int64 (PyTorch's rule), any float bound float32.</summary>
+    /// <summary>
+    /// linspace(start, end, steps, dtype, …) with numbers: a constant. PyTorch fills the first half from start and the
+    /// second half back from end (start + i·step, end − (steps − 1 − i)·step), so both ends are exact.
+    /// </summary>
+    private static object Linspace(OpCall c)
+    {
+        double start = c.Double(0, "start"), end = c.Double(1, "end");
+        var steps = c.Int(2, "steps");
+        if (steps < 0) throw c.Unsupported($"linspace with {steps} steps");
+        var type = DType(c.Arg(3, "dtype")) ?? TensorElementType.Float32;
+        var step = steps > 1 ? (end - start) / (steps - 1) : 0;
+        var values = new double[steps];
+        for (long i = 0; i < steps; i++) values[i] = i < steps / 2 ? start + i * step : end - (steps - 1 - i) * step;
+        if (steps == 1) values[0] = start;
+        return c.E.Constant(Data.NdArray.FromDoubles(type, [steps], values));
+    }
+
     private static object Arange(OpCall c)
     {
         var bounds = c.Args.TakeWhile(a => a is not (OpaqueValue or null) && (ScalarMath.IsScalar(a))).ToList();

@@ -72,7 +72,19 @@ public static class RearrangeOps
     }
 
     /// <summary>x.repeat(sizes): tiles the tensor; extra leading sizes add leading axes.</summary>
-    private static object Repeat(OpCall c) => TileTo(c, c.Tensor(0, "self"), c.Ints(1, "repeats"));
+    private static object Repeat(OpCall c)
+    {
+        var x = c.Tensor(0, "self");
+        var reps = c.Sizes(1, "repeats");
+        if (reps.All(r => r.IsKnown)) return TileTo(c, x, reps.Select(r => r.Value!.Value).ToArray());
+        // A count read from a dynamic size (RAFT repeats its coordinate grid once per image: repeat(grid, [batch, 1, 1, 1])).
+        if (reps.Length < x.Rank) throw c.Unsupported($"repeat with {reps.Length} sizes for a rank-{x.Rank} tensor");
+        if (reps.Length > x.Rank) x = c.E.Unsqueeze(x, Enumerable.Range(0, reps.Length - x.Rank).Select(i => (long)i).ToArray());
+        var dims = x.Dims.Select((d, i) => reps[i] is { IsKnown: true, Value: 1 } ? d
+            : d.IsKnown && reps[i].IsKnown ? SymInt.Of(d.Value!.Value * reps[i].Value!.Value) : d is { IsKnown: true, Value: 1 } ? reps[i] : null)
+            .ToArray();
+        return c.E.Node("Tile", [x.Name, c.G.ShapeTensor(reps)], x.Type, dims);
+    }
 
     /// <summary>torch.tile: like repeat, but fewer reps than axes repeat the leading axes once.</summary>
     private static object Tile(OpCall c)

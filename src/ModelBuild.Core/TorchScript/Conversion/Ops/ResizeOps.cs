@@ -22,6 +22,37 @@ public static class ResizeOps
         r.Add(c => Resize(c, 2, "linear", hasAlignCorners: true), "upsample_bilinear2d");
         r.Add(c => Resize(c, 3, "linear", hasAlignCorners: true), "upsample_trilinear3d");
         r.Add(c => Resize(c, 2, "cubic", hasAlignCorners: true), "upsample_bicubic2d");
+        r.Add(GridSample, "grid_sampler", "grid_sampler_2d");
+    }
+
+    /// <summary>
+    /// F.grid_sample on 4-D inputs (RAFT's correlation lookup, spatial transformers) → ONNX GridSample (opset 16):
+    /// grid_sampler(input, grid, interpolation 0 bilinear / 1 nearest / 2 bicubic, padding 0 zeros / 1 border /
+    /// 2 reflection, align_corners).
+    /// </summary>
+    private static TensorValue GridSample(OpCall c)
+    {
+        var x = c.Tensor(0, "input");
+        var grid = c.Tensor(1, "grid");
+        if (x.Rank != 4 || grid.Rank != 4) throw c.Unsupported($"grid_sample of a rank-{x.Rank} input (4-D only)");
+        if (c.E.Opset < 16) throw c.Unsupported("grid_sample below opset 16 (set export.onnx.opset: 16 or later)");
+        var mode = c.Int(2, "interpolation_mode") switch
+        {
+            0 => "bilinear",
+            1 => "nearest",
+            2 => "bicubic",
+            var other => throw c.Unsupported($"interpolation mode {other}"),
+        };
+        var padding = c.Int(3, "padding_mode") switch
+        {
+            0 => "zeros",
+            1 => "border",
+            2 => "reflection",
+            var other => throw c.Unsupported($"padding mode {other}"),
+        };
+        var alignCorners = c.Bool(4, "align_corners");
+        return c.E.Node("GridSample", [x.Name, grid.Name], x.Type, [x.Dims[0], x.Dims[1], grid.Dims[1], grid.Dims[2]],
+            Attr.String("mode", mode), Attr.String("padding_mode", padding), Attr.Int("align_corners", alignCorners ? 1 : 0));
     }
 
     private static TensorValue Resize(OpCall c, int spatial, string mode, bool hasAlignCorners)

@@ -35,6 +35,7 @@ public static class ShapeOps
             return c.E.Concat(parts.Select(p => c.E.Unsqueeze(p, axis)).ToArray(), axis);
         }, "stack");
         r.Add(Chunk, "chunk");
+        r.Add(TensorSplit, "tensor_split");
         r.Add(SplitOp, "split", "split_with_sizes");
         r.Add(c =>
         {
@@ -139,11 +140,58 @@ public static class ShapeOps
         var x = c.Tensor(0, "self");
         var chunks = c.Int(1, "chunks");
         var dim = TensorValue.NormalizeAxis(c.Int(2, "dim", 0), x.Rank);
-        var n = x.Dims[(int)dim].Value ?? throw c.Unsupported("chunk along a dynamic axis");
+        if (x.Dims[(int)dim].Value is not { } n) return DynamicChunks(c, x, dim, chunks);
         var size = (n + chunks - 1) / chunks;
         var sizes = new List<long>();
         for (var left = n; left > 0; left -= size) sizes.Add(Math.Min(size, left));
         return new TupleValue(c.E.Split(x, dim, sizes).Cast<object?>().ToArray());
+    }
+
+    /// <summary>
+    /// chunk along a dynamic axis (RAFT chunks the batch of its two images' features back in two): each piece is
+    /// ceil(n / chunks) long, the last takes the rest, computed when the model runs. PyTorch gives fewer pieces when the
+    /// last ones would be empty; this gives exactly <paramref name="chunks"/>, which agrees whenever n is a multiple of
+    /// them (as for a concatenation chunked back) — the parity check runs the reference at the build's own batch.
+    /// </summary>
+    private static TupleValue DynamicChunks(OpCall c, TensorValue x, long dim, long chunks)
+    {
+        var e = c.E;
+        var n = new TensorValue(c.G.SizeTensor(x.Dims[(int)dim]), TensorElementType.Int64, [SymInt.Of(1)]);
+        var size = e.Binary("Div", e.Binary("Add", n, chunks - 1), chunks);
+        var pieces = new object?[chunks];
+        for (var i = 0; i < chunks; i++)
+        {
+            var start = i == 0 ? c.G.Int64s(0) : e.Binary("Mul", size, (long)i).Name;
+            var end = i == chunks - 1 ? c.G.Int64s(long.MaxValue) : e.Binary("Mul", size, (long)(i + 1)).Name;
+            pieces[i] = e.Node("Slice", [x.Name, start, end, c.G.Int64s(dim)], x.Type,
+                x.Dims.Select((d, axis) => axis == dim ? null : d).ToArray());
+        }
+        return new TupleValue(pieces);
+    }
+
+    /// <summary>
+    /// tensor_split(x, indices, dim) cuts before each index (clamped to the axis); tensor_split(x, sections, dim) makes
+    /// that many pieces, the first n % sections one longer (unlike chunk, always exactly that many).
+    /// </summary>
+    private static object TensorSplit(OpCall c)
+    {
+        var x = c.Tensor(0, "self");
+        var dim = TensorValue.NormalizeAxis(c.Int(2, "dim", 0), x.Rank);
+        var arg = c.Required(1, "indices");
+        var n = x.Dims[(int)dim].Value;
+        if (ScalarMath.IsInt(arg))
+        {
+            var sections = ScalarMath.ToLong(arg, "sections");
+            if (sections <= 0) throw c.Unsupported($"{sections} sections");
+            if (n is not { } length) throw c.Unsupported("tensor_split into sections along a dynamic axis");
+            var sizes = Enumerable.Range(0, (int)sections).Select(i => length / sections + (i < length % sections ? 1 : 0)).ToList();
+            return new TupleValue(sizes.Select((size, i) => c.E.Slice(x, dim, sizes.Take(i).Sum(), sizes.Take(i).Sum() + size))
+                .Cast<object?>().ToArray());
+        }
+        var cuts = c.Ints(1, "indices");
+        var bounds = cuts.Prepend(0L).Append(long.MaxValue).ToArray();
+        return new TupleValue(Enumerable.Range(0, cuts.Length + 1)
+            .Select(i => (object?)c.E.Slice(x, dim, bounds[i], Math.Max(bounds[i], bounds[i + 1]))).ToArray());
     }
 
     private static object SplitOp(OpCall c)
