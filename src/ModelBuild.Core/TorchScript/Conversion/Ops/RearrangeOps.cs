@@ -71,20 +71,11 @@ public static class RearrangeOps
         return c.E.Concat([c.E.Slice(x, axis, n - shift, long.MaxValue), c.E.Slice(x, axis, 0, n - shift)], axis);
     }
 
-    /// <summary>x.repeat(sizes): tiles the tensor; extra leading sizes add leading axes.</summary>
-    private static object Repeat(OpCall c)
-    {
-        var x = c.Tensor(0, "self");
-        var reps = c.Sizes(1, "repeats");
-        if (reps.All(r => r.IsKnown)) return TileTo(c, x, reps.Select(r => r.Value!.Value).ToArray());
-        // A count read from a dynamic size (RAFT repeats its coordinate grid once per image: repeat(grid, [batch, 1, 1, 1])).
-        if (reps.Length < x.Rank) throw c.Unsupported($"repeat with {reps.Length} sizes for a rank-{x.Rank} tensor");
-        if (reps.Length > x.Rank) x = c.E.Unsqueeze(x, Enumerable.Range(0, reps.Length - x.Rank).Select(i => (long)i).ToArray());
-        var dims = x.Dims.Select((d, i) => reps[i] is { IsKnown: true, Value: 1 } ? d
-            : d.IsKnown && reps[i].IsKnown ? SymInt.Of(d.Value!.Value * reps[i].Value!.Value) : d is { IsKnown: true, Value: 1 } ? reps[i] : null)
-            .ToArray();
-        return c.E.Node("Tile", [x.Name, c.G.ShapeTensor(reps)], x.Type, dims);
-    }
+    /// <summary>
+    /// x.repeat(sizes): tiles the tensor; extra leading sizes add leading axes. A count may be a dynamic size (RAFT
+    /// repeats its coordinate grid once per image: repeat(grid, [batch, 1, 1, 1])).
+    /// </summary>
+    private static object Repeat(OpCall c) => TileTo(c, c.Tensor(0, "self"), c.Sizes(1, "repeats"));
 
     /// <summary>torch.tile: like repeat, but fewer reps than axes repeat the leading axes once.</summary>
     private static object Tile(OpCall c)
@@ -92,17 +83,22 @@ public static class RearrangeOps
         var x = c.Tensor(0, "self");
         var reps = c.Ints(1, "dims");
         if (reps.Length < x.Rank) reps = Enumerable.Repeat(1L, x.Rank - reps.Length).Concat(reps).ToArray();
-        return TileTo(c, x, reps);
+        return TileTo(c, x, reps.Select(SymInt.Of).ToArray());
     }
 
-    private static TensorValue TileTo(OpCall c, TensorValue x, long[] reps)
+    private static TensorValue TileTo(OpCall c, TensorValue x, IReadOnlyList<SymInt> reps)
     {
-        if (reps.Length < x.Rank) throw c.Unsupported($"repeat with {reps.Length} sizes for a rank-{x.Rank} tensor");
-        if (reps.Length > x.Rank) x = c.E.Unsqueeze(x, Enumerable.Range(0, reps.Length - x.Rank).Select(i => (long)i).ToArray());
-        if (reps.All(v => v == 1)) return x;
-        var dims = x.Dims.Select((d, i) => reps[i] == 1 ? d : d.IsKnown ? SymInt.Of(d.Value!.Value * reps[i]) : null).ToArray();
-        return c.E.Node("Tile", [x.Name, c.G.Int64s(reps)], x.Type, dims);
+        if (reps.Count < x.Rank) throw c.Unsupported($"repeat with {reps.Count} sizes for a rank-{x.Rank} tensor");
+        if (reps.Count > x.Rank) x = c.E.Unsqueeze(x, Enumerable.Range(0, reps.Count - x.Rank).Select(i => (long)i).ToArray());
+        if (reps.All(r => r is { IsKnown: true, Value: 1 })) return x;
+        var dims = x.Dims.Select((d, i) => Tiled(d, reps[i])).ToArray();
+        return c.E.Node("Tile", [x.Name, c.G.ShapeTensor(reps)], x.Type, dims);
     }
+
+    /// <summary>An axis of size d repeated r times, where it can be told at conversion time.</summary>
+    private static SymInt? Tiled(SymInt d, SymInt r) => r.IsKnown
+        ? r.Value == 1 ? d : d.IsKnown ? SymInt.Of(d.Value!.Value * r.Value!.Value) : null
+        : d is { IsKnown: true, Value: 1 } ? r : null;
 
     /// <summary>meshgrid(tensors, indexing): each 1-D tensor laid along its own axis and expanded to the grid ("ij");
     /// "xy" swaps the first two axes of the grid.</summary>

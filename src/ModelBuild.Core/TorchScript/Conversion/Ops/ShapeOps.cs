@@ -188,7 +188,9 @@ public static class ShapeOps
             return new TupleValue(sizes.Select((size, i) => c.E.Slice(x, dim, sizes.Take(i).Sum(), sizes.Take(i).Sum() + size))
                 .Cast<object?>().ToArray());
         }
-        var cuts = c.Ints(1, "indices");
+        // Indices as slice bounds: negative ones count from the end, none past the axis.
+        var cuts = c.Ints(1, "indices").Select(i => i >= 0 ? n is { } size ? Math.Min(i, size) : i
+            : n is { } known ? Math.Max(0, i + known) : throw c.Unsupported("a negative tensor_split index along a dynamic axis")).ToArray();
         var bounds = cuts.Prepend(0L).Append(long.MaxValue).ToArray();
         return new TupleValue(Enumerable.Range(0, cuts.Length + 1)
             .Select(i => (object?)c.E.Slice(x, dim, bounds[i], Math.Max(bounds[i], bounds[i + 1]))).ToArray());
