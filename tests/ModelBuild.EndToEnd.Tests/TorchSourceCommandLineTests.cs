@@ -94,7 +94,10 @@ public sealed class TorchSourceCommandLineTests : IDisposable
         var input = new Dictionary<string, NdArray> { ["tokens"] = tokens };
         var cosine = Evaluation.Metrics.CosineSimilarity(basis.Run(input).Values.First(), quantized.Run(input).Values.First());
         Assert.True(cosine >= 0.99, $"cosine {cosine}");
-        Assert.True(Report("lstm").GetProperty("artifacts")[1].GetProperty("vs_base").GetProperty("size_ratio").GetDouble() < 0.6);
+        // The LSTM weights shrink 4×; the GRU, the embedding and the biases stay float: 0.72 measured. (It read 0.6 and
+        // less while the base model carried the LSTM weights twice, its converter's folded copy beside the original.)
+        var sizeRatio = Report("lstm").GetProperty("artifacts")[1].GetProperty("vs_base").GetProperty("size_ratio").GetDouble();
+        Assert.True(sizeRatio < 0.8, $"int8 size {sizeRatio:0.00}× base");
     }
 
     [Fact]
