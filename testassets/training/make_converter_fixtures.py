@@ -257,6 +257,25 @@ class GridSample(nn.Module):
         return tuple(outs)
 
 
+class InPlaceViews(nn.Module):
+    """In-place writes into slices and selects of activations, as MViT's relative position bias and hand-written code
+    (x[:, 0] = y) do: add_ then copy_ into a slice, a select assigned, zero_ on a slice, a row added to another, and
+    a write from the second sample on (the batch axis is dynamic in the converted model)."""
+
+    def forward(self, x):
+        a = x * 2.0
+        a[:, 1:, 1:] += torch.ones(4, 5)
+        b = x + 0.0
+        b[:, 0] = x[:, -1] * 3.0
+        c = x.clone()
+        c[:, :, 2:4].zero_()
+        d = x.clone()
+        d[:, 2] += d[:, 3]
+        e = x * 1.0
+        e[1:, 2] = 0.5          # from the second sample on: a box along the dynamic batch axis
+        return a.softmax(-1), b, c, d, e
+
+
 ONLY = set(sys.argv[1:])
 
 
@@ -296,6 +315,7 @@ def main():
     save("misc", Misc(), (torch.randn(3, 6, 4),), ["input"])
     save("norms", Norms(), (torch.randn(3, 6, 4),), ["input"])
     save("split_ops", SplitOps(), (torch.randn(3, 6, 4),), ["input"])
+    save("inplace_views", InPlaceViews(), (torch.randn(3, 5, 6),), ["input"])
     save("grid_sample", GridSample(), (torch.randn(3, 2, 5, 6), torch.rand(3, 4, 3, 2) * 2.4 - 1.2), ["input", "grid"])
 
 

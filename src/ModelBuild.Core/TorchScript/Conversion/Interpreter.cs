@@ -253,6 +253,13 @@ public sealed class Interpreter
         _ => value,
     };
 
+    /// <summary>In-place ops that change how a tensor is viewed, not its values: nothing to write back.</summary>
+    private static readonly HashSet<string> RestridingInPlace = new(StringComparer.Ordinal)
+    {
+        "torch.transpose_", "torch.t_", "torch.squeeze_", "torch.unsqueeze_", "torch.swapaxes_", "torch.swapdims_", "torch.resize_",
+        "torch.resize_as_", "torch.as_strided_", "torch.detach_", "torch.requires_grad_",
+    };
+
     private object? EvalCall(CallExpr call, Frame frame)
     {
         var func = Eval(call.Func, frame);
@@ -270,7 +277,14 @@ public sealed class Interpreter
                 }
                 if (Builtins.TryCall(q.Name, args, kwargs, this, out var result)) return result;
                 var lowering = _ops.Find(q.Name) ?? throw ConversionError.Unsupported(q.Name);
-                return lowering(new OpCall(q.Name, args, kwargs, Emit, this));
+                var op = new OpCall(q.Name, args, kwargs, Emit, this);
+                var value = lowering(op);
+                // In-place arithmetic (add_, mul_, …) is lowered functionally; on a slice of a computed tensor it also
+                // writes back into that tensor.
+                if (q.Name.EndsWith('_') && !q.Name.EndsWith("__", StringComparison.Ordinal) && !RestridingInPlace.Contains(q.Name)
+                    && args.Length > 0 && args[0] is TensorValue self && value is TensorValue written)
+                    Ops.InPlaceOps.WriteBack(op, self, written);
+                return value;
             default:
                 throw new ConversionError($"{Describe(func)} is not callable");
         }

@@ -9,7 +9,8 @@ namespace ModelBuild.TorchScript.Conversion;
 /// </summary>
 public sealed class TensorValue(string name, TensorElementType type, IReadOnlyList<SymInt> dims, NdArray? constant = null)
 {
-    public string Name { get; } = name;
+    /// <summary>The ONNX value holding it; an in-place write gives the tensor a new one (<see cref="Rebind"/>).</summary>
+    public string Name { get; private set; } = name;
     public TensorElementType Type { get; } = type;
     public IReadOnlyList<SymInt> Dims { get; } = dims;
     public NdArray? Constant { get; } = constant;
@@ -17,6 +18,15 @@ public sealed class TensorValue(string name, TensorElementType type, IReadOnlyLi
 
     /// <summary>For a slice of a constant: where it lies in that constant, so in-place writes (fill_, copy_) reach it.</summary>
     public ConstantView? View { get; init; }
+
+    /// <summary>For a slice or select of a computed tensor: the box it reads there, so in-place writes reach that tensor.</summary>
+    public ComputedView? Region { get; init; }
+
+    /// <summary>
+    /// After an in-place write: every holder of this tensor (locals, lists, the caller's frame) reads the new value,
+    /// as PyTorch's aliasing does; values computed from the old one keep it.
+    /// </summary>
+    internal void Rebind(string name) => Name = name;
 
     /// <summary>Made by torch.zeros: lets RNN lowerings drop an all-zero initial state.</summary>
     public bool IsZeros { get; init; }

@@ -130,6 +130,20 @@ public sealed class ConverterErrorTests
         finally { File.Delete(path); }
     }
 
+    /// <summary>
+    /// Writes into computed tensors are taken only where the converter knows what they reach: a box of step-1 slices.
+    /// A whole activation may alias another (a reshape, a chunk) and a strided box cannot be placed: both are refused.
+    /// </summary>
+    [Theory]
+    [InlineData("    y = torch.relu(x)\n    _0 = torch.fill_(y, 0.)\n    return y\n", "only slices and selects of one can be written")]
+    [InlineData("    y = torch.relu(x)\n    _0 = torch.zero_(torch.slice(y, 1, 0, 4, 2))\n    return y\n", "position is not known")]
+    public void Writes_the_converter_cannot_place_are_refused(string body, string expected)
+    {
+        var e = Assert.Throws<ModelBuildException>(() => TorchScriptToOnnx.Convert(WithCode(body), Options()));
+        Assert.Equal(DiagnosticCodes.UnsupportedTorchScript, e.Diagnostic.Code);
+        Assert.Contains(expected, e.Message);
+    }
+
     [Fact]
     public void Opset_outside_range_is_refused()
     {

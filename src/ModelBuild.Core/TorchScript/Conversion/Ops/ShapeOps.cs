@@ -22,7 +22,8 @@ public static class ShapeOps
             return c.E.Transpose(x, perm);
         }, "transpose", "transpose_", "swapaxes");
         r.Add(c => c.Tensor(0, "self") is var x && x.Rank < 2 ? x : c.E.Transpose(x, [1, 0]), "t", "numpy_T");
-        r.Add(c => c.Tensor(0, "self"), "contiguous", "detach", "clone", "alias", "dropout", "dropout_", "feature_dropout",
+        r.Add(Clone, "clone");
+        r.Add(c => c.Tensor(0, "self"), "contiguous", "detach", "alias", "dropout", "dropout_", "feature_dropout",
             "feature_dropout_", "alpha_dropout", "alpha_dropout_", "feature_alpha_dropout");
         r.Add(Squeeze, "squeeze", "squeeze_");
         r.Add(c => c.E.Unsqueeze(c.Tensor(0, "self"), c.Int(1, "dim")), "unsqueeze", "unsqueeze_");
@@ -49,15 +50,17 @@ public static class ShapeOps
             // Scripted code slices Python lists too (x.size()[:-1] is slice(list, start, end, step)).
             if (c.Arg(0, "self") is List<object?> or TupleValue) return SliceList(c);
             var x = c.Tensor(0, "self");
-            return c.E.Slice(x, c.Int(1, "dim", 0), c.Arg(2, "start") is null ? 0 : c.Int(2, "start"),
+            var (dim, start, end, step) = (c.Int(1, "dim", 0), c.Arg(2, "start") is null ? 0 : c.Int(2, "start"),
                 c.Arg(3, "end") is null ? long.MaxValue : c.Int(3, "end"), c.Int(4, "step", 1));
+            return AsView(x, c.E.Slice(x, dim, start, end, step),
+                step == 1 && x.Region is not { IsTracked: false } ? ComputedView.Of(x).Narrow(dim, start, end) : null);
         }, "slice");
         r.Add(c =>
         {
             var x = c.Tensor(0, "self");
             var dim = c.Int(1, "dim");
             var index = c.Int(2, "index");
-            return c.E.Select(x, dim, index);
+            return AsView(x, c.E.Select(x, dim, index), x.Region is not { IsTracked: false } ? ComputedView.Of(x).Pick(dim, index) : null);
         }, "select");
         r.Add(c =>
         {
@@ -134,6 +137,30 @@ public static class ShapeOps
         var axes = dims.Select(d => TensorValue.NormalizeAxis(d, x.Rank)).Where(a => !x.Dims[(int)a].IsKnown || x.Dims[(int)a].Value == 1).ToArray();
         return c.E.Squeeze(x, axes);
     }
+
+    /// <summary>
+    /// clone: the same values as a tensor of its own, so an in-place write into the clone (or into the original) does
+    /// not reach the other — a constant is copied, a computed tensor gets its own holder of the same ONNX value.
+    /// </summary>
+    private static TensorValue Clone(OpCall c)
+    {
+        var x = c.Tensor(0, "self");
+        return x.Constant is { } data
+            ? c.E.Constant(Data.NdArray.FromDoubles(data.ElementType, data.Shape.ToArray(), data.ToDoubles()))
+            : new TensorValue(x.Name, x.Type, x.Dims) { IsZeros = x.IsZeros };
+    }
+
+    /// <summary>
+    /// A slice or select of a computed tensor remembers where it lies, for in-place writes (see InPlaceOps). One of a
+    /// constant too large to fold does as well, so a write into it is refused rather than lost.
+    /// </summary>
+    private static TensorValue AsView(TensorValue x, TensorValue part, ComputedView? region) =>
+        ReferenceEquals(part, x) || part.Constant is not null ? part
+            : new TensorValue(part.Name, part.Type, part.Dims)
+            {
+                Region = x.Region is { IsTracked: false } ? x.Region : region ?? ComputedView.Untracked,
+                IsZeros = part.IsZeros,
+            };
 
     private static object Chunk(OpCall c)
     {
