@@ -3,11 +3,12 @@ using ModelBuild.Onnx;
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
 /// <summary>
-/// In-place writes. Into a constant (a mask built in forward) the write lands in the constant. Into a computed tensor
-/// — whole, or a box of step-1 slices and selects of it (<see cref="ComputedView"/>) — the tensor gets a new value:
-/// the written box padded into place and chosen by a mask, and every holder of the tensor reads it from then on
+/// In-place writes. Into a constant (a mask built in forward) the write lands in the constant. Into a box of step-1
+/// slices and selects of a computed tensor (<see cref="ComputedView"/>) the tensor gets a new value: the written box
+/// padded into place and chosen by a mask, and every holder of the tensor reads it from then on
 /// (<see cref="TensorValue.Rebind"/>). In-place arithmetic on such a box (<c>add_</c> of a slice) writes back the same
-/// way (<see cref="WriteBack"/>). Slices taken before a write keep the old values.
+/// way (<see cref="WriteBack"/>). A whole computed tensor is not written (it may alias another: a reshape, a chunk),
+/// and slices taken before a write keep the old values.
 /// </summary>
 public static class InPlaceOps
 {
