@@ -276,6 +276,19 @@ class InPlaceViews(nn.Module):
         return a.softmax(-1), b, c, d, e
 
 
+class MaskOps(nn.Module):
+    """Masks as models combine them: ~m, m & n, m | n, m ^ n, logical_and/or/xor of non-bool tensors, ~ of integers."""
+
+    def forward(self, x):
+        m = x > 0
+        n = x < 0.5
+        a = (~m).float()
+        b = (m & n).float() + (m | n).float() * 2 + (m ^ n).float() * 4
+        c = torch.logical_and(x, x > 1).float() + torch.logical_or(x > 1, x < -1).float() + torch.logical_xor(m, n).float()
+        d = (~(x * 10).long()).float()
+        return a, b, c, d
+
+
 ONLY = set(sys.argv[1:])
 
 
@@ -316,6 +329,7 @@ def main():
     save("norms", Norms(), (torch.randn(3, 6, 4),), ["input"])
     save("split_ops", SplitOps(), (torch.randn(3, 6, 4),), ["input"])
     save("inplace_views", InPlaceViews(), (torch.randn(3, 5, 6),), ["input"])
+    save("mask_ops", MaskOps(), (torch.randn(3, 5, 6),), ["input"])
     save("grid_sample", GridSample(), (torch.randn(3, 2, 5, 6), torch.rand(3, 4, 3, 2) * 2.4 - 1.2), ["input", "grid"])
 
 

@@ -30,8 +30,8 @@ import torchvision
 from torchvision import models as tvm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zoo_modules import (BertStyleEncoder, ClipStyleTextEncoder, CrnnKeywordSpotter, Espcn, Gpt2StyleDecoder,  # noqa: E402
-                         LlamaStyleDecoder, MixerNet, MoeRouter, IndexPutNet, OpsMix, PerceiverEinsum, SdpaBlock,
+from zoo_modules import (BertStyleEncoder, ClipStyleTextEncoder, CrnnKeywordSpotter, DebertaStyleEncoder, Espcn,  # noqa: E402
+                         Gpt2StyleDecoder, LlamaStyleDecoder, MixerNet, MoeRouter, IndexPutNet, OpsMix, PerceiverEinsum, SdpaBlock,
                          SpaceToDepthNet, StyleTransferNet, SwinWindowAttention, T5RelativeBias, TinyUnet,
                          UnetBilinear, Wav2Vec2StyleEncoder, YoloStyleHead, Resnet1dAudio)
 
@@ -179,6 +179,7 @@ ZOO = {
     "yolo_style_head": ("detection-head", YoloStyleHead, image(64), "trace"),
     # transformers written the Hugging Face way
     "bert_style_encoder": ("text-encoder", BertStyleEncoder, tokens(16, 100, ["attention_mask", "token_type_ids"]), "trace"),
+    "deberta_style_encoder": ("text-encoder", DebertaStyleEncoder, tokens(14, 90, ["attention_mask"]), "trace"),
     "bert_style_encoder_scripted": ("text-encoder", BertStyleEncoder, tokens(16, 100, ["attention_mask", "token_type_ids"]), "script"),
     "gpt2_style_decoder": ("text-decoder", Gpt2StyleDecoder, tokens(16, 120), "trace"),
     "gpt2_style_decoder_scripted": ("text-decoder", Gpt2StyleDecoder, tokens(16, 120), "script"),
@@ -211,7 +212,7 @@ BATCH = 2
 FIXTURES = ["unet_bilinear", "unet_transposed", "espcn_x3", "space_to_depth_net", "style_transfer", "yolo_style_head",
             "ops_mix", "moe_router", "perceiver_einsum", "t5_relative_bias", "gpt2_style_decoder", "bert_style_encoder",
             "clip_style_text", "llama_style_decoder", "sdpa_block", "wav2vec2_style", "crnn_keyword_spotter",
-            "bert_style_encoder_scripted", "index_put_net"]
+            "bert_style_encoder_scripted", "index_put_net", "deberta_style_encoder"]
 FIXTURE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "ModelBuild.Core.Tests",
                            "assets", "converter", "zoo")
 

@@ -330,6 +330,66 @@ class ClipStyleTextEncoder(nn.Module):
         return x[torch.arange(x.shape[0]), text.argmax(dim=-1)] @ self.text_projection
 
 
+# ---------------------------------------------------------------- text: DeBERTa-style disentangled attention (HF modeling_deberta_v2)
+class DisentangledSelfAttention(nn.Module):
+    """Content-to-content plus content-to-position and position-to-content scores, gathered by clamped relative
+    distance; the padded keys masked with finfo.min and the probabilities zeroed there (~mask)."""
+
+    def __init__(self, hidden=48, heads=4, span=8):
+        super().__init__()
+        self.heads, self.head_dim, self.span = heads, hidden // heads, span
+        self.query_proj = nn.Linear(hidden, hidden)
+        self.key_proj = nn.Linear(hidden, hidden)
+        self.value_proj = nn.Linear(hidden, hidden)
+        self.pos_key_proj = nn.Linear(hidden, hidden)
+        self.pos_query_proj = nn.Linear(hidden, hidden)
+        self.rel_embeddings = nn.Embedding(2 * span, hidden)
+        self.dense = nn.Linear(hidden, hidden)
+        self.norm = nn.LayerNorm(hidden)
+
+    def heads_first(self, x):
+        b, s, _ = x.size()
+        return x.view(b, s, self.heads, self.head_dim).permute(0, 2, 1, 3).reshape(b * self.heads, s, self.head_dim)
+
+    def forward(self, hidden, mask):
+        b, s, _ = hidden.size()
+        q = self.heads_first(self.query_proj(hidden))
+        k = self.heads_first(self.key_proj(hidden))
+        v = self.heads_first(self.value_proj(hidden))
+        scale = math.sqrt(self.head_dim * 3)
+        scores = torch.bmm(q, k.transpose(-1, -2) / scale)
+        positions = torch.arange(s, dtype=torch.long)
+        relative = positions[:, None] - positions[None, :]
+        rel = self.rel_embeddings.weight[: 2 * self.span, :].unsqueeze(0)
+        pos_key = self.heads_first(self.pos_key_proj(rel).repeat(b, 1, 1))
+        pos_query = self.heads_first(self.pos_query_proj(rel).repeat(b, 1, 1))
+        c2p_index = torch.clamp(relative + self.span, 0, 2 * self.span - 1).expand([q.size(0), s, s])
+        c2p = torch.gather(torch.bmm(q, pos_key.transpose(-1, -2)), dim=-1, index=c2p_index)
+        p2c_index = torch.clamp(-relative + self.span, 0, 2 * self.span - 1).expand([k.size(0), s, s])
+        p2c = torch.gather(torch.bmm(k, pos_query.transpose(-1, -2)), dim=-1, index=p2c_index).transpose(-1, -2)
+        scores = (scores + (c2p + p2c) / scale).view(b, self.heads, s, s)
+        keep = mask[:, None, None, :].bool()
+        scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
+        probs = F.softmax(scores, -1).masked_fill(~keep, 0.0)
+        context = torch.bmm(probs.view(b * self.heads, s, s), v)
+        context = context.view(b, self.heads, s, self.head_dim).permute(0, 2, 1, 3).reshape(b, s, -1)
+        return self.norm(self.dense(context) + hidden)
+
+
+class DebertaStyleEncoder(nn.Module):
+    def __init__(self, vocab=90, hidden=48, layers=2):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(vocab, hidden)
+        self.norm = nn.LayerNorm(hidden)
+        self.layers = nn.ModuleList([DisentangledSelfAttention(hidden) for _ in range(layers)])
+
+    def forward(self, input_ids, attention_mask):
+        x = self.norm(self.word_embeddings(input_ids)) * attention_mask.unsqueeze(-1).to(torch.float32)
+        for layer in self.layers:
+            x = layer(x, attention_mask)
+        return x
+
+
 # ---------------------------------------------------------------- Swin-style window attention with a bias table
 def window_partition(x, window_size: int):
     B, H, W, C = x.shape

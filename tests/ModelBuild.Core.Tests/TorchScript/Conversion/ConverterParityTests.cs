@@ -18,7 +18,7 @@ public sealed class ConverterParityTests(ITestOutputHelper output)
     public static string Asset(string name) => Path.Combine(AppContext.BaseDirectory, "assets", "converter", name);
 
     public static IEnumerable<object[]> Cases() =>
-        from f in new[] { "cnn", "mlp", "resnet", "mobilenet", "flagged", "misc", "norms", "split_ops", "inplace_views", "lstm", "encoder", "attention" }.Concat(ZooFixtures)
+        from f in new[] { "cnn", "mlp", "resnet", "mobilenet", "flagged", "misc", "norms", "split_ops", "inplace_views", "mask_ops", "lstm", "encoder", "attention" }.Concat(ZooFixtures)
         from opset in new[] { 13, 17 }
         select new object[] { f, opset };
 

@@ -1,3 +1,5 @@
+using ModelBuild.Onnx;
+
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
 /// <summary>add/sub/mul/div/pow and comparisons, with broadcasting, scalars and alpha. When every operand is a
@@ -20,7 +22,42 @@ public static class ArithmeticOps
         r.Add(c => Compare(c, "LessOrEqual", "<="), "le");
         r.Add(c => Compare(c, "GreaterOrEqual", ">="), "ge");
         r.Add(c => ScalarMath.Binary("%", c.Arg(0, "self"), c.Arg(1, "other"), c.E), "remainder");
+        // Masks: ~m, m & n, m | n, m ^ n (and the logical_* forms, which read any tensor as "non-zero").
+        r.Add(c => Logical(c, "And", bitwise: true), "bitwise_and", "bitwise_and_", "__and__", "__iand__");
+        r.Add(c => Logical(c, "Or", bitwise: true), "bitwise_or", "bitwise_or_", "__or__", "__ior__");
+        r.Add(c => Logical(c, "Xor", bitwise: true), "bitwise_xor", "bitwise_xor_", "__xor__", "__ixor__");
+        r.Add(c => Logical(c, "And", bitwise: false), "logical_and", "logical_and_");
+        r.Add(c => Logical(c, "Or", bitwise: false), "logical_or", "logical_or_");
+        r.Add(c => Logical(c, "Xor", bitwise: false), "logical_xor", "logical_xor_");
+        r.Add(BitwiseNot, "bitwise_not", "bitwise_not_", "__invert__");
     }
+
+    /// <summary>
+    /// And/Or/Xor of masks. The bitwise forms of integer tensors have ONNX ops only from opset 18 (BitwiseAnd, …);
+    /// the logical forms compare with zero first, as PyTorch does.
+    /// </summary>
+    private static TensorValue Logical(OpCall c, string op, bool bitwise)
+    {
+        var a = c.Tensor(0, "self");
+        var b = c.Arg(1, "other") is TensorValue t ? t : c.E.AsTensor(c.Arg(1, "other"), a.Type);
+        if (a.Type == TensorElementType.Bool && b.Type == TensorElementType.Bool) return c.E.Binary(op, a, b);
+        if (!bitwise) return c.E.Binary(op, NonZero(c, a), NonZero(c, b));
+        if (c.E.Opset < 18) throw c.Unsupported($"{c.Op} of {a.Type} tensors below opset 18 (set export.onnx.opset: 18, or use bool masks)");
+        if (b.Type != a.Type) b = c.E.Cast(b, a.Type);
+        return c.E.Binary("Bitwise" + op, a, b);
+    }
+
+    /// <summary>~x: Not of a mask; of an integer −x − 1 (two's complement), which needs no opset-18 BitwiseNot.</summary>
+    private static TensorValue BitwiseNot(OpCall c)
+    {
+        var x = c.Tensor(0, "self");
+        if (x.Type == TensorElementType.Bool) return c.E.Unary("Not", x);
+        if (x.IsFloat) throw c.Unsupported("bitwise_not of a floating-point tensor");
+        return c.E.Binary("Sub", c.E.Unary("Neg", x), 1L);
+    }
+
+    private static TensorValue NonZero(OpCall c, TensorValue x) =>
+        x.Type == TensorElementType.Bool ? x : c.E.Unary("Not", c.E.Binary("Equal", x, 0L));
 
     private static bool BothScalar(object? a, object? b) =>
         a is not TensorValue || ScalarMath.Unwrap(a) is not TensorValue
