@@ -51,9 +51,6 @@ public sealed record Int8LatencyBound(double Fp32Microseconds, double GemmMicros
     /// <summary>True when the products it covers are (nearly) all the model's heavy work.</summary>
     public bool Holds => ConvShare <= MaxConvShare;
 
-    /// <summary>The int8 kernels: DynamicQuantizeMatMul quantizes a float A itself; MatMulInteger takes a uint8 A and returns int32.</summary>
-    public static readonly IReadOnlyList<string> Int8Kernels = ["DynamicQuantizeMatMul", "MatMulInteger"];
-
     public static Int8LatencyBound Measure(string floatModelPath, IReadOnlyDictionary<string, NdArray> inputs, SourceLocation location)
     {
         var profile = NodeProfiler.Profile(floatModelPath, inputs, location);
@@ -157,25 +154,14 @@ public sealed record Int8LatencyBound(double Fp32Microseconds, double GemmMicros
         var model = new ModelProto { IrVersion = 8, Graph = new GraphProto { Name = kernel } };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 17 });
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
-        var a = input["A"];
-        model.Graph.Input.Add(Tensor("A", OnnxTypes.ToOnnx(a.ElementType), [shape.M, shape.K]));
+        // MatMulInteger takes a uint8 A and returns int32; the others take and return float.
         var output = kernel == "MatMulInteger" ? TensorElementType.Int32 : TensorElementType.Float32;
-        model.Graph.Output.Add(Tensor("Y", OnnxTypes.ToOnnx(output), [shape.M, shape.N]));
+        model.Graph.Input.Add(OnnxTypes.ValueInfo(new TensorInfo("A", input["A"].ElementType, [Dimension.Fixed(shape.M), Dimension.Fixed(shape.K)])));
+        model.Graph.Output.Add(OnnxTypes.ValueInfo(new TensorInfo("Y", output, [Dimension.Fixed(shape.M), Dimension.Fixed(shape.N)])));
         body(new GraphEditor(model));
         var path = Path.Combine(work, $"{kernel}-{shape.M}x{shape.K}x{shape.N}.onnx");
         File.WriteAllBytes(path, model.ToByteArray());
         using var runner = new ModelRunner(path, location, intraOpThreads: 1);
         return 1000 * new LatencyBenchmark(warmupRuns: 5, minRuns: 20, maxRuns: 300, minSeconds: 0.3).Measure(runner, input, (int)shape.M).P50Ms;
-    }
-
-    private static ValueInfoProto Tensor(string name, int elementType, long[] dims)
-    {
-        var shape = new TensorShapeProto();
-        foreach (var d in dims) shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
-        return new ValueInfoProto
-        {
-            Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = elementType, Shape = shape } },
-        };
     }
 }

@@ -100,9 +100,30 @@ public sealed class GraphEditor
     /// <summary>Removes an initializer no node reads any more (and its graph-input entry, for old IR versions).</summary>
     public void RemoveInitializerIfUnused(string name)
     {
-        if (!Initializers.TryGetValue(name, out var t)) return;
+        if (!Initializers.ContainsKey(name)) return;
         if (Graph.Node.Any(n => n.Input.Contains(name) || Bodies(n).Any() && OuterScopeReads(n).Contains(name)) || GraphOutputs.Contains(name))
             return;
+        RemoveInitializer(name);
+    }
+
+    /// <summary>
+    /// Removes every initializer that no node, subgraph or graph output reads, reading the graph once (a converter's
+    /// or rewrite's folded weights leave their originals unread).
+    /// </summary>
+    public void RemoveUnusedInitializers()
+    {
+        var read = new HashSet<string>(GraphOutputs, StringComparer.Ordinal);
+        foreach (var node in Graph.Node)
+        {
+            read.UnionWith(node.Input);
+            if (Bodies(node).Any()) read.UnionWith(OuterScopeReads(node));
+        }
+        foreach (var name in Initializers.Keys.Where(name => !read.Contains(name)).ToList()) RemoveInitializer(name);
+    }
+
+    private void RemoveInitializer(string name)
+    {
+        var t = Initializers[name];
         Graph.Initializer.Remove(t);
         Initializers.Remove(name);
         var input = Graph.Input.FirstOrDefault(i => i.Name == name);

@@ -34,4 +34,21 @@ public static class OnnxTypes
     public static string OnnxName(int dataType) => ((DataType)dataType).ToString().ToLowerInvariant();
 
     public static string ManifestName(TensorElementType type) => type.ToString().ToLowerInvariant();
+
+    /// <summary>A graph input or output declaration: fixed sizes as values, dynamic ones by their symbol ("batch" when unnamed).</summary>
+    public static global::Onnx.ValueInfoProto ValueInfo(TensorInfo t)
+    {
+        var shape = new global::Onnx.TensorShapeProto();
+        foreach (var d in t.Dims)
+            shape.Dim.Add(d.Size is { } size ? new global::Onnx.TensorShapeProto.Types.Dimension { DimValue = size }
+                : new global::Onnx.TensorShapeProto.Types.Dimension { DimParam = string.IsNullOrEmpty(d.Symbol) ? "batch" : d.Symbol });
+        return new global::Onnx.ValueInfoProto
+        {
+            Name = t.Name,
+            Type = new global::Onnx.TypeProto
+            {
+                TensorType = new global::Onnx.TypeProto.Types.Tensor { ElemType = ToOnnx(t.ElementType), Shape = shape },
+            },
+        };
+    }
 }

@@ -79,8 +79,8 @@ public static class PreprocessingModel
         string N(string s) => prefix + s;
 
         var graph = new GraphProto { Name = graphName };
-        graph.Input.Add(ValueInfo(raw));
-        graph.Output.Add(ValueInfo(output));
+        graph.Input.Add(OnnxTypes.ValueInfo(raw));
+        graph.Output.Add(OnnxTypes.ValueInfo(output));
 
         var image = pre.Image;
         // Mean and std as [c, 1, 1]: they broadcast over the channels-first image; one value covers every channel.
@@ -171,18 +171,6 @@ public static class PreprocessingModel
         return node;
     }
 
-    private static ValueInfoProto ValueInfo(TensorInfo t)
-    {
-        var shape = new TensorShapeProto();
-        foreach (var d in t.Dims)
-            shape.Dim.Add(d.Size is { } size ? new TensorShapeProto.Types.Dimension { DimValue = size }
-                : new TensorShapeProto.Types.Dimension { DimParam = string.IsNullOrEmpty(d.Symbol) ? "batch" : d.Symbol });
-        return new ValueInfoProto
-        {
-            Name = t.Name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxTypes.ToOnnx(t.ElementType), Shape = shape } },
-        };
-    }
 
     private static ModelBuildException Invalid(string message, SourceLocation location) =>
         new(DiagnosticCodes.InvalidValue, message, location);

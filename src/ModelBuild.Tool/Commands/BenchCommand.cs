@@ -147,7 +147,7 @@ internal static class BenchCommand
             }
             var baseP50 = Median(fp32Latency);
             if (Environment.GetEnvironmentVariable("MODELBUILD_BENCH_PROFILE") == "1")
-                foreach (var (name, path) in built.Prepend(("fp32", fp32Path))) Profile(Path.GetFileName(target.Model), name, path, one, work);
+                foreach (var (name, path) in built.Prepend(("fp32", fp32Path))) Profile(Path.GetFileName(target.Model), name, path, one);
             var baseSize = new FileInfo(fp32Path).Length;
             var fp32Top1 = labels is not null ? Metrics.Top1Accuracy(fp32Out, labels) : (double?)null;
             var modelName = Path.GetFileName(target.Model);
@@ -387,32 +387,12 @@ internal static class BenchCommand
             .Measure(runner, one, (int)one.Values.First().Shape[0]).P50Ms;
     }
 
-    /// <summary>MODELBUILD_BENCH_PROFILE=1: ONNX Runtime's own per-node timings (50 runs), summed by kernel, to stderr.</summary>
-    private static void Profile(string model, string variant, string path, IReadOnlyDictionary<string, NdArray> one, string work)
+    /// <summary>MODELBUILD_BENCH_PROFILE=1: ONNX Runtime's own per-node timings (<see cref="NodeProfiler"/>), summed by kernel, to stderr.</summary>
+    private static void Profile(string model, string variant, string path, IReadOnlyDictionary<string, NdArray> one)
     {
-        using var options = OrtSessionFactory.CreateOptions(1);
-        options.EnableProfiling = true;
-        using var session = OrtSessionFactory.Open(path, options, Where);
-        var names = one.Keys.ToArray();
-        var values = names.Select(n => ModelRunner.ToOrtValue(one[n])).ToArray();
-        using (var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions())
-            for (var i = 0; i < 55; i++)
-                using (session.Run(runOptions, names, values, session.OutputNames.ToArray())) { }
-        foreach (var v in values) v.Dispose();
-        // ONNX Runtime writes the trace to the working directory whatever the prefix; read it and remove it.
-        var file = Path.GetFullPath(session.EndProfiling());
-        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
-        File.Delete(file);
-        var byOp = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var e in json.RootElement.EnumerateArray())
-        {
-            if (e.GetProperty("cat").GetString() != "Node" || !e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
-                continue;
-            var op = e.GetProperty("args").GetProperty("op_name").GetString()!;
-            byOp[op] = byOp.GetValueOrDefault(op) + e.GetProperty("dur").GetDouble() / 55;
-        }
+        var byOp = NodeProfiler.Profile(path, one, Where).GroupBy(n => n.OpType).Select(g => (Op: g.Key, Us: g.Sum(n => n.Microseconds)));
         Console.Error.WriteLine($"profile {model} {variant}: " +
-            string.Join(", ", byOp.OrderByDescending(kv => kv.Value).Take(10).Select(kv => $"{kv.Key} {kv.Value:0} µs")));
+            string.Join(", ", byOp.OrderByDescending(o => o.Us).Take(10).Select(o => $"{o.Op} {o.Us:0} µs")));
     }
 
     private static double Median(List<double> values)

@@ -65,7 +65,7 @@ public sealed class DynamicQuantizer(DynamicQuantConfig config)
         if (config.Embeddings && !shadow)
             foreach (var gather in Embeddings(g)) QuantizeEmbedding(g, gather);
         g.Refresh();
-        foreach (var name in g.Initializers.Keys.ToList()) g.RemoveInitializerIfUnused(name);
+        g.RemoveUnusedInitializers();
         g.TopologicalSort();
         return model;
     }

@@ -75,7 +75,7 @@ public static class TransformerFusion
                 changed = true;
             }
         }
-        foreach (var name in g.Initializers.Keys.ToList()) g.RemoveInitializerIfUnused(name);
+        g.RemoveUnusedInitializers();
         g.Refresh();
     }
 }

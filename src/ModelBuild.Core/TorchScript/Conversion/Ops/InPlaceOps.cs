@@ -65,10 +65,6 @@ public static class InPlaceOps
     /// <summary>The computed tensor behind <paramref name="target"/> with <paramref name="value"/> in the target's box.</summary>
     private static void WriteComputed(OpCall c, TensorValue target, TensorValue value)
     {
-        var e = c.E;
-        if (value.Type != target.Type) value = e.Cast(value, target.Type);
-        // The written values at the target's own shape (a scalar or a broadcastable tensor fills it).
-        var written = e.Node("Expand", [value.Name, c.G.ShapeTensor(target.Dims)], target.Type, target.Dims);
         // A whole computed tensor may itself alias another (a reshape, a chunk): only boxes of slices are written.
         var view = target.Region ?? throw c.Unsupported("writing into a computed tensor in place (only slices and selects of " +
             "one can be written: x[:, 0] = y)");
@@ -78,6 +74,10 @@ public static class InPlaceOps
         var root = view.Base;
         if (root.Constant is not null)
             throw c.Unsupported("writing a computed value into a constant in place (its value must be known at conversion time)");
+        var e = c.E;
+        if (value.Type != target.Type) value = e.Cast(value, target.Type);
+        // The written values at the target's own shape (a scalar or a broadcastable tensor fills it).
+        var written = e.Node("Expand", [value.Name, c.G.ShapeTensor(target.Dims)], target.Type, target.Dims);
         var rank = root.Rank;
         // Selected axes come back as length-1 axes: the box has the base's rank.
         var dropped = Enumerable.Range(0, rank).Where(i => !view.Kept[i]).Select(i => (long)i).ToArray();
@@ -107,8 +107,8 @@ public static class InPlaceOps
             after.Add(count is not { } known ? c.G.Int64s(0)
                 : root.Dims[axis].Value is { } size ? c.G.Int64s(size - start - known)
                 : e.Binary("Sub", n, start + known).Name);
-            var positions = e.Node("Range", [c.G.Scalar(0, TensorElementType.Int64), e.Node("Squeeze", [n.Name, c.G.Int64s(0)],
-                TensorElementType.Int64, []).Name, c.G.Scalar(1, TensorElementType.Int64)], TensorElementType.Int64, [root.Dims[axis]]);
+            var positions = e.Node("Range", [c.G.Scalar(0, TensorElementType.Int64), e.Squeeze(n, 0).Name,
+                c.G.Scalar(1, TensorElementType.Int64)], TensorElementType.Int64, [root.Dims[axis]]);
             var inside = e.Binary("GreaterOrEqual", positions, start);
             if (count is { } length) inside = e.Binary("And", inside, e.Binary("Less", positions, start + length));
             var along = e.Reshape(inside, Enumerable.Range(0, rank).Select(i => i == axis ? SymInt.Of(-1) : SymInt.Of(1)).ToArray());

@@ -52,15 +52,14 @@ public static class ShapeOps
             var x = c.Tensor(0, "self");
             var (dim, start, end, step) = (c.Int(1, "dim", 0), c.Arg(2, "start") is null ? 0 : c.Int(2, "start"),
                 c.Arg(3, "end") is null ? long.MaxValue : c.Int(3, "end"), c.Int(4, "step", 1));
-            return AsView(x, c.E.Slice(x, dim, start, end, step),
-                step == 1 && x.Region is not { IsTracked: false } ? ComputedView.Of(x).Narrow(dim, start, end) : null);
+            return AsView(x, c.E.Slice(x, dim, start, end, step), view => step == 1 ? view.Narrow(dim, start, end) : null);
         }, "slice");
         r.Add(c =>
         {
             var x = c.Tensor(0, "self");
             var dim = c.Int(1, "dim");
             var index = c.Int(2, "index");
-            return AsView(x, c.E.Select(x, dim, index), x.Region is not { IsTracked: false } ? ComputedView.Of(x).Pick(dim, index) : null);
+            return AsView(x, c.E.Select(x, dim, index), view => view.Pick(dim, index));
         }, "select");
         r.Add(c =>
         {
@@ -146,7 +145,7 @@ public static class ShapeOps
     {
         var x = c.Tensor(0, "self");
         return x.Constant is { } data
-            ? c.E.Constant(Data.NdArray.FromDoubles(data.ElementType, data.Shape.ToArray(), data.ToDoubles()))
+            ? c.E.Constant(new Data.NdArray(data.ElementType, data.Shape.ToArray(), (Array)data.Data.Clone()))
             : new TensorValue(x.Name, x.Type, x.Dims) { IsZeros = x.IsZeros };
     }
 
@@ -154,11 +153,12 @@ public static class ShapeOps
     /// A slice or select of a computed tensor remembers where it lies, for in-place writes (see InPlaceOps). One of a
     /// constant too large to fold does as well, so a write into it is refused rather than lost.
     /// </summary>
-    private static TensorValue AsView(TensorValue x, TensorValue part, ComputedView? region) =>
+    /// <param name="narrow">The part's box within the view <paramref name="x"/> reads; null where it cannot be told.</param>
+    private static TensorValue AsView(TensorValue x, TensorValue part, Func<ComputedView, ComputedView?> narrow) =>
         ReferenceEquals(part, x) || part.Constant is not null ? part
             : new TensorValue(part.Name, part.Type, part.Dims)
             {
-                Region = x.Region is { IsTracked: false } ? x.Region : region ?? ComputedView.Untracked,
+                Region = x.Region is { IsTracked: false } ? x.Region : narrow(ComputedView.Of(x)) ?? ComputedView.Untracked,
                 IsZeros = part.IsZeros,
             };
 
@@ -211,9 +211,14 @@ public static class ShapeOps
             var sections = ScalarMath.ToLong(arg, "sections");
             if (sections <= 0) throw c.Unsupported($"{sections} sections");
             if (n is not { } length) throw c.Unsupported("tensor_split into sections along a dynamic axis");
-            var sizes = Enumerable.Range(0, (int)sections).Select(i => length / sections + (i < length % sections ? 1 : 0)).ToList();
-            return new TupleValue(sizes.Select((size, i) => c.E.Slice(x, dim, sizes.Take(i).Sum(), sizes.Take(i).Sum() + size))
-                .Cast<object?>().ToArray());
+            var pieces = new object?[sections];
+            for (long i = 0, start = 0; i < sections; i++)
+            {
+                var size = length / sections + (i < length % sections ? 1 : 0);
+                pieces[i] = c.E.Slice(x, dim, start, start + size);
+                start += size;
+            }
+            return new TupleValue(pieces);
         }
         // Indices as slice bounds: negative ones count from the end, none past the axis.
         var cuts = c.Ints(1, "indices").Select(i => i >= 0 ? n is { } size ? Math.Min(i, size) : i
