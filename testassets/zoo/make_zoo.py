@@ -150,6 +150,15 @@ ZOO = {
         image(64), "trace"),
     "resnet18_scripted": ("classification", tv("resnet18", num_classes=10), image(64), "script"),
     "mobilenet_v3_small_scripted": ("classification", tv("mobilenet_v3_small", num_classes=10), image(64), "script"),
+    # Scripting keeps the Python that tracing runs away: stochastic depth's `mode in ["batch", "row"]`, GoogLeNet's
+    # NamedTuple with None aux logits, Swin's list copy and sum(shift_size), MultiheadAttention's fast-path checks
+    # (dtype comparisons, str(device).find, is_nested), IntermediateLayerGetter's dict.
+    "efficientnet_b0_scripted": ("classification", tv("efficientnet_b0", num_classes=10), image(64), "script"),
+    "googlenet_scripted": ("classification", tv("googlenet", num_classes=10, aux_logits=False, init_weights=True), image(64), "script"),
+    "swin_t_scripted": ("classification", tv("swin_t", num_classes=10), image(64), "script"),
+    "vit_small_scripted": ("classification", lambda: torchvision.models.vision_transformer.VisionTransformer(
+        image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128, num_classes=10),
+        image(32), "script"),
     # torchvision segmentation and detection backbones
     "fcn_resnet50": ("segmentation", lambda: DictOutput(tvm.segmentation.fcn_resnet50(
         weights=None, weights_backbone=None, num_classes=5, aux_loss=False)), image(64), "trace"),
@@ -157,6 +166,8 @@ ZOO = {
         weights=None, weights_backbone=None, num_classes=5, aux_loss=False)), image(64), "trace"),
     "lraspp_mobilenet_v3_large": ("segmentation", lambda: DictOutput(tvm.segmentation.lraspp_mobilenet_v3_large(
         weights=None, weights_backbone=None, num_classes=5)), image(64), "trace"),
+    "lraspp_mobilenet_v3_large_scripted": ("segmentation", lambda: DictOutput(tvm.segmentation.lraspp_mobilenet_v3_large(
+        weights=None, weights_backbone=None, num_classes=5)), image(64), "script"),
     "resnet18_fpn_backbone": ("detection-backbone", lambda: FpnOutputs(
         tvm.detection.backbone_utils.resnet_fpn_backbone(backbone_name="resnet18", weights=None, trainable_layers=5)),
         image(64), "trace"),
@@ -186,6 +197,7 @@ ZOO = {
     "llama_style_decoder": ("text-decoder", LlamaStyleDecoder, tokens(12, 90), "trace"),
     "t5_relative_bias": ("text-encoder", T5RelativeBias, tokens(20, 80), "trace"),
     "clip_style_text": ("text-encoder", ClipStyleTextEncoder, tokens(10, 64), "trace"),
+    "clip_style_text_scripted": ("text-encoder", ClipStyleTextEncoder, tokens(10, 64), "script"),
     # Swin's window_reverse computes the batch with int() on Python floats, which tracing freezes: the archive runs
     # at the traced batch only, so its input is declared with a fixed batch, as its user would have to.
     "swin_window_attention": ("window-attention", SwinWindowAttention, {"input": ([16, 16, 32], "float32")}, "trace-fixed-batch"),
@@ -196,12 +208,15 @@ ZOO = {
     "mlp_mixer": ("classification", MixerNet, image(32), "trace"),
     # audio
     "wav2vec2_style": ("audio", Wav2Vec2StyleEncoder, {"input": ([1600], "float32")}, "trace"),
+    "wav2vec2_style_scripted": ("audio", Wav2Vec2StyleEncoder, {"input": ([1600], "float32")}, "script"),
     "crnn_keyword_spotter": ("audio", CrnnKeywordSpotter, {"input": ([1, 40, 32], "float32")}, "trace"),
     "resnet1d_audio": ("audio", Resnet1dAudio, {"input": ([1, 800], "float32")}, "trace"),
     # op families gathered into small nets
     "moe_router": ("routing", MoeRouter, {"input": ([10, 16], "float32")}, "trace"),
     "ops_mix": ("misc", OpsMix, image(20, channels=4), "trace"),
     "index_put_net": ("misc", IndexPutNet, {"input": ([4, 6], "float32")}, "trace"),
+    "ops_mix_scripted": ("misc", OpsMix, image(20, channels=4), "script"),
+    "index_put_net_scripted": ("misc", IndexPutNet, {"input": ([4, 6], "float32")}, "script"),
 }
 
 BATCH = 2
@@ -212,7 +227,8 @@ BATCH = 2
 FIXTURES = ["unet_bilinear", "unet_transposed", "espcn_x3", "space_to_depth_net", "style_transfer", "yolo_style_head",
             "ops_mix", "moe_router", "perceiver_einsum", "t5_relative_bias", "gpt2_style_decoder", "bert_style_encoder",
             "clip_style_text", "llama_style_decoder", "sdpa_block", "wav2vec2_style", "crnn_keyword_spotter",
-            "bert_style_encoder_scripted", "index_put_net", "deberta_style_encoder"]
+            "bert_style_encoder_scripted", "index_put_net", "deberta_style_encoder", "clip_style_text_scripted",
+            "wav2vec2_style_scripted", "ops_mix_scripted", "index_put_net_scripted"]
 FIXTURE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "ModelBuild.Core.Tests",
                            "assets", "converter", "zoo")
 

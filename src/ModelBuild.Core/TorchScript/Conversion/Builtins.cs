@@ -23,6 +23,9 @@ public static class Builtins
                     var v => ScalarMath.ToLong(v, "int()"),
                 };
                 return true;
+            case "str":
+                result = Ops.ContainerOps.Str(args[0]);
+                return true;
             case "float":
                 result = ScalarMath.ToDouble(args[0], "float()");
                 return true;
@@ -30,8 +33,7 @@ public static class Builtins
                 result = Interpreter.Truth(ScalarMath.Unwrap(args[0]), "bool()");
                 return true;
             case "len":
-                result = args[0] is TensorValue t ? t.Dims[0] is { IsKnown: true } d0 ? d0.Value!.Value : (object)t.Dims[0]
-                    : (long)Interpreter.Items(args[0], "len").Count;
+                result = Ops.ContainerOps.Length(args[0]);
                 return true;
             case "getattr":
                 result = interp.GetAttribute(args[0], (string)args[1]!);

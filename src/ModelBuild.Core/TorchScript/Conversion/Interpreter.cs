@@ -118,7 +118,12 @@ public sealed class Interpreter
                 frame.Result = r.Value is null ? null : Eval(r.Value, frame);
                 return Flow.Return;
             case IfStmt i:
-                return ExecBlock(Truth(Eval(i.Condition, frame), "if") ? i.Then : i.Else, frame);
+            {
+                var condition = Eval(i.Condition, frame);
+                if (condition is UnknownCondition && OnlyRaises(i.Then) != OnlyRaises(i.Else))
+                    return ExecBlock(OnlyRaises(i.Then) ? i.Else : i.Then, frame);
+                return ExecBlock(Truth(condition, "if") ? i.Then : i.Else, frame);
+            }
             case ForStmt f:
             {
                 var items = Items(Eval(f.Iterable, frame), "for");
@@ -155,13 +160,18 @@ public sealed class Interpreter
                 throw new ConversionError($"the model raises an exception for these inputs and flags: " +
                     $"{Describe(r.Value is null ? null : Eval(r.Value, frame))}");
             case AssertStmt a:
-                if (!Truth(Eval(a.Condition, frame), "assert"))
+                // An assertion on a run-time size is an input check, like an if that raises (see UnknownCondition).
+                if (Eval(a.Condition, frame) is var holds && holds is not UnknownCondition && !Truth(holds, "assert"))
                     throw new ConversionError("an assertion in the model fails for these inputs and flags");
                 return Flow.Normal;
             default:
                 throw new ConversionError($"unsupported statement {stmt.GetType().Name}");
         }
     }
+
+    /// <summary>A branch that raises (an input check): <c>raise …</c> or <c>ops.prim.RaiseException(…)</c> at its top level.</summary>
+    private static bool OnlyRaises(IReadOnlyList<Stmt> block) => block.Any(s => s is RaiseStmt
+        || s is ExprStmt { Value: CallExpr { Func: AttrExpr { Name: "RaiseException", Target: AttrExpr { Name: "prim" } } } });
 
     private static void Assign(Expr target, object? value, Frame frame)
     {
@@ -188,15 +198,30 @@ public sealed class Interpreter
         ListExpr l => l.Items.Select(i => Eval(i, frame)).ToList(),
         TupleExpr t => new TupleValue(t.Items.Select(i => Eval(i, frame)).ToArray()),
         SubscriptExpr s => Subscript(Eval(s.Target, frame), s.Index, frame),
-        BinaryExpr b when b.Op == "and" => Truth(Eval(b.Left, frame), "and") ? Truth(Eval(b.Right, frame), "and") : false,
-        BinaryExpr b when b.Op == "or" => Truth(Eval(b.Left, frame), "or") || Truth(Eval(b.Right, frame), "or"),
+        BinaryExpr b when b.Op is "and" or "or" => Logical(b.Op, Eval(b.Left, frame), () => Eval(b.Right, frame)),
         BinaryExpr b => ScalarMath.Binary(b.Op, Eval(b.Left, frame), Eval(b.Right, frame), Emit),
-        UnaryExpr { Op: "not" } u => !Truth(Eval(u.Operand, frame), "not"),
+        UnaryExpr { Op: "not" } u => Not(Eval(u.Operand, frame)),
         UnaryExpr u => ScalarMath.Binary("-", 0L, Eval(u.Operand, frame), Emit),
         TernaryExpr t => Eval(Truth(Eval(t.Condition, frame), "if") ? t.Then : t.Else, frame),
         DictExpr d => d.Items.ToDictionary(kv => Eval(kv.Key, frame)!, kv => Eval(kv.Value, frame)),
         _ => throw new ConversionError($"unsupported expression {expr.GetType().Name}"),
     };
+
+    /// <summary>Python's short-circuit and/or; an unknown side decides nothing unless the other side does.</summary>
+    private static object Logical(string op, object? left, Func<object?> right)
+    {
+        var decisive = op == "or";
+        if (left is not UnknownCondition)
+        {
+            if (Truth(left, op) == decisive) return decisive;
+            var value = right();
+            return value is UnknownCondition u ? u : Truth(value, op);
+        }
+        var r = right();
+        return r is not UnknownCondition && Truth(r, op) == decisive ? decisive : left;
+    }
+
+    public static object Not(object? value) => value is UnknownCondition u ? u : !Truth(value, "not");
 
     private static object? LookupName(string name, Frame frame)
     {
@@ -237,7 +262,9 @@ public sealed class Interpreter
             case TensorValue t when name is "shape":
                 return t.Dims.ToList<object?>();
             case TensorValue t when name is "dtype":
-                return new OpaqueValue(t.Type.ToString());
+                return TorchDtype.Code(t.Type);
+            case TupleValue { Names: { } names } t when names.ToList().IndexOf(name) is var field and >= 0:
+                return t.Items[field];
             default:
                 throw new ConversionError($"cannot read attribute '{name}' of {Describe(target)}");
         }
@@ -248,6 +275,7 @@ public sealed class Interpreter
     {
         TorchTensor t => Emit.G.Initializer(t, t.Values, hint),
         IReadOnlyList<object?> list => list.Select(v => FromArchive(v, hint)).ToList(),
+        Dictionary<object, object?> dict => dict.ToDictionary(p => Ops.ContainerOps.Key(p.Key), p => FromArchive(p.Value, hint)),
         int i => (long)i,
         float f => (double)f,
         _ => value,
@@ -272,8 +300,11 @@ public sealed class Interpreter
             case QualifiedName q:
                 if (q.Name.StartsWith("__torch__.", StringComparison.Ordinal))
                 {
-                    var f = _code.FindFunction(q.Name) ?? throw ConversionError.Unsupported(q.Name, "no such function in the archive's code");
-                    return Call(f, null, args, kwargs);
+                    if (_code.FindFunction(q.Name) is { } f) return Call(f, null, args, kwargs);
+                    // A NamedTuple's constructor (torchvision's GoogLeNetOutputs): a tuple whose fields read by name.
+                    if (_code.FindClass(q.Name) is { Fields: { Count: > 0 } fields } && args.Length + kwargs.Count == fields.Count)
+                        return new TupleValue(fields.Select((n, k) => k < args.Length ? args[k] : kwargs.GetValueOrDefault(n)).ToArray(), fields);
+                    throw ConversionError.Unsupported(q.Name, "no such function in the archive's code");
                 }
                 if (Builtins.TryCall(q.Name, args, kwargs, this, out var result)) return result;
                 var lowering = _ops.Find(q.Name) ?? throw ConversionError.Unsupported(q.Name);
@@ -295,17 +326,7 @@ public sealed class Interpreter
         // Type expressions such as List[int] or Optional[Tensor] (annotate's first argument) only name a type.
         if (target is QualifiedName { Name: "List" or "Tuple" or "Optional" or "Dict" or "Final" or "Union" } typeName)
             return typeName;
-        var index = Eval(indexExpr, frame);
-        var items = target switch
-        {
-            List<object?> l => l,
-            TupleValue t => t.Items,
-            _ => throw new ConversionError($"cannot index {Describe(target)} (tensor indexing appears as torch.select/slice in saved code)"),
-        };
-        var i = ScalarMath.ToLong(index, "index");
-        if (i < 0) i += items.Count;
-        if (i < 0 || i >= items.Count) throw new ConversionError($"index {i} out of range for a sequence of {items.Count}");
-        return items[(int)i];
+        return Ops.ContainerOps.GetItem(target, Eval(indexExpr, frame));
     }
 
     public static IReadOnlyList<object?> Items(object? value, string what) => value switch
@@ -313,6 +334,7 @@ public sealed class Interpreter
         List<object?> l => l,
         TupleValue t => t.Items,
         IReadOnlyList<object?> r => r,
+        Dictionary<object, object?> d => d.Keys.ToList<object?>(),
         _ => throw new ConversionError($"cannot {what} {Describe(value)}"),
     };
 
@@ -324,6 +346,8 @@ public sealed class Interpreter
         null => false,
         string s => s.Length > 0,
         List<object?> l => l.Count > 0,
+        Dictionary<object, object?> d => d.Count > 0,
+        UnknownCondition u => throw new ConversionError(u.Why),
         SymInt { IsKnown: true } s => s.Value != 0,
         TensorValue { Constant: { Length: 1 } c } => c.ToDoubles()[0] != 0,
         TensorValue => throw new ConversionError($"'{context}' depends on tensor values (data-dependent control flow cannot be converted; " +
@@ -338,6 +362,7 @@ public sealed class Interpreter
         TensorValue t => $"tensor {t.Type}[{string.Join(",", t.Dims)}]",
         ScriptObject o => $"module {o.TypeName}",
         List<object?> l => $"list of {l.Count}",
+        Dictionary<object, object?> d => $"dict of {d.Count}",
         TupleValue t => $"tuple of {t.Items.Count}",
         string s => $"'{s}'",
         _ => value.ToString() ?? value.GetType().Name,

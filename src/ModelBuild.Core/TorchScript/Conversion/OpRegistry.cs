@@ -29,6 +29,7 @@ public sealed class OpRegistry
     {
         var r = new OpRegistry();
         ScalarOps.Register(r);
+        ContainerOps.Register(r);
         CreationOps.Register(r);
         ArithmeticOps.Register(r);
         ActivationOps.Register(r);

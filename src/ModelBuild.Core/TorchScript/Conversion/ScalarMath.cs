@@ -19,6 +19,8 @@ public static class ScalarMath
             case "in": return Interpreter.Items(b, "search").Any(x => Equals(Unwrap(x), a));
             case "not in": return !Interpreter.Items(b, "search").Any(x => Equals(Unwrap(x), a));
         }
+        if (op is "==" or "!=" && a is List<object?> or TupleValue && b is List<object?> or TupleValue)
+            return SequenceEquals(op, Interpreter.Items(a, op), Interpreter.Items(b, op), emit);
         if (a is TensorValue || b is TensorValue)
         {
             var onnxOp = op switch { "+" => "Add", "-" => "Sub", "*" => "Mul", "/" => "Div", "**" => "Pow", _ => null }
@@ -59,6 +61,23 @@ public static class ScalarMath
         };
     }
 
+    /// <summary>Lists compare item by item (shape checks such as key.size() == value.size()); an unknown item makes the
+    /// answer unknown unless another item already differs.</summary>
+    private static object SequenceEquals(string op, IReadOnlyList<object?> a, IReadOnlyList<object?> b, Emitter emit)
+    {
+        if (a.Count != b.Count) return op == "!=";
+        UnknownCondition? unknown = null;
+        for (var i = 0; i < a.Count; i++)
+        {
+            switch (Binary("==", a[i], b[i], emit))
+            {
+                case false: return op == "!=";
+                case UnknownCondition u: unknown ??= u; break;
+            }
+        }
+        return unknown is null ? op == "==" : unknown;
+    }
+
     private static bool Same(object? a, object? b) => a is null || b is null ? a is null && b is null : ReferenceEquals(a, b) || Equals(a, b);
 
     private static long FloorDiv(long x, long y) => (long)Math.Floor((double)x / y);
@@ -67,6 +86,8 @@ public static class ScalarMath
     private static object DynamicInt(string op, object? a, object? b, Emitter emit)
     {
         if (op is "==" or "!=" && a is SymInt x && b is SymInt y && x.SameAs(y)) return op == "==";
+        if (op is "==" or "!=" or "<" or ">" or "<=" or ">=")
+            return new UnknownCondition($"'{op}' on a dynamic size cannot be folded; give that axis a fixed size in the manifest");
         var onnx = op switch { "+" => "Add", "-" => "Sub", "*" => "Mul", "//" => "Div", _ => null }
             ?? throw new ConversionError($"'{op}' on a dynamic size cannot be folded; give that axis a fixed size in the manifest");
         if (op == "*" && IsInt(a) && ToLong(a, op) == 1) return b!;

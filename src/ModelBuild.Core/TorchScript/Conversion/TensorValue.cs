@@ -49,8 +49,8 @@ public sealed record QualifiedName(string Name)
     public override string ToString() => Name;
 }
 
-/// <summary>A tuple value (Python tuple); lists are List&lt;object?&gt;.</summary>
-public sealed record TupleValue(IReadOnlyList<object?> Items);
+/// <summary>A tuple value (Python tuple; a NamedTuple has field names); lists are List&lt;object?&gt;.</summary>
+public sealed record TupleValue(IReadOnlyList<object?> Items, IReadOnlyList<string>? Names = null);
 
 /// <summary>A method bound to its receiver (<c>(self.conv1).forward</c>, or a free function when Self is null).</summary>
 public sealed record BoundMethod(ScriptObject? Self, Syntax.FunctionDef Function);

@@ -199,11 +199,14 @@ public static class TorchScriptToOnnx
         return new TensorValue(input.Name, input.Type, dims);
     }
 
+    /// <summary>Graph outputs in order; None inside a tuple (GoogLeNet's absent aux logits) is no output, as libtorch's
+    /// reference outputs skip it too; a dict gives its values in insertion order.</summary>
     public static IEnumerable<TensorValue> Flatten(object? result) => result switch
     {
         TensorValue t => [t],
-        TupleValue t => t.Items.SelectMany(Flatten),
-        List<object?> l => l.SelectMany(Flatten),
+        TupleValue t => t.Items.Where(i => i is not null).SelectMany(Flatten),
+        List<object?> l => l.Where(i => i is not null).SelectMany(Flatten),
+        Dictionary<object, object?> d => d.Values.Where(i => i is not null).SelectMany(Flatten),
         _ => throw new ConversionError($"forward() returns {Interpreter.Describe(result)}; only tensors (or tuples/lists " +
             $"of them) can be graph outputs"),
     };

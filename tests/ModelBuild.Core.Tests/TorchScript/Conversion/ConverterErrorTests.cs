@@ -9,7 +9,7 @@ namespace ModelBuild.Core.Tests.TorchScript.Conversion;
 
 public sealed class ConverterErrorTests
 {
-    private static TorchScriptArchive WithCode(string forwardBody, string file = "__torch__.py") => new()
+    internal static TorchScriptArchive WithCode(string forwardBody, string file = "__torch__.py", string extraCode = "") => new()
     {
         Path = "model.pt",
         RootFolder = "model",
@@ -17,11 +17,11 @@ public sealed class ConverterErrorTests
         Constants = [],
         CodeFiles = new Dictionary<string, string>
         {
-            [file] = "class Net(Module):\n  training : bool\n  def forward(self: __torch__.Net,\n    x: Tensor,\n    flag: bool=False) -> Tensor:\n" + forwardBody,
+            [file] = "class Net(Module):\n  training : bool\n  def forward(self: __torch__.Net,\n    x: Tensor,\n    flag: bool=False) -> Tensor:\n" + forwardBody + extraCode,
         },
     };
 
-    private static ConversionOptions Options(int opset = 17) => new()
+    internal static ConversionOptions Options(int opset = 17) => new()
     {
         Inputs = [new ConversionInput("input", TensorElementType.Float32, [Dimension.Dynamic("batch"), Dimension.Fixed(4)])],
         Opset = opset,

@@ -106,7 +106,7 @@ public static class ActivationOps
     {
         var x = c.Tensor(0, "self");
         var dim = TensorValue.NormalizeAxis(c.Int(1, "dim"), x.Rank);
-        if (CreationOps.DType(c.Arg(2, "dtype")) is { } t) x = c.E.Cast(x, t);
+        if (TorchDtype.ElementType(c.Arg(2, "dtype")) is { } t) x = c.E.Cast(x, t);
         return c.E.Unary(op, x, Attr.Int("axis", dim));
     }
 }

@@ -9,40 +9,62 @@ public static class CreationOps
 {
     public static void Register(OpRegistry r)
     {
-        r.Add(c => Fill(c, c.Sizes(0, "size"), 0, DType(c.Arg(1, "dtype"))), "zeros");
-        r.Add(c => Fill(c, c.Sizes(0, "size"), 1, DType(c.Arg(1, "dtype"))), "ones");
-        r.Add(c => Fill(c, c.Sizes(0, "size"), c.Double(1, "fill_value"), DType(c.Arg(2, "dtype"))), "full");
-        r.Add(c => Fill(c, c.Tensor(0, "self").Dims, 0, DType(c.Arg(1, "dtype")) ?? c.Tensor(0, "self").Type), "zeros_like");
-        r.Add(c => Fill(c, c.Tensor(0, "self").Dims, 1, DType(c.Arg(1, "dtype")) ?? c.Tensor(0, "self").Type), "ones_like");
-        r.Add(c => Fill(c, c.Tensor(0, "self").Dims, c.Double(1, "fill_value"), DType(c.Arg(2, "dtype")) ?? c.Tensor(0, "self").Type), "full_like");
-        r.Add(c => Fill(c, c.Sizes(1, "size"), 0, DType(c.Arg(2, "dtype")) ?? c.Tensor(0, "self").Type), "new_zeros", "new_empty");
-        r.Add(c => Fill(c, c.Sizes(1, "size"), 1, DType(c.Arg(2, "dtype")) ?? c.Tensor(0, "self").Type), "new_ones");
-        r.Add(c => Fill(c, c.Sizes(1, "size"), c.Double(2, "fill_value"), DType(c.Arg(3, "dtype")) ?? c.Tensor(0, "self").Type), "new_full");
-        r.Add(c => Fill(c, c.Sizes(0, "size"), 0, DType(c.Arg(1, "dtype"))), "empty");
+        r.Add(c => Fill(c, c.Sizes(0, "size"), 0, TorchDtype.ElementType(c.Arg(1, "dtype"))), "zeros");
+        r.Add(c => Fill(c, c.Sizes(0, "size"), 1, TorchDtype.ElementType(c.Arg(1, "dtype"))), "ones");
+        r.Add(c => Fill(c, c.Sizes(0, "size"), c.Double(1, "fill_value"), TorchDtype.ElementType(c.Arg(2, "dtype"))), "full");
+        r.Add(c => Fill(c, c.Tensor(0, "self").Dims, 0, TorchDtype.ElementType(c.Arg(1, "dtype")) ?? c.Tensor(0, "self").Type), "zeros_like");
+        r.Add(c => Fill(c, c.Tensor(0, "self").Dims, 1, TorchDtype.ElementType(c.Arg(1, "dtype")) ?? c.Tensor(0, "self").Type), "ones_like");
+        r.Add(c => Fill(c, c.Tensor(0, "self").Dims, c.Double(1, "fill_value"), TorchDtype.ElementType(c.Arg(2, "dtype")) ?? c.Tensor(0, "self").Type), "full_like");
+        r.Add(c => Fill(c, c.Sizes(1, "size"), 0, TorchDtype.ElementType(c.Arg(2, "dtype")) ?? c.Tensor(0, "self").Type), "new_zeros", "new_empty");
+        r.Add(c => Fill(c, c.Sizes(1, "size"), 1, TorchDtype.ElementType(c.Arg(2, "dtype")) ?? c.Tensor(0, "self").Type), "new_ones");
+        r.Add(c => Fill(c, c.Sizes(1, "size"), c.Double(2, "fill_value"), TorchDtype.ElementType(c.Arg(3, "dtype")) ?? c.Tensor(0, "self").Type), "new_full");
+        r.Add(c => Fill(c, c.Sizes(0, "size"), 0, TorchDtype.ElementType(c.Arg(1, "dtype"))), "empty");
+        r.Add(Literal, "tensor", "as_tensor");
         r.Add(Arange, "arange");
         r.Add(Linspace, "linspace");
         r.Add(c => Triangle(c, upper: true), "triu", "triu_");
         r.Add(c => Triangle(c, upper: false), "tril", "tril_");
     }
 
-    /// <summary>PyTorch's ScalarType codes as saved code writes them (dtype=6 is float32).</summary>
-    public static TensorElementType? DType(object? code) => code switch
+    /// <summary>
+    /// torch.tensor(data, dtype=…) of numbers known when converting: a constant. Without a dtype PyTorch infers it
+    /// from the data: bools give bool, ints int64, any float float32.
+    /// </summary>
+    private static object Literal(OpCall c)
     {
-        null => null,
-        OpaqueValue => null,
-        _ => ScalarMath.ToLong(code, "dtype") switch
+        var data = c.Required(0, "data");
+        if (data is TensorValue { Rank: > 0 } existing)
+            return TorchDtype.ElementType(c.Kwargs.GetValueOrDefault("dtype") ?? c.Arg(1, "dtype")) is { } cast ? c.E.Cast(existing, cast) : existing;
+        var shape = new List<long>();
+        for (var level = data; level is List<object?> or TupleValue; )
         {
-            0 => TensorElementType.UInt8,
-            1 => TensorElementType.Int8,
-            3 => TensorElementType.Int32,
-            4 => TensorElementType.Int64,
-            5 => TensorElementType.Float16,
-            6 => TensorElementType.Float32,
-            7 => TensorElementType.Float64,
-            11 => TensorElementType.Bool,
-            var other => throw new ConversionError($"unsupported dtype code {other}"),
-        },
-    };
+            var items = Interpreter.Items(level, "read");
+            shape.Add(items.Count);
+            level = items.Count > 0 ? items[0] : null;
+        }
+        var leaves = new List<object?>();
+        Leaves(data, shape.Count, leaves);
+        if (leaves.Count != NdArray.ElementCount(shape.ToArray()))
+            throw c.Unsupported("nested lists of different lengths");
+        var values = leaves.Select(v => ScalarMath.Unwrap(v) switch
+        {
+            bool b => b ? 1.0 : 0.0,
+            long or double or int or SymInt { IsKnown: true } => ScalarMath.ToDouble(v, "torch.tensor"),
+            var other => throw c.Unsupported($"a value known only at run time ({Interpreter.Describe(other)}); " +
+                "torch.tensor of computed values is not supported, build the tensor with torch.stack or torch.cat"),
+        }).ToArray();
+        var unwrapped = leaves.Select(ScalarMath.Unwrap).ToList();
+        var type = TorchDtype.ElementType(c.Kwargs.GetValueOrDefault("dtype") ?? c.Arg(1, "dtype"))
+            ?? (unwrapped.Count > 0 && unwrapped.All(v => v is bool) ? TensorElementType.Bool
+                : unwrapped.Any(v => v is double) ? TensorElementType.Float32 : TensorElementType.Int64);
+        return c.E.Constant(NdArray.FromDoubles(type, shape.ToArray(), values));
+    }
+
+    private static void Leaves(object? value, int depth, List<object?> into)
+    {
+        if (depth == 0) { into.Add(value); return; }
+        foreach (var item in Interpreter.Items(value, "read")) Leaves(item, depth - 1, into);
+    }
 
     public static TensorValue Fill(OpCall c, IReadOnlyList<SymInt> sizes, double value, TensorElementType? dtype)
     {
@@ -74,7 +96,7 @@ public static class CreationOps
         double start = c.Double(0, "start"), end = c.Double(1, "end");
         var steps = c.Int(2, "steps");
         if (steps < 0) throw c.Unsupported($"linspace with {steps} steps");
-        var type = DType(c.Arg(3, "dtype")) ?? TensorElementType.Float32;
+        var type = TorchDtype.ElementType(c.Arg(3, "dtype")) ?? TensorElementType.Float32;
         var step = steps > 1 ? (end - start) / (steps - 1) : 0;
         var values = new double[steps];
         for (long i = 0; i < steps; i++) values[i] = i < steps / 2 ? start + i * step : end - (steps - 1 - i) * step;
@@ -96,7 +118,7 @@ public static class CreationOps
         }
         var dtypeArg = c.Kwargs.GetValueOrDefault("dtype") ?? (c.Args.Count > bounds.Count ? c.Args[bounds.Count] : null);
         var isFloat = new[] { start, end, step }.Any(v => ScalarMath.Unwrap(v) is double);
-        var type = DType(dtypeArg) ?? (isFloat ? TensorElementType.Float32 : TensorElementType.Int64);
+        var type = TorchDtype.ElementType(dtypeArg) ?? (isFloat ? TensorElementType.Float32 : TensorElementType.Int64);
         if (ScalarMath.Unwrap(end) is SymInt { IsKnown: false } || ScalarMath.Unwrap(start) is SymInt { IsKnown: false })
         {
             var t = c.E.AsTensor(start, TensorElementType.Int64);

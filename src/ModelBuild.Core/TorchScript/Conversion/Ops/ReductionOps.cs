@@ -8,7 +8,10 @@ public static class ReductionOps
     public static void Register(OpRegistry r)
     {
         r.Add(c => Reduce(c, "ReduceMean"), "mean");
-        r.Add(c => Reduce(c, "ReduceSum"), "sum");
+        // sum() of a list is Python's builtin over numbers (swin's sum(shift_size)); of a tensor, ReduceSum.
+        r.Add(c => c.Arg(0, "self") is List<object?> l
+            ? l.Aggregate((object?)0L, (acc, v) => ScalarMath.Binary("+", acc, v, c.E))
+            : Reduce(c, "ReduceSum"), "sum");
         r.Add(c => Reduce(c, "ReduceMax"), "amax");
         r.Add(c => Reduce(c, "ReduceMin"), "amin");
         r.Add(c => Reduce(c, "ReduceProd"), "prod");
@@ -33,7 +36,7 @@ public static class ReductionOps
         var p = c.Arg(1, order) is null ? 2.0 : c.Double(1, order);
         var dims = c.Arg(2, "dim") is null ? null : c.Ints(2, "dim");
         var keep = c.Bool(3, "keepdim");
-        if (CreationOps.DType(c.Arg(4, "dtype")) is { } t) x = c.E.Cast(x, t);
+        if (TorchDtype.ElementType(c.Arg(4, "dtype")) is { } t) x = c.E.Cast(x, t);
         x = FloatTensor(c, x);
         var e = c.E;
         return p switch
@@ -55,7 +58,7 @@ public static class ReductionOps
         var dimArg = c.Arg(1, "dim");
         var dims = dimArg is null ? null : c.Ints(1, "dim");
         var keep = c.Bool(2, "keepdim");
-        if (CreationOps.DType(c.Arg(3, "dtype")) is { } t) x = c.E.Cast(x, t);
+        if (TorchDtype.ElementType(c.Arg(3, "dtype")) is { } t) x = c.E.Cast(x, t);
         if (op == "ReduceSum" && !x.IsFloat && x.Type != TensorElementType.Int64) x = c.E.Cast(x, TensorElementType.Int64);
         return c.E.Reduce(op, x, dims, keep);
     }

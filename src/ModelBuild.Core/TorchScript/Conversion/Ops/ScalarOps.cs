@@ -1,6 +1,6 @@
 namespace ModelBuild.TorchScript.Conversion.Ops;
 
-/// <summary>Sizes and Python-level values: torch.size, NumToTensor, comparisons on ints, list helpers. Folded when
+/// <summary>Sizes and Python-level values: torch.size, NumToTensor, dtypes, comparisons on ints. Folded when
 /// shapes are static; dynamic sizes stay symbolic.</summary>
 public static class ScalarOps
 {
@@ -25,31 +25,20 @@ public static class ScalarOps
         // ScalarImplicit reads a 0-d tensor as a Python number: folded when known, else the tensor stays a tensor.
         r.Add(c => ScalarMath.Unwrap(c.Arg(0, "a")), "ScalarImplicit", "ops.aten.ScalarImplicit");
         r.Add(c => new OpaqueValue("device"), "device", "ops.prim.device");
-        r.Add(c => new OpaqueValue("dtype"), "ops.prim.dtype");
-        r.Add(c => (long)Interpreter.Items(c.Arg(0, "a"), "len").Count, "len");
+        r.Add(c => TorchDtype.Code(c.Tensor(0, "a").Type), "ops.prim.dtype");
+        r.Add(c => c.Tensor(0, "self").IsFloat, "is_floating_point");
+        // nn.MultiheadAttention and TransformerEncoder ask before their fast paths; converted tensors are never nested.
+        r.Add(c => false, "ops.prim.is_nested");
+        r.Add(c => false, "is_autocast_enabled", "is_autocast_cpu_enabled", "is_grad_enabled", "ops.prim.is_cuda",
+            "ops.prim.requires_grad", "ops.prim.is_mkldnn", "ops.prim.is_sparse", "ops.prim.is_quantized");
         r.Add(c => ScalarMath.Binary("is", c.Arg(0, "a"), c.Arg(1, "b"), c.E), "__is__");
         r.Add(c => ScalarMath.Binary("is not", c.Arg(0, "a"), c.Arg(1, "b"), c.E), "__isnot__");
-        r.Add(c => !Interpreter.Truth(c.Arg(0, "a"), "not"), "__not__");
-        r.Add(c => c.Arg(0, "a") is List<object?> l ? new List<object?>(l) : Interpreter.Items(c.Arg(0, "a"), "list").ToList(), "list");
-        r.Add(c =>
-        {
-            var list = c.Arg(0, "self") as List<object?> ?? throw c.Unsupported("append to a non-list");
-            list.Add(c.Arg(1, "el"));
-            return list;
-        }, "append");
-        r.Add(c =>
-        {
-            var items = Interpreter.Items(c.Arg(0, "self"), "index");
-            var i = c.Int(1, "idx");
-            return items[(int)(i < 0 ? i + items.Count : i)];
-        }, "__getitem__", "ops.aten.__getitem__");
+        r.Add(c => Interpreter.Not(c.Arg(0, "a")), "__not__");
         r.Add(c => ScalarMath.Binary("//", c.Arg(0, "a"), c.Arg(1, "b"), c.E), "floordiv");
         r.Add(c => throw new ConversionError($"the model raises an exception for these inputs and flags: {c.Arg(0, "msg")}"),
             "ops.prim.RaiseException");
         r.Add(c => null, "warn", "ops.aten.warn");
-        r.Add(c => c.Arg(0, "a") is string s ? s : "", "format");
         r.Add(c => (bool)c.Bool(0, "a"), "Bool");
-        r.Add(c => c.Arg(0, "a") is string s && s == "cpu" ? new OpaqueValue("device") : new OpaqueValue("device"), "ops.prim.device");
         r.Add(c => Math.Sqrt(c.Double(0, "x")), "math.sqrt", "sqrt_scalar");
     }
 

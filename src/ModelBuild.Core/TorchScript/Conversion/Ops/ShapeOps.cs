@@ -252,9 +252,9 @@ public static class ShapeOps
         foreach (var a in c.Args.Skip(1).Take(2))
         {
             if (a is TensorValue other) return c.E.Cast(x, other.Type);
-            if (ScalarMath.IsInt(a) && a is not bool) return c.E.Cast(x, CreationOps.DType(a)!.Value);
+            if (ScalarMath.IsInt(a) && a is not bool) return c.E.Cast(x, TorchDtype.ElementType(a)!.Value);
         }
-        if (c.Kwargs.TryGetValue("dtype", out var dt) && CreationOps.DType(dt) is { } t) return c.E.Cast(x, t);
+        if (c.Kwargs.TryGetValue("dtype", out var dt) && TorchDtype.ElementType(dt) is { } t) return c.E.Cast(x, t);
         return x;
     }
 }

@@ -47,7 +47,7 @@ public static class SortingOps
     {
         var x = c.Tensor(0, "self");
         var axis = TensorValue.NormalizeAxis(c.Int(1, "dim"), x.Rank);
-        var type = CreationOps.DType(c.Arg(2, "dtype")) ?? (x.IsFloat ? x.Type : TensorElementType.Int64);
+        var type = TorchDtype.ElementType(c.Arg(2, "dtype")) ?? (x.IsFloat ? x.Type : TensorElementType.Int64);
         var input = c.E.Cast(x, type);
         return c.E.Node("CumSum", [input.Name, c.G.Scalar(axis, TensorElementType.Int64)], type, x.Dims);
     }

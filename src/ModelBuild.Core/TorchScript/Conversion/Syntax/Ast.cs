@@ -36,8 +36,10 @@ public sealed record Parameter(string Name, Expr? Type, Expr? Default);
 
 public sealed record FunctionDef(string Name, IReadOnlyList<Parameter> Parameters, IReadOnlyList<Stmt> Body, string File, int Line);
 
-/// <summary>A class in a code file: its methods and its class-level constants (<c>in_features : Final[int] = 12</c>).</summary>
-public sealed record ClassDef(string Name, IReadOnlyDictionary<string, FunctionDef> Methods, IReadOnlyDictionary<string, Expr> Constants, int Line);
+/// <summary>A class in a code file: its methods, its class-level constants (<c>in_features : Final[int] = 12</c>) and,
+/// for a NamedTuple, its fields in order.</summary>
+public sealed record ClassDef(string Name, IReadOnlyDictionary<string, FunctionDef> Methods, IReadOnlyDictionary<string, Expr> Constants,
+    IReadOnlyList<string> Fields, int Line);
 
 /// <summary>One parsed code file: its classes and free functions.</summary>
 public sealed record CodeFile(string Path, IReadOnlyDictionary<string, ClassDef> Classes, IReadOnlyDictionary<string, FunctionDef> Functions);

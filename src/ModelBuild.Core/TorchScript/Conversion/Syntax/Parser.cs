@@ -80,13 +80,15 @@ public sealed class Parser
     {
         var line = Next().Line;
         var name = ExpectName();
-        if (TryOp("(")) { while (!TryOp(")")) Next(); }
+        var namedTuple = false;
+        if (TryOp("(")) { while (!TryOp(")")) namedTuple |= Next().Text == "NamedTuple"; }
         ExpectOp(":");
         Skip(TokenKind.Newline);
         if (Peek.Kind != TokenKind.Indent) throw Error("expected an indented class body");
         _pos++;
         var methods = new Dictionary<string, FunctionDef>(StringComparer.Ordinal);
         var constants = new Dictionary<string, Expr>(StringComparer.Ordinal);
+        var fields = new List<string>();
         while (Peek.Kind is not (TokenKind.Dedent or TokenKind.End))
         {
             if (Peek.Kind == TokenKind.Newline) { _pos++; continue; }
@@ -98,13 +100,14 @@ public sealed class Parser
                 _pos++;
                 Expression();
                 if (TryOp("=")) constants[attr] = Expression();
+                else if (namedTuple) fields.Add(attr);
                 Skip(TokenKind.Newline);
                 continue;
             }
             SkipLine();
         }
         if (Peek.Kind == TokenKind.Dedent) _pos++;
-        return new ClassDef(name, methods, constants, line);
+        return new ClassDef(name, methods, constants, fields, line);
     }
 
     private FunctionDef Def()
