@@ -60,14 +60,10 @@ internal static class TorchTensors
         {
             case Tensor t: into.Add(ToNdArray(t)); break;
             // None inside a tuple (an Optional output such as GoogLeNet's aux logits in eval) is no output; the
-            // converter skips it too. A dict gives its values in order.
+            // converter skips it too.
             case System.Runtime.CompilerServices.ITuple tuple:
                 for (var i = 0; i < tuple.Length; i++)
                     if (tuple[i] is not null) Flatten(tuple[i], into, producer, location);
-                break;
-            case System.Collections.IDictionary dict:
-                foreach (var item in dict.Values)
-                    if (item is not null) Flatten(item, into, producer, location);
                 break;
             case System.Collections.IEnumerable items when value is not string:
                 foreach (var item in items)

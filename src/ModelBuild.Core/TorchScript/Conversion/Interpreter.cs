@@ -120,8 +120,8 @@ public sealed class Interpreter
             case IfStmt i:
             {
                 var condition = Eval(i.Condition, frame);
-                if (condition is UnknownCondition && OnlyRaises(i.Then) != OnlyRaises(i.Else))
-                    return ExecBlock(OnlyRaises(i.Then) ? i.Else : i.Then, frame);
+                if (condition is UnknownCondition && AlwaysRaises(i.Then) != AlwaysRaises(i.Else))
+                    return ExecBlock(AlwaysRaises(i.Then) ? i.Else : i.Then, frame);
                 return ExecBlock(Truth(condition, "if") ? i.Then : i.Else, frame);
             }
             case ForStmt f:
@@ -169,8 +169,8 @@ public sealed class Interpreter
         }
     }
 
-    /// <summary>A branch that raises (an input check): <c>raise …</c> or <c>ops.prim.RaiseException(…)</c> at its top level.</summary>
-    private static bool OnlyRaises(IReadOnlyList<Stmt> block) => block.Any(s => s is RaiseStmt
+    /// <summary>A branch that raises whenever it runs (an input check): <c>raise …</c> or <c>ops.prim.RaiseException(…)</c> at its top level.</summary>
+    private static bool AlwaysRaises(IReadOnlyList<Stmt> block) => block.Any(s => s is RaiseStmt
         || s is ExprStmt { Value: CallExpr { Func: AttrExpr { Name: "RaiseException", Target: AttrExpr { Name: "prim" } } } });
 
     private static void Assign(Expr target, object? value, Frame frame)
@@ -203,7 +203,7 @@ public sealed class Interpreter
         UnaryExpr { Op: "not" } u => Not(Eval(u.Operand, frame)),
         UnaryExpr u => ScalarMath.Binary("-", 0L, Eval(u.Operand, frame), Emit),
         TernaryExpr t => Eval(Truth(Eval(t.Condition, frame), "if") ? t.Then : t.Else, frame),
-        DictExpr d => d.Items.ToDictionary(kv => Eval(kv.Key, frame)!, kv => Eval(kv.Value, frame)),
+        DictExpr d => d.Items.ToDictionary(kv => Ops.ContainerOps.Key(Eval(kv.Key, frame)), kv => Eval(kv.Value, frame)),
         _ => throw new ConversionError($"unsupported expression {expr.GetType().Name}"),
     };
 

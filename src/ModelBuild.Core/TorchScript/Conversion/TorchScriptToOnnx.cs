@@ -200,13 +200,16 @@ public static class TorchScriptToOnnx
     }
 
     /// <summary>Graph outputs in order; None inside a tuple (GoogLeNet's absent aux logits) is no output, as libtorch's
-    /// reference outputs skip it too; a dict gives its values in insertion order.</summary>
+    /// reference outputs skip it too. A dict (scripted torchvision segmentation models return {"out": …}) is refused:
+    /// TorchSharp cannot hand libtorch's dict results back, so the reference run could not check the conversion.</summary>
     public static IEnumerable<TensorValue> Flatten(object? result) => result switch
     {
         TensorValue t => [t],
         TupleValue t => t.Items.Where(i => i is not null).SelectMany(Flatten),
         List<object?> l => l.Where(i => i is not null).SelectMany(Flatten),
-        Dictionary<object, object?> d => d.Values.Where(i => i is not null).SelectMany(Flatten),
+        Dictionary<object, object?> d => throw new ConversionError($"forward() returns a dict (keys {string.Join(", ",
+            d.Keys.Select(k => $"'{k}'"))}); the libtorch reference run cannot read dict outputs, so deploy a wrapper module " +
+            "whose forward returns the tensors you serve (for torchvision segmentation: return self.model(x)[\"out\"])"),
         _ => throw new ConversionError($"forward() returns {Interpreter.Describe(result)}; only tensors (or tuples/lists " +
             $"of them) can be graph outputs"),
     };

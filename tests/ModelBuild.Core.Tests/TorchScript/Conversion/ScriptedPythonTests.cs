@@ -51,18 +51,22 @@ public sealed class ScriptedPythonTests
         Assert.Equal([-1.0, -2, -3, -4], y[0]);
     }
 
-    /// <summary>torchvision's IntermediateLayerGetter: a dict filled by name, read back, returned in insertion order.</summary>
+    /// <summary>torchvision's IntermediateLayerGetter: a dict filled by name and read back; returned, it is refused.</summary>
     [Fact]
-    public void Dicts_fill_read_and_return_in_insertion_order()
+    public void Dicts_fill_and_read_back_in_insertion_order()
     {
         var y = Run("    out = torch.dict()\n    names = {\"a\": \"first\", \"b\": \"second\"}\n" +
             "    if torch.__contains__(names, \"b\"):\n      torch._set_item(out, names[\"b\"], torch.neg(x))\n    else:\n      pass\n" +
             "    if torch.__contains__(names, \"z\"):\n      torch._set_item(out, \"z\", x)\n    else:\n      pass\n" +
             "    torch._set_item(out, \"last\", torch.add(out[\"second\"], 10))\n" +
-            "    if torch.eq(torch.len(torch.keys(out)), 2):\n      pass\n    else:\n      ops.prim.RaiseException(\"\")\n    return out\n");
+            "    if torch.eq(torch.len(torch.keys(out)), 2):\n      pass\n    else:\n      ops.prim.RaiseException(\"\")\n" +
+            "    return torch.values(out)\n");
         Assert.Equal(2, y.Length);
         Assert.Equal([-1.0, -2, -3, -4], y[0]);
         Assert.Equal([9.0, 8, 7, 6], y[1]);
+        var refused = Refused("    out = torch.dict()\n    torch._set_item(out, \"out\", x)\n    return out\n");
+        Assert.Contains("forward() returns a dict (keys 'out')", refused);
+        Assert.Contains("wrapper module", refused);
     }
 
     [Fact]
