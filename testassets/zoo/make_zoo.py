@@ -201,6 +201,8 @@ ZOO = {
     # Swin's window_reverse computes the batch with int() on Python floats, which tracing freezes: the archive runs
     # at the traced batch only, so its input is declared with a fixed batch, as its user would have to.
     "swin_window_attention": ("window-attention", SwinWindowAttention, {"input": ([16, 16, 32], "float32")}, "trace-fixed-batch"),
+    # Scripted, the same int(B / …) runs at conversion time on the dynamic batch (a floor division in the graph).
+    "swin_window_attention_scripted": ("window-attention", SwinWindowAttention, {"input": ([16, 16, 32], "float32")}, "script"),
     # PyTorch 1.13 only has the private _scaled_dot_product_attention; the archive is re-written to the PyTorch 2.x
     # call (torch.scaled_dot_product_attention), the form libtorch 2.x and every newer trace use.
     "sdpa_block": ("attention", SdpaBlock, {"input": ([12, 32], "float32")}, "trace-sdpa2"),

@@ -19,6 +19,7 @@ public static class Builtins
                 result = ScalarMath.Unwrap(args[0]) switch
                 {
                     SymInt s => s.IsKnown ? s.Value!.Value : s,
+                    SymRatio r => ScalarMath.Truncate(r, interp.Emit),
                     double d => (long)Math.Truncate(d),
                     var v => ScalarMath.ToLong(v, "int()"),
                 };

@@ -86,6 +86,8 @@ public static class ScalarMath
     private static object DynamicInt(string op, object? a, object? b, Emitter emit)
     {
         if (op is "==" or "!=" && a is SymInt x && b is SymInt y && x.SameAs(y)) return op == "==";
+        if (op == "/" && a is SymInt { IsKnown: false } numerator && b is not SymInt { IsKnown: false })
+            return new SymRatio(numerator, ToDouble(b, op));
         if (op is "==" or "!=" or "<" or ">" or "<=" or ">=")
             return new UnknownCondition($"'{op}' on a dynamic size cannot be folded; give that axis a fixed size in the manifest");
         var onnx = op switch { "+" => "Add", "-" => "Sub", "*" => "Mul", "//" => "Div", _ => null }
@@ -97,6 +99,16 @@ public static class ScalarMath
         var name = emit.G.Node1(onnx, [left, right]);
         return SymInt.Computed($"({AsSym(a)}{op}{AsSym(b)})", name);
     }
+
+    private static ConversionError RatioOutsideInt(SymRatio r, string what) =>
+        new($"{what} uses ({r}), a dynamic size divided with '/', which converts only inside int(); " +
+            "use '//' or give that axis a fixed size in the manifest");
+
+    /// <summary>int() of a dynamic size divided by a whole number: floor division as a size.</summary>
+    public static object Truncate(SymRatio ratio, Emitter emit) =>
+        ratio.Divisor > 0 && ratio.Divisor == Math.Floor(ratio.Divisor)
+            ? Binary("//", ratio.Numerator, (long)ratio.Divisor, emit)!
+            : throw new ConversionError($"int() of a dynamic size divided by {ratio.Divisor}; give that axis a fixed size in the manifest");
 
     private static SymInt AsSym(object? v) => v as SymInt ?? SymInt.Of(ToLong(v, "size"));
 
@@ -126,6 +138,7 @@ public static class ScalarMath
         double d => (long)d,
         SymInt { IsKnown: true } s => s.Value!.Value,
         SymInt => throw new ConversionError($"{what} depends on a dynamic size; give that axis a fixed size in the manifest"),
+        SymRatio r => throw RatioOutsideInt(r, what),
         TensorValue t => throw new ConversionError($"{what} needs the value of a tensor computed at run time ({Interpreter.Describe(t)}): " +
             "sizes and indices must be known when converting; shapes that depend on tensor values are not supported"),
         var other => throw new ConversionError($"expected an int for {what}, got {Interpreter.Describe(other)}"),
@@ -139,6 +152,7 @@ public static class ScalarMath
         int i => i,
         bool b => b ? 1 : 0,
         SymInt { IsKnown: true } s => s.Value!.Value,
+        SymRatio r => throw RatioOutsideInt(r, what),
         var other => throw new ConversionError($"expected a number for {what}, got {Interpreter.Describe(other)}"),
     };
 

@@ -14,7 +14,10 @@ namespace ModelBuild.Core.Tests.TorchScript.Conversion;
 /// </summary>
 public sealed class ScriptedPythonTests
 {
-    private static double[][] Run(string forwardBody, string extraCode = "")
+    private static double[][] Run(string forwardBody, string extraCode = "") =>
+        Outputs(forwardBody, extraCode).Select(o => o.ToDoubles()[..4]).ToArray();
+
+    private static NdArray[] Outputs(string forwardBody, string extraCode = "")
     {
         var model = TorchScriptToOnnx.Convert(WithCode(forwardBody, extraCode: extraCode), Options());
         var path = Path.Combine(Path.GetTempPath(), $"mb-scripted-{Guid.NewGuid():N}.onnx");
@@ -23,7 +26,7 @@ public sealed class ScriptedPythonTests
         {
             using var runner = new ModelRunner(path, new SourceLocation(path));
             var outputs = runner.Run(new Dictionary<string, NdArray> { ["input"] = NdArray.Of(new float[] { 1, 2, 3, 4, 1, 2, 3, 4 }, 2, 4) });
-            return outputs.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Value.ToDoubles()[..4]).ToArray();
+            return outputs.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Value).ToArray();
         }
         finally { File.Delete(path); }
     }
@@ -88,6 +91,17 @@ public sealed class ScriptedPythonTests
         const string outputs = "class Outputs(NamedTuple):\n  logits : Tensor\n  aux : Optional[Tensor]\n";
         var y = Run("    o = __torch__.Outputs(torch.neg(x), None)\n    return __torch__.Outputs(torch.add(o.logits, 1), o.aux)\n", outputs);
         Assert.Equal([0.0, -1, -2, -3], Assert.Single(y));
+    }
+
+    /// <summary>Swin's window_reverse: B = int(windows.shape[0] / (H * W / ws / ws)) with the batch dynamic.</summary>
+    [Fact]
+    public void Int_of_a_dynamic_size_divided_with_slash_is_a_floor_division()
+    {
+        var y = Outputs("    _0 = torch.div(torch.mul(4, 4), 4)\n    B = int(torch.div(torch.size(x, 0), torch.div(_0, 2)))\n" +
+            "    return torch.view(x, [B, -1])\n");
+        Assert.Equal([1L, 8], Assert.Single(y).Shape);
+        Assert.Contains("converts only inside int()",
+            Refused("    return torch.view(x, [torch.mul(torch.div(torch.size(x, 0), 2.), 2), -1])\n"));
     }
 
     [Fact]
