@@ -181,6 +181,9 @@ ZOO = {
     # batch, a coordinate grid repeated per image (random weights give NaN below 128x128: the pyramid runs out)
     "raft_small": ("optical-flow", lambda: LastFlow(tvm.optical_flow.raft_small(weights=None)),
                    {"image1": ([3, 128, 128], "float32"), "image2": ([3, 128, 128], "float32")}, "trace"),
+    # Scripted, RAFT keeps its correlation pyramid on self during forward and reverses a list with [::-1].
+    "raft_small_scripted": ("optical-flow", lambda: LastFlow(tvm.optical_flow.raft_small(weights=None)),
+                            {"image1": ([3, 128, 128], "float32"), "image2": ([3, 128, 128], "float32")}, "script"),
     # decoders with upsampling, super-resolution, style transfer
     "unet_transposed": ("decoder", TinyUnet, image(64), "trace"),
     "unet_bilinear": ("decoder", UnetBilinear, image(48), "trace"),

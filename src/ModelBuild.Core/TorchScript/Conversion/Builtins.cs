@@ -56,10 +56,13 @@ public static class Builtins
             }
             case "min":
             case "max":
+            case "ops.prim.min":
+            case "ops.prim.max":
             {
+                var pick = name.EndsWith("min", StringComparison.Ordinal) ? "min" : "max";
                 var items = args.Length == 1 ? Interpreter.Items(args[0], name) : args;
                 var values = items.Select(v => ScalarMath.ToDouble(v, name)).ToArray();
-                var best = name == "min" ? values.Min() : values.Max();
+                var best = pick == "min" ? values.Min() : values.Max();
                 result = items.All(ScalarMath.IsInt) ? (long)best : best;
                 return true;
             }

@@ -18,6 +18,7 @@ public sealed class Interpreter
     /// <summary>Each submodule's attribute path from the top module, recorded as the code reaches it (first path wins).</summary>
     private readonly Dictionary<ScriptObject, string> _paths = new(ReferenceEqualityComparer.Instance);
     private readonly OpRegistry _ops;
+    private readonly Dictionary<(ScriptObject Module, string Name), object?> _attributeWrites = new();
     private int _depth;
 
     public Interpreter(TorchScriptArchive archive, GraphBuilder graph, OpRegistry ops)
@@ -173,7 +174,7 @@ public sealed class Interpreter
     private static bool AlwaysRaises(IReadOnlyList<Stmt> block) => block.Any(s => s is RaiseStmt
         || s is ExprStmt { Value: CallExpr { Func: AttrExpr { Name: "RaiseException", Target: AttrExpr { Name: "prim" } } } });
 
-    private static void Assign(Expr target, object? value, Frame frame)
+    private void Assign(Expr target, object? value, Frame frame)
     {
         switch (target)
         {
@@ -182,7 +183,15 @@ public sealed class Interpreter
                 var items = Items(value, "unpack");
                 for (var i = 0; i < t.Items.Count; i++) Assign(t.Items[i], items[i], frame);
                 break;
-            default: throw new ConversionError("assignment to attributes or items is not supported (the model mutates state)");
+            // RAFT's correlation block keeps its pyramid on self for the rest of forward: the write lives as long as
+            // this conversion, never in the archive (the same archive may be converted again at another opset).
+            case AttrExpr { Target: var owner } a when Eval(owner, frame) is ScriptObject module:
+                _attributeWrites[(module, a.Name)] = value;
+                break;
+            case SubscriptExpr s:
+                Ops.ContainerOps.SetItem(Eval(s.Target, frame), Eval(s.Index, frame), value);
+                break;
+            default: throw new ConversionError("assignment to this target is not supported");
         }
     }
 
@@ -249,6 +258,7 @@ public sealed class Interpreter
             case QualifiedName q:
                 return q.Member(name);
             case ScriptObject obj:
+                if (_attributeWrites.TryGetValue((obj, name), out var written)) return written;
                 if (obj.Attributes.TryGetValue(name, out var value))
                 {
                     if (value is ScriptObject child)

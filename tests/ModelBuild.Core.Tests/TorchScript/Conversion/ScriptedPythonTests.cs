@@ -104,6 +104,20 @@ public sealed class ScriptedPythonTests
             Refused("    return torch.view(x, [torch.mul(torch.div(torch.size(x, 0), 2.), 2), -1])\n"));
     }
 
+    /// <summary>RAFT's correlation block keeps its pyramid on self and reverses a list with [::-1]; MViT takes max(q, k).</summary>
+    [Fact]
+    public void Attribute_writes_reversed_lists_and_prim_max_fold()
+    {
+        var body = "    self.cache = [torch.neg(x)]\n    c = self.cache\n    _0 = torch.append(c, torch.mul(x, 10))\n" +
+            "    r = torch.slice([1, 2, 3], None, None, -1)\n" +
+            "    return torch.add(self.cache[1], torch.add(r[0], ops.prim.max(r[2], 2)))\n";
+        Assert.Equal([15.0, 25, 35, 45], Run(body)[0]);
+        // The write lives in one conversion: converting the same archive again starts from the saved module.
+        var archive = WithCode(body);
+        TorchScriptToOnnx.Convert(archive, Options());
+        Assert.False(archive.Root.Attributes.ContainsKey("cache"));
+    }
+
     [Fact]
     public void Tensor_literals_are_constants_with_pytorchs_dtype()
     {

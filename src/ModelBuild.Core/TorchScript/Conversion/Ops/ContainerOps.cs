@@ -97,7 +97,7 @@ public static class ContainerOps
         return items[(int)i];
     }
 
-    private static object? SetItem(object? target, object? index, object? value)
+    public static object? SetItem(object? target, object? index, object? value)
     {
         switch (target)
         {

@@ -92,12 +92,23 @@ public static class ShapeOps
         var items = Interpreter.Items(c.Arg(0, "self"), "slice");
         var n = (long)items.Count;
         var step = c.Int(3, "step", 1);
-        if (step <= 0) throw c.Unsupported("list slices with a step below 1");
-        long Clamp(long v) => v < 0 ? Math.Max(0, v + n) : Math.Min(v, n);
-        var start = c.Arg(1, "start") is null ? 0 : Clamp(c.Int(1, "start"));
-        var end = c.Arg(2, "end") is null ? n : Clamp(c.Int(2, "end"));
+        if (step == 0) throw c.Unsupported("list slice with step 0");
         var result = new List<object?>();
-        for (var i = start; i < end; i += step) result.Add(items[(int)i]);
+        if (step > 0)
+        {
+            long Clamp(long v) => v < 0 ? Math.Max(0, v + n) : Math.Min(v, n);
+            var start = c.Arg(1, "start") is null ? 0 : Clamp(c.Int(1, "start"));
+            var end = c.Arg(2, "end") is null ? n : Clamp(c.Int(2, "end"));
+            for (var i = start; i < end; i += step) result.Add(items[(int)i]);
+        }
+        else
+        {
+            // Python's rule for a negative step (RAFT's coords[::-1]): bounds clamp to [-1, n - 1], the end is exclusive.
+            long Clamp(long v) => v < 0 ? Math.Max(-1, v + n) : Math.Min(v, n - 1);
+            var start = c.Arg(1, "start") is null ? n - 1 : Clamp(c.Int(1, "start"));
+            var end = c.Arg(2, "end") is null ? -1 : Clamp(c.Int(2, "end"));
+            for (var i = start; i > end; i += step) result.Add(items[(int)i]);
+        }
         return result;
     }
 
