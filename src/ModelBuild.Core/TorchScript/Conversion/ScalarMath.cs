@@ -73,6 +73,8 @@ public static class ScalarMath
             {
                 case false: return op == "!=";
                 case UnknownCondition u: unknown ??= u; break;
+                case true: break;
+                default: throw new ConversionError("comparing lists of tensors depends on tensor values, which are not known when converting");
             }
         }
         return unknown is null ? op == "==" : unknown;

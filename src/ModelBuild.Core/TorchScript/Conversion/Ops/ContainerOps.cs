@@ -59,8 +59,8 @@ public static class ContainerOps
             return Math.Max(0, step > 0 ? (hi - lo + step - 1) / step : (lo - hi - step - 1) / -step);
         }, "__range_length");
         r.Add(c => c.Int(1, "start") + c.Int(0, "index") * c.Int(2, "step"), "__derive_index");
-        r.Add(c => Interpreter.Items(c.Arg(0, "self"), "all").All(v => Interpreter.Truth(ScalarMath.Unwrap(v), "all")), "all");
-        r.Add(c => Interpreter.Items(c.Arg(0, "self"), "any").Any(v => Interpreter.Truth(ScalarMath.Unwrap(v), "any")), "any");
+        r.Add(c => Bools(c).All(b => b), "all");
+        r.Add(c => Bools(c).Any(b => b), "any");
         r.Add(c =>
         {
             var text = c.Arg(0, "self") as string ?? throw c.Unsupported("find in a non-string");
@@ -71,6 +71,11 @@ public static class ContainerOps
         }, "find");
         r.Add(c => Format(c.Arg(0, "self") as string ?? "", c.Args.Skip(1)), "format");
     }
+
+    /// <summary>all()/any() of a Python list; the tensor reductions of the same name are not lowered.</summary>
+    private static IEnumerable<bool> Bools(OpCall c) => c.Arg(0, "self") is TensorValue
+        ? throw c.Unsupported("of a tensor (only of a list of bools)")
+        : Interpreter.Items(c.Arg(0, "self"), c.Op).Select(v => Interpreter.Truth(ScalarMath.Unwrap(v), c.Op));
 
     public static object Length(object? value) => value switch
     {
