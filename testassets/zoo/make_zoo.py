@@ -33,7 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from zoo_modules import (BertStyleEncoder, ClipStyleTextEncoder, CrnnKeywordSpotter, DebertaStyleEncoder, Espcn,  # noqa: E402
                          Gpt2StyleDecoder, LlamaStyleDecoder, MixerNet, MoeRouter, IndexPutNet, OpsMix, PerceiverEinsum, SdpaBlock,
                          SpaceToDepthNet, StyleTransferNet, SwinWindowAttention, T5RelativeBias, TinyUnet,
-                         UnetBilinear, Wav2Vec2StyleEncoder, YoloStyleHead, Resnet1dAudio)
+                         UnetBilinear, Wav2Vec2StyleEncoder, YoloStyleHead, Resnet1dAudio, TorchEncoderWithPadding,
+                         TorchCausalDecoder, TorchMhaWithPadding)
 
 torch.set_num_threads(2)
 SCRIPT_VERSION = hashlib.sha256(b"".join(
@@ -201,6 +202,11 @@ ZOO = {
     "t5_relative_bias": ("text-encoder", T5RelativeBias, tokens(20, 80), "trace"),
     "clip_style_text": ("text-encoder", ClipStyleTextEncoder, tokens(10, 64), "trace"),
     "clip_style_text_scripted": ("text-encoder", ClipStyleTextEncoder, tokens(10, 64), "script"),
+    "torch_encoder_padding_mask": ("text-encoder", TorchEncoderWithPadding, tokens(12, 100, ["attention_mask"]), "trace"),
+    "torch_encoder_padding_mask_scripted": ("text-encoder", TorchEncoderWithPadding, tokens(12, 100, ["attention_mask"]), "script"),
+    "torch_mha_padding_mask": ("text-encoder", TorchMhaWithPadding, tokens(12, 100, ["attention_mask"]), "trace"),
+    "torch_causal_decoder_scripted": ("text-decoder", TorchCausalDecoder,
+                                      {"input_ids": ([10], "int64", [0, 99]), "memory": ([7, 32], "float32")}, "script"),
     # Swin's window_reverse computes the batch with int() on Python floats, which tracing freezes: the archive runs
     # at the traced batch only, so its input is declared with a fixed batch, as its user would have to.
     "swin_window_attention": ("window-attention", SwinWindowAttention, {"input": ([16, 16, 32], "float32")}, "trace-fixed-batch"),
@@ -233,7 +239,8 @@ FIXTURES = ["unet_bilinear", "unet_transposed", "espcn_x3", "space_to_depth_net"
             "ops_mix", "moe_router", "perceiver_einsum", "t5_relative_bias", "gpt2_style_decoder", "bert_style_encoder",
             "clip_style_text", "llama_style_decoder", "sdpa_block", "wav2vec2_style", "crnn_keyword_spotter",
             "bert_style_encoder_scripted", "index_put_net", "deberta_style_encoder", "clip_style_text_scripted",
-            "wav2vec2_style_scripted", "ops_mix_scripted", "index_put_net_scripted"]
+            "wav2vec2_style_scripted", "ops_mix_scripted", "index_put_net_scripted", "torch_encoder_padding_mask",
+            "torch_encoder_padding_mask_scripted"]
 FIXTURE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "ModelBuild.Core.Tests",
                            "assets", "converter", "zoo")
 

@@ -793,3 +793,52 @@ class IndexPutNet(nn.Module):
         y = y.index_put((torch.tensor([0, 3]),), torch.arange(6.0))
         return y.transpose(0, 1) * mask
 
+
+
+class TorchEncoderWithPadding(nn.Module):
+    """A sentence encoder built from torch.nn's own TransformerEncoder with a key padding mask and masked mean pooling,
+    as plain-PyTorch BERT-style models are written. In eval PyTorch turns the padded batch into a nested tensor
+    (traced: _nested_tensor_from_mask ... to_padded_tensor, padded positions come out 0) or passes the mask to the
+    fused layer (scripted: padded positions are computed) — so the two agree only where tokens are, hence the pooling."""
+
+    def __init__(self, vocab=100, d=32):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        layer = nn.TransformerEncoderLayer(d, 4, 64, dropout=0.0, batch_first=True)
+        self.enc = nn.TransformerEncoder(layer, 2)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        h = self.enc(self.emb(input_ids), src_key_padding_mask=attention_mask == 0)
+        m = attention_mask.unsqueeze(-1).to(h.dtype)
+        return (h * m).sum(1) / m.sum(1)
+
+
+class TorchCausalDecoder(nn.Module):
+    """torch.nn's TransformerDecoder with a causal mask over its own tokens and cross-attention to a memory."""
+
+    def __init__(self, vocab=100, d=32):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        layer = nn.TransformerDecoderLayer(d, 4, 64, dropout=0.0, batch_first=True)
+        self.dec = nn.TransformerDecoder(layer, 2)
+        self.out = nn.Linear(d, vocab)
+
+    def forward(self, input_ids: torch.Tensor, memory: torch.Tensor):
+        n = input_ids.size(1)
+        causal = torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
+        return self.out(self.dec(self.emb(input_ids), memory, tgt_mask=causal))
+
+
+class TorchMhaWithPadding(nn.Module):
+    """torch.nn.MultiheadAttention with a key padding mask (its fused path in eval) and masked mean pooling."""
+
+    def __init__(self, vocab=100, d=32):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        self.attn = nn.MultiheadAttention(d, 4, batch_first=True)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        h = self.emb(input_ids)
+        a, _ = self.attn(h, h, h, key_padding_mask=attention_mask == 0, need_weights=False)
+        m = attention_mask.unsqueeze(-1).to(a.dtype)
+        return (a * m).sum(1) / m.sum(1)

@@ -35,7 +35,9 @@ public static class ScalarMath
                 _ => throw ConversionError.Unsupported($"operator {op} on strings") };
         if (a is null || b is null)
             return op switch { "==" => a == b, "!=" => a != b, _ => throw new ConversionError($"operator {op} on None") };
-        if (a is List<object?> la && b is List<object?> lb && op == "+") return la.Concat(lb).ToList();
+        // [q] + k.chunk(2) in F.multi_head_attention_forward: chunk gives a tuple-like sequence.
+        if (op == "+" && a is List<object?> or TupleValue && b is List<object?> or TupleValue)
+            return Interpreter.Items(a, op).Concat(Interpreter.Items(b, op)).ToList();
         if (IsInt(a) && IsInt(b))
         {
             long x = ToLong(a, op), y = ToLong(b, op);

@@ -28,6 +28,13 @@ public sealed class TensorValue(string name, TensorElementType type, IReadOnlyLi
     /// </summary>
     internal void Rebind(string name) => Name = name;
 
+    /// <summary>
+    /// For a nested tensor made from a padded batch (<c>_nested_tensor_from_mask</c>, what nn.TransformerEncoder does
+    /// with a key padding mask in eval): [B, S] bool, true where a token is. The tensor stays padded; encoder layers mask
+    /// the padded keys and <c>to_padded_tensor</c> writes the padding value at the padded positions.
+    /// </summary>
+    public TensorValue? Valid { get; init; }
+
     /// <summary>Made by torch.zeros: lets RNN lowerings drop an all-zero initial state.</summary>
     public bool IsZeros { get; init; }
 

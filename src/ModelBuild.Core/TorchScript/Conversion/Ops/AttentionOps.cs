@@ -10,6 +10,8 @@ public static partial class AttentionOps
     {
         r.Add(EncoderLayer, "_transformer_encoder_layer_fwd");
         r.Add(NativeMha, "_native_multi_head_attention");
+        r.Add(NestedFromMask, "_nested_tensor_from_mask");
+        r.Add(ToPadded, "to_padded_tensor");
         r.Add(c => ScaledDotProduct(c, c.OptionalTensor(3, "attn_mask"), c.Bool(5, "is_causal"), c.Arg(6, "scale")).Output,
             "scaled_dot_product_attention");
         // PyTorch 1.13's private form: (q, k, v, attn_mask, dropout_p, need_attn_weights, is_causal) → (output, weights).
@@ -40,11 +42,13 @@ public static partial class AttentionOps
         var f1B = c.OptionalTensor(15, "ffn_bias_1");
         var f2W = c.Tensor(16, "ffn_weight_2");
         var f2B = c.OptionalTensor(17, "ffn_bias_2");
-        if (c.Arg(18, "mask") is not null) throw c.Unsupported("attention masks");
-        if (x.Rank != 3) throw c.Unsupported("unbatched or nested input");
+        if (x.Rank != 3) throw c.Unsupported("unbatched input");
         var e = c.E;
+        var scoreMask = x.Valid is { } valid ? KeyPadding(c, e.Unary("Not", valid))
+            : c.OptionalTensor(18, "mask") is { } mask ? c.Int(19, "mask_type", 2) == 1 ? KeyPadding(c, mask) : mask : null;
 
-        TensorValue SelfAttention(TensorValue h) => Attention(c, h, h, h, embed, heads, qkvW, qkvB, projW, projB, false, false).Output;
+        TensorValue SelfAttention(TensorValue h) =>
+            Attention(c, h, h, h, embed, heads, qkvW, qkvB, projW, projB, false, false, scoreMask).Output;
         TensorValue Ffn(TensorValue h)
         {
             var hidden = LinearOps.Linear(c, h, f1W, f1B);
@@ -53,13 +57,42 @@ public static partial class AttentionOps
         }
         TensorValue Norm(TensorValue h, TensorValue? w, TensorValue? b) => NormalizationOps.LayerNorm(c, h, 1, w, b, eps);
 
+        TensorValue output;
         if (normFirst)
         {
-            x = e.Binary("Add", x, SelfAttention(Norm(x, n1W, n1B)));
-            return e.Binary("Add", x, Ffn(Norm(x, n2W, n2B)));
+            var h = e.Binary("Add", x, SelfAttention(Norm(x, n1W, n1B)));
+            output = e.Binary("Add", h, Ffn(Norm(h, n2W, n2B)));
         }
-        x = Norm(e.Binary("Add", x, SelfAttention(x)), n1W, n1B);
-        return Norm(e.Binary("Add", x, Ffn(x)), n2W, n2B);
+        else
+        {
+            var h = Norm(e.Binary("Add", x, SelfAttention(x)), n1W, n1B);
+            output = Norm(e.Binary("Add", h, Ffn(h)), n2W, n2B);
+        }
+        return x.Valid is null ? output : new TensorValue(output.Name, output.Type, output.Dims) { Valid = x.Valid };
+    }
+
+    /// <summary>A [B, S] key padding mask (true or non-zero where padded) as a [B, 1, 1, S] mask of the scores.</summary>
+    private static TensorValue KeyPadding(OpCall c, TensorValue padded) =>
+        padded.Rank == 2 ? c.E.Unsqueeze(padded, 1, 2) : throw c.Unsupported($"a key padding mask of rank {padded.Rank}");
+
+    /// <summary>_nested_tensor_from_mask(x, mask): the padded x, carrying which positions hold tokens.</summary>
+    private static object NestedFromMask(OpCall c)
+    {
+        var x = c.Tensor(0, "t");
+        var valid = c.Tensor(1, "mask");
+        if (x.Rank != 3 || valid.Rank != 2) throw c.Unsupported("a nested tensor that is not a padded [B, S, E] batch");
+        if (valid.Type != TensorElementType.Bool) valid = c.E.Cast(valid, TensorElementType.Bool);
+        return new TensorValue(x.Name, x.Type, x.Dims) { Valid = valid };
+    }
+
+    /// <summary>to_padded_tensor(nested, padding): the padding value where no token is.</summary>
+    private static object ToPadded(OpCall c)
+    {
+        var x = c.Tensor(0, "self");
+        if (c.Arg(2, "output_size") is not null) throw c.Unsupported("to_padded_tensor with an output size");
+        if (x.Valid is not { } valid) return x;
+        var where = c.E.Unsqueeze(valid, 2);
+        return c.E.Node("Where", [where.Name, x.Name, c.G.Scalar(c.Double(1, "padding"), x.Type)], x.Type, x.Dims);
     }
 
     private static object NativeMha(OpCall c)
@@ -67,18 +100,20 @@ public static partial class AttentionOps
         var q = c.Tensor(0, "query");
         var k = c.Tensor(1, "key");
         var v = c.Tensor(2, "value");
-        if (c.Arg(9, "mask") is not null) throw c.Unsupported("attention masks");
+        var scoreMask = c.OptionalTensor(9, "mask") is { } mask ? c.Int(12, "mask_type", 2) == 1 ? KeyPadding(c, mask) : mask : null;
         var needWeights = c.Bool(10, "need_weights", true);
         var average = c.Bool(11, "average_attn_weights", true);
         var (output, weights) = Attention(c, q, k, v, c.Int(3, "embed_dim"), c.Int(4, "num_head"), c.Tensor(5, "qkv_weight"),
-            c.OptionalTensor(6, "qkv_bias"), c.Tensor(7, "proj_weight"), c.OptionalTensor(8, "proj_bias"), needWeights, average);
+            c.OptionalTensor(6, "qkv_bias"), c.Tensor(7, "proj_weight"), c.OptionalTensor(8, "proj_bias"), needWeights, average, scoreMask);
         return new TupleValue([output, weights]);
     }
 
     /// <summary>Multi-head attention on [B, S, E]: project (one fused projection when q, k, v are one tensor),
-    /// split heads, softmax(q·kᵀ/√d)·v, merge heads, output projection.</summary>
+    /// split heads, softmax(q·kᵀ/√d + mask)·v, merge heads, output projection. A bool mask broadcast to the scores
+    /// [B, H, L, S] is true where attention is not allowed (PyTorch's attn_mask rule); a float mask is added.</summary>
     public static (TensorValue Output, TensorValue? Weights) Attention(OpCall c, TensorValue query, TensorValue key, TensorValue value,
-        long embed, long heads, TensorValue qkvW, TensorValue? qkvB, TensorValue projW, TensorValue? projB, bool needWeights, bool average)
+        long embed, long heads, TensorValue qkvW, TensorValue? qkvB, TensorValue projW, TensorValue? projB, bool needWeights, bool average,
+        TensorValue? mask = null)
     {
         var e = c.E;
         var headDim = embed / heads;
@@ -102,6 +137,10 @@ public static partial class AttentionOps
         var kh = Heads(k, [0, 2, 3, 1]);   // [B, H, D, S]
         var vh = Heads(v, [0, 2, 1, 3]);
         var scores = e.Binary("Mul", e.MatMul(qh, kh), 1.0 / Math.Sqrt(headDim));
+        if (mask is { Type: TensorElementType.Bool })
+            scores = e.Node("Where", [mask.Name, c.G.Scalar(double.NegativeInfinity, scores.Type), scores.Name], scores.Type,
+                Emitter.Broadcast(mask.Dims, scores.Dims));
+        else if (mask is not null) scores = e.Binary("Add", scores, e.Cast(mask, scores.Type));
         var probs = e.Unary("Softmax", scores, Attr.Int("axis", 3));
         var context = e.Transpose(e.MatMul(probs, vh), [0, 2, 1, 3]); // [B, S, H, D]
         var merged = e.Reshape(context, [context.Dims[0], context.Dims[1], SymInt.Of(embed)]);
