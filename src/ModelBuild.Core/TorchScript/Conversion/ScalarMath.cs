@@ -16,8 +16,8 @@ public static class ScalarMath
         {
             case "is": return Same(a, b);
             case "is not": return !Same(a, b);
-            case "in": return Interpreter.Items(b, "search").Any(x => Equals(Unwrap(x), a));
-            case "not in": return !Interpreter.Items(b, "search").Any(x => Equals(Unwrap(x), a));
+            case "in": return Ops.ContainerOps.Contains(b, a);
+            case "not in": return !Ops.ContainerOps.Contains(b, a);
         }
         if (op is "==" or "!=" && a is List<object?> or TupleValue && b is List<object?> or TupleValue)
             return SequenceEquals(op, Interpreter.Items(a, op), Interpreter.Items(b, op), emit);

@@ -109,7 +109,7 @@ public sealed class ScriptedPythonTests
     public void Attribute_writes_reversed_lists_and_prim_max_fold()
     {
         var body = "    self.cache = [torch.neg(x)]\n    c = self.cache\n    _0 = torch.append(c, torch.mul(x, 10))\n" +
-            "    r = torch.slice([1, 2, 3], None, None, -1)\n" +
+            "    r = torch.slice([1, 2, 3], None, None, -1)\n    _1 = torch.insert(r, -1, 7)\n    _2 = torch.pop(r, 2)\n" +
             "    return torch.add(self.cache[1], torch.add(r[0], ops.prim.max(r[2], 2)))\n";
         Assert.Equal([15.0, 25, 35, 45], Run(body)[0]);
         // The write lives in one conversion: converting the same archive again starts from the saved module.

@@ -44,8 +44,7 @@ public static partial class AttentionOps
         var f2B = c.OptionalTensor(17, "ffn_bias_2");
         if (x.Rank != 3) throw c.Unsupported("unbatched input");
         var e = c.E;
-        var scoreMask = x.Valid is { } valid ? KeyPadding(c, e.Unary("Not", valid))
-            : c.OptionalTensor(18, "mask") is { } mask ? c.Int(19, "mask_type", 2) == 1 ? KeyPadding(c, mask) : mask : null;
+        var scoreMask = x.Valid is { } valid ? KeyPadding(c, e.Unary("Not", valid)) : FusedMask(c, 18, 19);
 
         TensorValue SelfAttention(TensorValue h) =>
             Attention(c, h, h, h, embed, heads, qkvW, qkvB, projW, projB, false, false, scoreMask).Output;
@@ -69,6 +68,23 @@ public static partial class AttentionOps
             output = Norm(e.Binary("Add", h, Ffn(h)), n2W, n2B);
         }
         return x.Valid is null ? output : new TensorValue(output.Name, output.Type, output.Dims) { Valid = x.Valid };
+    }
+
+    /// <summary>The mask argument of a fused path with its mask_type: 1 is a [B, S] key padding mask; otherwise a mask
+    /// that broadcasts to the scores as it is.</summary>
+    private static TensorValue? FusedMask(OpCall c, int maskIndex, int typeIndex) => c.OptionalTensor(maskIndex, "mask") is { } mask
+        ? c.Int(typeIndex, "mask_type", 2) == 1 ? KeyPadding(c, mask) : mask
+        : null;
+
+    /// <summary>Scores with a mask: a bool mask marks what takes part (<paramref name="keepWhereTrue"/>, SDPA's rule) or
+    /// what may not (attn_mask's and key padding's rule), the rest gets −∞; a float mask is added.</summary>
+    private static TensorValue MaskScores(OpCall c, TensorValue scores, TensorValue? mask, bool keepWhereTrue)
+    {
+        if (mask is null) return scores;
+        if (mask.Type != TensorElementType.Bool) return c.E.Binary("Add", scores, c.E.Cast(mask, scores.Type));
+        var blocked = c.G.Scalar(double.NegativeInfinity, scores.Type);
+        return c.E.Node("Where", [mask.Name, keepWhereTrue ? scores.Name : blocked, keepWhereTrue ? blocked : scores.Name], scores.Type,
+            Emitter.Broadcast(mask.Dims, scores.Dims));
     }
 
     /// <summary>A [B, S] key padding mask (true or non-zero where padded) as a [B, 1, 1, S] mask of the scores.</summary>
@@ -100,7 +116,7 @@ public static partial class AttentionOps
         var q = c.Tensor(0, "query");
         var k = c.Tensor(1, "key");
         var v = c.Tensor(2, "value");
-        var scoreMask = c.OptionalTensor(9, "mask") is { } mask ? c.Int(12, "mask_type", 2) == 1 ? KeyPadding(c, mask) : mask : null;
+        var scoreMask = FusedMask(c, 9, 12);
         var needWeights = c.Bool(10, "need_weights", true);
         var average = c.Bool(11, "average_attn_weights", true);
         var (output, weights) = Attention(c, q, k, v, c.Int(3, "embed_dim"), c.Int(4, "num_head"), c.Tensor(5, "qkv_weight"),
@@ -136,11 +152,7 @@ public static partial class AttentionOps
         var qh = Heads(q, [0, 2, 1, 3]);   // [B, H, S, D]
         var kh = Heads(k, [0, 2, 3, 1]);   // [B, H, D, S]
         var vh = Heads(v, [0, 2, 1, 3]);
-        var scores = e.Binary("Mul", e.MatMul(qh, kh), 1.0 / Math.Sqrt(headDim));
-        if (mask is { Type: TensorElementType.Bool })
-            scores = e.Node("Where", [mask.Name, c.G.Scalar(double.NegativeInfinity, scores.Type), scores.Name], scores.Type,
-                Emitter.Broadcast(mask.Dims, scores.Dims));
-        else if (mask is not null) scores = e.Binary("Add", scores, e.Cast(mask, scores.Type));
+        var scores = MaskScores(c, e.Binary("Mul", e.MatMul(qh, kh), 1.0 / Math.Sqrt(headDim)), mask, keepWhereTrue: false);
         var probs = e.Unary("Softmax", scores, Attr.Int("axis", 3));
         var context = e.Transpose(e.MatMul(probs, vh), [0, 2, 1, 3]); // [B, S, H, D]
         var merged = e.Reshape(context, [context.Dims[0], context.Dims[1], SymInt.Of(embed)]);
@@ -172,10 +184,7 @@ public static partial class AttentionOps
             for (long i = 0; i < rows; i++) for (long j = 0; j < cols; j++) keep[i * cols + j] = j <= i;
             mask = e.Constant(new Data.NdArray(TensorElementType.Bool, [rows, cols], keep));
         }
-        if (mask is { Type: TensorElementType.Bool })
-            scores = e.Node("Where", [mask.Name, scores.Name, c.G.Scalar(double.NegativeInfinity, scores.Type)], scores.Type,
-                Emitter.Broadcast(mask.Dims, scores.Dims));
-        else if (mask is not null) scores = e.Binary("Add", scores, e.Cast(mask, scores.Type));
+        scores = MaskScores(c, scores, mask, keepWhereTrue: true);
         var weights = e.Unary("Softmax", scores, Attr.Int("axis", -1));
         return (e.MatMul(weights, v), weights);
     }

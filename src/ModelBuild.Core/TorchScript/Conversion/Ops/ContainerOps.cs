@@ -31,14 +31,13 @@ public static class ContainerOps
         r.Add(c =>
         {
             var list = c.Arg(0, "self") as List<object?> ?? throw c.Unsupported("insert into a non-list");
-            list.Insert((int)Index(c.Int(1, "idx"), list.Count + 1), c.Arg(2, "el"));
+            list.Insert((int)Math.Clamp(Index(c.Int(1, "idx"), list.Count), 0, list.Count), c.Arg(2, "el")); // Python clamps
             return null;
         }, "insert");
         r.Add(c =>
         {
             var list = c.Arg(0, "self") as List<object?> ?? throw c.Unsupported("pop from a non-list");
-            if (list.Count == 0) throw c.Unsupported("pop from an empty list");
-            var i = (int)Index(c.Int(1, "idx", -1), list.Count);
+            var i = Position(c.Int(1, "idx", -1), list.Count);
             var item = list[i];
             list.RemoveAt(i);
             return item;
@@ -96,10 +95,7 @@ public static class ContainerOps
             TupleValue t => t.Items,
             _ => throw new ConversionError($"cannot index {Interpreter.Describe(target)} (tensor indexing appears as torch.select/slice in saved code)"),
         };
-        var i = ScalarMath.ToLong(index, "index");
-        if (i < 0) i += items.Count;
-        if (i < 0 || i >= items.Count) throw new ConversionError($"index {i} out of range for a sequence of {items.Count}");
-        return items[(int)i];
+        return items[Position(ScalarMath.ToLong(index, "index"), items.Count)];
     }
 
     public static object? SetItem(object? target, object? index, object? value)
@@ -107,7 +103,7 @@ public static class ContainerOps
         switch (target)
         {
             case Dictionary<object, object?> d: d[Key(index)] = value; return null;
-            case List<object?> l: l[(int)Index(ScalarMath.ToLong(index, "index"), l.Count)] = value; return null;
+            case List<object?> l: l[Position(ScalarMath.ToLong(index, "index"), l.Count)] = value; return null;
             default: throw new ConversionError($"cannot assign an item of {Interpreter.Describe(target)}");
         }
     }
@@ -157,6 +153,10 @@ public static class ContainerOps
     };
 
     private static long Index(long i, long count) => i < 0 ? i + count : i;
+
+    /// <summary>Python's index into a sequence of <paramref name="count"/> (negative from the end), checked.</summary>
+    private static int Position(long i, int count) => Index(i, count) is var at && at >= 0 && at < count
+        ? (int)at : throw new ConversionError($"index {i} out of range for a sequence of {count}");
 
     /// <summary>str.format with positional "{}" fields: the text only feeds messages and "is it empty" checks.</summary>
     private static string Format(string format, IEnumerable<object?> args)

@@ -33,8 +33,8 @@ public static class CreationOps
     private static object Literal(OpCall c)
     {
         var data = c.Required(0, "data");
-        if (data is TensorValue { Rank: > 0 } existing)
-            return TorchDtype.ElementType(c.Kwargs.GetValueOrDefault("dtype") ?? c.Arg(1, "dtype")) is { } cast ? c.E.Cast(existing, cast) : existing;
+        var dtype = TorchDtype.ElementType(c.Arg(1, "dtype"));
+        if (data is TensorValue { Rank: > 0 } existing) return dtype is { } cast ? c.E.Cast(existing, cast) : existing;
         var shape = new List<long>();
         for (var level = data; level is List<object?> or TupleValue; )
         {
@@ -46,15 +46,15 @@ public static class CreationOps
         Leaves(data, shape.Count, leaves);
         if (leaves.Count != NdArray.ElementCount(shape.ToArray()))
             throw c.Unsupported("nested lists of different lengths");
-        var values = leaves.Select(v => ScalarMath.Unwrap(v) switch
+        var unwrapped = leaves.Select(ScalarMath.Unwrap).ToList();
+        var values = unwrapped.Select(v => v switch
         {
             bool b => b ? 1.0 : 0.0,
             long or double or int or SymInt { IsKnown: true } => ScalarMath.ToDouble(v, "torch.tensor"),
             var other => throw c.Unsupported($"a value known only at run time ({Interpreter.Describe(other)}); " +
                 "torch.tensor of computed values is not supported, build the tensor with torch.stack or torch.cat"),
         }).ToArray();
-        var unwrapped = leaves.Select(ScalarMath.Unwrap).ToList();
-        var type = TorchDtype.ElementType(c.Kwargs.GetValueOrDefault("dtype") ?? c.Arg(1, "dtype"))
+        var type = dtype
             ?? (unwrapped.Count > 0 && unwrapped.All(v => v is bool) ? TensorElementType.Bool
                 : unwrapped.Any(v => v is double) ? TensorElementType.Float32 : TensorElementType.Int64);
         return c.E.Constant(NdArray.FromDoubles(type, shape.ToArray(), values));
